@@ -1,0 +1,211 @@
+//! Mailings: a message sent to a set of the owner's clients on a schedule.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ClientId, MailingId, MessageId, UserId, single_line};
+use crate::Error;
+
+/// How often a mailing repeats inside its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Periodicity {
+    /// One run, at the start time.
+    Once,
+    /// Every day at the start's local time.
+    Daily,
+    /// Every seven days at the start's local time.
+    Weekly,
+    /// Every month on the start's day (clamped to the month's last day).
+    Monthly,
+}
+
+impl Periodicity {
+    /// All values, in order.
+    pub const ALL: [Periodicity; 4] = [
+        Periodicity::Once,
+        Periodicity::Daily,
+        Periodicity::Weekly,
+        Periodicity::Monthly,
+    ];
+    /// The name used in storage and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Periodicity::Once => "once",
+            Periodicity::Daily => "daily",
+            Periodicity::Weekly => "weekly",
+            Periodicity::Monthly => "monthly",
+        }
+    }
+    /// Parses the `periodicity` field.
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "once" => Ok(Periodicity::Once),
+            "daily" => Ok(Periodicity::Daily),
+            "weekly" => Ok(Periodicity::Weekly),
+            "monthly" => Ok(Periodicity::Monthly),
+            _ => Err(Error::invalid("periodicity", "must be one of once, daily, weekly, monthly")),
+        }
+    }
+}
+
+/// Who disabled a mailing; a mailing a manager disabled stays disabled until a
+/// manager or an admin re-enables it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledBy {
+    /// The owner disabled it.
+    Owner,
+    /// A manager or an admin disabled it.
+    Manager,
+}
+
+impl DisabledBy {
+    /// The name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledBy::Owner => "owner",
+            DisabledBy::Manager => "manager",
+        }
+    }
+    /// Parses a stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "owner" => Some(DisabledBy::Owner),
+            "manager" => Some(DisabledBy::Manager),
+            _ => None,
+        }
+    }
+}
+
+/// Where a mailing is in its life, derived from its fields and the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailingStatus {
+    /// Its first run is in the future.
+    Created,
+    /// Inside its window with runs to come, or a run is still sending.
+    Running,
+    /// No run will come and none is sending.
+    Finished,
+    /// Switched off by its owner or a manager.
+    Disabled,
+}
+
+impl MailingStatus {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailingStatus::Created => "created",
+            MailingStatus::Running => "running",
+            MailingStatus::Finished => "finished",
+            MailingStatus::Disabled => "disabled",
+        }
+    }
+}
+
+/// A mailing as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mailing {
+    /// Identity.
+    pub id: MailingId,
+    /// The user it belongs to.
+    pub owner: UserId,
+    /// A name for the owner.
+    pub name: String,
+    /// The message it sends.
+    pub message_id: MessageId,
+    /// The owner's clients it sends to (sorted, no duplicates).
+    pub client_ids: Vec<ClientId>,
+    /// First slot.
+    pub start_at: DateTime<Utc>,
+    /// No slot at or after this instant.
+    pub end_at: DateTime<Utc>,
+    /// Repetition.
+    pub periodicity: Periodicity,
+    /// False once disabled.
+    pub enabled: bool,
+    /// Who disabled it, while disabled.
+    pub disabled_by: Option<DisabledBy>,
+    /// The next slot to run; `None` when no slot is left.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Whether a run of it is still sending (computed by the store).
+    pub sending: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Mailing {
+    /// The status at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> MailingStatus {
+        if !self.enabled {
+            return MailingStatus::Disabled;
+        }
+        match self.next_run_at {
+            _ if self.sending => MailingStatus::Running,
+            Some(_) if now < self.start_at => MailingStatus::Created,
+            Some(_) => MailingStatus::Running,
+            None => MailingStatus::Finished,
+        }
+    }
+}
+
+/// Validated fields of a mailing to create or update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailingDraft {
+    /// Name (1..=200 characters).
+    pub name: String,
+    /// Message to send.
+    pub message_id: MessageId,
+    /// Recipients: the owner's clients, sorted, without duplicates, at least one.
+    pub client_ids: Vec<ClientId>,
+    /// First slot.
+    pub start_at: DateTime<Utc>,
+    /// Exclusive end, after `start_at`.
+    pub end_at: DateTime<Utc>,
+    /// Repetition.
+    pub periodicity: Periodicity,
+}
+
+impl MailingDraft {
+    /// The most clients one mailing may name.
+    pub const MAX_CLIENTS: usize = 1_000_000;
+
+    /// Validates the fields; the error names the first bad one.
+    pub fn new(
+        name: &str,
+        message_id: MessageId,
+        mut client_ids: Vec<ClientId>,
+        start_at: DateTime<Utc>,
+        end_at: DateTime<Utc>,
+        periodicity: Periodicity,
+    ) -> Result<Self, Error> {
+        let name = single_line("name", name, 200)?;
+        client_ids.sort_unstable();
+        client_ids.dedup();
+        if client_ids.is_empty() {
+            return Err(Error::invalid("client_ids", "choose at least one client"));
+        }
+        if client_ids.len() > Self::MAX_CLIENTS {
+            return Err(Error::invalid("client_ids", "too many clients for one mailing"));
+        }
+        if end_at <= start_at {
+            return Err(Error::invalid("end_at", "must be after the start"));
+        }
+        Ok(MailingDraft {
+            name,
+            message_id,
+            client_ids,
+            start_at,
+            end_at,
+            periodicity,
+        })
+    }
+
+    /// Whether the schedule (start, end, periodicity) differs from `m`'s.
+    pub fn changes_schedule_of(&self, m: &Mailing) -> bool {
+        self.start_at != m.start_at || self.end_at != m.end_at || self.periodicity != m.periodicity
+    }
+}

@@ -1,0 +1,72 @@
+//! Messages: a subject and bodies, shared by all signed-in users; the bodies are
+//! templates rendered per recipient.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::{MessageId, Templates, UserId, bounded_text, single_line};
+use crate::Error;
+
+/// A message as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Identity.
+    pub id: MessageId,
+    /// Who wrote it (may edit and delete it).
+    pub owner: UserId,
+    /// Subject template (one line).
+    pub subject: String,
+    /// Plain-text body template.
+    pub body_text: String,
+    /// Optional HTML body template (values are HTML-escaped when rendered).
+    pub body_html: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Validated fields of a message to create or update; every template compiles
+/// and uses only known placeholders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageDraft {
+    /// Subject template.
+    pub subject: String,
+    /// Text body template.
+    pub body_text: String,
+    /// HTML body template.
+    pub body_html: Option<String>,
+}
+
+impl MessageDraft {
+    /// Longest body accepted, in characters.
+    pub const MAX_BODY: usize = 200_000;
+
+    /// Validates the fields; a template error names the field, line and column.
+    ///
+    /// ```
+    /// use skymailing_core::MessageDraft;
+    /// let err = MessageDraft::parse("Hi", "Dear {{ name ", None).unwrap_err();
+    /// assert_eq!(err.field(), Some("body_text"));
+    /// assert!(err.to_string().contains("line 1"));
+    /// ```
+    pub fn parse(subject: &str, body_text: &str, body_html: Option<&str>) -> Result<Self, Error> {
+        let subject = single_line("subject", subject, 250)?;
+        Templates::check("subject", &subject)?;
+        let body_text = bounded_text("body_text", body_text, Self::MAX_BODY, true)?;
+        Templates::check("body_text", &body_text)?;
+        let body_html = match body_html.filter(|h| !h.trim().is_empty()) {
+            Some(h) => {
+                let h = bounded_text("body_html", h, Self::MAX_BODY, true)?;
+                Templates::check("body_html", &h)?;
+                Some(h)
+            }
+            None => None,
+        };
+        Ok(MessageDraft {
+            subject,
+            body_text,
+            body_html,
+        })
+    }
+}

@@ -1,0 +1,28 @@
+//! Domain types. Values are parsed at the edge into newtypes ([`EmailAddress`],
+//! [`DisplayName`], [`TimeZone`], ...) so the rest of the code never sees an
+//! unvalidated string; each parse error names its field.
+
+mod blog;
+mod client;
+mod ids;
+mod mailing;
+mod message;
+mod page;
+mod run;
+mod template;
+mod user;
+mod values;
+
+pub use blog::{BlogPost, PostDraft};
+pub use client::{Client, ClientDraft};
+pub use ids::{ClientId, DeliveryId, MailingId, MessageId, PostId, RunId, UserId};
+pub use mailing::{DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
+pub use message::{Message, MessageDraft};
+pub use page::{ListQuery, Page};
+pub use run::{
+    ClaimedDelivery, Delivery, DeliveryOutcome, DeliveryResult, DeliveryState, Recipient, Run,
+    RunContent, RunTotals,
+};
+pub use template::{CompiledMessage, RenderedMessage, TemplateContext, Templates};
+pub use user::{NewUser, Role, TokenPurpose, User, UserState};
+pub use values::{DisplayName, EmailAddress, Password, TimeZone, bounded_text, single_line};

@@ -1,0 +1,234 @@
+//! Runs and deliveries: one concrete sending of a mailing at one slot, and one
+//! row per recipient of it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ClientId, DeliveryId, EmailAddress, MailingId, RunId, UserId};
+
+/// The message and recipients a run froze when it started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunContent {
+    /// The mailing's name at the time.
+    pub mailing_name: String,
+    /// Subject template.
+    pub subject: String,
+    /// Text body template.
+    pub body_text: String,
+    /// HTML body template.
+    pub body_html: Option<String>,
+    /// Random per-run value that makes Message-IDs globally unique.
+    pub nonce: String,
+}
+
+/// One recipient as frozen into a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The client it came from.
+    pub client_id: ClientId,
+    /// Address.
+    pub email: EmailAddress,
+    /// Full name.
+    pub name: String,
+    /// Secret for the unsubscribe link.
+    pub unsubscribe_token: String,
+}
+
+/// Counts of a run's deliveries by state, and the most common failure replies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RunTotals {
+    /// All deliveries.
+    pub total: u64,
+    /// Waiting to be sent (including waiting for a retry).
+    pub pending: u64,
+    /// Claimed by a worker.
+    pub sending: u64,
+    /// Accepted by the relay.
+    pub sent: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Stopped by a disable, a block or a delete.
+    pub cancelled: u64,
+    /// Failure replies with their counts, most common first.
+    pub failures: Vec<(String, u64)>,
+}
+
+impl RunTotals {
+    /// Deliveries that reached a final state.
+    pub fn done(&self) -> u64 {
+        self.sent + self.failed + self.cancelled
+    }
+    /// Whether nothing is left to send.
+    pub fn is_complete(&self) -> bool {
+        self.pending == 0 && self.sending == 0
+    }
+    /// Progress in whole percent (100 for an empty run).
+    pub fn percent(&self) -> u8 {
+        if self.total == 0 {
+            return 100;
+        }
+        u8::try_from(self.done() * 100 / self.total).unwrap_or(100)
+    }
+}
+
+/// A run as shown in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Run {
+    /// Identity.
+    pub id: RunId,
+    /// The mailing, unless it was deleted since.
+    pub mailing_id: Option<MailingId>,
+    /// The mailing's name when the run started.
+    pub mailing_name: String,
+    /// The mailing's owner.
+    pub owner: UserId,
+    /// The scheduled slot this run is for.
+    pub slot_at: DateTime<Utc>,
+    /// Earlier slots coalesced into this run (the service was down).
+    pub skipped_slots: u32,
+    /// When it was materialised.
+    pub started_at: DateTime<Utc>,
+    /// When its last delivery reached a final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Number of recipients.
+    pub recipients: u64,
+    /// Sent (final once finished).
+    pub sent: u64,
+    /// Failed (final once finished).
+    pub failed: u64,
+    /// Cancelled (final once finished).
+    pub cancelled: u64,
+    /// The readable report, once finished.
+    pub report: Option<String>,
+}
+
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for a worker (first try or a retry).
+    Pending,
+    /// Claimed by a worker under a lease.
+    Sending,
+    /// Accepted by the relay.
+    Sent,
+    /// Given up: a permanent error, or retries exhausted.
+    Failed,
+    /// Stopped before it was sent.
+    Cancelled,
+}
+
+impl DeliveryState {
+    /// The name used in storage and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Sent => "sent",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Cancelled => "cancelled",
+        }
+    }
+    /// Parses a stored state.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => DeliveryState::Pending,
+            "sending" => DeliveryState::Sending,
+            "sent" => DeliveryState::Sent,
+            "failed" => DeliveryState::Failed,
+            "cancelled" => DeliveryState::Cancelled,
+            _ => return None,
+        })
+    }
+    /// Whether the state is final.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Cancelled
+        )
+    }
+}
+
+/// One recipient of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// Identity.
+    pub id: DeliveryId,
+    /// The run.
+    pub run_id: RunId,
+    /// The client it was frozen from, unless deleted since.
+    pub client_id: Option<ClientId>,
+    /// Address.
+    pub email: EmailAddress,
+    /// Name.
+    pub name: String,
+    /// State.
+    pub state: DeliveryState,
+    /// Claims so far.
+    pub attempts: u32,
+    /// The relay's last reply (or the connection error).
+    pub last_reply: Option<String>,
+    /// Not retried before this time.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A delivery claimed by a worker, with what it needs to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    /// Identity.
+    pub id: DeliveryId,
+    /// The run (its content is looked up once per run).
+    pub run_id: RunId,
+    /// Address.
+    pub email: EmailAddress,
+    /// Name.
+    pub name: String,
+    /// Unsubscribe secret.
+    pub unsubscribe_token: String,
+    /// This claim's attempt number: the fencing token for the result.
+    pub attempt: u32,
+}
+
+impl ClaimedDelivery {
+    /// The stable Message-ID of this delivery: the same on every attempt.
+    pub fn message_id(&self, content: &RunContent, domain: &str) -> String {
+        format!("<{}.{}.{}@{}>", content.nonce, self.run_id, self.id, domain)
+    }
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// Accepted; the reply is kept.
+    Sent {
+        /// The relay's reply.
+        reply: String,
+    },
+    /// Given up.
+    Failed {
+        /// The reply or error.
+        reply: String,
+    },
+    /// Back to pending until `at`.
+    Retry {
+        /// The reply or error.
+        reply: String,
+        /// Earliest next attempt.
+        at: DateTime<Utc>,
+    },
+    /// Released unsent (graceful shutdown): back to pending, attempt not counted.
+    Released,
+}
+
+/// The result a worker writes for one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryResult {
+    /// Which delivery.
+    pub id: DeliveryId,
+    /// The attempt number of the claim; a stale claim's result is refused.
+    pub attempt: u32,
+    /// What happened.
+    pub outcome: DeliveryOutcome,
+}

@@ -1,0 +1,205 @@
+//! Message templates (minijinja). A message's subject and bodies may use the
+//! placeholders `{{ name }}`, `{{ email }}` and `{{ unsubscribe_url }}`. Templates
+//! are checked when a message is saved (syntax, with line and column; unknown
+//! placeholders), compiled once per run and rendered once per recipient. The HTML
+//! body auto-escapes every value; the subject and the text body do not.
+
+use minijinja::{Environment, UndefinedBehavior, context};
+
+use super::RunContent;
+use crate::Error;
+
+/// The placeholders a template may use.
+pub const PLACEHOLDERS: [&str; 3] = ["name", "email", "unsubscribe_url"];
+
+const SUBJECT: &str = "subject.txt";
+const TEXT: &str = "body.txt";
+const HTML: &str = "body.html";
+
+/// Template checks used when a message is saved.
+pub struct Templates;
+
+impl Templates {
+    /// Checks that `source` compiles and uses only [`PLACEHOLDERS`]; the error
+    /// names `field` and gives the line and column of a syntax error.
+    pub fn check(field: &'static str, source: &str) -> Result<(), Error> {
+        let env = environment();
+        let tmpl = env
+            .template_from_str(source)
+            .map_err(|e| template_error(field, source, &e))?;
+        let mut unknown: Vec<String> = tmpl
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| !PLACEHOLDERS.contains(&v.as_str()))
+            .collect();
+        unknown.sort();
+        if let Some(first) = unknown.first() {
+            return Err(Error::invalid(
+                field,
+                format!("unknown placeholder `{first}` (use name, email or unsubscribe_url)"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+fn template_error(field: &'static str, source: &str, e: &minijinja::Error) -> Error {
+    let line = e.line().unwrap_or(1);
+    let column = e
+        .range()
+        .map(|r| {
+            let start = r.start.min(source.len());
+            let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+            source[line_start..start].chars().count() + 1
+        })
+        .unwrap_or(1);
+    let detail = e.detail().unwrap_or("syntax error");
+    Error::invalid(
+        field,
+        format!("template error at line {line}, column {column}: {detail}"),
+    )
+}
+
+/// Values for one recipient.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateContext<'a> {
+    /// The client's full name.
+    pub name: &'a str,
+    /// The client's address.
+    pub email: &'a str,
+    /// The recipient's unsubscribe link.
+    pub unsubscribe_url: &'a str,
+}
+
+/// A message rendered for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    /// One line.
+    pub subject: String,
+    /// Plain text.
+    pub text: String,
+    /// HTML, when the message has an HTML body.
+    pub html: Option<String>,
+}
+
+/// A run's message compiled once, rendered for each recipient.
+pub struct CompiledMessage {
+    env: Environment<'static>,
+    has_html: bool,
+}
+
+impl CompiledMessage {
+    /// Compiles the snapshot of a run.
+    pub fn compile(content: &RunContent) -> Result<Self, Error> {
+        let mut env = environment();
+        env.add_template_owned(SUBJECT, content.subject.clone())
+            .map_err(|e| template_error("subject", &content.subject, &e))?;
+        env.add_template_owned(TEXT, content.body_text.clone())
+            .map_err(|e| template_error("body_text", &content.body_text, &e))?;
+        if let Some(html) = &content.body_html {
+            env.add_template_owned(HTML, html.clone())
+                .map_err(|e| template_error("body_html", html, &e))?;
+        }
+        Ok(CompiledMessage {
+            env,
+            has_html: content.body_html.is_some(),
+        })
+    }
+
+    /// Renders for one recipient.
+    pub fn render(&self, values: &TemplateContext<'_>) -> Result<RenderedMessage, Error> {
+        let ctx = context! {
+            name => values.name,
+            email => values.email,
+            unsubscribe_url => values.unsubscribe_url,
+        };
+        let render = |name: &str| -> Result<String, Error> {
+            self.env
+                .get_template(name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))
+        };
+        let subject = render(SUBJECT)?
+            .split(['\r', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(RenderedMessage {
+            subject,
+            text: render(TEXT)?,
+            html: if self.has_html { Some(render(HTML)?) } else { None },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(subject: &str, text: &str, html: Option<&str>) -> RunContent {
+        RunContent {
+            mailing_name: "m".into(),
+            subject: subject.into(),
+            body_text: text.into(),
+            body_html: html.map(Into::into),
+            nonce: "n".into(),
+        }
+    }
+
+    const ANN: TemplateContext<'static> = TemplateContext {
+        name: "Ann <b>",
+        email: "ann@example.com",
+        unsubscribe_url: "https://x.test/u/1",
+    };
+
+    #[test]
+    fn renders_placeholders_per_recipient() {
+        let c = CompiledMessage::compile(&content("Hi {{ name }}", "Dear {{ name }} ({{ email }})", None)).unwrap();
+        let r = c.render(&ANN).unwrap();
+        assert_eq!(r.subject, "Hi Ann <b>");
+        assert_eq!(r.text, "Dear Ann <b> (ann@example.com)");
+        assert_eq!(r.html, None);
+    }
+
+    #[test]
+    fn html_body_escapes_values_but_text_does_not() {
+        let c = CompiledMessage::compile(&content("s", "{{ name }}", Some("<p>{{ name }}</p><a href=\"{{ unsubscribe_url }}\">x</a>"))).unwrap();
+        let r = c.render(&ANN).unwrap();
+        assert_eq!(r.text, "Ann <b>");
+        assert_eq!(r.html.unwrap(), "<p>Ann &lt;b&gt;</p><a href=\"https:&#x2f;&#x2f;x.test&#x2f;u&#x2f;1\">x</a>");
+    }
+
+    #[test]
+    fn syntax_error_reports_line_and_column() {
+        let err = Templates::check("body_text", "Hello\n  {{ name }\nbye").unwrap_err();
+        assert_eq!(err.field(), Some("body_text"));
+        let msg = err.to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("column"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_placeholder_is_refused() {
+        let err = Templates::check("subject", "Hi {{ nmae }}").unwrap_err();
+        assert_eq!(err.field(), Some("subject"));
+        assert!(err.to_string().contains("nmae"));
+    }
+
+    #[test]
+    fn known_placeholders_and_control_flow_pass() {
+        Templates::check("body_text", "{% if name %}Dear {{ name|upper }}{% endif %} {{ email }} {{ unsubscribe_url }}").unwrap();
+    }
+
+    #[test]
+    fn subject_renders_to_one_line() {
+        let c = CompiledMessage::compile(&content("{% if name %}\nHi\n{{ name }}{% endif %}", "t", None)).unwrap();
+        assert_eq!(c.render(&ANN).unwrap().subject, "Hi Ann <b>");
+    }
+}

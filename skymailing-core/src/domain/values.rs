@@ -1,0 +1,233 @@
+//! Validated values shared by several aggregates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// An email address, validated (RFC 5322 addr-spec, no display text, no domain
+/// literal, a dot in the domain) and stored lower-cased, so that equality and
+/// uniqueness are case-insensitive everywhere.
+///
+/// ```
+/// use skymailing_core::EmailAddress;
+/// let e = EmailAddress::parse(" Ann@Example.COM ").unwrap();
+/// assert_eq!(e.as_str(), "ann@example.com");
+/// assert!(EmailAddress::parse("ann@example.com\r\nBcc: x@y.z").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// The longest address accepted (RFC 5321's path limit less the brackets).
+    pub const MAX_LEN: usize = 254;
+
+    /// Parses the `email` field.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        Self::parse_field("email", input)
+    }
+
+    /// Parses an address for the named field.
+    pub fn parse_field(field: &'static str, input: &str) -> Result<Self, Error> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(Error::invalid(field, "is required"));
+        }
+        if s.len() > Self::MAX_LEN {
+            return Err(Error::invalid(field, "is too long (254 characters at most)"));
+        }
+        if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(Error::invalid(field, "must not contain spaces or control characters"));
+        }
+        let options = email_address::Options {
+            minimum_sub_domains: 2,
+            allow_domain_literal: false,
+            allow_display_text: false,
+            allow_long_local_parts: false,
+        };
+        email_address::EmailAddress::parse_with_options(s, options)
+            .map_err(|e| Error::invalid(field, format!("is not a valid email address ({e})")))?;
+        Ok(EmailAddress(s.to_lowercase()))
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The domain part (after the `@`).
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+
+    /// Wraps an address that was validated before (read back from a store).
+    pub fn from_trusted(s: impl Into<String>) -> Self {
+        EmailAddress(s.into())
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for EmailAddress {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EmailAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        EmailAddress::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Trims `input` and checks it is one line of 1..=`max` characters.
+pub fn single_line(field: &'static str, input: &str, max: usize) -> Result<String, Error> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if s.chars().count() > max {
+        return Err(Error::invalid(field, format!("is too long ({max} characters at most)")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must be a single line without control characters"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Checks free text of at most `max` characters (newlines and tabs allowed, other
+/// control characters refused); `required` refuses blank text.
+pub fn bounded_text(
+    field: &'static str,
+    input: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, Error> {
+    if required && input.trim().is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if input.chars().count() > max {
+        return Err(Error::invalid(field, format!("is too long ({max} characters at most)")));
+    }
+    if input
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(input.to_owned())
+}
+
+/// A person's display name: one line, 1 to 100 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Parses the `name` field.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        Self::parse_field("name", input)
+    }
+    /// Parses a display name for the named field.
+    pub fn parse_field(field: &'static str, input: &str) -> Result<Self, Error> {
+        single_line(field, input, 100).map(DisplayName)
+    }
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Wraps a name that was validated before.
+    pub fn from_trusted(s: impl Into<String>) -> Self {
+        DisplayName(s.into())
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An IANA time zone (`Europe/Moscow`); schedules are computed in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl TimeZone {
+    /// UTC.
+    pub const UTC: TimeZone = TimeZone(chrono_tz::UTC);
+
+    /// Parses the `time_zone` field.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        input
+            .trim()
+            .parse::<chrono_tz::Tz>()
+            .map(TimeZone)
+            .map_err(|_| Error::invalid("time_zone", "is not a known IANA time zone (such as Europe/Moscow)"))
+    }
+    /// The IANA name.
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+}
+
+impl Default for TimeZone {
+    fn default() -> Self {
+        TimeZone::UTC
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for TimeZone {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeZone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        TimeZone::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A password as typed: 8 to 1024 characters. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Parses the `password` field.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let n = input.chars().count();
+        if n < 8 {
+            return Err(Error::invalid("password", "must be at least 8 characters long"));
+        }
+        if n > 1024 {
+            return Err(Error::invalid("password", "is too long (1024 characters at most)"));
+        }
+        Ok(Password(input.to_owned()))
+    }
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}

@@ -1,0 +1,353 @@
+//! The delivery engine (DESIGN §5), driven only through the ports.
+//!
+//! One loop does three jobs, each safe to run in any number of processes on one
+//! shared store:
+//! - **schedule**: for each due mailing, apply one [`Tick`] of its
+//!   [`Schedule`] as a [`RunPlan`] (the store freezes recipients and moves the
+//!   next run in one transaction; one run per mailing and slot);
+//! - **work**: claim a batch of deliveries under a lease, send them with
+//!   bounded concurrency, write the results in one call (the attempt number
+//!   fences off a worker whose lease expired);
+//! - **finish**: turn runs with nothing left to send into reports.
+//!
+//! Between rounds it sleeps until the store's next due time, the polling
+//! interval, or a [`Wakeup`], whichever comes first.
+
+mod report;
+mod retry;
+mod wakeup;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+pub use report::summarize;
+pub use retry::RetryPolicy;
+pub use wakeup::Wakeup;
+
+use crate::ports::{Clock, DeliveryQueue, Mailer, NewRun, OutgoingEmail, RunPlan, SendError};
+use crate::schedule::{Schedule, Tick};
+use crate::{
+    ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, Error, Run, RunContent, RunId, TemplateContext,
+    security,
+};
+
+/// How the engine works.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Deliveries claimed at once.
+    pub batch_size: u32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long a claim is held before another worker may take it over.
+    pub lease: Duration,
+    /// Retries of transient and connection errors.
+    pub retry: RetryPolicy,
+    /// Longest sleep between rounds when nothing wakes the engine.
+    pub poll_interval: Duration,
+    /// Public URL of the service, for unsubscribe links.
+    pub base_url: String,
+    /// Domain part of Message-IDs.
+    pub message_id_domain: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            batch_size: 500,
+            concurrency: 16,
+            lease: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            poll_interval: Duration::from_secs(5),
+            base_url: "http://127.0.0.1:8000".into(),
+            message_id_domain: "skymailing.localhost".into(),
+        }
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoundStats {
+    /// Runs started.
+    pub runs_started: usize,
+    /// Deliveries attempted.
+    pub attempted: usize,
+    /// Runs finished with a report.
+    pub runs_finished: usize,
+}
+
+/// The engine. Cheap to share; clone the [`Wakeup`] into whatever changes mailings.
+pub struct Engine {
+    queue: Arc<dyn DeliveryQueue>,
+    mailer: Arc<dyn Mailer>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    wakeup: Wakeup,
+    templates: Mutex<HashMap<RunId, Arc<(RunContent, CompiledMessage)>>>,
+}
+
+/// How many rounds of due mailings one scheduling pass handles at most.
+const SCHEDULE_ROUNDS: usize = 20;
+/// Compiled runs kept between batches.
+const TEMPLATE_CACHE: usize = 64;
+
+impl Engine {
+    /// Builds an engine over a delivery queue, a mailer and a clock.
+    pub fn new(
+        queue: Arc<dyn DeliveryQueue>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+        wakeup: Wakeup,
+    ) -> Self {
+        Engine {
+            queue,
+            mailer,
+            clock,
+            config,
+            wakeup,
+            templates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The wake-up handle: waking it makes a sleeping engine look for work at once.
+    pub fn wakeup(&self) -> Wakeup {
+        self.wakeup.clone()
+    }
+
+    /// Starts the runs of every due mailing. Returns the runs started.
+    pub async fn schedule_due(&self) -> Result<Vec<Run>, Error> {
+        let mut started = Vec::new();
+        for _ in 0..SCHEDULE_ROUNDS {
+            let now = self.clock.now();
+            let due = self.queue.due_mailings(now, 100).await?;
+            if due.is_empty() {
+                break;
+            }
+            let mut progressed = false;
+            for d in &due {
+                let m = &d.mailing;
+                let Some(expected) = m.next_run_at else { continue };
+                let schedule = Schedule {
+                    start: m.start_at,
+                    end: m.end_at,
+                    periodicity: m.periodicity,
+                    tz: d.time_zone,
+                };
+                let (run, next_run_at) = match schedule.tick(expected, now) {
+                    Tick::Run { slot, skipped, next } => (
+                        Some(NewRun {
+                            slot_at: slot,
+                            skipped_slots: skipped,
+                            nonce: security::random_hex(12),
+                        }),
+                        next,
+                    ),
+                    Tick::Expire { skipped } => {
+                        tracing::info!(mailing = %m.id, skipped, "window closed before the due slot could run");
+                        (None, None)
+                    }
+                    Tick::Wait => (None, schedule.first_after(expected)),
+                };
+                let plan = RunPlan {
+                    mailing_id: m.id,
+                    expected_next_run_at: expected,
+                    run,
+                    next_run_at,
+                    now,
+                };
+                if let Some(run) = self.queue.apply_plan(&plan).await? {
+                    tracing::info!(mailing = %m.id, run = %run.id, recipients = run.recipients, "run started");
+                    started.push(run);
+                }
+                progressed = true;
+            }
+            if !progressed || due.len() < 100 {
+                break;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Claims one batch, sends it and records the results. Returns how many
+    /// deliveries were attempted (0 when nothing was due).
+    pub async fn work_batch(&self) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let batch = self
+            .queue
+            .claim_deliveries(now, self.config.lease, self.config.batch_size)
+            .await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let contents = self.contents_for(&batch).await?;
+        let results: Vec<DeliveryResult> = futures::stream::iter(batch.iter())
+            .map(|d| self.deliver(d, contents.get(&d.run_id).cloned()))
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        self.queue.complete_deliveries(&results, self.clock.now()).await?;
+        Ok(results.len())
+    }
+
+    async fn contents_for(
+        &self,
+        batch: &[ClaimedDelivery],
+    ) -> Result<HashMap<RunId, Arc<(RunContent, CompiledMessage)>>, Error> {
+        let runs: HashSet<RunId> = batch.iter().map(|d| d.run_id).collect();
+        let mut out = HashMap::new();
+        for run in runs {
+            let cached = self.templates.lock().expect("template cache").get(&run).cloned();
+            let entry = match cached {
+                Some(e) => e,
+                None => {
+                    let Some(content) = self.queue.run_content(run).await? else { continue };
+                    let Ok(compiled) = CompiledMessage::compile(&content) else { continue };
+                    let e = Arc::new((content, compiled));
+                    let mut cache = self.templates.lock().expect("template cache");
+                    if cache.len() >= TEMPLATE_CACHE {
+                        cache.clear();
+                    }
+                    cache.insert(run, e.clone());
+                    e
+                }
+            };
+            out.insert(run, entry);
+        }
+        Ok(out)
+    }
+
+    async fn deliver(&self, d: &ClaimedDelivery, content: Option<Arc<(RunContent, CompiledMessage)>>) -> DeliveryResult {
+        let result = |outcome| DeliveryResult {
+            id: d.id,
+            attempt: d.attempt,
+            outcome,
+        };
+        let Some(content) = content else {
+            return result(DeliveryOutcome::Failed {
+                reply: "the run's message could not be loaded or compiled".into(),
+            });
+        };
+        let (snapshot, compiled) = &*content;
+        let unsubscribe_url = format!(
+            "{}/unsubscribe/{}",
+            self.config.base_url.trim_end_matches('/'),
+            d.unsubscribe_token
+        );
+        let rendered = match compiled.render(&TemplateContext {
+            name: &d.name,
+            email: d.email.as_str(),
+            unsubscribe_url: &unsubscribe_url,
+        }) {
+            Ok(r) => r,
+            Err(e) => return result(DeliveryOutcome::Failed { reply: e.to_string() }),
+        };
+        let email = OutgoingEmail {
+            to: d.email.clone(),
+            to_name: d.name.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            message_id: d.message_id(snapshot, &self.config.message_id_domain),
+            unsubscribe_url: Some(unsubscribe_url),
+        };
+        let outcome = match self.mailer.send(&email).await {
+            Ok(reply) => DeliveryOutcome::Sent { reply },
+            Err(SendError::Permanent { reply }) => DeliveryOutcome::Failed { reply },
+            Err(e @ (SendError::Transient { .. } | SendError::Connection { .. })) => {
+                let reply = e.to_string();
+                match self.config.retry.delay(d.attempt) {
+                    Some(delay) => DeliveryOutcome::Retry {
+                        reply,
+                        at: self.clock.now() + delay,
+                    },
+                    None => DeliveryOutcome::Failed { reply },
+                }
+            }
+        };
+        result(outcome)
+    }
+
+    /// Writes the report of every run with nothing left to send.
+    pub async fn finish_runs(&self) -> Result<Vec<RunId>, Error> {
+        let mut finished = Vec::new();
+        for run in self.queue.runs_to_finish(100).await? {
+            let totals = self.queue.run_totals(run.id).await?;
+            if !totals.is_complete() {
+                continue;
+            }
+            let report = summarize(&totals, run.skipped_slots);
+            if self.queue.finish_run(run.id, &totals, &report, self.clock.now()).await? {
+                tracing::info!(run = %run.id, %report, "run finished");
+                self.templates.lock().expect("template cache").remove(&run.id);
+                finished.push(run.id);
+            }
+        }
+        Ok(finished)
+    }
+
+    /// One round: schedule, work until nothing is due, finish runs.
+    pub async fn round(&self) -> Result<RoundStats, Error> {
+        let mut stats = RoundStats {
+            runs_started: self.schedule_due().await?.len(),
+            ..RoundStats::default()
+        };
+        loop {
+            let n = self.work_batch().await?;
+            stats.attempted += n;
+            stats.runs_finished += self.finish_runs().await?.len();
+            if n == 0 {
+                break;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Runs until `shutdown` resolves. A batch in flight is finished before it
+    /// stops; nothing is claimed afterwards. Store errors are logged and retried
+    /// after the polling interval.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let mut stop = false;
+            let work = async {
+                let _ = self.schedule_due().await?;
+                loop {
+                    let n = self.work_batch().await?;
+                    self.finish_runs().await?;
+                    if n == 0 {
+                        break;
+                    }
+                    // Let a shutdown in between batches through.
+                    if futures::poll!(&mut shutdown).is_ready() {
+                        stop = true;
+                        break;
+                    }
+                }
+                Ok::<_, Error>(())
+            };
+            if let Err(e) = work.await {
+                tracing::warn!(error = %e, "engine round failed; retrying after the polling interval");
+            }
+            if stop {
+                break;
+            }
+            let now = self.clock.now();
+            let poll = now + chrono::Duration::from_std(self.config.poll_interval).unwrap_or(chrono::Duration::seconds(5));
+            let deadline: DateTime<Utc> = match self.queue.next_wakeup().await {
+                Ok(Some(t)) => t.min(poll),
+                _ => poll,
+            };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.wakeup.notified() => {}
+                _ = self.clock.sleep_until(deadline) => {}
+            }
+        }
+        tracing::info!("engine stopped");
+    }
+}

@@ -1,0 +1,66 @@
+//! The blog: public to read, written by admins.
+
+use std::sync::Arc;
+
+use super::store;
+use crate::policy::{Action, Actor, Target, authorize, decide, Decision};
+use crate::ports::{BlogStore, Clock};
+use crate::{BlogPost, Error, ListQuery, Page, PostDraft, PostId};
+
+/// Blog use cases.
+#[derive(Clone)]
+pub struct BlogService {
+    posts: Arc<dyn BlogStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl BlogService {
+    /// Wires the use cases.
+    pub fn new(posts: Arc<dyn BlogStore>, clock: Arc<dyn Clock>) -> Self {
+        BlogService { posts, clock }
+    }
+
+    fn is_writer(actor: Actor) -> bool {
+        decide(actor, Action::WriteBlog, Target::None) == Decision::Allow
+    }
+
+    /// Published posts; admins also see drafts.
+    pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<BlogPost>, Error> {
+        authorize_public(actor)?;
+        store(self.posts.list_posts(Self::is_writer(actor), query).await)
+    }
+
+    /// Reads a post, counting a view. Drafts are found only by admins (uncounted).
+    pub async fn read(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
+        authorize_public(actor)?;
+        if let Some(post) = store(self.posts.view_post(id).await)? {
+            return Ok(post);
+        }
+        match store(self.posts.post(id).await)? {
+            Some(draft) if Self::is_writer(actor) => Ok(draft),
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// Writes a post.
+    pub async fn create(&self, actor: Actor, draft: &PostDraft) -> Result<BlogPost, Error> {
+        authorize(actor, Action::WriteBlog, Target::None)?;
+        store(self.posts.create_post(draft, self.clock.now()).await)
+    }
+
+    /// Changes a post.
+    pub async fn update(&self, actor: Actor, id: PostId, draft: &PostDraft) -> Result<BlogPost, Error> {
+        authorize(actor, Action::WriteBlog, Target::None)?;
+        store(self.posts.update_post(id, draft, self.clock.now()).await)?.ok_or(Error::NotFound)
+    }
+
+    /// Deletes a post.
+    pub async fn delete(&self, actor: Actor, id: PostId) -> Result<(), Error> {
+        authorize(actor, Action::WriteBlog, Target::None)?;
+        if store(self.posts.delete_post(id).await)? { Ok(()) } else { Err(Error::NotFound) }
+    }
+}
+
+fn authorize_public(actor: Actor) -> Result<(), Error> {
+    decide(actor, Action::ReadPublic, Target::None).into_result()
+}

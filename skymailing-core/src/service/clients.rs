@@ -1,0 +1,93 @@
+//! Clients: private to their owner; another owner's client is not found.
+
+use std::sync::Arc;
+
+use super::store;
+use crate::policy::{Action, Actor, Target, authorize};
+use crate::ports::{ClientStore, Clock};
+use crate::{Client, ClientDraft, ClientId, Error, ListQuery, Page, security};
+
+/// What the page behind an unsubscribe link shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeInfo {
+    /// The recipient's address.
+    pub email: String,
+    /// Whether they are unsubscribed now.
+    pub unsubscribed: bool,
+}
+
+/// Client use cases.
+#[derive(Clone)]
+pub struct ClientService {
+    clients: Arc<dyn ClientStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ClientService {
+    /// Wires the use cases.
+    pub fn new(clients: Arc<dyn ClientStore>, clock: Arc<dyn Clock>) -> Self {
+        ClientService { clients, clock }
+    }
+
+    /// The actor's clients.
+    pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Client>, Error> {
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        store(self.clients.list_clients(p.id, query).await)
+    }
+
+    /// One of the actor's clients.
+    pub async fn get(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        store(self.clients.client(p.id, id).await)?.ok_or(Error::NotFound)
+    }
+
+    /// Adds a client.
+    pub async fn create(&self, actor: Actor, draft: &ClientDraft) -> Result<Client, Error> {
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        let token = security::new_token();
+        store(self.clients.create_client(p.id, draft, &token, self.clock.now()).await)
+    }
+
+    /// Changes one of the actor's clients.
+    pub async fn update(&self, actor: Actor, id: ClientId, draft: &ClientDraft) -> Result<Client, Error> {
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        store(self.clients.update_client(p.id, id, draft).await)?.ok_or(Error::NotFound)
+    }
+
+    /// Deletes one of the actor's clients.
+    pub async fn delete(&self, actor: Actor, id: ClientId) -> Result<(), Error> {
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        if store(self.clients.delete_client(p.id, id).await)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// What an unsubscribe link is about (anyone holding the link may ask).
+    pub async fn unsubscribe_info(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
+        let c = store(self.clients.client_by_unsubscribe_token(token).await)?.ok_or(Error::InvalidToken)?;
+        Ok(UnsubscribeInfo {
+            email: c.email.to_string(),
+            unsubscribed: c.unsubscribed_at.is_some(),
+        })
+    }
+
+    /// Unsubscribes the recipient behind a link (idempotent).
+    pub async fn unsubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
+        let current = self.unsubscribe_info(token).await?;
+        if !current.unsubscribed {
+            store(self.clients.set_unsubscribed(token, Some(self.clock.now())).await)?;
+        }
+        Ok(UnsubscribeInfo { unsubscribed: true, ..current })
+    }
+
+    /// Undoes an unsubscribe; only the recipient, holding the link, can.
+    pub async fn resubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
+        let c = store(self.clients.set_unsubscribed(token, None).await)?.ok_or(Error::InvalidToken)?;
+        Ok(UnsubscribeInfo {
+            email: c.email.to_string(),
+            unsubscribed: false,
+        })
+    }
+}

@@ -1,0 +1,67 @@
+//! The log: every signed-in user reads the run reports; recipient addresses are
+//! shown only to the mailing's owner, managers and admins.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde::Serialize;
+
+use super::store;
+use crate::policy::{Action, Actor, Target, authorize};
+use crate::ports::{Clock, DailyOutcome, DeliveryQueue, RunFilter, RunStore};
+use crate::{Delivery, Error, ListQuery, Page, Run, RunId, RunTotals};
+
+/// A run with its live progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: Run,
+    /// Deliveries by state, live while it sends.
+    pub totals: RunTotals,
+}
+
+/// Log use cases.
+#[derive(Clone)]
+pub struct LogService {
+    runs: Arc<dyn RunStore>,
+    queue: Arc<dyn DeliveryQueue>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LogService {
+    /// Wires the use cases.
+    pub fn new(runs: Arc<dyn RunStore>, queue: Arc<dyn DeliveryQueue>, clock: Arc<dyn Clock>) -> Self {
+        LogService { runs, queue, clock }
+    }
+
+    /// All runs, newest first.
+    pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Run>, Error> {
+        authorize(actor, Action::ListLog, Target::None)?;
+        store(self.runs.list_runs(RunFilter::default(), query).await)
+    }
+
+    /// One run with its progress.
+    pub async fn run(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
+        authorize(actor, Action::ListLog, Target::None)?;
+        let run = store(self.runs.run(id).await)?.ok_or(Error::NotFound)?;
+        let totals = store(self.queue.run_totals(id).await)?;
+        Ok(RunDetail { run, totals })
+    }
+
+    /// A run's deliveries with addresses: the owner, managers and admins only.
+    pub async fn deliveries(&self, actor: Actor, id: RunId, query: &ListQuery) -> Result<Page<Delivery>, Error> {
+        authorize(actor, Action::ListLog, Target::None)?;
+        let run = store(self.runs.run(id).await)?.ok_or(Error::NotFound)?;
+        authorize(actor, Action::ViewDeliveries, Target::OwnedBy(run.owner))?;
+        store(self.runs.run_deliveries(id, query).await)
+    }
+
+    /// Sent and failed deliveries per day over the last `days` days, for the chart.
+    pub async fn daily(&self, actor: Actor, days: u32) -> Result<Vec<DailyOutcome>, Error> {
+        authorize(actor, Action::ListLog, Target::None)?;
+        let days = days.clamp(1, 366);
+        let since = self.clock.now() - Duration::days(i64::from(days));
+        store(self.runs.daily_outcomes(None, since).await)
+    }
+}

@@ -1,0 +1,179 @@
+//! Mailings: private to their owner; managers and admins see all of them and may
+//! disable any, but edit none but their own.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::store;
+use crate::engine::Wakeup;
+use crate::policy::{Action, Actor, Target, authorize};
+use crate::ports::{Clock, RunStore, MailingStore, RunFilter, UserStore};
+use crate::schedule::Schedule;
+use crate::{DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page, Periodicity, Role, Run, TimeZone, UserId};
+
+/// Which mailings to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailingScope {
+    /// The actor's own.
+    Own,
+    /// Everyone's (managers and admins).
+    All,
+}
+
+/// A mailing with its status at the time of the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailingView {
+    /// The mailing.
+    #[serde(flatten)]
+    pub mailing: Mailing,
+    /// Derived status.
+    pub status: MailingStatus,
+}
+
+/// Mailing use cases.
+#[derive(Clone)]
+pub struct MailingService {
+    mailings: Arc<dyn MailingStore>,
+    users: Arc<dyn UserStore>,
+    runs: Arc<dyn RunStore>,
+    clock: Arc<dyn Clock>,
+    wakeup: Wakeup,
+}
+
+impl MailingService {
+    /// Wires the use cases; `wakeup` tells the engine that schedules changed.
+    pub fn new(
+        mailings: Arc<dyn MailingStore>,
+        users: Arc<dyn UserStore>,
+        runs: Arc<dyn RunStore>,
+        clock: Arc<dyn Clock>,
+        wakeup: Wakeup,
+    ) -> Self {
+        MailingService { mailings, users, runs, clock, wakeup }
+    }
+
+    fn view(&self, mailing: Mailing) -> MailingView {
+        let status = mailing.status(self.clock.now());
+        MailingView { mailing, status }
+    }
+
+    /// Lists the actor's own mailings, or everyone's for managers and admins.
+    pub async fn list(&self, actor: Actor, scope: MailingScope, query: &ListQuery) -> Result<Page<MailingView>, Error> {
+        let owner = match scope {
+            MailingScope::Own => Some(authorize(actor, Action::ManageMailings, Target::None)?.id),
+            MailingScope::All => {
+                authorize(actor, Action::ViewMailing, Target::Others)?;
+                None
+            }
+        };
+        Ok(store(self.mailings.list_mailings(owner, query).await)?.map(|m| self.view(m)))
+    }
+
+    async fn load(&self, actor: Actor, id: MailingId, action: Action) -> Result<Mailing, Error> {
+        actor.principal()?;
+        let m = store(self.mailings.mailing(id).await)?.ok_or(Error::NotFound)?;
+        // Hidden data must not leak through a 403: check visibility first.
+        authorize(actor, Action::ViewMailing, Target::OwnedBy(m.owner))?;
+        authorize(actor, action, Target::OwnedBy(m.owner))?;
+        Ok(m)
+    }
+
+    /// One mailing.
+    pub async fn get(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
+        Ok(self.view(self.load(actor, id, Action::ViewMailing).await?))
+    }
+
+    async fn time_zone(&self, user: UserId) -> Result<TimeZone, Error> {
+        Ok(store(self.users.user(user).await)?.map(|u| u.time_zone).unwrap_or_default())
+    }
+
+    /// Creates a mailing; if its window is open, its current slot runs at once.
+    pub async fn create(&self, actor: Actor, draft: &MailingDraft) -> Result<MailingView, Error> {
+        let p = authorize(actor, Action::ManageMailings, Target::None)?;
+        let tz = self.time_zone(p.id).await?;
+        let now = self.clock.now();
+        let next = schedule_of(draft.start_at, draft.end_at, draft.periodicity, tz).seed(now);
+        let m = store(self.mailings.create_mailing(p.id, draft, next, now).await)?;
+        self.wakeup.wake();
+        Ok(self.view(m))
+    }
+
+    /// Changes a mailing; the change applies to future runs. A changed schedule
+    /// is seeded again (its current slot runs at once unless it already ran).
+    pub async fn update(&self, actor: Actor, id: MailingId, draft: &MailingDraft) -> Result<MailingView, Error> {
+        let m = self.load(actor, id, Action::ManageMailings).await?;
+        let now = self.clock.now();
+        let next = if draft.changes_schedule_of(&m) {
+            let tz = self.time_zone(m.owner).await?;
+            schedule_of(draft.start_at, draft.end_at, draft.periodicity, tz).seed(now)
+        } else {
+            m.next_run_at
+        };
+        let m = store(self.mailings.update_mailing(id, draft, next, now).await)?.ok_or(Error::NotFound)?;
+        self.wakeup.wake();
+        Ok(self.view(m))
+    }
+
+    /// Deletes a mailing: its pending deliveries are cancelled, its reports stay.
+    pub async fn delete(&self, actor: Actor, id: MailingId) -> Result<(), Error> {
+        self.load(actor, id, Action::ManageMailings).await?;
+        if store(self.mailings.delete_mailing(id, self.clock.now()).await)? {
+            self.wakeup.wake();
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Disables a mailing: nothing more is sent and pending deliveries are cancelled.
+    pub async fn disable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
+        let m = self.load(actor, id, Action::ToggleMailing).await?;
+        let p = actor.principal()?;
+        if !m.enabled {
+            return Ok(self.view(m));
+        }
+        let by = if p.id != m.owner && matches!(p.role, Role::Manager | Role::Admin) {
+            DisabledBy::Manager
+        } else {
+            DisabledBy::Owner
+        };
+        let now = self.clock.now();
+        let m = store(self.mailings.set_mailing_enabled(id, false, Some(by), m.next_run_at, now).await)?
+            .ok_or(Error::NotFound)?;
+        self.wakeup.wake();
+        Ok(self.view(m))
+    }
+
+    /// Re-enables a mailing; inside its window its current slot runs at once
+    /// (unless it already ran). One a manager disabled can be re-enabled only by
+    /// a manager or an admin.
+    pub async fn enable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
+        let m = self.load(actor, id, Action::ToggleMailing).await?;
+        let p = actor.principal()?;
+        if m.enabled {
+            return Ok(self.view(m));
+        }
+        if m.disabled_by == Some(DisabledBy::Manager) && p.role == Role::User {
+            return Err(Error::forbidden("a manager disabled this mailing; only a manager can enable it again"));
+        }
+        let tz = self.time_zone(m.owner).await?;
+        let now = self.clock.now();
+        let next = schedule_of(m.start_at, m.end_at, m.periodicity, tz).seed(now);
+        let m = store(self.mailings.set_mailing_enabled(id, true, None, next, now).await)?.ok_or(Error::NotFound)?;
+        self.wakeup.wake();
+        Ok(self.view(m))
+    }
+
+    /// A mailing's runs, newest first.
+    pub async fn runs(&self, actor: Actor, id: MailingId, query: &ListQuery) -> Result<Page<Run>, Error> {
+        self.load(actor, id, Action::ViewMailing).await?;
+        let filter = RunFilter { mailing: Some(id), owner: None };
+        store(self.runs.list_runs(filter, query).await)
+    }
+}
+
+fn schedule_of(start: DateTime<Utc>, end: DateTime<Utc>, periodicity: Periodicity, tz: TimeZone) -> Schedule {
+    Schedule { start, end, periodicity, tz }
+}

@@ -1,0 +1,59 @@
+//! Messages: every signed-in user reads and creates them; only the author (or
+//! an admin) edits or deletes one.
+
+use std::sync::Arc;
+
+use super::store;
+use crate::policy::{Action, Actor, Target, authorize};
+use crate::ports::{Clock, MessageStore};
+use crate::{Error, ListQuery, Message, MessageDraft, MessageId, Page};
+
+/// Message use cases.
+#[derive(Clone)]
+pub struct MessageService {
+    messages: Arc<dyn MessageStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MessageService {
+    /// Wires the use cases.
+    pub fn new(messages: Arc<dyn MessageStore>, clock: Arc<dyn Clock>) -> Self {
+        MessageService { messages, clock }
+    }
+
+    /// All messages.
+    pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Message>, Error> {
+        authorize(actor, Action::UseMessages, Target::None)?;
+        store(self.messages.list_messages(query).await)
+    }
+
+    /// One message.
+    pub async fn get(&self, actor: Actor, id: MessageId) -> Result<Message, Error> {
+        authorize(actor, Action::UseMessages, Target::None)?;
+        store(self.messages.message(id).await)?.ok_or(Error::NotFound)
+    }
+
+    /// Writes a new message.
+    pub async fn create(&self, actor: Actor, draft: &MessageDraft) -> Result<Message, Error> {
+        let p = authorize(actor, Action::UseMessages, Target::None)?;
+        store(self.messages.create_message(p.id, draft, self.clock.now()).await)
+    }
+
+    /// Changes a message; running and future runs keep the copy they froze.
+    pub async fn update(&self, actor: Actor, id: MessageId, draft: &MessageDraft) -> Result<Message, Error> {
+        let m = self.get(actor, id).await?;
+        authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
+        store(self.messages.update_message(id, draft, self.clock.now()).await)?.ok_or(Error::NotFound)
+    }
+
+    /// Deletes a message that no mailing uses.
+    pub async fn delete(&self, actor: Actor, id: MessageId) -> Result<(), Error> {
+        let m = self.get(actor, id).await?;
+        authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
+        if store(self.messages.delete_message(id).await)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+}

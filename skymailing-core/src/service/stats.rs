@@ -1,0 +1,46 @@
+//! The home page: live statistics and three random published posts.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::store;
+use crate::ports::{BlogStore, Clock, Stats, StatsStore};
+use crate::{BlogPost, Error};
+
+/// What the home page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HomePage {
+    /// Live figures.
+    pub stats: Stats,
+    /// Up to three random published posts.
+    pub posts: Vec<BlogPost>,
+}
+
+/// Home-page use cases (public).
+#[derive(Clone)]
+pub struct StatsService {
+    stats: Arc<dyn StatsStore>,
+    posts: Arc<dyn BlogStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl StatsService {
+    /// Wires the use cases.
+    pub fn new(stats: Arc<dyn StatsStore>, posts: Arc<dyn BlogStore>, clock: Arc<dyn Clock>) -> Self {
+        StatsService { stats, posts, clock }
+    }
+
+    /// The figures: mailings, running mailings, unique clients.
+    pub async fn home(&self) -> Result<Stats, Error> {
+        store(self.stats.stats(self.clock.now()).await)
+    }
+
+    /// The figures and three random published posts.
+    pub async fn home_page(&self) -> Result<HomePage, Error> {
+        Ok(HomePage {
+            stats: self.home().await?,
+            posts: store(self.posts.random_posts(3).await)?,
+        })
+    }
+}
