@@ -53,7 +53,7 @@ pub trait SessionStore: Send + Sync {
     /// Ends one session.
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Ends all of a user's sessions but `keep`.
-    async fn delete_user_sessions(&self, user: UserId, keep: Option<&str>) -> StoreResult<u64>;
+    async fn delete_user_sessions(&self, user: UserId, keep: Option<String>) -> StoreResult<u64>;
     /// Stores a one-time token, replacing the user's earlier ones of that purpose.
     async fn create_token(
         &self,

@@ -80,6 +80,8 @@ impl Schedule {
         if t < self.start || self.end <= self.start {
             return None;
         }
+        // Slots lie before the end, so a later `t` finds the last slot.
+        let t = t.min(self.end - Duration::nanoseconds(1));
         // Start from an index that cannot overshoot (the longest possible period),
         // then walk forward.
         let longest = match self.periodicity {

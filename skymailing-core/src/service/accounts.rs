@@ -244,7 +244,7 @@ impl AccountService {
         let hash = security::hash_password(&password).await?;
         store(self.users.set_password_hash(p.id, &hash).await)?;
         let keep = session_token.map(security::token_hash);
-        store(self.sessions.delete_user_sessions(p.id, keep.as_deref()).await)?;
+        store(self.sessions.delete_user_sessions(p.id, keep).await)?;
         Ok(())
     }
 
