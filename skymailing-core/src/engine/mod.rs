@@ -185,8 +185,14 @@ impl Engine {
             return Ok(0);
         }
         let contents = self.contents_for(&batch).await?;
-        let results: Vec<DeliveryResult> = futures::stream::iter(batch.iter())
-            .map(|d| self.deliver(d, contents.get(&d.run_id).cloned()))
+        let sends: Vec<_> = batch
+            .into_iter()
+            .map(|d| {
+                let content = contents.get(&d.run_id).cloned();
+                async move { self.deliver(&d, content).await }
+            })
+            .collect();
+        let results: Vec<DeliveryResult> = futures::stream::iter(sends)
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;

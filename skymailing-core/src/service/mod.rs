@@ -22,7 +22,7 @@ pub use mailings::{MailingScope, MailingService, MailingView};
 pub use messages::MessageService;
 pub use stats::{HomePage, StatsService};
 
-use crate::engine::Wakeup;
+use crate::engine::{Engine, EngineConfig, Wakeup};
 use crate::ports::{Clock, Mailer, Store};
 
 /// Settings the use cases need.
@@ -49,13 +49,6 @@ impl Default for Config {
             verify_ttl: Duration::days(2),
             reset_ttl: Duration::hours(1),
         }
-    }
-}
-
-impl Config {
-    /// The link for a recipient's unsubscribe token.
-    pub fn unsubscribe_url(&self, token: &str) -> String {
-        format!("{}/unsubscribe/{token}", self.base_url.trim_end_matches('/'))
     }
 }
 
@@ -105,6 +98,16 @@ impl SkyMailing {
             clock,
             config,
         }
+    }
+}
+
+impl SkyMailing {
+    /// An engine over the same store, clock and wake-up handle, so changes made
+    /// through these use cases wake it at once. Unsubscribe links in mailings
+    /// start with this service's `base_url`.
+    pub fn engine(&self, mailer: Arc<dyn Mailer>, mut config: EngineConfig) -> Engine {
+        config.base_url = self.config.base_url.clone();
+        Engine::new(self.store.clone(), mailer, self.clock.clone(), config, self.wakeup.clone())
     }
 }
 

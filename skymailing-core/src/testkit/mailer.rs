@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,6 +34,8 @@ pub struct RecordingMailer {
     script: Mutex<HashMap<String, VecDeque<Scripted>>>,
     delay: Mutex<Option<Duration>>,
     count: watch::Sender<usize>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Default for RecordingMailer {
@@ -50,6 +53,8 @@ impl RecordingMailer {
             script: Mutex::new(HashMap::new()),
             delay: Mutex::new(None),
             count: watch::Sender::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -84,6 +89,11 @@ impl RecordingMailer {
         self.attempts.lock().unwrap().clone()
     }
 
+    /// The most sends that were in progress at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Waits until at least `n` emails were accepted, or `timeout` passes.
     /// Returns whether they were.
     pub async fn wait_for_sent(&self, n: usize, timeout: Duration) -> bool {
@@ -110,6 +120,16 @@ impl RecordingMailer {
 #[async_trait]
 impl Mailer for RecordingMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
+        let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+        let result = self.answer(email).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
+    }
+}
+
+impl RecordingMailer {
+    async fn answer(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let delay = *self.delay.lock().unwrap();
         if let Some(d) = delay {
             tokio::time::sleep(d).await;

@@ -1,0 +1,121 @@
+//! Shared set-up for the core's integration tests: the use cases and an engine
+//! over the in-memory store, a recording mailer and a manual clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use skymailing_core::engine::{Engine, EngineConfig, RetryPolicy};
+use skymailing_core::policy::Actor;
+use skymailing_core::ports::{Store, UserStore};
+use skymailing_core::testkit::{ManualClock, MemoryStore, RecordingMailer};
+use skymailing_core::*;
+
+pub struct World {
+    pub store: Arc<MemoryStore>,
+    pub mailer: Arc<RecordingMailer>,
+    pub clock: Arc<ManualClock>,
+    pub app: SkyMailing,
+    pub engine: Arc<Engine>,
+}
+
+pub fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        batch_size: 50,
+        concurrency: 4,
+        lease: std::time::Duration::from_secs(60),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base: std::time::Duration::from_secs(10),
+            max: std::time::Duration::from_secs(60),
+        },
+        message_id_domain: "test.example".into(),
+        ..EngineConfig::default()
+    }
+}
+
+pub fn world_at(now: &str) -> World {
+    world_with(now, engine_config())
+}
+
+pub fn world_with(now: &str, config: EngineConfig) -> World {
+    let store = Arc::new(MemoryStore::new());
+    let mailer = Arc::new(RecordingMailer::new());
+    let clock = Arc::new(ManualClock::new(t(now)));
+    let app = SkyMailing::new(
+        store.clone() as Arc<dyn Store>,
+        mailer.clone(),
+        clock.clone(),
+        Config {
+            base_url: "https://mail.example".into(),
+            ..Config::default()
+        },
+    );
+    let engine = Arc::new(app.engine(mailer.clone(), config));
+    World { store, mailer, clock, app, engine }
+}
+
+impl World {
+    /// An active user (created directly in the store: no hashing cost).
+    pub async fn user(&self, email: &str, role: Role, tz: &str) -> Actor {
+        let u = self
+            .store
+            .create_user(&NewUser {
+                email: EmailAddress::parse(email).unwrap(),
+                name: DisplayName::parse("Test User").unwrap(),
+                time_zone: TimeZone::parse(tz).unwrap(),
+                role,
+                state: UserState::Active,
+                password_hash: "unused".into(),
+                created_at: self.clock.now_(),
+            })
+            .await
+            .unwrap();
+        Actor::user(u.id, role)
+    }
+
+    pub async fn clients(&self, actor: Actor, emails: &[&str]) -> Vec<ClientId> {
+        let mut ids = Vec::new();
+        for e in emails {
+            let d = ClientDraft::parse(e, &format!("Name {e}"), "").unwrap();
+            ids.push(self.app.clients.create(actor, &d).await.unwrap().id);
+        }
+        ids
+    }
+
+    pub async fn message(&self, actor: Actor) -> MessageId {
+        let d = MessageDraft::parse("Hello {{ name }}", "Dear {{ name }},\nunsubscribe: {{ unsubscribe_url }}", None).unwrap();
+        self.app.messages.create(actor, &d).await.unwrap().id
+    }
+
+    pub async fn mailing(
+        &self,
+        actor: Actor,
+        clients: &[ClientId],
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        p: Periodicity,
+    ) -> Mailing {
+        let msg = self.message(actor).await;
+        let d = MailingDraft::new("News", msg, clients.to_vec(), start, end, p).unwrap();
+        self.app.mailings.create(actor, &d).await.unwrap().mailing
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+}
+
+trait Now {
+    fn now_(&self) -> DateTime<Utc>;
+}
+impl Now for ManualClock {
+    fn now_(&self) -> DateTime<Utc> {
+        use skymailing_core::ports::Clock;
+        self.now()
+    }
+}
