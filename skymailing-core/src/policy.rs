@@ -49,8 +49,10 @@ pub enum Action {
     ManageClients,
     /// List one's own mailings; create, edit or delete a mailing.
     ManageMailings,
-    /// View a mailing (and its runs).
+    /// View one mailing (and its runs).
     ViewMailing,
+    /// List every user's mailings.
+    ViewAllMailings,
     /// Disable or re-enable a mailing.
     ToggleMailing,
     /// List all messages, read one, create one.
@@ -73,11 +75,12 @@ pub enum Action {
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ReadPublic,
         Action::ManageClients,
         Action::ManageMailings,
         Action::ViewMailing,
+        Action::ViewAllMailings,
         Action::ToggleMailing,
         Action::UseMessages,
         Action::EditMessage,
@@ -99,8 +102,6 @@ pub enum Target {
     OwnedBy(UserId),
     /// A user account (for blocks and roles), with its role.
     Account(UserId, Role),
-    /// Other users' things in general (listing everyone's mailings).
-    Others,
 }
 
 /// The answer of the rules.
@@ -159,6 +160,8 @@ pub const fn table(action: Action, role: Role) -> Cell {
 
         (ViewMailing, User) => cell(Allow, Hidden),
         (ViewMailing, Manager | Admin) => cell(Allow, Allow),
+        (ViewAllMailings, User) => cell(Deny, Deny),
+        (ViewAllMailings, Manager | Admin) => cell(Allow, Allow),
 
         (ToggleMailing, User) => cell(Allow, Hidden),
         (ToggleMailing, Manager | Admin) => cell(Allow, Allow),
@@ -206,7 +209,7 @@ pub fn decide(actor: Actor, action: Action, target: Target) -> Decision {
     match target {
         Target::None => row.own,
         Target::OwnedBy(owner) if owner == p.id => row.own,
-        Target::OwnedBy(_) | Target::Others => row.foreign,
+        Target::OwnedBy(_) => row.foreign,
         Target::Account(id, _) if id == p.id => row.own,
         // Only an admin acts on an admin's account, and no one changes an admin's
         // role here (that is the `create-admin` command's job).
@@ -240,12 +243,13 @@ mod tests {
     /// (action, [anonymous, user, manager, admin] for own, same for foreign).
     /// One row per line of DESIGN §6; every cell is asserted.
     #[rustfmt::skip]
-    const EXPECTED: [(Action, [Decision; 4], [Decision; 4]); 13] = [
+    const EXPECTED: [(Action, [Decision; 4], [Decision; 4]); 14] = [
         //                              anon user mgr admin    anon user mgr admin
         (Action::ReadPublic,     [A, A, A, A], [A, A, A, A]),
         (Action::ManageClients,  [S, A, D, A], [S, H, H, H]),
         (Action::ManageMailings, [S, A, D, A], [S, H, D, D]),
         (Action::ViewMailing,    [S, A, A, A], [S, H, A, A]),
+        (Action::ViewAllMailings,[S, D, A, A], [S, D, A, A]),
         (Action::ToggleMailing,  [S, A, A, A], [S, H, A, A]),
         (Action::UseMessages,    [S, A, A, A], [S, A, A, A]),
         (Action::EditMessage,    [S, A, D, A], [S, D, D, A]),
@@ -298,7 +302,11 @@ mod tests {
     fn untargeted_actions_use_the_own_column() {
         for (action, own, _) in EXPECTED {
             for (i, actor) in actors().into_iter().enumerate() {
-                assert_eq!(decide(actor, action, Target::None), own[i], "{action:?} by {actor:?}");
+                assert_eq!(
+                    decide(actor, action, Target::None),
+                    own[i],
+                    "{action:?} by {actor:?}"
+                );
             }
         }
     }
@@ -306,22 +314,40 @@ mod tests {
     #[test]
     fn manager_cannot_block_an_admin() {
         let m = Actor::user(ME, Role::Manager);
-        assert_eq!(decide(m, Action::BlockUser, Target::Account(OTHER, Role::Admin)), D);
-        assert_eq!(decide(m, Action::BlockUser, Target::Account(OTHER, Role::Manager)), A);
+        assert_eq!(
+            decide(m, Action::BlockUser, Target::Account(OTHER, Role::Admin)),
+            D
+        );
+        assert_eq!(
+            decide(m, Action::BlockUser, Target::Account(OTHER, Role::Manager)),
+            A
+        );
     }
 
     #[test]
     fn admin_can_block_an_admin_but_not_change_their_role() {
         let a = Actor::user(ME, Role::Admin);
-        assert_eq!(decide(a, Action::BlockUser, Target::Account(OTHER, Role::Admin)), A);
-        assert_eq!(decide(a, Action::ChangeRole, Target::Account(OTHER, Role::Admin)), D);
-        assert_eq!(decide(a, Action::ChangeRole, Target::Account(OTHER, Role::Manager)), A);
+        assert_eq!(
+            decide(a, Action::BlockUser, Target::Account(OTHER, Role::Admin)),
+            A
+        );
+        assert_eq!(
+            decide(a, Action::ChangeRole, Target::Account(OTHER, Role::Admin)),
+            D
+        );
+        assert_eq!(
+            decide(a, Action::ChangeRole, Target::Account(OTHER, Role::Manager)),
+            A
+        );
     }
 
     #[test]
     fn user_cannot_act_on_an_admin_account_either() {
         let u = Actor::user(ME, Role::User);
-        assert_eq!(decide(u, Action::BlockUser, Target::Account(OTHER, Role::Admin)), D);
+        assert_eq!(
+            decide(u, Action::BlockUser, Target::Account(OTHER, Role::Admin)),
+            D
+        );
     }
 
     #[test]

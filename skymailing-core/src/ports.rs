@@ -33,11 +33,21 @@ pub trait UserStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
     /// Sets a user's state. Blocking also ends all their sessions and cancels the
     /// pending deliveries of their runs, in the same transaction.
-    async fn set_user_state(&self, id: UserId, state: UserState, now: DateTime<Utc>) -> StoreResult<Option<User>>;
+    async fn set_user_state(
+        &self,
+        id: UserId,
+        state: UserState,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
     /// Sets a user's role.
     async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>>;
     /// Changes name and time zone.
-    async fn update_profile(&self, id: UserId, name: &DisplayName, time_zone: TimeZone) -> StoreResult<Option<User>>;
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+        time_zone: TimeZone,
+    ) -> StoreResult<Option<User>>;
     /// Users ordered by id; `search` matches email or name.
     async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
 }
@@ -47,9 +57,15 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Stores a session.
-    async fn create_session(&self, user: UserId, token_hash: &str, expires_at: DateTime<Utc>) -> StoreResult<()>;
+    async fn create_session(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// The user of a live session (expired ones are not found).
-    async fn session_user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>>;
+    async fn session_user(&self, token_hash: &str, now: DateTime<Utc>)
+    -> StoreResult<Option<User>>;
     /// Ends one session.
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
     /// Ends all of a user's sessions but `keep`.
@@ -64,7 +80,12 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Uses up a token: returns its user and deletes it, if it exists and has
     /// not expired. Two concurrent calls never both succeed.
-    async fn consume_token(&self, purpose: TokenPurpose, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
+    async fn consume_token(
+        &self,
+        purpose: TokenPurpose,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>>;
     /// Deletes expired sessions and tokens; returns how many.
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
@@ -86,14 +107,23 @@ pub trait ClientStore: Send + Sync {
     /// The owner's clients by name then id; `search` matches email, name or comment.
     async fn list_clients(&self, owner: UserId, query: &ListQuery) -> StoreResult<Page<Client>>;
     /// Updates one of the owner's clients.
-    async fn update_client(&self, owner: UserId, id: ClientId, draft: &ClientDraft) -> StoreResult<Option<Client>>;
+    async fn update_client(
+        &self,
+        owner: UserId,
+        id: ClientId,
+        draft: &ClientDraft,
+    ) -> StoreResult<Option<Client>>;
     /// Deletes one of the owner's clients (and removes it from their mailings);
     /// runs already started keep their frozen copy.
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool>;
     /// The client an unsubscribe link belongs to.
     async fn client_by_unsubscribe_token(&self, token: &str) -> StoreResult<Option<Client>>;
     /// Sets or clears the unsubscribed mark of the client behind a link.
-    async fn set_unsubscribed(&self, token: &str, at: Option<DateTime<Utc>>) -> StoreResult<Option<Client>>;
+    async fn set_unsubscribed(
+        &self,
+        token: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<Client>>;
 }
 
 /// Messages, readable by every signed-in user.
@@ -101,13 +131,23 @@ pub trait ClientStore: Send + Sync {
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Creates a message.
-    async fn create_message(&self, owner: UserId, draft: &MessageDraft, now: DateTime<Utc>) -> StoreResult<Message>;
+    async fn create_message(
+        &self,
+        owner: UserId,
+        draft: &MessageDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Message>;
     /// A message by id.
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>>;
     /// All messages, newest first; `search` matches the subject.
     async fn list_messages(&self, query: &ListQuery) -> StoreResult<Page<Message>>;
     /// Updates a message.
-    async fn update_message(&self, id: MessageId, draft: &MessageDraft, now: DateTime<Utc>) -> StoreResult<Option<Message>>;
+    async fn update_message(
+        &self,
+        id: MessageId,
+        draft: &MessageDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Message>>;
     /// Deletes a message; `Conflict(MessageInUse)` while a mailing uses it.
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
 }
@@ -129,7 +169,11 @@ pub trait MailingStore: Send + Sync {
     async fn mailing(&self, id: MailingId) -> StoreResult<Option<Mailing>>;
     /// Mailings, newest first, of one owner or (`None`) of everyone; `search`
     /// matches the name.
-    async fn list_mailings(&self, owner: Option<UserId>, query: &ListQuery) -> StoreResult<Page<Mailing>>;
+    async fn list_mailings(
+        &self,
+        owner: Option<UserId>,
+        query: &ListQuery,
+    ) -> StoreResult<Page<Mailing>>;
     /// Replaces a mailing's fields and client set, and its next run.
     async fn update_mailing(
         &self,
@@ -205,11 +249,20 @@ pub trait DeliveryQueue: Send + Sync {
     /// Claims up to `limit` deliveries that are pending and due, or whose lease
     /// has expired: each becomes `sending` with a lease until `now + lease` and
     /// its attempt number increased. Committed before it returns.
-    async fn claim_deliveries(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Writes a batch of results. A result is applied only if the delivery is
     /// still `sending` under the same attempt number (a stale claim is fenced
     /// off). Returns how many were applied.
-    async fn complete_deliveries(&self, results: &[DeliveryResult], now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn complete_deliveries(
+        &self,
+        results: &[DeliveryResult],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
     /// The frozen content of a run.
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>>;
     /// Unfinished runs with no pending or sending delivery left.
@@ -218,7 +271,13 @@ pub trait DeliveryQueue: Send + Sync {
     async fn run_totals(&self, run: RunId) -> StoreResult<RunTotals>;
     /// Marks a run finished with its report, if it is unfinished and nothing is
     /// left to send. Returns whether it did.
-    async fn finish_run(&self, run: RunId, totals: &RunTotals, report: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn finish_run(
+        &self,
+        run: RunId,
+        totals: &RunTotals,
+        report: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// The earliest time something becomes due: a mailing's next run, a retry,
     /// or an expiring lease.
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>>;
@@ -244,7 +303,11 @@ pub trait RunStore: Send + Sync {
     /// A run's deliveries by id.
     async fn run_deliveries(&self, run: RunId, query: &ListQuery) -> StoreResult<Page<Delivery>>;
     /// Sent and failed deliveries per UTC day since `since`, oldest first.
-    async fn daily_outcomes(&self, owner: Option<UserId>, since: DateTime<Utc>) -> StoreResult<Vec<DailyOutcome>>;
+    async fn daily_outcomes(
+        &self,
+        owner: Option<UserId>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DailyOutcome>>;
 }
 
 /// Sent and failed counts for one day.
@@ -265,7 +328,12 @@ pub trait BlogStore: Send + Sync {
     /// Creates a post (`published_at` set when published).
     async fn create_post(&self, draft: &PostDraft, now: DateTime<Utc>) -> StoreResult<BlogPost>;
     /// Updates a post (`published_at` set when first published).
-    async fn update_post(&self, id: PostId, draft: &PostDraft, now: DateTime<Utc>) -> StoreResult<Option<BlogPost>>;
+    async fn update_post(
+        &self,
+        id: PostId,
+        draft: &PostDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<BlogPost>>;
     /// Deletes a post.
     async fn delete_post(&self, id: PostId) -> StoreResult<bool>;
     /// A post by id.
@@ -273,7 +341,11 @@ pub trait BlogStore: Send + Sync {
     /// Counts one view of a published post and returns it.
     async fn view_post(&self, id: PostId) -> StoreResult<Option<BlogPost>>;
     /// Posts, newest published first; only published ones unless `include_drafts`.
-    async fn list_posts(&self, include_drafts: bool, query: &ListQuery) -> StoreResult<Page<BlogPost>>;
+    async fn list_posts(
+        &self,
+        include_drafts: bool,
+        query: &ListQuery,
+    ) -> StoreResult<Page<BlogPost>>;
     /// Up to `n` published posts picked at random.
     async fn random_posts(&self, n: u32) -> StoreResult<Vec<BlogPost>>;
 }
@@ -301,12 +373,28 @@ pub trait StatsStore: Send + Sync {
 
 /// Every store port in one: what an adapter implements to back the whole service.
 pub trait Store:
-    UserStore + SessionStore + ClientStore + MessageStore + MailingStore + DeliveryQueue + RunStore + BlogStore + StatsStore
+    UserStore
+    + SessionStore
+    + ClientStore
+    + MessageStore
+    + MailingStore
+    + DeliveryQueue
+    + RunStore
+    + BlogStore
+    + StatsStore
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + SessionStore + ClientStore + MessageStore + MailingStore + DeliveryQueue + RunStore + BlogStore + StatsStore
+    T: UserStore
+        + SessionStore
+        + ClientStore
+        + MessageStore
+        + MailingStore
+        + DeliveryQueue
+        + RunStore
+        + BlogStore
+        + StatsStore
 {
 }
 

@@ -9,7 +9,9 @@
 //! (Jan 31 → Feb 28/29 → Mar 31), always counted from the start so the day is
 //! never lost. Only slots strictly before the end exist.
 
-use chrono::{DateTime, Days, Duration, LocalResult, Months, NaiveDateTime, Offset, TimeZone as _, Utc};
+use chrono::{
+    DateTime, Days, Duration, LocalResult, Months, NaiveDateTime, Offset, TimeZone as _, Utc,
+};
 
 use crate::{Periodicity, TimeZone};
 
@@ -91,7 +93,9 @@ impl Schedule {
             Periodicity::Monthly => Duration::days(31) + Duration::hours(2),
         };
         let elapsed = (t - self.start).num_seconds();
-        let mut k = u32::try_from(elapsed / longest.num_seconds()).unwrap_or(u32::MAX).saturating_sub(1);
+        let mut k = u32::try_from(elapsed / longest.num_seconds())
+            .unwrap_or(u32::MAX)
+            .saturating_sub(1);
         let mut slot = self.slot(k)?;
         while let Some(next) = self.slot(k + 1).filter(|n| *n <= t) {
             k += 1;
@@ -163,7 +167,10 @@ fn resolve_local(tz: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
             // Walk back to the last local time that exists: its offset is the one
             // in force before the gap.
             let offset = (1..=48)
-                .find_map(|h| tz.0.from_local_datetime(&(local - Duration::hours(h))).earliest())
+                .find_map(|h| {
+                    tz.0.from_local_datetime(&(local - Duration::hours(h)))
+                        .earliest()
+                })
                 .map_or(0, |t| t.offset().fix().local_minus_utc());
             (local - Duration::seconds(i64::from(offset))).and_utc()
         }
@@ -198,29 +205,129 @@ mod tests {
     fn slot_table() {
         use Periodicity::*;
         #[rustfmt::skip]
-        let cases: &[(&str, &str, &str, Periodicity, &str, &[&str])] = &[
-            ("once is the start only", "2026-03-01T09:00:00Z", "2026-12-01T00:00:00Z", Once, "UTC",
-             &["2026-03-01T09:00:00+00:00"]),
-            ("daily, end exclusive", "2026-03-01T09:00:00Z", "2026-03-04T09:00:00Z", Daily, "UTC",
-             &["2026-03-01T09:00:00+00:00", "2026-03-02T09:00:00+00:00", "2026-03-03T09:00:00+00:00"]),
-            ("daily keeps 09:00 Berlin across spring-forward", "2026-03-28T08:00:00Z", "2026-03-31T00:00:00Z", Daily, "Europe/Berlin",
-             &["2026-03-28T08:00:00+00:00", "2026-03-29T07:00:00+00:00", "2026-03-30T07:00:00+00:00"]),
-            ("daily keeps 09:00 New York across fall-back", "2026-10-31T13:00:00Z", "2026-11-03T00:00:00Z", Daily, "America/New_York",
-             &["2026-10-31T13:00:00+00:00", "2026-11-01T14:00:00+00:00", "2026-11-02T14:00:00+00:00"]),
-            ("02:30 in the spring gap moves forward to 03:30", "2026-03-28T01:30:00Z", "2026-03-31T00:00:00Z", Daily, "Europe/Berlin",
-             &["2026-03-28T01:30:00+00:00", "2026-03-29T01:30:00+00:00", "2026-03-30T00:30:00+00:00"]),
-            ("01:30 in the fall overlap takes the first occurrence", "2026-10-31T05:30:00Z", "2026-11-02T12:00:00Z", Daily, "America/New_York",
-             &["2026-10-31T05:30:00+00:00", "2026-11-01T05:30:00+00:00", "2026-11-02T06:30:00+00:00"]),
-            ("weekly", "2026-01-05T10:00:00Z", "2026-01-26T10:00:00Z", Weekly, "UTC",
-             &["2026-01-05T10:00:00+00:00", "2026-01-12T10:00:00+00:00", "2026-01-19T10:00:00+00:00"]),
-            ("monthly clamps Jan 31 -> Feb 28 -> Mar 31", "2026-01-31T09:00:00Z", "2026-05-01T00:00:00Z", Monthly, "UTC",
-             &["2026-01-31T09:00:00+00:00", "2026-02-28T09:00:00+00:00", "2026-03-31T09:00:00+00:00", "2026-04-30T09:00:00+00:00"]),
-            ("monthly clamps to Feb 29 in a leap year", "2028-01-31T09:00:00Z", "2028-03-01T00:00:00Z", Monthly, "UTC",
-             &["2028-01-31T09:00:00+00:00", "2028-02-29T09:00:00+00:00"]),
-            ("monthly in Moscow keeps local 12:00", "2026-01-15T09:00:00Z", "2026-03-16T00:00:00Z", Monthly, "Europe/Moscow",
-             &["2026-01-15T09:00:00+00:00", "2026-02-15T09:00:00+00:00", "2026-03-15T09:00:00+00:00"]),
-            ("end equal to a slot excludes it", "2026-03-01T09:00:00Z", "2026-03-02T09:00:00Z", Daily, "UTC",
-             &["2026-03-01T09:00:00+00:00"]),
+        type Case = (&'static str, &'static str, &'static str, Periodicity, &'static str, &'static [&'static str]);
+        let cases: &[Case] = &[
+            (
+                "once is the start only",
+                "2026-03-01T09:00:00Z",
+                "2026-12-01T00:00:00Z",
+                Once,
+                "UTC",
+                &["2026-03-01T09:00:00+00:00"],
+            ),
+            (
+                "daily, end exclusive",
+                "2026-03-01T09:00:00Z",
+                "2026-03-04T09:00:00Z",
+                Daily,
+                "UTC",
+                &[
+                    "2026-03-01T09:00:00+00:00",
+                    "2026-03-02T09:00:00+00:00",
+                    "2026-03-03T09:00:00+00:00",
+                ],
+            ),
+            (
+                "daily keeps 09:00 Berlin across spring-forward",
+                "2026-03-28T08:00:00Z",
+                "2026-03-31T00:00:00Z",
+                Daily,
+                "Europe/Berlin",
+                &[
+                    "2026-03-28T08:00:00+00:00",
+                    "2026-03-29T07:00:00+00:00",
+                    "2026-03-30T07:00:00+00:00",
+                ],
+            ),
+            (
+                "daily keeps 09:00 New York across fall-back",
+                "2026-10-31T13:00:00Z",
+                "2026-11-03T00:00:00Z",
+                Daily,
+                "America/New_York",
+                &[
+                    "2026-10-31T13:00:00+00:00",
+                    "2026-11-01T14:00:00+00:00",
+                    "2026-11-02T14:00:00+00:00",
+                ],
+            ),
+            (
+                "02:30 in the spring gap moves forward to 03:30",
+                "2026-03-28T01:30:00Z",
+                "2026-03-31T00:00:00Z",
+                Daily,
+                "Europe/Berlin",
+                &[
+                    "2026-03-28T01:30:00+00:00",
+                    "2026-03-29T01:30:00+00:00",
+                    "2026-03-30T00:30:00+00:00",
+                ],
+            ),
+            (
+                "01:30 in the fall overlap takes the first occurrence",
+                "2026-10-31T05:30:00Z",
+                "2026-11-02T12:00:00Z",
+                Daily,
+                "America/New_York",
+                &[
+                    "2026-10-31T05:30:00+00:00",
+                    "2026-11-01T05:30:00+00:00",
+                    "2026-11-02T06:30:00+00:00",
+                ],
+            ),
+            (
+                "weekly",
+                "2026-01-05T10:00:00Z",
+                "2026-01-26T10:00:00Z",
+                Weekly,
+                "UTC",
+                &[
+                    "2026-01-05T10:00:00+00:00",
+                    "2026-01-12T10:00:00+00:00",
+                    "2026-01-19T10:00:00+00:00",
+                ],
+            ),
+            (
+                "monthly clamps Jan 31 -> Feb 28 -> Mar 31",
+                "2026-01-31T09:00:00Z",
+                "2026-05-01T00:00:00Z",
+                Monthly,
+                "UTC",
+                &[
+                    "2026-01-31T09:00:00+00:00",
+                    "2026-02-28T09:00:00+00:00",
+                    "2026-03-31T09:00:00+00:00",
+                    "2026-04-30T09:00:00+00:00",
+                ],
+            ),
+            (
+                "monthly clamps to Feb 29 in a leap year",
+                "2028-01-31T09:00:00Z",
+                "2028-03-01T00:00:00Z",
+                Monthly,
+                "UTC",
+                &["2028-01-31T09:00:00+00:00", "2028-02-29T09:00:00+00:00"],
+            ),
+            (
+                "monthly in Moscow keeps local 12:00",
+                "2026-01-15T09:00:00Z",
+                "2026-03-16T00:00:00Z",
+                Monthly,
+                "Europe/Moscow",
+                &[
+                    "2026-01-15T09:00:00+00:00",
+                    "2026-02-15T09:00:00+00:00",
+                    "2026-03-15T09:00:00+00:00",
+                ],
+            ),
+            (
+                "end equal to a slot excludes it",
+                "2026-03-01T09:00:00Z",
+                "2026-03-02T09:00:00Z",
+                Daily,
+                "UTC",
+                &["2026-03-01T09:00:00+00:00"],
+            ),
         ];
         for (name, start, end, p, tz, want) in cases {
             assert_eq!(slots(&sched(start, end, *p, tz)), *want, "{name}");
@@ -229,86 +336,187 @@ mod tests {
 
     #[test]
     fn seed_is_the_start_for_a_future_mailing() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
-        assert_eq!(s.seed(t("2026-03-01T00:00:00Z")), Some(t("2026-03-10T09:00:00Z")));
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
+        assert_eq!(
+            s.seed(t("2026-03-01T00:00:00Z")),
+            Some(t("2026-03-10T09:00:00Z"))
+        );
     }
 
     #[test]
     fn seed_is_the_current_slot_inside_the_window() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
-        assert_eq!(s.seed(t("2026-03-12T15:00:00Z")), Some(t("2026-03-12T09:00:00Z")));
-        let once = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Once, "UTC");
-        assert_eq!(once.seed(t("2026-03-12T15:00:00Z")), Some(t("2026-03-10T09:00:00Z")));
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
+        assert_eq!(
+            s.seed(t("2026-03-12T15:00:00Z")),
+            Some(t("2026-03-12T09:00:00Z"))
+        );
+        let once = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Once,
+            "UTC",
+        );
+        assert_eq!(
+            once.seed(t("2026-03-12T15:00:00Z")),
+            Some(t("2026-03-10T09:00:00Z"))
+        );
     }
 
     #[test]
     fn seed_is_none_after_the_end() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
         assert_eq!(s.seed(t("2026-04-01T00:00:00Z")), None);
     }
 
     #[test]
     fn tick_waits_before_the_next_run() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
-        assert_eq!(s.tick(t("2026-03-10T09:00:00Z"), t("2026-03-10T08:59:59Z")), Tick::Wait);
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
+        assert_eq!(
+            s.tick(t("2026-03-10T09:00:00Z"), t("2026-03-10T08:59:59Z")),
+            Tick::Wait
+        );
     }
 
     #[test]
     fn tick_runs_the_due_slot_and_points_at_the_next() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
         assert_eq!(
             s.tick(t("2026-03-10T09:00:00Z"), t("2026-03-10T09:00:00Z")),
-            Tick::Run { slot: t("2026-03-10T09:00:00Z"), skipped: 0, next: Some(t("2026-03-11T09:00:00Z")) }
+            Tick::Run {
+                slot: t("2026-03-10T09:00:00Z"),
+                skipped: 0,
+                next: Some(t("2026-03-11T09:00:00Z"))
+            }
         );
     }
 
     #[test]
     fn missed_slots_are_coalesced_into_one_run_with_a_count() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
         // Down from the 10th 08:00 until the 13th 10:00: slots 10, 11, 12, 13 are due.
         assert_eq!(
             s.tick(t("2026-03-10T09:00:00Z"), t("2026-03-13T10:00:00Z")),
-            Tick::Run { slot: t("2026-03-13T09:00:00Z"), skipped: 3, next: Some(t("2026-03-14T09:00:00Z")) }
+            Tick::Run {
+                slot: t("2026-03-13T09:00:00Z"),
+                skipped: 3,
+                next: Some(t("2026-03-14T09:00:00Z"))
+            }
         );
     }
 
     #[test]
     fn last_slot_leaves_no_next() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-03-11T09:00:00Z", Periodicity::Daily, "UTC");
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-03-11T09:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
         assert_eq!(
             s.tick(t("2026-03-10T09:00:00Z"), t("2026-03-10T09:00:01Z")),
-            Tick::Run { slot: t("2026-03-10T09:00:00Z"), skipped: 0, next: None }
+            Tick::Run {
+                slot: t("2026-03-10T09:00:00Z"),
+                skipped: 0,
+                next: None
+            }
         );
     }
 
     #[test]
     fn no_run_starts_at_or_after_the_end() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-03-12T00:00:00Z", Periodicity::Daily, "UTC");
-        assert_eq!(s.tick(t("2026-03-11T09:00:00Z"), t("2026-03-12T00:00:00Z")), Tick::Expire { skipped: 1 });
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-03-12T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
+        assert_eq!(
+            s.tick(t("2026-03-11T09:00:00Z"), t("2026-03-12T00:00:00Z")),
+            Tick::Expire { skipped: 1 }
+        );
     }
 
     #[test]
     fn next_run_that_is_not_a_slot_counts_from_the_following_slot() {
-        let s = sched("2026-03-10T09:00:00Z", "2026-04-01T00:00:00Z", Periodicity::Daily, "UTC");
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
         assert_eq!(
             s.tick(t("2026-03-10T12:00:00Z"), t("2026-03-11T09:30:00Z")),
-            Tick::Run { slot: t("2026-03-11T09:00:00Z"), skipped: 0, next: Some(t("2026-03-12T09:00:00Z")) }
+            Tick::Run {
+                slot: t("2026-03-11T09:00:00Z"),
+                skipped: 0,
+                next: Some(t("2026-03-12T09:00:00Z"))
+            }
         );
-        assert_eq!(s.tick(t("2026-03-10T12:00:00Z"), t("2026-03-10T13:00:00Z")), Tick::Wait);
+        assert_eq!(
+            s.tick(t("2026-03-10T12:00:00Z"), t("2026-03-10T13:00:00Z")),
+            Tick::Wait
+        );
     }
 
     #[test]
     fn first_after_finds_the_following_slot() {
-        let s = sched("2026-01-31T09:00:00Z", "2026-12-01T00:00:00Z", Periodicity::Monthly, "UTC");
-        assert_eq!(s.first_after(t("2026-01-01T00:00:00Z")), Some(t("2026-01-31T09:00:00Z")));
-        assert_eq!(s.first_after(t("2026-01-31T09:00:00Z")), Some(t("2026-02-28T09:00:00Z")));
+        let s = sched(
+            "2026-01-31T09:00:00Z",
+            "2026-12-01T00:00:00Z",
+            Periodicity::Monthly,
+            "UTC",
+        );
+        assert_eq!(
+            s.first_after(t("2026-01-01T00:00:00Z")),
+            Some(t("2026-01-31T09:00:00Z"))
+        );
+        assert_eq!(
+            s.first_after(t("2026-01-31T09:00:00Z")),
+            Some(t("2026-02-28T09:00:00Z"))
+        );
         assert_eq!(s.first_after(t("2026-11-30T09:00:00Z")), None);
     }
 
     fn zone() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
-            "UTC", "Europe/Berlin", "America/New_York", "Europe/Moscow", "Australia/Lord_Howe",
-            "Asia/Kolkata", "America/Sao_Paulo", "Pacific/Apia",
+            "UTC",
+            "Europe/Berlin",
+            "America/New_York",
+            "Europe/Moscow",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+            "America/Sao_Paulo",
+            "Pacific/Apia",
         ])
     }
 

@@ -75,7 +75,11 @@ mod tests {
         let pw = Password::parse("correct horse").unwrap();
         let h = hash_password(&pw).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", Some(h.clone())).await.unwrap());
+        assert!(
+            verify_password("correct horse", Some(h.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify_password("wrong horse!", Some(h)).await.unwrap());
     }
 

@@ -25,7 +25,11 @@ async fn runs(w: &World) -> Vec<Run> {
 }
 
 async fn deliveries(w: &World, run: RunId) -> Vec<Delivery> {
-    w.store.run_deliveries(run, &ListQuery::new(1, 200, None).unwrap()).await.unwrap().items
+    w.store
+        .run_deliveries(run, &ListQuery::new(1, 200, None).unwrap())
+        .await
+        .unwrap()
+        .items
 }
 
 #[tokio::test]
@@ -35,14 +39,30 @@ async fn future_mailing_fires_at_its_start_with_no_action() {
     let ids = w.clients(ann, &["a@example.com", "b@example.com"]).await;
     let engine = w.engine.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move { engine.run(async { stop_rx.await.ok(); }).await });
+    let task = tokio::spawn(async move {
+        engine
+            .run(async {
+                stop_rx.await.ok();
+            })
+            .await
+    });
 
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     tokio::time::sleep(StdDuration::from_millis(100)).await;
     assert!(w.mailer.sent().is_empty(), "nothing before the start");
 
     w.clock.set(t("2026-05-01T09:00:00Z"));
-    assert!(w.mailer.wait_for_sent(2, WAIT).await, "sent at the start with no further action");
+    assert!(
+        w.mailer.wait_for_sent(2, WAIT).await,
+        "sent at the start with no further action"
+    );
     let run = &runs(&w).await[0];
     assert_eq!(run.slot_at, t("2026-05-01T09:00:00Z"));
 
@@ -59,9 +79,24 @@ async fn mailing_created_inside_its_window_sends_at_once() {
     let task = tokio::spawn(async move { engine.run(std::future::pending()).await });
     tokio::time::sleep(StdDuration::from_millis(50)).await; // the engine is asleep now
 
-    let m = w.mailing(ann, &ids, t("2026-04-30T09:00:00Z"), t("2026-05-10T00:00:00Z"), Periodicity::Daily).await;
-    assert_eq!(m.next_run_at, Some(t("2026-05-01T09:00:00Z")), "the current slot is due at once");
-    assert!(w.mailer.wait_for_sent(1, WAIT).await, "woken by the change, not the clock");
+    let m = w
+        .mailing(
+            ann,
+            &ids,
+            t("2026-04-30T09:00:00Z"),
+            t("2026-05-10T00:00:00Z"),
+            Periodicity::Daily,
+        )
+        .await;
+    assert_eq!(
+        m.next_run_at,
+        Some(t("2026-05-01T09:00:00Z")),
+        "the current slot is due at once"
+    );
+    assert!(
+        w.mailer.wait_for_sent(1, WAIT).await,
+        "woken by the change, not the clock"
+    );
     let r = &runs(&w).await[0];
     assert_eq!((r.slot_at, r.skipped_slots), (t("2026-05-01T09:00:00Z"), 0));
     let m = w.app.mailings.get(ann, m.id).await.unwrap();
@@ -84,8 +119,20 @@ async fn daily_runs_keep_local_time_across_dst() {
     let ann = w.user("ann@example.com", Role::User, "Europe/Berlin").await;
     let ids = w.clients(ann, &["a@example.com"]).await;
     // 09:00 in Berlin: 08:00 UTC in winter, 07:00 UTC from March 29 on.
-    w.mailing(ann, &ids, t("2026-03-28T08:00:00Z"), t("2026-03-31T00:00:00Z"), Periodicity::Daily).await;
-    let slots = ["2026-03-28T08:00:00Z", "2026-03-29T07:00:00Z", "2026-03-30T07:00:00Z", "2026-04-05T00:00:00Z"];
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-03-28T08:00:00Z"),
+        t("2026-03-31T00:00:00Z"),
+        Periodicity::Daily,
+    )
+    .await;
+    let slots = [
+        "2026-03-28T08:00:00Z",
+        "2026-03-29T07:00:00Z",
+        "2026-03-30T07:00:00Z",
+        "2026-04-05T00:00:00Z",
+    ];
     let got = run_slots(&w, &slots).await;
     assert_eq!(got, slots[..3].iter().map(|s| t(s)).collect::<Vec<_>>());
     assert_eq!(w.mailer.sent().len(), 3);
@@ -94,12 +141,36 @@ async fn daily_runs_keep_local_time_across_dst() {
 #[tokio::test]
 async fn weekly_runs_land_on_the_same_local_weekday_and_time() {
     let w = world_at("2026-10-01T00:00:00Z");
-    let ann = w.user("ann@example.com", Role::User, "America/New_York").await;
+    let ann = w
+        .user("ann@example.com", Role::User, "America/New_York")
+        .await;
     let ids = w.clients(ann, &["a@example.com"]).await;
     // Mondays 10:00 New York: 14:00 UTC before Nov 1, 15:00 UTC after.
-    w.mailing(ann, &ids, t("2026-10-26T14:00:00Z"), t("2026-11-10T00:00:00Z"), Periodicity::Weekly).await;
-    let got = run_slots(&w, &["2026-10-26T14:00:00Z", "2026-11-02T15:00:00Z", "2026-11-09T15:00:00Z"]).await;
-    assert_eq!(got, vec![t("2026-10-26T14:00:00Z"), t("2026-11-02T15:00:00Z"), t("2026-11-09T15:00:00Z")]);
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-10-26T14:00:00Z"),
+        t("2026-11-10T00:00:00Z"),
+        Periodicity::Weekly,
+    )
+    .await;
+    let got = run_slots(
+        &w,
+        &[
+            "2026-10-26T14:00:00Z",
+            "2026-11-02T15:00:00Z",
+            "2026-11-09T15:00:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            t("2026-10-26T14:00:00Z"),
+            t("2026-11-02T15:00:00Z"),
+            t("2026-11-09T15:00:00Z")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -108,9 +179,32 @@ async fn monthly_runs_clamp_to_the_last_day_and_come_back() {
     let ann = w.user("ann@example.com", Role::User, "Europe/Moscow").await;
     let ids = w.clients(ann, &["a@example.com"]).await;
     // The 31st at 12:00 Moscow (09:00 UTC).
-    w.mailing(ann, &ids, t("2026-01-31T09:00:00Z"), t("2026-04-15T00:00:00Z"), Periodicity::Monthly).await;
-    let got = run_slots(&w, &["2026-01-31T09:00:00Z", "2026-02-28T09:00:00Z", "2026-03-31T09:00:00Z", "2026-04-14T00:00:00Z"]).await;
-    assert_eq!(got, vec![t("2026-01-31T09:00:00Z"), t("2026-02-28T09:00:00Z"), t("2026-03-31T09:00:00Z")]);
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-01-31T09:00:00Z"),
+        t("2026-04-15T00:00:00Z"),
+        Periodicity::Monthly,
+    )
+    .await;
+    let got = run_slots(
+        &w,
+        &[
+            "2026-01-31T09:00:00Z",
+            "2026-02-28T09:00:00Z",
+            "2026-03-31T09:00:00Z",
+            "2026-04-14T00:00:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            t("2026-01-31T09:00:00Z"),
+            t("2026-02-28T09:00:00Z"),
+            t("2026-03-31T09:00:00Z")
+        ]
+    );
 }
 
 #[tokio::test]
@@ -118,14 +212,27 @@ async fn missed_slots_are_coalesced_into_one_run_with_a_count() {
     let w = world_at("2026-05-01T08:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let ids = w.clients(ann, &["a@example.com"]).await;
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-06-01T00:00:00Z"), Periodicity::Daily).await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-06-01T00:00:00Z"),
+        Periodicity::Daily,
+    )
+    .await;
     // The service was down from before the first slot until the 4th, 10:00.
     w.clock.set(t("2026-05-04T10:00:00Z"));
     w.engine.round().await.unwrap();
     let r = runs(&w).await;
     assert_eq!(r.len(), 1, "never a burst");
-    assert_eq!((r[0].slot_at, r[0].skipped_slots), (t("2026-05-04T09:00:00Z"), 3));
-    assert_eq!(r[0].report.as_deref(), Some("Sent 1 of 1 (3 missed slots skipped)"));
+    assert_eq!(
+        (r[0].slot_at, r[0].skipped_slots),
+        (t("2026-05-04T09:00:00Z"), 3)
+    );
+    assert_eq!(
+        r[0].report.as_deref(),
+        Some("Sent 1 of 1 (3 missed slots skipped)")
+    );
 }
 
 #[tokio::test]
@@ -133,12 +240,23 @@ async fn no_run_starts_after_the_end() {
     let w = world_at("2026-05-01T08:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let ids = w.clients(ann, &["a@example.com"]).await;
-    let m = w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-01T10:00:00Z"), Periodicity::Once).await;
+    let m = w
+        .mailing(
+            ann,
+            &ids,
+            t("2026-05-01T09:00:00Z"),
+            t("2026-05-01T10:00:00Z"),
+            Periodicity::Once,
+        )
+        .await;
     w.clock.set(t("2026-05-01T10:00:00Z"));
     w.engine.round().await.unwrap();
     assert!(runs(&w).await.is_empty());
     let m = w.app.mailings.get(ann, m.id).await.unwrap();
-    assert_eq!((m.mailing.next_run_at, m.status), (None, MailingStatus::Finished));
+    assert_eq!(
+        (m.mailing.next_run_at, m.status),
+        (None, MailingStatus::Finished)
+    );
 }
 
 #[tokio::test]
@@ -146,11 +264,22 @@ async fn emails_are_rendered_per_recipient_with_stable_ids_and_unsubscribe_links
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let ids = w.clients(ann, &["a@example.com", "b@example.com"]).await;
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     w.engine.round().await.unwrap();
     let a = &w.mailer.sent_to("a@example.com")[0];
     assert_eq!(a.subject, "Hello Name a@example.com");
-    assert!(a.text.starts_with("Dear Name a@example.com,\nunsubscribe: https://mail.example/unsubscribe/"));
+    assert!(
+        a.text.starts_with(
+            "Dear Name a@example.com,\nunsubscribe: https://mail.example/unsubscribe/"
+        )
+    );
     let url = a.unsubscribe_url.clone().unwrap();
     assert!(a.text.ends_with(&url));
     assert!(a.message_id.starts_with('<') && a.message_id.ends_with("@test.example>"));
@@ -167,11 +296,24 @@ async fn a_worker_that_dies_mid_batch_loses_nothing_once_its_lease_expires() {
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let emails: Vec<String> = (0..30).map(|i| format!("c{i}@example.com")).collect();
-    let ids = w.clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    let ids = w
+        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     w.engine.schedule_due().await.unwrap();
     // A worker claims 20 deliveries and dies without a word.
-    let dead = w.store.claim_deliveries(t("2026-05-01T09:00:00Z"), StdDuration::from_secs(60), 20).await.unwrap();
+    let dead = w
+        .store
+        .claim_deliveries(t("2026-05-01T09:00:00Z"), StdDuration::from_secs(60), 20)
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 20);
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent().len(), 10, "the leased ones wait");
@@ -183,10 +325,27 @@ async fn a_worker_that_dies_mid_batch_loses_nothing_once_its_lease_expires() {
     // The dead worker's late results are fenced off.
     let late: Vec<_> = dead
         .iter()
-        .map(|d| DeliveryResult { id: d.id, attempt: d.attempt, outcome: DeliveryOutcome::Failed { reply: "late".into() } })
+        .map(|d| DeliveryResult {
+            id: d.id,
+            attempt: d.attempt,
+            outcome: DeliveryOutcome::Failed {
+                reply: "late".into(),
+            },
+        })
         .collect();
-    assert_eq!(w.store.complete_deliveries(&late, w.clock_now()).await.unwrap(), 0);
-    assert!(deliveries(&w, r.id).await.iter().all(|d| d.state == DeliveryState::Sent));
+    assert_eq!(
+        w.store
+            .complete_deliveries(&late, w.clock_now())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        deliveries(&w, r.id)
+            .await
+            .iter()
+            .all(|d| d.state == DeliveryState::Sent)
+    );
 }
 
 #[tokio::test]
@@ -194,29 +353,71 @@ async fn transient_failures_retry_with_backoff_then_succeed_with_the_same_messag
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let ids = w.clients(ann, &["a@example.com", "b@example.com"]).await;
-    w.mailer.script("a@example.com", [Scripted::Transient("451 4.7.1 try later".into()), Scripted::Connection("reset".into())]);
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    w.mailer.script(
+        "a@example.com",
+        [
+            Scripted::Transient("451 4.7.1 try later".into()),
+            Scripted::Connection("reset".into()),
+        ],
+    );
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent().len(), 1);
     let run = runs(&w).await[0].clone();
-    let a = deliveries(&w, run.id).await.into_iter().find(|d| d.email.as_str() == "a@example.com").unwrap();
-    assert_eq!((a.state, a.attempts, a.last_reply.as_deref()), (DeliveryState::Pending, 1, Some("451 4.7.1 try later")));
+    let a = deliveries(&w, run.id)
+        .await
+        .into_iter()
+        .find(|d| d.email.as_str() == "a@example.com")
+        .unwrap();
+    assert_eq!(
+        (a.state, a.attempts, a.last_reply.as_deref()),
+        (DeliveryState::Pending, 1, Some("451 4.7.1 try later"))
+    );
     let wait = a.next_attempt_at - t("2026-05-01T09:00:00Z");
-    assert!(wait >= Duration::seconds(5) && wait <= Duration::seconds(10), "backoff with jitter: {wait}");
-    assert_eq!(w.store.next_wakeup().await.unwrap(), Some(a.next_attempt_at));
+    assert!(
+        wait >= Duration::seconds(5) && wait <= Duration::seconds(10),
+        "backoff with jitter: {wait}"
+    );
+    assert_eq!(
+        w.store.next_wakeup().await.unwrap(),
+        Some(a.next_attempt_at)
+    );
 
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.attempts().len(), 2, "not before its time");
     w.clock.set(a.next_attempt_at);
     w.engine.round().await.unwrap(); // connection error: second retry
-    let a2 = deliveries(&w, run.id).await.into_iter().find(|d| d.id == a.id).unwrap();
+    let a2 = deliveries(&w, run.id)
+        .await
+        .into_iter()
+        .find(|d| d.id == a.id)
+        .unwrap();
     assert_eq!((a2.state, a2.attempts), (DeliveryState::Pending, 2));
-    assert!(a2.next_attempt_at - a.next_attempt_at >= Duration::seconds(10), "the delay doubles");
+    assert!(
+        a2.next_attempt_at - a.next_attempt_at >= Duration::seconds(10),
+        "the delay doubles"
+    );
     w.clock.set(a2.next_attempt_at);
     w.engine.round().await.unwrap();
-    let ids: Vec<_> = w.mailer.attempts().iter().filter(|(e, _)| e.to.as_str() == "a@example.com").map(|(e, _)| e.message_id.clone()).collect();
+    let ids: Vec<_> = w
+        .mailer
+        .attempts()
+        .iter()
+        .filter(|(e, _)| e.to.as_str() == "a@example.com")
+        .map(|(e, _)| e.message_id.clone())
+        .collect();
     assert_eq!(ids.len(), 3);
-    assert!(ids.iter().all(|i| *i == ids[0]), "the same Message-ID on every attempt");
+    assert!(
+        ids.iter().all(|i| *i == ids[0]),
+        "the same Message-ID on every attempt"
+    );
     assert_eq!(runs(&w).await[0].report.as_deref(), Some("Sent 2 of 2"));
 }
 
@@ -224,13 +425,31 @@ async fn transient_failures_retry_with_backoff_then_succeed_with_the_same_messag
 async fn permanent_failures_fail_at_once_and_are_reported() {
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
-    let ids = w.clients(ann, &["a@example.com", "b@example.com", "c@example.com"]).await;
-    w.mailer.script("b@example.com", [Scripted::Permanent("550 5.1.1 user unknown".into())]);
-    w.mailer.script("c@example.com", [Scripted::Permanent("550 5.1.1 user unknown".into())]);
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    let ids = w
+        .clients(ann, &["a@example.com", "b@example.com", "c@example.com"])
+        .await;
+    w.mailer.script(
+        "b@example.com",
+        [Scripted::Permanent("550 5.1.1 user unknown".into())],
+    );
+    w.mailer.script(
+        "c@example.com",
+        [Scripted::Permanent("550 5.1.1 user unknown".into())],
+    );
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     w.engine.round().await.unwrap();
     let r = &runs(&w).await[0];
-    assert_eq!(r.report.as_deref(), Some("Sent 1 of 3; 2 failed: 550 5.1.1 user unknown ×2"));
+    assert_eq!(
+        r.report.as_deref(),
+        Some("Sent 1 of 3; 2 failed: 550 5.1.1 user unknown ×2")
+    );
     assert_eq!((r.sent, r.failed, r.recipients), (1, 2, 3));
     assert_eq!(w.mailer.attempts().len(), 3, "no retry of a 5xx");
 }
@@ -240,22 +459,60 @@ async fn exhausted_retries_fail_with_the_last_reply() {
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let ids = w.clients(ann, &["a@example.com"]).await;
-    w.mailer.script("a@example.com", (0..3).map(|i| Scripted::Transient(format!("421 busy {i}"))));
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    w.mailer.script(
+        "a@example.com",
+        (0..3).map(|i| Scripted::Transient(format!("421 busy {i}"))),
+    );
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     for _ in 0..3 {
         w.engine.round().await.unwrap();
         w.advance(Duration::minutes(5));
     }
     assert_eq!(w.mailer.attempts().len(), 3, "max_attempts");
-    assert_eq!(runs(&w).await[0].report.as_deref(), Some("Sent 0 of 1; 1 failed: 421 busy 2 ×1"));
+    assert_eq!(
+        runs(&w).await[0].report.as_deref(),
+        Some("Sent 0 of 1; 1 failed: 421 busy 2 ×1")
+    );
 }
 
 #[tokio::test]
 async fn disabling_a_mailing_cancels_its_pending_deliveries() {
-    let w = world_with("2026-05-01T09:00:00Z", EngineConfig { batch_size: 2, ..engine_config() });
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 2,
+            ..engine_config()
+        },
+    );
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
-    let ids = w.clients(ann, &["a@example.com", "b@example.com", "c@example.com", "d@example.com", "e@example.com"]).await;
-    let m = w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-10T00:00:00Z"), Periodicity::Daily).await;
+    let ids = w
+        .clients(
+            ann,
+            &[
+                "a@example.com",
+                "b@example.com",
+                "c@example.com",
+                "d@example.com",
+                "e@example.com",
+            ],
+        )
+        .await;
+    let m = w
+        .mailing(
+            ann,
+            &ids,
+            t("2026-05-01T09:00:00Z"),
+            t("2026-05-10T00:00:00Z"),
+            Periodicity::Daily,
+        )
+        .await;
     w.engine.schedule_due().await.unwrap();
     w.engine.work_batch().await.unwrap();
     let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
@@ -263,13 +520,19 @@ async fn disabling_a_mailing_cancels_its_pending_deliveries() {
     assert_eq!(off.status, MailingStatus::Disabled);
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent().len(), 2, "nothing more sent");
-    assert_eq!(runs(&w).await[0].report.as_deref(), Some("Sent 2 of 5; 3 cancelled"));
+    assert_eq!(
+        runs(&w).await[0].report.as_deref(),
+        Some("Sent 2 of 5; 3 cancelled")
+    );
     // Disabled mailings do not run their next slots either.
     w.clock.set(t("2026-05-03T12:00:00Z"));
     w.engine.round().await.unwrap();
     assert_eq!(runs(&w).await.len(), 1);
     // The owner cannot undo a manager's disable; a manager can, and the current slot runs.
-    assert!(matches!(w.app.mailings.enable(ann, m.id).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        w.app.mailings.enable(ann, m.id).await,
+        Err(Error::Forbidden(_))
+    ));
     w.app.mailings.enable(manager, m.id).await.unwrap();
     w.engine.round().await.unwrap();
     let r = runs(&w).await;
@@ -278,20 +541,44 @@ async fn disabling_a_mailing_cancels_its_pending_deliveries() {
 
 #[tokio::test]
 async fn blocking_the_owner_stops_the_mailing() {
-    let w = world_with("2026-05-01T09:00:00Z", EngineConfig { batch_size: 1, ..engine_config() });
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 1,
+            ..engine_config()
+        },
+    );
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
-    let ids = w.clients(ann, &["a@example.com", "b@example.com", "c@example.com"]).await;
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-10T00:00:00Z"), Periodicity::Daily).await;
+    let ids = w
+        .clients(ann, &["a@example.com", "b@example.com", "c@example.com"])
+        .await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-10T00:00:00Z"),
+        Periodicity::Daily,
+    )
+    .await;
     w.engine.schedule_due().await.unwrap();
     w.engine.work_batch().await.unwrap();
     let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
-    let skymailing_core::policy::Actor::User(p) = ann else { unreachable!() };
+    let skymailing_core::policy::Actor::User(p) = ann else {
+        unreachable!()
+    };
     w.app.accounts.block(manager, p.id).await.unwrap();
     w.engine.round().await.unwrap();
-    assert_eq!(runs(&w).await[0].report.as_deref(), Some("Sent 1 of 3; 2 cancelled"));
+    assert_eq!(
+        runs(&w).await[0].report.as_deref(),
+        Some("Sent 1 of 3; 2 cancelled")
+    );
     w.clock.set(t("2026-05-02T09:00:00Z"));
     w.engine.round().await.unwrap();
-    assert_eq!(runs(&w).await.len(), 1, "a blocked owner's mailings do not run");
+    assert_eq!(
+        runs(&w).await.len(),
+        1,
+        "a blocked owner's mailings do not run"
+    );
     w.app.accounts.unblock(manager, p.id).await.unwrap();
     w.engine.round().await.unwrap();
     assert_eq!(runs(&w).await.len(), 2, "they resume after an unblock");
@@ -299,10 +586,24 @@ async fn blocking_the_owner_stops_the_mailing() {
 
 #[tokio::test]
 async fn a_run_freezes_its_message_and_recipients() {
-    let w = world_with("2026-05-01T09:00:00Z", EngineConfig { batch_size: 1, ..engine_config() });
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 1,
+            ..engine_config()
+        },
+    );
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let ids = w.clients(ann, &["a@example.com", "b@example.com"]).await;
-    let m = w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    let m = w
+        .mailing(
+            ann,
+            &ids,
+            t("2026-05-01T09:00:00Z"),
+            t("2026-05-02T00:00:00Z"),
+            Periodicity::Once,
+        )
+        .await;
     w.engine.schedule_due().await.unwrap();
     w.engine.work_batch().await.unwrap();
     // Mid-run: the message is edited and a client deleted.
@@ -312,17 +613,36 @@ async fn a_run_freezes_its_message_and_recipients() {
     w.engine.round().await.unwrap();
     let sent = w.mailer.sent();
     assert_eq!(sent.len(), 2, "the deleted client still gets this run");
-    assert!(sent.iter().all(|e| e.subject.starts_with("Hello ")), "no mixed mail");
+    assert!(
+        sent.iter().all(|e| e.subject.starts_with("Hello ")),
+        "no mixed mail"
+    );
 }
 
 #[tokio::test]
 async fn sends_run_with_bounded_concurrency() {
-    let w = world_with("2026-05-01T09:00:00Z", EngineConfig { batch_size: 40, concurrency: 5, ..engine_config() });
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 40,
+            concurrency: 5,
+            ..engine_config()
+        },
+    );
     w.mailer.set_delay(Some(StdDuration::from_millis(20)));
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let emails: Vec<String> = (0..40).map(|i| format!("c{i}@example.com")).collect();
-    let ids = w.clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    let ids = w
+        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent().len(), 40);
     assert_eq!(w.mailer.max_in_flight(), 5);
@@ -330,23 +650,58 @@ async fn sends_run_with_bounded_concurrency() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_the_batch_in_flight_and_claims_no_more() {
-    let w = world_with("2026-05-01T09:00:00Z", EngineConfig { batch_size: 10, concurrency: 10, ..engine_config() });
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 10,
+            concurrency: 10,
+            ..engine_config()
+        },
+    );
     w.mailer.set_delay(Some(StdDuration::from_millis(300)));
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let emails: Vec<String> = (0..30).map(|i| format!("c{i}@example.com")).collect();
-    let ids = w.clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    w.mailing(ann, &ids, t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"), Periodicity::Once).await;
+    let ids = w
+        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
     let engine = w.engine.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move { engine.run(async { stop_rx.await.ok(); }).await });
+    let task = tokio::spawn(async move {
+        engine
+            .run(async {
+                stop_rx.await.ok();
+            })
+            .await
+    });
     tokio::time::sleep(StdDuration::from_millis(100)).await; // first batch in flight
     stop_tx.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
-    assert_eq!(w.mailer.sent().len(), 10, "the batch in flight finished; no new claim");
+    assert_eq!(
+        w.mailer.sent().len(),
+        10,
+        "the batch in flight finished; no new claim"
+    );
     let run = &runs(&w).await[0];
     let ds = deliveries(&w, run.id).await;
-    assert_eq!(ds.iter().filter(|d| d.state == DeliveryState::Sent).count(), 10);
-    assert_eq!(ds.iter().filter(|d| d.state == DeliveryState::Pending).count(), 20, "nothing left leased");
+    assert_eq!(
+        ds.iter().filter(|d| d.state == DeliveryState::Sent).count(),
+        10
+    );
+    assert_eq!(
+        ds.iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .count(),
+        20,
+        "nothing left leased"
+    );
 }
 
 trait ClockNow {

@@ -42,7 +42,12 @@ pub struct PostDraft {
 
 impl PostDraft {
     /// Validates the fields.
-    pub fn parse(title: &str, body: &str, image: Option<&str>, published: bool) -> Result<Self, Error> {
+    pub fn parse(
+        title: &str,
+        body: &str,
+        image: Option<&str>,
+        published: bool,
+    ) -> Result<Self, Error> {
         Ok(PostDraft {
             title: single_line("title", title, 200)?,
             body: bounded_text("body", body, 100_000, true)?,

@@ -44,7 +44,10 @@ impl Periodicity {
             "daily" => Ok(Periodicity::Daily),
             "weekly" => Ok(Periodicity::Weekly),
             "monthly" => Ok(Periodicity::Monthly),
-            _ => Err(Error::invalid("periodicity", "must be one of once, daily, weekly, monthly")),
+            _ => Err(Error::invalid(
+                "periodicity",
+                "must be one of once, daily, weekly, monthly",
+            )),
         }
     }
 }
@@ -189,7 +192,10 @@ impl MailingDraft {
             return Err(Error::invalid("client_ids", "choose at least one client"));
         }
         if client_ids.len() > Self::MAX_CLIENTS {
-            return Err(Error::invalid("client_ids", "too many clients for one mailing"));
+            return Err(Error::invalid(
+                "client_ids",
+                "too many clients for one mailing",
+            ));
         }
         if end_at <= start_at {
             return Err(Error::invalid("end_at", "must be after the start"));

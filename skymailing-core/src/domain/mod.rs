@@ -23,6 +23,6 @@ pub use run::{
     ClaimedDelivery, Delivery, DeliveryOutcome, DeliveryResult, DeliveryState, Recipient, Run,
     RunContent, RunTotals,
 };
-pub use template::{CompiledMessage, RenderedMessage, TemplateContext, Templates};
+pub use template::{CompiledMessage, PLACEHOLDERS, RenderedMessage, TemplateContext, Templates};
 pub use user::{NewUser, Role, TokenPurpose, User, UserState};
 pub use values::{DisplayName, EmailAddress, Password, TimeZone, bounded_text, single_line};

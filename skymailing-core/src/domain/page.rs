@@ -29,7 +29,10 @@ impl ListQuery {
         }
         let search = search.map(str::trim).filter(|s| !s.is_empty());
         if search.is_some_and(|s| s.chars().count() > 200) {
-            return Err(Error::invalid("search", "is too long (200 characters at most)"));
+            return Err(Error::invalid(
+                "search",
+                "is too long (200 characters at most)",
+            ));
         }
         Ok(ListQuery {
             page,

@@ -134,7 +134,11 @@ impl CompiledMessage {
         Ok(RenderedMessage {
             subject,
             text: render(TEXT)?,
-            html: if self.has_html { Some(render(HTML)?) } else { None },
+            html: if self.has_html {
+                Some(render(HTML)?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -161,7 +165,12 @@ mod tests {
 
     #[test]
     fn renders_placeholders_per_recipient() {
-        let c = CompiledMessage::compile(&content("Hi {{ name }}", "Dear {{ name }} ({{ email }})", None)).unwrap();
+        let c = CompiledMessage::compile(&content(
+            "Hi {{ name }}",
+            "Dear {{ name }} ({{ email }})",
+            None,
+        ))
+        .unwrap();
         let r = c.render(&ANN).unwrap();
         assert_eq!(r.subject, "Hi Ann <b>");
         assert_eq!(r.text, "Dear Ann <b> (ann@example.com)");
@@ -170,10 +179,18 @@ mod tests {
 
     #[test]
     fn html_body_escapes_values_but_text_does_not() {
-        let c = CompiledMessage::compile(&content("s", "{{ name }}", Some("<p>{{ name }}</p><a href=\"{{ unsubscribe_url }}\">x</a>"))).unwrap();
+        let c = CompiledMessage::compile(&content(
+            "s",
+            "{{ name }}",
+            Some("<p>{{ name }}</p><a href=\"{{ unsubscribe_url }}\">x</a>"),
+        ))
+        .unwrap();
         let r = c.render(&ANN).unwrap();
         assert_eq!(r.text, "Ann <b>");
-        assert_eq!(r.html.unwrap(), "<p>Ann &lt;b&gt;</p><a href=\"https:&#x2f;&#x2f;x.test&#x2f;u&#x2f;1\">x</a>");
+        assert_eq!(
+            r.html.unwrap(),
+            "<p>Ann &lt;b&gt;</p><a href=\"https:&#x2f;&#x2f;x.test&#x2f;u&#x2f;1\">x</a>"
+        );
     }
 
     #[test]
@@ -194,12 +211,21 @@ mod tests {
 
     #[test]
     fn known_placeholders_and_control_flow_pass() {
-        Templates::check("body_text", "{% if name %}Dear {{ name|upper }}{% endif %} {{ email }} {{ unsubscribe_url }}").unwrap();
+        Templates::check(
+            "body_text",
+            "{% if name %}Dear {{ name|upper }}{% endif %} {{ email }} {{ unsubscribe_url }}",
+        )
+        .unwrap();
     }
 
     #[test]
     fn subject_renders_to_one_line() {
-        let c = CompiledMessage::compile(&content("{% if name %}\nHi\n{{ name }}{% endif %}", "t", None)).unwrap();
+        let c = CompiledMessage::compile(&content(
+            "{% if name %}\nHi\n{{ name }}{% endif %}",
+            "t",
+            None,
+        ))
+        .unwrap();
         assert_eq!(c.render(&ANN).unwrap().subject, "Hi Ann <b>");
     }
 }

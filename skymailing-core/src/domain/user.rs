@@ -33,7 +33,10 @@ impl Role {
             "user" => Ok(Role::User),
             "manager" => Ok(Role::Manager),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::invalid("role", "must be one of user, manager, admin")),
+            _ => Err(Error::invalid(
+                "role",
+                "must be one of user, manager, admin",
+            )),
         }
     }
 }

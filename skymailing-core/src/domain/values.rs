@@ -37,10 +37,16 @@ impl EmailAddress {
             return Err(Error::invalid(field, "is required"));
         }
         if s.len() > Self::MAX_LEN {
-            return Err(Error::invalid(field, "is too long (254 characters at most)"));
+            return Err(Error::invalid(
+                field,
+                "is too long (254 characters at most)",
+            ));
         }
         if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(Error::invalid(field, "must not contain spaces or control characters"));
+            return Err(Error::invalid(
+                field,
+                "must not contain spaces or control characters",
+            ));
         }
         let options = email_address::Options {
             minimum_sub_domains: 2,
@@ -96,10 +102,16 @@ pub fn single_line(field: &'static str, input: &str, max: usize) -> Result<Strin
         return Err(Error::invalid(field, "is required"));
     }
     if s.chars().count() > max {
-        return Err(Error::invalid(field, format!("is too long ({max} characters at most)")));
+        return Err(Error::invalid(
+            field,
+            format!("is too long ({max} characters at most)"),
+        ));
     }
     if s.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must be a single line without control characters"));
+        return Err(Error::invalid(
+            field,
+            "must be a single line without control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -116,7 +128,10 @@ pub fn bounded_text(
         return Err(Error::invalid(field, "is required"));
     }
     if input.chars().count() > max {
-        return Err(Error::invalid(field, format!("is too long ({max} characters at most)")));
+        return Err(Error::invalid(
+            field,
+            format!("is too long ({max} characters at most)"),
+        ));
     }
     if input
         .chars()
@@ -171,7 +186,12 @@ impl TimeZone {
             .trim()
             .parse::<chrono_tz::Tz>()
             .map(TimeZone)
-            .map_err(|_| Error::invalid("time_zone", "is not a known IANA time zone (such as Europe/Moscow)"))
+            .map_err(|_| {
+                Error::invalid(
+                    "time_zone",
+                    "is not a known IANA time zone (such as Europe/Moscow)",
+                )
+            })
     }
     /// The IANA name.
     pub fn name(&self) -> &'static str {
@@ -213,10 +233,16 @@ impl Password {
     pub fn parse(input: &str) -> Result<Self, Error> {
         let n = input.chars().count();
         if n < 8 {
-            return Err(Error::invalid("password", "must be at least 8 characters long"));
+            return Err(Error::invalid(
+                "password",
+                "must be at least 8 characters long",
+            ));
         }
         if n > 1024 {
-            return Err(Error::invalid("password", "is too long (1024 characters at most)"));
+            return Err(Error::invalid(
+                "password",
+                "is too long (1024 characters at most)",
+            ));
         }
         Ok(Password(input.to_owned()))
     }

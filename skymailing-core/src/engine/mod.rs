@@ -32,8 +32,8 @@ pub use wakeup::Wakeup;
 use crate::ports::{Clock, DeliveryQueue, Mailer, NewRun, OutgoingEmail, RunPlan, SendError};
 use crate::schedule::{Schedule, Tick};
 use crate::{
-    ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, Error, Run, RunContent, RunId, TemplateContext,
-    security,
+    ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, Error, Run, RunContent,
+    RunId, TemplateContext, security,
 };
 
 /// How the engine works.
@@ -131,7 +131,9 @@ impl Engine {
             let mut progressed = false;
             for d in &due {
                 let m = &d.mailing;
-                let Some(expected) = m.next_run_at else { continue };
+                let Some(expected) = m.next_run_at else {
+                    continue;
+                };
                 let schedule = Schedule {
                     start: m.start_at,
                     end: m.end_at,
@@ -139,7 +141,11 @@ impl Engine {
                     tz: d.time_zone,
                 };
                 let (run, next_run_at) = match schedule.tick(expected, now) {
-                    Tick::Run { slot, skipped, next } => (
+                    Tick::Run {
+                        slot,
+                        skipped,
+                        next,
+                    } => (
                         Some(NewRun {
                             slot_at: slot,
                             skipped_slots: skipped,
@@ -196,7 +202,9 @@ impl Engine {
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
-        self.queue.complete_deliveries(&results, self.clock.now()).await?;
+        self.queue
+            .complete_deliveries(&results, self.clock.now())
+            .await?;
         Ok(results.len())
     }
 
@@ -207,12 +215,21 @@ impl Engine {
         let runs: HashSet<RunId> = batch.iter().map(|d| d.run_id).collect();
         let mut out = HashMap::new();
         for run in runs {
-            let cached = self.templates.lock().expect("template cache").get(&run).cloned();
+            let cached = self
+                .templates
+                .lock()
+                .expect("template cache")
+                .get(&run)
+                .cloned();
             let entry = match cached {
                 Some(e) => e,
                 None => {
-                    let Some(content) = self.queue.run_content(run).await? else { continue };
-                    let Ok(compiled) = CompiledMessage::compile(&content) else { continue };
+                    let Some(content) = self.queue.run_content(run).await? else {
+                        continue;
+                    };
+                    let Ok(compiled) = CompiledMessage::compile(&content) else {
+                        continue;
+                    };
                     let e = Arc::new((content, compiled));
                     let mut cache = self.templates.lock().expect("template cache");
                     if cache.len() >= TEMPLATE_CACHE {
@@ -227,7 +244,11 @@ impl Engine {
         Ok(out)
     }
 
-    async fn deliver(&self, d: &ClaimedDelivery, content: Option<Arc<(RunContent, CompiledMessage)>>) -> DeliveryResult {
+    async fn deliver(
+        &self,
+        d: &ClaimedDelivery,
+        content: Option<Arc<(RunContent, CompiledMessage)>>,
+    ) -> DeliveryResult {
         let result = |outcome| DeliveryResult {
             id: d.id,
             attempt: d.attempt,
@@ -250,7 +271,11 @@ impl Engine {
             unsubscribe_url: &unsubscribe_url,
         }) {
             Ok(r) => r,
-            Err(e) => return result(DeliveryOutcome::Failed { reply: e.to_string() }),
+            Err(e) => {
+                return result(DeliveryOutcome::Failed {
+                    reply: e.to_string(),
+                });
+            }
         };
         let email = OutgoingEmail {
             to: d.email.clone(),
@@ -287,9 +312,16 @@ impl Engine {
                 continue;
             }
             let report = summarize(&totals, run.skipped_slots);
-            if self.queue.finish_run(run.id, &totals, &report, self.clock.now()).await? {
+            if self
+                .queue
+                .finish_run(run.id, &totals, &report, self.clock.now())
+                .await?
+            {
                 tracing::info!(run = %run.id, %report, "run finished");
-                self.templates.lock().expect("template cache").remove(&run.id);
+                self.templates
+                    .lock()
+                    .expect("template cache")
+                    .remove(&run.id);
                 finished.push(run.id);
             }
         }
@@ -343,7 +375,9 @@ impl Engine {
                 break;
             }
             let now = self.clock.now();
-            let poll = now + chrono::Duration::from_std(self.config.poll_interval).unwrap_or(chrono::Duration::seconds(5));
+            let poll = now
+                + chrono::Duration::from_std(self.config.poll_interval)
+                    .unwrap_or(chrono::Duration::seconds(5));
             let deadline: DateTime<Utc> = match self.queue.next_wakeup().await {
                 Ok(Some(t)) => t.min(poll),
                 _ => poll,

@@ -47,7 +47,11 @@ pub fn summarize(t: &RunTotals, skipped_slots: u32) -> String {
 }
 
 fn one_line(reply: &str) -> String {
-    let line = reply.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no reply");
+    let line = reply
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no reply");
     if line.chars().count() > 120 {
         format!("{}…", line.chars().take(120).collect::<String>())
     } else {
@@ -59,7 +63,13 @@ fn one_line(reply: &str) -> String {
 mod tests {
     use super::*;
 
-    fn totals(total: u64, sent: u64, failed: u64, cancelled: u64, failures: &[(&str, u64)]) -> RunTotals {
+    fn totals(
+        total: u64,
+        sent: u64,
+        failed: u64,
+        cancelled: u64,
+        failures: &[(&str, u64)],
+    ) -> RunTotals {
         RunTotals {
             total,
             sent,

@@ -33,11 +33,19 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return None;
         }
-        let exp = self.base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let exp = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         let full = exp.min(self.max).as_millis() as u64;
         let half = full / 2;
-        let jitter = if half == 0 { 0 } else { security::random_u64() % (half + 1) };
-        Some(chrono::Duration::milliseconds((full - half + jitter) as i64))
+        let jitter = if half == 0 {
+            0
+        } else {
+            security::random_u64() % (half + 1)
+        };
+        Some(chrono::Duration::milliseconds(
+            (full - half + jitter) as i64,
+        ))
     }
 }
 
@@ -47,7 +55,11 @@ mod tests {
 
     #[test]
     fn delays_double_within_jitter_and_stop_at_the_limit() {
-        let p = RetryPolicy { max_attempts: 4, base: Duration::from_secs(10), max: Duration::from_secs(25) };
+        let p = RetryPolicy {
+            max_attempts: 4,
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(25),
+        };
         for _ in 0..100 {
             let d1 = p.delay(1).unwrap().num_milliseconds();
             assert!((5_000..=10_000).contains(&d1), "{d1}");

@@ -12,8 +12,8 @@ use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
 use crate::{
-    DisplayName, EmailAddress, Error, ListQuery, NewUser, Page, Password, Role, StoreConflict, StoreError, TimeZone,
-    TokenPurpose, User, UserId, UserState, security,
+    DisplayName, EmailAddress, Error, ListQuery, NewUser, Page, Password, Role, StoreConflict,
+    StoreError, TimeZone, TokenPurpose, User, UserId, UserState, security,
 };
 
 /// A signed-in session: the bearer token (shown once) and its user.
@@ -46,21 +46,41 @@ impl AccountService {
         config: Arc<Config>,
         wakeup: Wakeup,
     ) -> Self {
-        AccountService { users, sessions, mailer, clock, config, wakeup }
+        AccountService {
+            users,
+            sessions,
+            mailer,
+            clock,
+            config,
+            wakeup,
+        }
     }
 
     fn link(&self, path: &str, token: &str) -> String {
-        format!("{}{path}?token={token}", self.config.base_url.trim_end_matches('/'))
+        format!(
+            "{}{path}?token={token}",
+            self.config.base_url.trim_end_matches('/')
+        )
     }
 
-    async fn send_account_mail(&self, to: &EmailAddress, name: &str, subject: String, text: String) -> Result<(), Error> {
+    async fn send_account_mail(
+        &self,
+        to: &EmailAddress,
+        name: &str,
+        subject: String,
+        text: String,
+    ) -> Result<(), Error> {
         let email = OutgoingEmail {
             to: to.clone(),
             to_name: name.to_owned(),
             subject,
             text,
             html: None,
-            message_id: format!("<{}@{}>", security::random_hex(16), host_of(&self.config.base_url)),
+            message_id: format!(
+                "<{}@{}>",
+                security::random_hex(16),
+                host_of(&self.config.base_url)
+            ),
             unsubscribe_url: None,
         };
         self.mailer
@@ -72,11 +92,21 @@ impl AccountService {
 
     /// Registers an account and emails a verification link. A taken address
     /// gets a notice email instead; the caller sees the same answer either way.
-    pub async fn register(&self, email: &str, password: &str, name: &str, time_zone: Option<&str>) -> Result<(), Error> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        time_zone: Option<&str>,
+    ) -> Result<(), Error> {
         let email = EmailAddress::parse(email)?;
         let password = Password::parse(password)?;
         let name = DisplayName::parse(name)?;
-        let time_zone = time_zone.filter(|t| !t.trim().is_empty()).map(TimeZone::parse).transpose()?.unwrap_or_default();
+        let time_zone = time_zone
+            .filter(|t| !t.trim().is_empty())
+            .map(TimeZone::parse)
+            .transpose()?
+            .unwrap_or_default();
         let hash = security::hash_password(&password).await?;
         let now = self.clock.now();
         let new = NewUser {
@@ -97,7 +127,13 @@ impl AccountService {
                      If you forgot your password, reset it here: {}/password-reset\n\nIf it was not you, ignore this email.\n",
                     self.config.base_url.trim_end_matches('/')
                 );
-                self.send_account_mail(&email, name.as_str(), format!("Your {service} account"), text).await
+                self.send_account_mail(
+                    &email,
+                    name.as_str(),
+                    format!("Your {service} account"),
+                    text,
+                )
+                .await
             }
             Err(e) => Err(Error::Store(e)),
         }
@@ -106,7 +142,16 @@ impl AccountService {
     async fn send_verification(&self, user: &User) -> Result<(), Error> {
         let token = security::new_token();
         let expires = self.clock.now() + self.config.verify_ttl;
-        store(self.sessions.create_token(user.id, TokenPurpose::VerifyEmail, &security::token_hash(&token), expires).await)?;
+        store(
+            self.sessions
+                .create_token(
+                    user.id,
+                    TokenPurpose::VerifyEmail,
+                    &security::token_hash(&token),
+                    expires,
+                )
+                .await,
+        )?;
         let service = &self.config.service_name;
         let text = format!(
             "Welcome to {service}, {}!\n\nConfirm your email address to activate your account:\n{}\n\nThe link works once, for {} hours.\n",
@@ -114,18 +159,29 @@ impl AccountService {
             self.link("/verify", &token),
             self.config.verify_ttl.num_hours()
         );
-        self.send_account_mail(&user.email, user.name.as_str(), format!("Confirm your {service} account"), text).await
+        self.send_account_mail(
+            &user.email,
+            user.name.as_str(),
+            format!("Confirm your {service} account"),
+            text,
+        )
+        .await
     }
 
     /// Follows a verification link: the account becomes active.
     pub async fn verify_email(&self, token: &str) -> Result<User, Error> {
         let now = self.clock.now();
-        let id = store(self.sessions.consume_token(TokenPurpose::VerifyEmail, &security::token_hash(token), now).await)?
-            .ok_or(Error::InvalidToken)?;
+        let id = store(
+            self.sessions
+                .consume_token(TokenPurpose::VerifyEmail, &security::token_hash(token), now)
+                .await,
+        )?
+        .ok_or(Error::InvalidToken)?;
         let user = store(self.users.user(id).await)?.ok_or(Error::InvalidToken)?;
         match user.state {
             UserState::PendingVerification => {
-                store(self.users.set_user_state(id, UserState::Active, now).await)?.ok_or(Error::InvalidToken)
+                store(self.users.set_user_state(id, UserState::Active, now).await)?
+                    .ok_or(Error::InvalidToken)
             }
             UserState::Active => Ok(user),
             UserState::Blocked => Err(Error::AccountBlocked),
@@ -157,19 +213,31 @@ impl AccountService {
     async fn start_session(&self, user: User) -> Result<Session, Error> {
         let token = security::new_token();
         let expires = self.clock.now() + self.config.session_ttl;
-        store(self.sessions.create_session(user.id, &security::token_hash(&token), expires).await)?;
+        store(
+            self.sessions
+                .create_session(user.id, &security::token_hash(&token), expires)
+                .await,
+        )?;
         Ok(Session { token, user })
     }
 
     /// Ends a session.
     pub async fn logout(&self, token: &str) -> Result<(), Error> {
-        store(self.sessions.delete_session(&security::token_hash(token)).await)
+        store(
+            self.sessions
+                .delete_session(&security::token_hash(token))
+                .await,
+        )
     }
 
     /// The actor behind a session token: anonymous if the token is unknown or
     /// expired or its account is no longer active.
     pub async fn authenticate(&self, token: &str) -> Result<(Actor, Option<User>), Error> {
-        let user = store(self.sessions.session_user(&security::token_hash(token), self.clock.now()).await)?;
+        let user = store(
+            self.sessions
+                .session_user(&security::token_hash(token), self.clock.now())
+                .await,
+        )?;
         match user {
             Some(u) if u.state == UserState::Active => Ok((Actor::user(u.id, u.role), Some(u))),
             _ => Ok((Actor::Anonymous, None)),
@@ -187,7 +255,16 @@ impl AccountService {
         }
         let token = security::new_token();
         let expires = self.clock.now() + self.config.reset_ttl;
-        store(self.sessions.create_token(user.id, TokenPurpose::PasswordReset, &security::token_hash(&token), expires).await)?;
+        store(
+            self.sessions
+                .create_token(
+                    user.id,
+                    TokenPurpose::PasswordReset,
+                    &security::token_hash(&token),
+                    expires,
+                )
+                .await,
+        )?;
         let service = &self.config.service_name;
         let text = format!(
             "Someone asked to reset the password of your {service} account.\n\nChoose a new password here:\n{}\n\n\
@@ -195,16 +272,34 @@ impl AccountService {
             self.link("/password-reset/confirm", &token),
             self.config.reset_ttl.num_minutes()
         );
-        self.send_account_mail(&user.email, user.name.as_str(), format!("Reset your {service} password"), text).await
+        self.send_account_mail(
+            &user.email,
+            user.name.as_str(),
+            format!("Reset your {service} password"),
+            text,
+        )
+        .await
     }
 
     /// Sets a new password from a reset link; every session of the account ends.
     /// Following the link also proves the address, so a pending account becomes active.
-    pub async fn complete_password_reset(&self, token: &str, new_password: &str) -> Result<User, Error> {
+    pub async fn complete_password_reset(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<User, Error> {
         let password = Password::parse(new_password)?;
         let now = self.clock.now();
-        let id = store(self.sessions.consume_token(TokenPurpose::PasswordReset, &security::token_hash(token), now).await)?
-            .ok_or(Error::InvalidToken)?;
+        let id = store(
+            self.sessions
+                .consume_token(
+                    TokenPurpose::PasswordReset,
+                    &security::token_hash(token),
+                    now,
+                )
+                .await,
+        )?
+        .ok_or(Error::InvalidToken)?;
         let user = store(self.users.user(id).await)?.ok_or(Error::InvalidToken)?;
         if user.state == UserState::Blocked {
             return Err(Error::AccountBlocked);
@@ -213,7 +308,8 @@ impl AccountService {
         store(self.users.set_password_hash(id, &hash).await)?;
         store(self.sessions.delete_user_sessions(id, None).await)?;
         if user.state == UserState::PendingVerification {
-            return store(self.users.set_user_state(id, UserState::Active, now).await)?.ok_or(Error::InvalidToken);
+            return store(self.users.set_user_state(id, UserState::Active, now).await)?
+                .ok_or(Error::InvalidToken);
         }
         Ok(user)
     }
@@ -225,7 +321,12 @@ impl AccountService {
     }
 
     /// Changes the signed-in user's name and time zone.
-    pub async fn update_profile(&self, actor: Actor, name: &str, time_zone: &str) -> Result<User, Error> {
+    pub async fn update_profile(
+        &self,
+        actor: Actor,
+        name: &str,
+        time_zone: &str,
+    ) -> Result<User, Error> {
         let p = actor.principal()?;
         let name = DisplayName::parse(name)?;
         let tz = TimeZone::parse(time_zone)?;
@@ -233,13 +334,23 @@ impl AccountService {
     }
 
     /// Changes the signed-in user's password; their other sessions end.
-    pub async fn change_password(&self, actor: Actor, current: &str, new: &str, session_token: Option<&str>) -> Result<(), Error> {
+    pub async fn change_password(
+        &self,
+        actor: Actor,
+        current: &str,
+        new: &str,
+        session_token: Option<&str>,
+    ) -> Result<(), Error> {
         let p = actor.principal()?;
         let user = store(self.users.user(p.id).await)?.ok_or(Error::Unauthenticated)?;
         let password = Password::parse(new)?;
-        let (_, hash) = store(self.users.user_by_email(&user.email).await)?.ok_or(Error::Unauthenticated)?;
+        let (_, hash) =
+            store(self.users.user_by_email(&user.email).await)?.ok_or(Error::Unauthenticated)?;
         if !security::verify_password(current, Some(hash)).await? {
-            return Err(Error::invalid("current_password", "is not your current password"));
+            return Err(Error::invalid(
+                "current_password",
+                "is not your current password",
+            ));
         }
         let hash = security::hash_password(&password).await?;
         store(self.users.set_password_hash(p.id, &hash).await)?;
@@ -264,7 +375,12 @@ impl AccountService {
     pub async fn block(&self, actor: Actor, id: UserId) -> Result<User, Error> {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::BlockUser, Target::Account(id, target.role))?;
-        let user = store(self.users.set_user_state(id, UserState::Blocked, self.clock.now()).await)?.ok_or(Error::NotFound)?;
+        let user = store(
+            self.users
+                .set_user_state(id, UserState::Blocked, self.clock.now())
+                .await,
+        )?
+        .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(user)
     }
@@ -276,7 +392,12 @@ impl AccountService {
         if target.state != UserState::Blocked {
             return Ok(target);
         }
-        let user = store(self.users.set_user_state(id, UserState::Active, self.clock.now()).await)?.ok_or(Error::NotFound)?;
+        let user = store(
+            self.users
+                .set_user_state(id, UserState::Active, self.clock.now())
+                .await,
+        )?
+        .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(user)
     }
@@ -286,14 +407,22 @@ impl AccountService {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::ChangeRole, Target::Account(id, target.role))?;
         if role == Role::Admin {
-            return Err(Error::invalid("role", "only user or manager can be set here"));
+            return Err(Error::invalid(
+                "role",
+                "only user or manager can be set here",
+            ));
         }
         store(self.users.set_user_role(id, role).await)?.ok_or(Error::NotFound)
     }
 
     /// Creates an active admin, or promotes (and re-passwords) an existing
     /// account: the operator's `create-admin` command.
-    pub async fn ensure_admin(&self, email: &str, password: &str, name: &str) -> Result<User, Error> {
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+    ) -> Result<User, Error> {
         let email = EmailAddress::parse(email)?;
         let password = Password::parse(password)?;
         let hash = security::hash_password(&password).await?;
@@ -301,7 +430,12 @@ impl AccountService {
         if let Some((user, _)) = store(self.users.user_by_email(&email).await)? {
             store(self.users.set_password_hash(user.id, &hash).await)?;
             store(self.users.set_user_role(user.id, Role::Admin).await)?;
-            return store(self.users.set_user_state(user.id, UserState::Active, now).await)?.ok_or(Error::NotFound);
+            return store(
+                self.users
+                    .set_user_state(user.id, UserState::Active, now)
+                    .await,
+            )?
+            .ok_or(Error::NotFound);
         }
         let new = NewUser {
             email,
@@ -330,5 +464,9 @@ fn domain_of(base_url: &str) -> &str {
 /// The host of a base URL, for Message-ID domains.
 pub(crate) fn host_of(base_url: &str) -> String {
     let h = domain_of(base_url);
-    if h.is_empty() { "localhost".to_owned() } else { h.to_owned() }
+    if h.is_empty() {
+        "localhost".to_owned()
+    } else {
+        h.to_owned()
+    }
 }

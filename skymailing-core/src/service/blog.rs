@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::store;
-use crate::policy::{Action, Actor, Target, authorize, decide, Decision};
+use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{BlogStore, Clock};
 use crate::{BlogPost, Error, ListQuery, Page, PostDraft, PostId};
 
@@ -49,7 +49,12 @@ impl BlogService {
     }
 
     /// Changes a post.
-    pub async fn update(&self, actor: Actor, id: PostId, draft: &PostDraft) -> Result<BlogPost, Error> {
+    pub async fn update(
+        &self,
+        actor: Actor,
+        id: PostId,
+        draft: &PostDraft,
+    ) -> Result<BlogPost, Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
         store(self.posts.update_post(id, draft, self.clock.now()).await)?.ok_or(Error::NotFound)
     }
@@ -57,7 +62,11 @@ impl BlogService {
     /// Deletes a post.
     pub async fn delete(&self, actor: Actor, id: PostId) -> Result<(), Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
-        if store(self.posts.delete_post(id).await)? { Ok(()) } else { Err(Error::NotFound) }
+        if store(self.posts.delete_post(id).await)? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
     }
 }
 

@@ -45,11 +45,20 @@ impl ClientService {
     pub async fn create(&self, actor: Actor, draft: &ClientDraft) -> Result<Client, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         let token = security::new_token();
-        store(self.clients.create_client(p.id, draft, &token, self.clock.now()).await)
+        store(
+            self.clients
+                .create_client(p.id, draft, &token, self.clock.now())
+                .await,
+        )
     }
 
     /// Changes one of the actor's clients.
-    pub async fn update(&self, actor: Actor, id: ClientId, draft: &ClientDraft) -> Result<Client, Error> {
+    pub async fn update(
+        &self,
+        actor: Actor,
+        id: ClientId,
+        draft: &ClientDraft,
+    ) -> Result<Client, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         store(self.clients.update_client(p.id, id, draft).await)?.ok_or(Error::NotFound)
     }
@@ -66,7 +75,8 @@ impl ClientService {
 
     /// What an unsubscribe link is about (anyone holding the link may ask).
     pub async fn unsubscribe_info(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
-        let c = store(self.clients.client_by_unsubscribe_token(token).await)?.ok_or(Error::InvalidToken)?;
+        let c = store(self.clients.client_by_unsubscribe_token(token).await)?
+            .ok_or(Error::InvalidToken)?;
         Ok(UnsubscribeInfo {
             email: c.email.to_string(),
             unsubscribed: c.unsubscribed_at.is_some(),
@@ -77,14 +87,22 @@ impl ClientService {
     pub async fn unsubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let current = self.unsubscribe_info(token).await?;
         if !current.unsubscribed {
-            store(self.clients.set_unsubscribed(token, Some(self.clock.now())).await)?;
+            store(
+                self.clients
+                    .set_unsubscribed(token, Some(self.clock.now()))
+                    .await,
+            )?;
         }
-        Ok(UnsubscribeInfo { unsubscribed: true, ..current })
+        Ok(UnsubscribeInfo {
+            unsubscribed: true,
+            ..current
+        })
     }
 
     /// Undoes an unsubscribe; only the recipient, holding the link, can.
     pub async fn resubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
-        let c = store(self.clients.set_unsubscribed(token, None).await)?.ok_or(Error::InvalidToken)?;
+        let c =
+            store(self.clients.set_unsubscribed(token, None).await)?.ok_or(Error::InvalidToken)?;
         Ok(UnsubscribeInfo {
             email: c.email.to_string(),
             unsubscribed: false,

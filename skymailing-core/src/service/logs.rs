@@ -31,7 +31,11 @@ pub struct LogService {
 
 impl LogService {
     /// Wires the use cases.
-    pub fn new(runs: Arc<dyn RunStore>, queue: Arc<dyn DeliveryQueue>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        runs: Arc<dyn RunStore>,
+        queue: Arc<dyn DeliveryQueue>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         LogService { runs, queue, clock }
     }
 
@@ -50,7 +54,12 @@ impl LogService {
     }
 
     /// A run's deliveries with addresses: the owner, managers and admins only.
-    pub async fn deliveries(&self, actor: Actor, id: RunId, query: &ListQuery) -> Result<Page<Delivery>, Error> {
+    pub async fn deliveries(
+        &self,
+        actor: Actor,
+        id: RunId,
+        query: &ListQuery,
+    ) -> Result<Page<Delivery>, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
         let run = store(self.runs.run(id).await)?.ok_or(Error::NotFound)?;
         authorize(actor, Action::ViewDeliveries, Target::OwnedBy(run.owner))?;

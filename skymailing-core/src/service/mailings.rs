@@ -9,9 +9,12 @@ use serde::Serialize;
 use super::store;
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
-use crate::ports::{Clock, RunStore, MailingStore, RunFilter, UserStore};
+use crate::ports::{Clock, MailingStore, RunFilter, RunStore, UserStore};
 use crate::schedule::Schedule;
-use crate::{DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page, Periodicity, Role, Run, TimeZone, UserId};
+use crate::{
+    DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page,
+    Periodicity, Role, Run, TimeZone, UserId,
+};
 
 /// Which mailings to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +54,13 @@ impl MailingService {
         clock: Arc<dyn Clock>,
         wakeup: Wakeup,
     ) -> Self {
-        MailingService { mailings, users, runs, clock, wakeup }
+        MailingService {
+            mailings,
+            users,
+            runs,
+            clock,
+            wakeup,
+        }
     }
 
     fn view(&self, mailing: Mailing) -> MailingView {
@@ -60,11 +69,16 @@ impl MailingService {
     }
 
     /// Lists the actor's own mailings, or everyone's for managers and admins.
-    pub async fn list(&self, actor: Actor, scope: MailingScope, query: &ListQuery) -> Result<Page<MailingView>, Error> {
+    pub async fn list(
+        &self,
+        actor: Actor,
+        scope: MailingScope,
+        query: &ListQuery,
+    ) -> Result<Page<MailingView>, Error> {
         let owner = match scope {
             MailingScope::Own => Some(authorize(actor, Action::ManageMailings, Target::None)?.id),
             MailingScope::All => {
-                authorize(actor, Action::ViewMailing, Target::Others)?;
+                authorize(actor, Action::ViewAllMailings, Target::None)?;
                 None
             }
         };
@@ -86,7 +100,9 @@ impl MailingService {
     }
 
     async fn time_zone(&self, user: UserId) -> Result<TimeZone, Error> {
-        Ok(store(self.users.user(user).await)?.map(|u| u.time_zone).unwrap_or_default())
+        Ok(store(self.users.user(user).await)?
+            .map(|u| u.time_zone)
+            .unwrap_or_default())
     }
 
     /// Creates a mailing; if its window is open, its current slot runs at once.
@@ -102,7 +118,12 @@ impl MailingService {
 
     /// Changes a mailing; the change applies to future runs. A changed schedule
     /// is seeded again (its current slot runs at once unless it already ran).
-    pub async fn update(&self, actor: Actor, id: MailingId, draft: &MailingDraft) -> Result<MailingView, Error> {
+    pub async fn update(
+        &self,
+        actor: Actor,
+        id: MailingId,
+        draft: &MailingDraft,
+    ) -> Result<MailingView, Error> {
         let m = self.load(actor, id, Action::ManageMailings).await?;
         let now = self.clock.now();
         let next = if draft.changes_schedule_of(&m) {
@@ -111,7 +132,8 @@ impl MailingService {
         } else {
             m.next_run_at
         };
-        let m = store(self.mailings.update_mailing(id, draft, next, now).await)?.ok_or(Error::NotFound)?;
+        let m = store(self.mailings.update_mailing(id, draft, next, now).await)?
+            .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(self.view(m))
     }
@@ -140,8 +162,12 @@ impl MailingService {
             DisabledBy::Owner
         };
         let now = self.clock.now();
-        let m = store(self.mailings.set_mailing_enabled(id, false, Some(by), m.next_run_at, now).await)?
-            .ok_or(Error::NotFound)?;
+        let m = store(
+            self.mailings
+                .set_mailing_enabled(id, false, Some(by), m.next_run_at, now)
+                .await,
+        )?
+        .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(self.view(m))
     }
@@ -156,24 +182,49 @@ impl MailingService {
             return Ok(self.view(m));
         }
         if m.disabled_by == Some(DisabledBy::Manager) && p.role == Role::User {
-            return Err(Error::forbidden("a manager disabled this mailing; only a manager can enable it again"));
+            return Err(Error::forbidden(
+                "a manager disabled this mailing; only a manager can enable it again",
+            ));
         }
         let tz = self.time_zone(m.owner).await?;
         let now = self.clock.now();
         let next = schedule_of(m.start_at, m.end_at, m.periodicity, tz).seed(now);
-        let m = store(self.mailings.set_mailing_enabled(id, true, None, next, now).await)?.ok_or(Error::NotFound)?;
+        let m = store(
+            self.mailings
+                .set_mailing_enabled(id, true, None, next, now)
+                .await,
+        )?
+        .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(self.view(m))
     }
 
     /// A mailing's runs, newest first.
-    pub async fn runs(&self, actor: Actor, id: MailingId, query: &ListQuery) -> Result<Page<Run>, Error> {
+    pub async fn runs(
+        &self,
+        actor: Actor,
+        id: MailingId,
+        query: &ListQuery,
+    ) -> Result<Page<Run>, Error> {
         self.load(actor, id, Action::ViewMailing).await?;
-        let filter = RunFilter { mailing: Some(id), owner: None };
+        let filter = RunFilter {
+            mailing: Some(id),
+            owner: None,
+        };
         store(self.runs.list_runs(filter, query).await)
     }
 }
 
-fn schedule_of(start: DateTime<Utc>, end: DateTime<Utc>, periodicity: Periodicity, tz: TimeZone) -> Schedule {
-    Schedule { start, end, periodicity, tz }
+fn schedule_of(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    periodicity: Periodicity,
+    tz: TimeZone,
+) -> Schedule {
+    Schedule {
+        start,
+        end,
+        periodicity,
+        tz,
+    }
 }

@@ -36,14 +36,28 @@ impl MessageService {
     /// Writes a new message.
     pub async fn create(&self, actor: Actor, draft: &MessageDraft) -> Result<Message, Error> {
         let p = authorize(actor, Action::UseMessages, Target::None)?;
-        store(self.messages.create_message(p.id, draft, self.clock.now()).await)
+        store(
+            self.messages
+                .create_message(p.id, draft, self.clock.now())
+                .await,
+        )
     }
 
     /// Changes a message; running and future runs keep the copy they froze.
-    pub async fn update(&self, actor: Actor, id: MessageId, draft: &MessageDraft) -> Result<Message, Error> {
+    pub async fn update(
+        &self,
+        actor: Actor,
+        id: MessageId,
+        draft: &MessageDraft,
+    ) -> Result<Message, Error> {
         let m = self.get(actor, id).await?;
         authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
-        store(self.messages.update_message(id, draft, self.clock.now()).await)?.ok_or(Error::NotFound)
+        store(
+            self.messages
+                .update_message(id, draft, self.clock.now())
+                .await,
+        )?
+        .ok_or(Error::NotFound)
     }
 
     /// Deletes a message that no mailing uses.

@@ -82,14 +82,32 @@ pub struct SkyMailing {
 impl SkyMailing {
     /// Wires every use case to the ports. `mailer` sends the account emails
     /// (verification, password reset).
-    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, clock: Arc<dyn Clock>, config: Config) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Self {
         let config = Arc::new(config);
         let wakeup = Wakeup::new();
         SkyMailing {
-            accounts: AccountService::new(store.clone(), store.clone(), mailer, clock.clone(), config.clone(), wakeup.clone()),
+            accounts: AccountService::new(
+                store.clone(),
+                store.clone(),
+                mailer,
+                clock.clone(),
+                config.clone(),
+                wakeup.clone(),
+            ),
             clients: ClientService::new(store.clone(), clock.clone()),
             messages: MessageService::new(store.clone(), clock.clone()),
-            mailings: MailingService::new(store.clone(), store.clone(), store.clone(), clock.clone(), wakeup.clone()),
+            mailings: MailingService::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                clock.clone(),
+                wakeup.clone(),
+            ),
             logs: LogService::new(store.clone(), store.clone(), clock.clone()),
             blog: BlogService::new(store.clone(), clock.clone()),
             stats: StatsService::new(store.clone(), store.clone(), clock.clone()),
@@ -107,7 +125,13 @@ impl SkyMailing {
     /// start with this service's `base_url`.
     pub fn engine(&self, mailer: Arc<dyn Mailer>, mut config: EngineConfig) -> Engine {
         config.base_url = self.config.base_url.clone();
-        Engine::new(self.store.clone(), mailer, self.clock.clone(), config, self.wakeup.clone())
+        Engine::new(
+            self.store.clone(),
+            mailer,
+            self.clock.clone(),
+            config,
+            self.wakeup.clone(),
+        )
     }
 }
 
@@ -117,7 +141,9 @@ fn conflict(c: crate::StoreConflict) -> crate::Error {
     match c {
         UserEmailTaken => Error::invalid("email", "is already registered"),
         ClientEmailTaken => Error::invalid("email", "you already have a client with this address"),
-        MessageInUse => Error::Conflict("this message is used by a mailing; change or delete the mailing first".into()),
+        MessageInUse => Error::Conflict(
+            "this message is used by a mailing; change or delete the mailing first".into(),
+        ),
         UnknownMessage => Error::invalid("message_id", "no such message"),
         UnknownClient => Error::invalid("client_ids", "choose only your own clients"),
     }

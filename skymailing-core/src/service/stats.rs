@@ -27,8 +27,16 @@ pub struct StatsService {
 
 impl StatsService {
     /// Wires the use cases.
-    pub fn new(stats: Arc<dyn StatsStore>, posts: Arc<dyn BlogStore>, clock: Arc<dyn Clock>) -> Self {
-        StatsService { stats, posts, clock }
+    pub fn new(
+        stats: Arc<dyn StatsStore>,
+        posts: Arc<dyn BlogStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        StatsService {
+            stats,
+            posts,
+            clock,
+        }
     }
 
     /// The figures: mailings, running mailings, unique clients.

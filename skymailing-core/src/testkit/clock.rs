@@ -64,6 +64,9 @@ mod tests {
         tokio::task::yield_now().await;
         assert!(!sleeper.is_finished());
         clock.advance(Duration::seconds(5));
-        tokio::time::timeout(std::time::Duration::from_secs(5), sleeper).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), sleeper)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

@@ -115,19 +115,36 @@ pub async fn user(s: &S, email: &str, role: Role) -> User {
 /// Creates a client of `owner`.
 pub async fn client(s: &S, owner: UserId, email: &str) -> Client {
     let draft = ClientDraft::parse(email, &format!("Client {email}"), "").unwrap();
-    s.create_client(owner, &draft, &format!("unsub-{owner}-{email}"), t0()).await.unwrap()
+    s.create_client(owner, &draft, &format!("unsub-{owner}-{email}"), t0())
+        .await
+        .unwrap()
 }
 
 /// Creates a message of `owner`.
 pub async fn message(s: &S, owner: UserId) -> Message {
-    let draft = MessageDraft::parse("Hello {{ name }}", "Dear {{ name }}", Some("<p>{{ name }}</p>")).unwrap();
+    let draft = MessageDraft::parse(
+        "Hello {{ name }}",
+        "Dear {{ name }}",
+        Some("<p>{{ name }}</p>"),
+    )
+    .unwrap();
     s.create_message(owner, &draft, t0()).await.unwrap()
 }
 
 /// Creates an enabled daily mailing of `owner` to `clients`, due at `t0()`.
 pub async fn mailing(s: &S, owner: UserId, msg: MessageId, clients: &[ClientId]) -> Mailing {
-    let draft = MailingDraft::new("Weekly news", msg, clients.to_vec(), t0(), t0() + Span::days(30), Periodicity::Daily).unwrap();
-    s.create_mailing(owner, &draft, Some(t0()), t0()).await.unwrap()
+    let draft = MailingDraft::new(
+        "Weekly news",
+        msg,
+        clients.to_vec(),
+        t0(),
+        t0() + Span::days(30),
+        Periodicity::Daily,
+    )
+    .unwrap();
+    s.create_mailing(owner, &draft, Some(t0()), t0())
+        .await
+        .unwrap()
 }
 
 /// Starts the run of `m`'s next slot; panics if none is created.
@@ -136,7 +153,11 @@ pub async fn start_run(s: &S, m: &Mailing) -> Run {
     s.apply_plan(&RunPlan {
         mailing_id: m.id,
         expected_next_run_at: slot,
-        run: Some(NewRun { slot_at: slot, skipped_slots: 0, nonce: format!("nonce{}", m.id) }),
+        run: Some(NewRun {
+            slot_at: slot,
+            skipped_slots: 0,
+            nonce: format!("nonce{}", m.id),
+        }),
         next_run_at: Some(slot + Span::days(1)),
         now: slot,
     })
@@ -150,7 +171,15 @@ pub async fn run_with(s: &S, email: &str, n: usize) -> (User, Mailing, Run) {
     let u = user(s, email, Role::User).await;
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(client(s, u.id, &format!("c{i}@{}", EmailAddress::parse(email).unwrap().domain())).await.id);
+        ids.push(
+            client(
+                s,
+                u.id,
+                &format!("c{i}@{}", EmailAddress::parse(email).unwrap().domain()),
+            )
+            .await
+            .id,
+        );
     }
     let msg = message(s, u.id).await;
     let m = mailing(s, u.id, msg.id, &ids).await;
@@ -161,11 +190,23 @@ pub async fn run_with(s: &S, email: &str, n: usize) -> (User, Mailing, Run) {
 const LEASE: Duration = Duration::from_secs(60);
 
 fn sent(c: &ClaimedDelivery) -> DeliveryResult {
-    DeliveryResult { id: c.id, attempt: c.attempt, outcome: DeliveryOutcome::Sent { reply: "250 ok".into() } }
+    DeliveryResult {
+        id: c.id,
+        attempt: c.attempt,
+        outcome: DeliveryOutcome::Sent {
+            reply: "250 ok".into(),
+        },
+    }
 }
 
 fn failed(c: &ClaimedDelivery, reply: &str) -> DeliveryResult {
-    DeliveryResult { id: c.id, attempt: c.attempt, outcome: DeliveryOutcome::Failed { reply: reply.into() } }
+    DeliveryResult {
+        id: c.id,
+        attempt: c.attempt,
+        outcome: DeliveryOutcome::Failed {
+            reply: reply.into(),
+        },
+    }
 }
 
 async fn states(s: &S, run: RunId) -> HashMap<DeliveryState, usize> {
@@ -190,32 +231,59 @@ pub async fn users_email_is_unique_case_insensitively(s: S) {
             created_at: t0(),
         })
         .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(StoreConflict::UserEmailTaken))), "{dup:?}");
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Conflict(StoreConflict::UserEmailTaken))
+        ),
+        "{dup:?}"
+    );
 }
 
 /// Users are found by id and email and their fields change.
 pub async fn users_are_found_and_updated(s: S) {
     let u = user(&s, "bob@example.com", Role::User).await;
     assert_eq!(s.user(u.id).await.unwrap().unwrap(), u);
-    let (found, hash) = s.user_by_email(&EmailAddress::parse("BOB@example.com").unwrap()).await.unwrap().unwrap();
+    let (found, hash) = s
+        .user_by_email(&EmailAddress::parse("BOB@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.id, hash.as_str()), (u.id, "$argon2id$fake"));
     assert_eq!(u.time_zone.name(), "Europe/Berlin");
 
     s.set_password_hash(u.id, "$argon2id$new").await.unwrap();
-    assert_eq!(s.user_by_email(&u.email).await.unwrap().unwrap().1, "$argon2id$new");
+    assert_eq!(
+        s.user_by_email(&u.email).await.unwrap().unwrap().1,
+        "$argon2id$new"
+    );
     let u2 = s.set_user_role(u.id, Role::Manager).await.unwrap().unwrap();
     assert_eq!(u2.role, Role::Manager);
-    let u3 = s.set_user_state(u.id, UserState::Blocked, t0()).await.unwrap().unwrap();
-    assert_eq!(u3.state, UserState::Blocked);
-    let u4 = s
-        .update_profile(u.id, &DisplayName::parse("Robert").unwrap(), TimeZone::parse("Asia/Tokyo").unwrap())
+    let u3 = s
+        .set_user_state(u.id, UserState::Blocked, t0())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((u4.name.as_str(), u4.time_zone.name()), ("Robert", "Asia/Tokyo"));
+    assert_eq!(u3.state, UserState::Blocked);
+    let u4 = s
+        .update_profile(
+            u.id,
+            &DisplayName::parse("Robert").unwrap(),
+            TimeZone::parse("Asia/Tokyo").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (u4.name.as_str(), u4.time_zone.name()),
+        ("Robert", "Asia/Tokyo")
+    );
     assert_eq!(s.user(u.id).await.unwrap().unwrap(), u4);
     assert_eq!(s.user(UserId(987_654)).await.unwrap(), None);
-    assert_eq!(s.set_user_role(UserId(987_654), Role::User).await.unwrap(), None);
+    assert_eq!(
+        s.set_user_role(UserId(987_654), Role::User).await.unwrap(),
+        None
+    );
 }
 
 /// Users list in id order, a page at a time, filtered by email or name.
@@ -235,15 +303,30 @@ pub async fn users_list_paginates_and_searches(s: S) {
 /// A session finds its user until it expires or is deleted.
 pub async fn sessions_expire_and_can_be_revoked(s: S) {
     let u = user(&s, "ann@example.com", Role::User).await;
-    s.create_session(u.id, "h1", t0() + Span::hours(1)).await.unwrap();
-    s.create_session(u.id, "h2", t0() + Span::hours(1)).await.unwrap();
-    s.create_session(u.id, "h3", t0() + Span::hours(1)).await.unwrap();
+    s.create_session(u.id, "h1", t0() + Span::hours(1))
+        .await
+        .unwrap();
+    s.create_session(u.id, "h2", t0() + Span::hours(1))
+        .await
+        .unwrap();
+    s.create_session(u.id, "h3", t0() + Span::hours(1))
+        .await
+        .unwrap();
     assert_eq!(s.session_user("h1", t0()).await.unwrap().unwrap().id, u.id);
-    assert_eq!(s.session_user("h1", t0() + Span::hours(1)).await.unwrap(), None, "expired");
+    assert_eq!(
+        s.session_user("h1", t0() + Span::hours(1)).await.unwrap(),
+        None,
+        "expired"
+    );
     assert_eq!(s.session_user("nope", t0()).await.unwrap(), None);
     s.delete_session("h1").await.unwrap();
     assert_eq!(s.session_user("h1", t0()).await.unwrap(), None);
-    assert_eq!(s.delete_user_sessions(u.id, Some("h2".into())).await.unwrap(), 1);
+    assert_eq!(
+        s.delete_user_sessions(u.id, Some("h2".into()))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(s.session_user("h2", t0()).await.unwrap().is_some(), "kept");
     assert_eq!(s.session_user("h3", t0()).await.unwrap(), None);
 }
@@ -252,27 +335,85 @@ pub async fn sessions_expire_and_can_be_revoked(s: S) {
 pub async fn tokens_are_single_use_and_expire(s: S) {
     let u = user(&s, "ann@example.com", Role::User).await;
     let exp = t0() + Span::hours(1);
-    s.create_token(u.id, TokenPurpose::VerifyEmail, "v1", exp).await.unwrap();
-    assert_eq!(s.consume_token(TokenPurpose::PasswordReset, "v1", t0()).await.unwrap(), None, "wrong purpose");
-    assert_eq!(s.consume_token(TokenPurpose::VerifyEmail, "v1", t0()).await.unwrap(), Some(u.id));
-    assert_eq!(s.consume_token(TokenPurpose::VerifyEmail, "v1", t0()).await.unwrap(), None, "used up");
+    s.create_token(u.id, TokenPurpose::VerifyEmail, "v1", exp)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.consume_token(TokenPurpose::PasswordReset, "v1", t0())
+            .await
+            .unwrap(),
+        None,
+        "wrong purpose"
+    );
+    assert_eq!(
+        s.consume_token(TokenPurpose::VerifyEmail, "v1", t0())
+            .await
+            .unwrap(),
+        Some(u.id)
+    );
+    assert_eq!(
+        s.consume_token(TokenPurpose::VerifyEmail, "v1", t0())
+            .await
+            .unwrap(),
+        None,
+        "used up"
+    );
 
-    s.create_token(u.id, TokenPurpose::PasswordReset, "r1", exp).await.unwrap();
-    s.create_token(u.id, TokenPurpose::PasswordReset, "r2", exp).await.unwrap();
-    assert_eq!(s.consume_token(TokenPurpose::PasswordReset, "r1", t0()).await.unwrap(), None, "replaced");
-    assert_eq!(s.consume_token(TokenPurpose::PasswordReset, "r2", exp).await.unwrap(), None, "expired");
+    s.create_token(u.id, TokenPurpose::PasswordReset, "r1", exp)
+        .await
+        .unwrap();
+    s.create_token(u.id, TokenPurpose::PasswordReset, "r2", exp)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.consume_token(TokenPurpose::PasswordReset, "r1", t0())
+            .await
+            .unwrap(),
+        None,
+        "replaced"
+    );
+    assert_eq!(
+        s.consume_token(TokenPurpose::PasswordReset, "r2", exp)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
 }
 
 /// Purging removes expired sessions and tokens only.
 pub async fn purge_removes_only_expired_sessions_and_tokens(s: S) {
     let u = user(&s, "ann@example.com", Role::User).await;
-    s.create_session(u.id, "old", t0() - Span::seconds(1)).await.unwrap();
-    s.create_session(u.id, "live", t0() + Span::hours(1)).await.unwrap();
-    s.create_token(u.id, TokenPurpose::VerifyEmail, "oldt", t0() - Span::seconds(1)).await.unwrap();
-    s.create_token(u.id, TokenPurpose::PasswordReset, "livet", t0() + Span::hours(1)).await.unwrap();
+    s.create_session(u.id, "old", t0() - Span::seconds(1))
+        .await
+        .unwrap();
+    s.create_session(u.id, "live", t0() + Span::hours(1))
+        .await
+        .unwrap();
+    s.create_token(
+        u.id,
+        TokenPurpose::VerifyEmail,
+        "oldt",
+        t0() - Span::seconds(1),
+    )
+    .await
+    .unwrap();
+    s.create_token(
+        u.id,
+        TokenPurpose::PasswordReset,
+        "livet",
+        t0() + Span::hours(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.purge_expired(t0()).await.unwrap(), 2);
     assert!(s.session_user("live", t0()).await.unwrap().is_some());
-    assert_eq!(s.consume_token(TokenPurpose::PasswordReset, "livet", t0()).await.unwrap(), Some(u.id));
+    assert_eq!(
+        s.consume_token(TokenPurpose::PasswordReset, "livet", t0())
+            .await
+            .unwrap(),
+        Some(u.id)
+    );
 }
 
 /// Another owner's client is not found, not updated, not deleted.
@@ -287,7 +428,10 @@ pub async fn clients_are_scoped_to_their_owner(s: S) {
     assert!(!s.delete_client(bob.id, c.id).await.unwrap());
     assert_eq!(s.list_clients(bob.id, &all()).await.unwrap().total, 0);
     let updated = s.update_client(ann.id, c.id, &d).await.unwrap().unwrap();
-    assert_eq!((updated.email.as_str(), updated.full_name.as_str()), ("y@example.com", "Y"));
+    assert_eq!(
+        (updated.email.as_str(), updated.full_name.as_str()),
+        ("y@example.com", "Y")
+    );
     assert!(s.delete_client(ann.id, c.id).await.unwrap());
     assert_eq!(s.client(ann.id, c.id).await.unwrap(), None);
 }
@@ -301,9 +445,21 @@ pub async fn client_email_is_unique_per_owner(s: S) {
     client(&s, bob.id, "x@example.com").await;
     let d = ClientDraft::parse("X@EXAMPLE.com", "X", "").unwrap();
     let dup = s.create_client(ann.id, &d, "tok-dup", t0()).await;
-    assert!(matches!(dup, Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))), "{dup:?}");
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))
+        ),
+        "{dup:?}"
+    );
     let clash = s.update_client(ann.id, c2.id, &d).await;
-    assert!(matches!(clash, Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))), "{clash:?}");
+    assert!(
+        matches!(
+            clash,
+            Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))
+        ),
+        "{clash:?}"
+    );
     // Saving a client with its own address is no clash.
     assert!(s.update_client(ann.id, c1.id, &d).await.unwrap().is_some());
 }
@@ -318,28 +474,67 @@ pub async fn clients_list_paginates_and_searches(s: S) {
         ("b@y.com", "Bea", ""),
     ] {
         let d = ClientDraft::parse(email, name, comment).unwrap();
-        s.create_client(ann.id, &d, &format!("t-{email}"), t0()).await.unwrap();
+        s.create_client(ann.id, &d, &format!("t-{email}"), t0())
+            .await
+            .unwrap();
     }
     let p = s.list_clients(ann.id, &q(1, 3, None)).await.unwrap();
     let names: Vec<_> = p.items.iter().map(|c| c.full_name.as_str()).collect();
     assert_eq!((p.total, names), (4, vec!["alice", "Bea", "Carl"]));
     let p2 = s.list_clients(ann.id, &q(2, 3, None)).await.unwrap();
     assert_eq!(p2.items.len(), 1);
-    assert_eq!(s.list_clients(ann.id, &q(1, 10, Some("y.com"))).await.unwrap().total, 1);
-    assert_eq!(s.list_clients(ann.id, &q(1, 10, Some("vip"))).await.unwrap().total, 1);
-    assert_eq!(s.list_clients(ann.id, &q(1, 10, Some("DORA"))).await.unwrap().total, 1);
+    assert_eq!(
+        s.list_clients(ann.id, &q(1, 10, Some("y.com")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_clients(ann.id, &q(1, 10, Some("vip")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_clients(ann.id, &q(1, 10, Some("DORA")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 }
 
 /// The link's token finds its client; the mark is set and cleared.
 pub async fn unsubscribe_links_set_and_clear_the_mark(s: S) {
     let ann = user(&s, "ann@example.com", Role::User).await;
     let c = client(&s, ann.id, "x@example.com").await;
-    let found = s.client_by_unsubscribe_token(&c.unsubscribe_token).await.unwrap().unwrap();
+    let found = s
+        .client_by_unsubscribe_token(&c.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, c.id);
-    let u = s.set_unsubscribed(&c.unsubscribe_token, Some(t0())).await.unwrap().unwrap();
+    let u = s
+        .set_unsubscribed(&c.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(u.unsubscribed_at, Some(t0()));
-    assert_eq!(s.client(ann.id, c.id).await.unwrap().unwrap().unsubscribed_at, Some(t0()));
-    let back = s.set_unsubscribed(&c.unsubscribe_token, None).await.unwrap().unwrap();
+    assert_eq!(
+        s.client(ann.id, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        Some(t0())
+    );
+    let back = s
+        .set_unsubscribed(&c.unsubscribe_token, None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.unsubscribed_at, None);
     assert_eq!(s.client_by_unsubscribe_token("nope").await.unwrap(), None);
     assert_eq!(s.set_unsubscribed("nope", Some(t0())).await.unwrap(), None);
@@ -353,18 +548,44 @@ pub async fn messages_crud_and_in_use_conflict(s: S) {
     let m2 = s.create_message(ann.id, &d, t0()).await.unwrap();
     assert_eq!(m2.body_html, None);
     let list = s.list_messages(&all()).await.unwrap();
-    assert_eq!(list.items.iter().map(|m| m.id).collect::<Vec<_>>(), vec![m2.id, m1.id]);
-    assert_eq!(s.list_messages(&q(1, 10, Some("second"))).await.unwrap().total, 1);
+    assert_eq!(
+        list.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![m2.id, m1.id]
+    );
+    assert_eq!(
+        s.list_messages(&q(1, 10, Some("second")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 
     let later = t0() + Span::minutes(5);
-    let up = s.update_message(m2.id, &MessageDraft::parse("Changed", "B2", Some("<b>x</b>")).unwrap(), later).await.unwrap().unwrap();
-    assert_eq!((up.subject.as_str(), up.body_html.as_deref(), up.updated_at), ("Changed", Some("<b>x</b>"), later));
+    let up = s
+        .update_message(
+            m2.id,
+            &MessageDraft::parse("Changed", "B2", Some("<b>x</b>")).unwrap(),
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (up.subject.as_str(), up.body_html.as_deref(), up.updated_at),
+        ("Changed", Some("<b>x</b>"), later)
+    );
     assert_eq!(s.message(m2.id).await.unwrap().unwrap(), up);
 
     let c = client(&s, ann.id, "x@example.com").await;
     mailing(&s, ann.id, m1.id, &[c.id]).await;
     let in_use = s.delete_message(m1.id).await;
-    assert!(matches!(in_use, Err(StoreError::Conflict(StoreConflict::MessageInUse))), "{in_use:?}");
+    assert!(
+        matches!(
+            in_use,
+            Err(StoreError::Conflict(StoreConflict::MessageInUse))
+        ),
+        "{in_use:?}"
+    );
     assert!(s.message(m1.id).await.unwrap().is_some(), "nothing deleted");
     assert!(s.delete_message(m2.id).await.unwrap());
     assert!(!s.delete_message(m2.id).await.unwrap());
@@ -377,13 +598,39 @@ pub async fn mailing_refuses_foreign_clients_and_unknown_messages(s: S) {
     let mine = client(&s, ann.id, "x@example.com").await;
     let theirs = client(&s, bob.id, "y@example.com").await;
     let msg = message(&s, ann.id).await;
-    let d = MailingDraft::new("m", msg.id, vec![mine.id, theirs.id], t0(), t0() + Span::days(1), Periodicity::Once).unwrap();
+    let d = MailingDraft::new(
+        "m",
+        msg.id,
+        vec![mine.id, theirs.id],
+        t0(),
+        t0() + Span::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
     let r = s.create_mailing(ann.id, &d, Some(t0()), t0()).await;
-    assert!(matches!(r, Err(StoreError::Conflict(StoreConflict::UnknownClient))), "{r:?}");
-    let d = MailingDraft::new("m", MessageId(987_654), vec![mine.id], t0(), t0() + Span::days(1), Periodicity::Once).unwrap();
+    assert!(
+        matches!(r, Err(StoreError::Conflict(StoreConflict::UnknownClient))),
+        "{r:?}"
+    );
+    let d = MailingDraft::new(
+        "m",
+        MessageId(987_654),
+        vec![mine.id],
+        t0(),
+        t0() + Span::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
     let r = s.create_mailing(ann.id, &d, Some(t0()), t0()).await;
-    assert!(matches!(r, Err(StoreError::Conflict(StoreConflict::UnknownMessage))), "{r:?}");
-    assert_eq!(s.list_mailings(None, &all()).await.unwrap().total, 0, "nothing half written");
+    assert!(
+        matches!(r, Err(StoreError::Conflict(StoreConflict::UnknownMessage))),
+        "{r:?}"
+    );
+    assert_eq!(
+        s.list_mailings(None, &all()).await.unwrap().total,
+        0,
+        "nothing half written"
+    );
 }
 
 /// An update replaces fields and the client set; foreign clients are refused.
@@ -400,17 +647,53 @@ pub async fn mailing_update_replaces_the_client_set(s: S) {
     assert!(m.enabled && m.disabled_by.is_none());
 
     let start = t0() + Span::days(2);
-    let d = MailingDraft::new("Renamed", msg.id, vec![c.id, b.id], start, start + Span::days(7), Periodicity::Weekly).unwrap();
-    let up = s.update_mailing(m.id, &d, Some(start), t0()).await.unwrap().unwrap();
+    let d = MailingDraft::new(
+        "Renamed",
+        msg.id,
+        vec![c.id, b.id],
+        start,
+        start + Span::days(7),
+        Periodicity::Weekly,
+    )
+    .unwrap();
+    let up = s
+        .update_mailing(m.id, &d, Some(start), t0())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(up.client_ids, vec![b.id, c.id]);
-    assert_eq!((up.name.as_str(), up.periodicity, up.start_at, up.next_run_at), ("Renamed", Periodicity::Weekly, start, Some(start)));
+    assert_eq!(
+        (
+            up.name.as_str(),
+            up.periodicity,
+            up.start_at,
+            up.next_run_at
+        ),
+        ("Renamed", Periodicity::Weekly, start, Some(start))
+    );
     assert_eq!(s.mailing(m.id).await.unwrap().unwrap(), up);
 
-    let bad = MailingDraft::new("X", msg.id, vec![foreign.id], start, start + Span::days(7), Periodicity::Weekly).unwrap();
+    let bad = MailingDraft::new(
+        "X",
+        msg.id,
+        vec![foreign.id],
+        start,
+        start + Span::days(7),
+        Periodicity::Weekly,
+    )
+    .unwrap();
     let r = s.update_mailing(m.id, &bad, Some(start), t0()).await;
-    assert!(matches!(r, Err(StoreError::Conflict(StoreConflict::UnknownClient))), "{r:?}");
+    assert!(
+        matches!(r, Err(StoreError::Conflict(StoreConflict::UnknownClient))),
+        "{r:?}"
+    );
     assert_eq!(s.mailing(m.id).await.unwrap().unwrap(), up, "unchanged");
-    assert_eq!(s.update_mailing(MailingId(987_654), &d, None, t0()).await.unwrap(), None);
+    assert_eq!(
+        s.update_mailing(MailingId(987_654), &d, None, t0())
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// Mailings list newest first, by owner or all, searchable by name.
@@ -424,11 +707,29 @@ pub async fn mailings_list_by_owner_or_all(s: S) {
     let m2 = mailing(&s, bob.id, msg.id, &[cb.id]).await;
     let m3 = mailing(&s, ann.id, msg.id, &[ca.id]).await;
     let mine = s.list_mailings(Some(ann.id), &all()).await.unwrap();
-    assert_eq!(mine.items.iter().map(|m| m.id).collect::<Vec<_>>(), vec![m3.id, m1.id]);
+    assert_eq!(
+        mine.items.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![m3.id, m1.id]
+    );
     let every = s.list_mailings(None, &q(1, 2, None)).await.unwrap();
-    assert_eq!((every.total, every.items[0].id, every.items[1].id), (3, m3.id, m2.id));
-    assert_eq!(s.list_mailings(None, &q(1, 10, Some("WEEKLY"))).await.unwrap().total, 3);
-    assert_eq!(s.list_mailings(None, &q(1, 10, Some("nothing"))).await.unwrap().total, 0);
+    assert_eq!(
+        (every.total, every.items[0].id, every.items[1].id),
+        (3, m3.id, m2.id)
+    );
+    assert_eq!(
+        s.list_mailings(None, &q(1, 10, Some("WEEKLY")))
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    assert_eq!(
+        s.list_mailings(None, &q(1, 10, Some("nothing")))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
 }
 
 /// Only enabled mailings of active owners whose next run has come are due.
@@ -440,26 +741,73 @@ pub async fn due_mailings_are_enabled_due_and_of_active_owners(s: S) {
     let msg = message(&s, ann.id).await;
     let due = mailing(&s, ann.id, msg.id, &[ca.id]).await;
     let future = {
-        let d = MailingDraft::new("later", msg.id, vec![ca.id], t0() + Span::hours(1), t0() + Span::days(1), Periodicity::Once).unwrap();
-        s.create_mailing(ann.id, &d, Some(t0() + Span::hours(1)), t0()).await.unwrap()
+        let d = MailingDraft::new(
+            "later",
+            msg.id,
+            vec![ca.id],
+            t0() + Span::hours(1),
+            t0() + Span::days(1),
+            Periodicity::Once,
+        )
+        .unwrap();
+        s.create_mailing(ann.id, &d, Some(t0() + Span::hours(1)), t0())
+            .await
+            .unwrap()
     };
     let disabled = mailing(&s, ann.id, msg.id, &[ca.id]).await;
-    s.set_mailing_enabled(disabled.id, false, Some(DisabledBy::Owner), disabled.next_run_at, t0()).await.unwrap();
+    s.set_mailing_enabled(
+        disabled.id,
+        false,
+        Some(DisabledBy::Owner),
+        disabled.next_run_at,
+        t0(),
+    )
+    .await
+    .unwrap();
     let finished = {
-        let d = MailingDraft::new("done", msg.id, vec![ca.id], t0(), t0() + Span::days(1), Periodicity::Once).unwrap();
+        let d = MailingDraft::new(
+            "done",
+            msg.id,
+            vec![ca.id],
+            t0(),
+            t0() + Span::days(1),
+            Periodicity::Once,
+        )
+        .unwrap();
         s.create_mailing(ann.id, &d, None, t0()).await.unwrap()
     };
     mailing(&s, bob.id, msg.id, &[cb.id]).await;
-    s.set_user_state(bob.id, UserState::Blocked, t0()).await.unwrap();
+    s.set_user_state(bob.id, UserState::Blocked, t0())
+        .await
+        .unwrap();
 
-    let found: Vec<_> = s.due_mailings(t0(), 100).await.unwrap().into_iter().map(|d| d.mailing.id).collect();
+    let found: Vec<_> = s
+        .due_mailings(t0(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.mailing.id)
+        .collect();
     assert_eq!(found, vec![due.id]);
     let d = &s.due_mailings(t0(), 100).await.unwrap()[0];
     assert_eq!(d.time_zone.name(), "Europe/Berlin");
-    let later: HashSet<_> = s.due_mailings(t0() + Span::hours(2), 100).await.unwrap().into_iter().map(|d| d.mailing.id).collect();
+    let later: HashSet<_> = s
+        .due_mailings(t0() + Span::hours(2), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.mailing.id)
+        .collect();
     assert_eq!(later, HashSet::from([due.id, future.id]));
     assert!(!later.contains(&finished.id));
-    assert_eq!(s.due_mailings(t0() + Span::hours(2), 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(
+        s.due_mailings(t0() + Span::hours(2), 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "limit"
+    );
 }
 
 /// A run freezes the message and the subscribed clients, and moves the next run.
@@ -468,33 +816,55 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
     let a = client(&s, ann.id, "a@example.com").await;
     let b = client(&s, ann.id, "b@example.com").await;
     let c = client(&s, ann.id, "c@example.com").await;
-    s.set_unsubscribed(&b.unsubscribe_token, Some(t0())).await.unwrap();
+    s.set_unsubscribed(&b.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap();
     let msg = message(&s, ann.id).await;
     let m = mailing(&s, ann.id, msg.id, &[a.id, b.id, c.id]).await;
     let run = s
         .apply_plan(&RunPlan {
             mailing_id: m.id,
             expected_next_run_at: t0(),
-            run: Some(NewRun { slot_at: t0(), skipped_slots: 2, nonce: "abc".into() }),
+            run: Some(NewRun {
+                slot_at: t0(),
+                skipped_slots: 2,
+                nonce: "abc".into(),
+            }),
             next_run_at: Some(t0() + Span::days(1)),
             now: t0() + Span::seconds(3),
         })
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((run.mailing_id, run.owner, run.slot_at, run.skipped_slots), (Some(m.id), ann.id, t0(), 2));
-    assert_eq!((run.recipients, run.started_at, run.finished_at), (2, t0() + Span::seconds(3), None));
+    assert_eq!(
+        (run.mailing_id, run.owner, run.slot_at, run.skipped_slots),
+        (Some(m.id), ann.id, t0(), 2)
+    );
+    assert_eq!(
+        (run.recipients, run.started_at, run.finished_at),
+        (2, t0() + Span::seconds(3), None)
+    );
     assert_eq!(run.mailing_name, "Weekly news");
     let ds = s.run_deliveries(run.id, &all()).await.unwrap();
-    let mut emails: Vec<_> = ds.items.iter().map(|d| d.email.as_str().to_owned()).collect();
+    let mut emails: Vec<_> = ds
+        .items
+        .iter()
+        .map(|d| d.email.as_str().to_owned())
+        .collect();
     emails.sort();
     assert_eq!(emails, vec!["a@example.com", "c@example.com"]);
     for d in &ds.items {
-        assert_eq!((d.state, d.attempts, d.last_reply.as_deref()), (DeliveryState::Pending, 0, None));
+        assert_eq!(
+            (d.state, d.attempts, d.last_reply.as_deref()),
+            (DeliveryState::Pending, 0, None)
+        );
         assert!(d.client_id == Some(a.id) || d.client_id == Some(c.id));
         assert_eq!(d.name, format!("Client {}", d.email));
     }
-    assert_eq!(s.mailing(m.id).await.unwrap().unwrap().next_run_at, Some(t0() + Span::days(1)));
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().next_run_at,
+        Some(t0() + Span::days(1))
+    );
     let content = s.run_content(run.id).await.unwrap().unwrap();
     assert_eq!(
         content,
@@ -506,9 +876,18 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
             nonce: "abc".into(),
         }
     );
-    let claimed = s.claim_deliveries(t0() + Span::seconds(3), LEASE, 10).await.unwrap();
-    let tokens: HashSet<_> = claimed.iter().map(|c| c.unsubscribe_token.clone()).collect();
-    assert_eq!(tokens, HashSet::from([a.unsubscribe_token.clone(), c.unsubscribe_token.clone()]));
+    let claimed = s
+        .claim_deliveries(t0() + Span::seconds(3), LEASE, 10)
+        .await
+        .unwrap();
+    let tokens: HashSet<_> = claimed
+        .iter()
+        .map(|c| c.unsubscribe_token.clone())
+        .collect();
+    assert_eq!(
+        tokens,
+        HashSet::from([a.unsubscribe_token.clone(), c.unsubscribe_token.clone()])
+    );
 }
 
 /// Two plans for the same slot create one run, however they race.
@@ -520,7 +899,11 @@ pub async fn plan_creates_one_run_per_slot(s: S) {
     let plan = RunPlan {
         mailing_id: m.id,
         expected_next_run_at: t0(),
-        run: Some(NewRun { slot_at: t0(), skipped_slots: 0, nonce: "n".into() }),
+        run: Some(NewRun {
+            slot_at: t0(),
+            skipped_slots: 0,
+            nonce: "n".into(),
+        }),
         next_run_at: Some(t0() + Span::days(1)),
         now: t0(),
     };
@@ -529,11 +912,34 @@ pub async fn plan_creates_one_run_per_slot(s: S) {
     assert_eq!(created, 1);
     // Re-seeding the same slot later (a re-enable) does not create a second run,
     // but still moves the next run on.
-    s.set_mailing_enabled(m.id, true, None, Some(t0()), t0()).await.unwrap();
+    s.set_mailing_enabled(m.id, true, None, Some(t0()), t0())
+        .await
+        .unwrap();
     assert_eq!(s.apply_plan(&plan).await.unwrap(), None);
-    assert_eq!(s.mailing(m.id).await.unwrap().unwrap().next_run_at, Some(t0() + Span::days(1)));
-    assert_eq!(s.list_runs(RunFilter::default(), &all()).await.unwrap().total, 1);
-    assert_eq!(s.run_totals(s.list_runs(RunFilter::default(), &all()).await.unwrap().items[0].id).await.unwrap().total, 1);
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().next_run_at,
+        Some(t0() + Span::days(1))
+    );
+    assert_eq!(
+        s.list_runs(RunFilter::default(), &all())
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.run_totals(
+            s.list_runs(RunFilter::default(), &all())
+                .await
+                .unwrap()
+                .items[0]
+                .id
+        )
+        .await
+        .unwrap()
+        .total,
+        1
+    );
 }
 
 /// A plan made from an old `next_run_at`, or for a disabled mailing, does nothing.
@@ -545,17 +951,39 @@ pub async fn plan_with_a_stale_expectation_is_refused(s: S) {
     let stale = RunPlan {
         mailing_id: m.id,
         expected_next_run_at: t0() - Span::days(1),
-        run: Some(NewRun { slot_at: t0() - Span::days(1), skipped_slots: 0, nonce: "n".into() }),
+        run: Some(NewRun {
+            slot_at: t0() - Span::days(1),
+            skipped_slots: 0,
+            nonce: "n".into(),
+        }),
         next_run_at: Some(t0() + Span::days(5)),
         now: t0(),
     };
     assert_eq!(s.apply_plan(&stale).await.unwrap(), None);
-    assert_eq!(s.mailing(m.id).await.unwrap().unwrap().next_run_at, Some(t0()), "unchanged");
-    s.set_mailing_enabled(m.id, false, Some(DisabledBy::Owner), Some(t0()), t0()).await.unwrap();
-    let fresh = RunPlan { expected_next_run_at: t0(), ..stale.clone() };
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().next_run_at,
+        Some(t0()),
+        "unchanged"
+    );
+    s.set_mailing_enabled(m.id, false, Some(DisabledBy::Owner), Some(t0()), t0())
+        .await
+        .unwrap();
+    let fresh = RunPlan {
+        expected_next_run_at: t0(),
+        ..stale.clone()
+    };
     assert_eq!(s.apply_plan(&fresh).await.unwrap(), None);
-    assert_eq!(s.list_runs(RunFilter::default(), &all()).await.unwrap().total, 0);
-    let gone = RunPlan { mailing_id: MailingId(987_654), ..fresh };
+    assert_eq!(
+        s.list_runs(RunFilter::default(), &all())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let gone = RunPlan {
+        mailing_id: MailingId(987_654),
+        ..fresh
+    };
     assert_eq!(s.apply_plan(&gone).await.unwrap(), None);
 }
 
@@ -565,21 +993,51 @@ pub async fn plan_without_a_run_moves_the_next_run(s: S) {
     let a = client(&s, ann.id, "a@example.com").await;
     let msg = message(&s, ann.id).await;
     let m = mailing(&s, ann.id, msg.id, &[a.id]).await;
-    let plan = RunPlan { mailing_id: m.id, expected_next_run_at: t0(), run: None, next_run_at: None, now: t0() };
+    let plan = RunPlan {
+        mailing_id: m.id,
+        expected_next_run_at: t0(),
+        run: None,
+        next_run_at: None,
+        now: t0(),
+    };
     assert_eq!(s.apply_plan(&plan).await.unwrap(), None);
     assert_eq!(s.mailing(m.id).await.unwrap().unwrap().next_run_at, None);
-    assert!(s.due_mailings(t0() + Span::days(100), 10).await.unwrap().is_empty());
+    assert!(
+        s.due_mailings(t0() + Span::days(100), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Editing the message after a run started does not change the run's copy.
 pub async fn run_content_survives_message_edits(s: S) {
     let (u, m, run) = run_with(&s, "ann@example.com", 1).await;
     let before = s.run_content(run.id).await.unwrap().unwrap();
-    s.update_message(m.message_id, &MessageDraft::parse("New", "New body", None).unwrap(), t0()).await.unwrap();
-    let d = MailingDraft::new("New name", m.message_id, m.client_ids.clone(), m.start_at, m.end_at, m.periodicity).unwrap();
-    s.update_mailing(m.id, &d, m.next_run_at, t0()).await.unwrap();
+    s.update_message(
+        m.message_id,
+        &MessageDraft::parse("New", "New body", None).unwrap(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let d = MailingDraft::new(
+        "New name",
+        m.message_id,
+        m.client_ids.clone(),
+        m.start_at,
+        m.end_at,
+        m.periodicity,
+    )
+    .unwrap();
+    s.update_mailing(m.id, &d, m.next_run_at, t0())
+        .await
+        .unwrap();
     assert_eq!(s.run_content(run.id).await.unwrap().unwrap(), before);
-    assert_eq!(s.run(run.id).await.unwrap().unwrap().mailing_name, "Weekly news");
+    assert_eq!(
+        s.run(run.id).await.unwrap().unwrap().mailing_name,
+        "Weekly news"
+    );
     assert_eq!(s.run_content(RunId(987_654)).await.unwrap(), None);
     let _ = u;
 }
@@ -592,19 +1050,40 @@ pub async fn claim_leases_and_fences_stale_results(s: S) {
     assert!(c.iter().all(|d| d.attempt == 1 && d.run_id == run.id));
     let rest = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     assert_eq!(rest.len(), 1, "leased ones are not claimed again");
-    assert!(s.claim_deliveries(t0(), LEASE, 10).await.unwrap().is_empty());
+    assert!(
+        s.claim_deliveries(t0(), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(states(&s, run.id).await[&DeliveryState::Sending], 3);
 
-    let stale = DeliveryResult { attempt: 7, ..sent(&c[0]) };
+    let stale = DeliveryResult {
+        attempt: 7,
+        ..sent(&c[0])
+    };
     assert_eq!(s.complete_deliveries(&[stale], t0()).await.unwrap(), 0);
-    let applied = s.complete_deliveries(&[sent(&c[0]), failed(&c[1], "550 no such user")], t0()).await.unwrap();
+    let applied = s
+        .complete_deliveries(&[sent(&c[0]), failed(&c[1], "550 no such user")], t0())
+        .await
+        .unwrap();
     assert_eq!(applied, 2);
-    assert_eq!(s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap(), 0, "a final state is final");
+    assert_eq!(
+        s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap(),
+        0,
+        "a final state is final"
+    );
     let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
     let d0 = ds.iter().find(|d| d.id == c[0].id).unwrap();
-    assert_eq!((d0.state, d0.attempts, d0.last_reply.as_deref()), (DeliveryState::Sent, 1, Some("250 ok")));
+    assert_eq!(
+        (d0.state, d0.attempts, d0.last_reply.as_deref()),
+        (DeliveryState::Sent, 1, Some("250 ok"))
+    );
     let d1 = ds.iter().find(|d| d.id == c[1].id).unwrap();
-    assert_eq!((d1.state, d1.last_reply.as_deref()), (DeliveryState::Failed, Some("550 no such user")));
+    assert_eq!(
+        (d1.state, d1.last_reply.as_deref()),
+        (DeliveryState::Failed, Some("550 no such user"))
+    );
 }
 
 /// A lease that expires is claimed again; the old worker's result is then refused.
@@ -612,12 +1091,31 @@ pub async fn expired_lease_is_claimed_again_with_a_higher_attempt(s: S) {
     let (_, _, run) = run_with(&s, "ann@example.com", 1).await;
     let first = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     assert_eq!(first.len(), 1);
-    assert!(s.claim_deliveries(t0() + Span::seconds(59), LEASE, 10).await.unwrap().is_empty());
-    let second = s.claim_deliveries(t0() + Span::seconds(60), LEASE, 10).await.unwrap();
+    assert!(
+        s.claim_deliveries(t0() + Span::seconds(59), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let second = s
+        .claim_deliveries(t0() + Span::seconds(60), LEASE, 10)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!((second[0].id, second[0].attempt), (first[0].id, 2));
-    assert_eq!(s.complete_deliveries(&[sent(&first[0])], t0()).await.unwrap(), 0, "stale worker fenced");
-    assert_eq!(s.complete_deliveries(&[sent(&second[0])], t0()).await.unwrap(), 1);
+    assert_eq!(
+        s.complete_deliveries(&[sent(&first[0])], t0())
+            .await
+            .unwrap(),
+        0,
+        "stale worker fenced"
+    );
+    assert_eq!(
+        s.complete_deliveries(&[sent(&second[0])], t0())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(states(&s, run.id).await[&DeliveryState::Sent], 1);
 }
 
@@ -626,11 +1124,26 @@ pub async fn retry_returns_to_pending_until_its_time(s: S) {
     let (_, _, run) = run_with(&s, "ann@example.com", 1).await;
     let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     let at = t0() + Span::minutes(5);
-    let r = DeliveryResult { id: c[0].id, attempt: 1, outcome: DeliveryOutcome::Retry { reply: "451 try later".into(), at } };
+    let r = DeliveryResult {
+        id: c[0].id,
+        attempt: 1,
+        outcome: DeliveryOutcome::Retry {
+            reply: "451 try later".into(),
+            at,
+        },
+    };
     assert_eq!(s.complete_deliveries(&[r], t0()).await.unwrap(), 1);
     let d = &s.run_deliveries(run.id, &all()).await.unwrap().items[0];
-    assert_eq!((d.state, d.next_attempt_at, d.last_reply.as_deref()), (DeliveryState::Pending, at, Some("451 try later")));
-    assert!(s.claim_deliveries(at - Span::seconds(1), LEASE, 10).await.unwrap().is_empty());
+    assert_eq!(
+        (d.state, d.next_attempt_at, d.last_reply.as_deref()),
+        (DeliveryState::Pending, at, Some("451 try later"))
+    );
+    assert!(
+        s.claim_deliveries(at - Span::seconds(1), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.next_wakeup().await.unwrap().map(|t| t <= at), Some(true));
     let again = s.claim_deliveries(at, LEASE, 10).await.unwrap();
     assert_eq!(again[0].attempt, 2);
@@ -640,11 +1153,18 @@ pub async fn retry_returns_to_pending_until_its_time(s: S) {
 pub async fn released_delivery_is_pending_again_without_counting_the_attempt(s: S) {
     let (_, _, run) = run_with(&s, "ann@example.com", 1).await;
     let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
-    let r = DeliveryResult { id: c[0].id, attempt: 1, outcome: DeliveryOutcome::Released };
+    let r = DeliveryResult {
+        id: c[0].id,
+        attempt: 1,
+        outcome: DeliveryOutcome::Released,
+    };
     assert_eq!(s.complete_deliveries(&[r], t0()).await.unwrap(), 1);
     let d = &s.run_deliveries(run.id, &all()).await.unwrap().items[0];
     assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
-    assert_eq!(s.claim_deliveries(t0(), LEASE, 10).await.unwrap()[0].attempt, 1);
+    assert_eq!(
+        s.claim_deliveries(t0(), LEASE, 10).await.unwrap()[0].attempt,
+        1
+    );
 }
 
 /// N claimers racing over one queue: every delivery is claimed and completed exactly once.
@@ -662,7 +1182,10 @@ pub async fn concurrent_claimers_claim_each_delivery_exactly_once(s: S) {
                     break;
                 }
                 let results: Vec<_> = batch.iter().map(sent).collect();
-                assert_eq!(s.complete_deliveries(&results, t0()).await.unwrap(), batch.len() as u64);
+                assert_eq!(
+                    s.complete_deliveries(&results, t0()).await.unwrap(),
+                    batch.len() as u64
+                );
                 mine.extend(batch.into_iter().map(|c| c.id));
                 tokio::task::yield_now().await;
             }
@@ -677,7 +1200,11 @@ pub async fn concurrent_claimers_claim_each_delivery_exactly_once(s: S) {
             seen.insert(id);
         }
     }
-    assert_eq!((claims, seen.len()), (N, N), "each delivery claimed exactly once");
+    assert_eq!(
+        (claims, seen.len()),
+        (N, N),
+        "each delivery claimed exactly once"
+    );
     assert_eq!(s.run_totals(run.id).await.unwrap().sent, N as u64);
 }
 
@@ -685,13 +1212,28 @@ pub async fn concurrent_claimers_claim_each_delivery_exactly_once(s: S) {
 pub async fn disabling_cancels_pending_deliveries(s: S) {
     let (_, m, run) = run_with(&s, "ann@example.com", 3).await;
     let c = s.claim_deliveries(t0(), LEASE, 1).await.unwrap();
-    let off = s.set_mailing_enabled(m.id, false, Some(DisabledBy::Manager), m.next_run_at, t0()).await.unwrap().unwrap();
+    let off = s
+        .set_mailing_enabled(m.id, false, Some(DisabledBy::Manager), m.next_run_at, t0())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!off.enabled);
     assert_eq!(off.disabled_by, Some(DisabledBy::Manager));
     let st = states(&s, run.id).await;
-    assert_eq!((st[&DeliveryState::Cancelled], st[&DeliveryState::Sending]), (2, 1));
-    assert_eq!(s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap(), 1, "in-flight send is still recorded");
-    let on = s.set_mailing_enabled(m.id, true, None, Some(t0() + Span::days(1)), t0()).await.unwrap().unwrap();
+    assert_eq!(
+        (st[&DeliveryState::Cancelled], st[&DeliveryState::Sending]),
+        (2, 1)
+    );
+    assert_eq!(
+        s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap(),
+        1,
+        "in-flight send is still recorded"
+    );
+    let on = s
+        .set_mailing_enabled(m.id, true, None, Some(t0() + Span::days(1)), t0())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(on.enabled && on.disabled_by.is_none());
     assert_eq!(on.next_run_at, Some(t0() + Span::days(1)));
 }
@@ -700,11 +1242,19 @@ pub async fn disabling_cancels_pending_deliveries(s: S) {
 pub async fn blocking_an_owner_cancels_pending_and_ends_sessions(s: S) {
     let (u, _, run) = run_with(&s, "ann@example.com", 2).await;
     let (_, _, other) = run_with(&s, "bob@example.com", 2).await;
-    s.create_session(u.id, "sess", t0() + Span::hours(1)).await.unwrap();
-    s.set_user_state(u.id, UserState::Blocked, t0()).await.unwrap();
+    s.create_session(u.id, "sess", t0() + Span::hours(1))
+        .await
+        .unwrap();
+    s.set_user_state(u.id, UserState::Blocked, t0())
+        .await
+        .unwrap();
     assert_eq!(s.session_user("sess", t0()).await.unwrap(), None);
     assert_eq!(states(&s, run.id).await[&DeliveryState::Cancelled], 2);
-    assert_eq!(states(&s, other.id).await[&DeliveryState::Pending], 2, "others untouched");
+    assert_eq!(
+        states(&s, other.id).await[&DeliveryState::Pending],
+        2,
+        "others untouched"
+    );
 }
 
 /// Deleting a mailing cancels its pending deliveries; its runs stay in the log.
@@ -714,7 +1264,10 @@ pub async fn deleting_a_mailing_cancels_pending_and_keeps_runs(s: S) {
     assert!(!s.delete_mailing(m.id, t0()).await.unwrap());
     assert_eq!(s.mailing(m.id).await.unwrap(), None);
     let kept = s.run(run.id).await.unwrap().unwrap();
-    assert_eq!((kept.mailing_id, kept.mailing_name.as_str()), (None, "Weekly news"));
+    assert_eq!(
+        (kept.mailing_id, kept.mailing_name.as_str()),
+        (None, "Weekly news")
+    );
     assert_eq!(states(&s, run.id).await[&DeliveryState::Cancelled], 2);
     // The message is free to delete now.
     assert!(s.delete_message(m.message_id).await.unwrap());
@@ -725,11 +1278,18 @@ pub async fn deleting_a_client_keeps_frozen_deliveries(s: S) {
     let (u, m, run) = run_with(&s, "ann@example.com", 2).await;
     let gone = m.client_ids[0];
     assert!(s.delete_client(u.id, gone).await.unwrap());
-    assert_eq!(s.mailing(m.id).await.unwrap().unwrap().client_ids, vec![m.client_ids[1]]);
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().client_ids,
+        vec![m.client_ids[1]]
+    );
     let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
     assert_eq!(ds.len(), 2);
     assert_eq!(ds.iter().filter(|d| d.client_id.is_none()).count(), 1);
-    assert_eq!(s.claim_deliveries(t0(), LEASE, 10).await.unwrap().len(), 2, "still sent");
+    assert_eq!(
+        s.claim_deliveries(t0(), LEASE, 10).await.unwrap().len(),
+        2,
+        "still sent"
+    );
 }
 
 /// A run with nothing left to send is finished once, with its totals and report.
@@ -737,7 +1297,7 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
     let (_, _, run) = run_with(&s, "ann@example.com", 5).await;
     assert!(s.runs_to_finish(10).await.unwrap().is_empty());
     let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
-    let results = vec![
+    let results = [
         sent(&c[0]),
         sent(&c[1]),
         failed(&c[2], "550 5.1.1 user unknown"),
@@ -746,11 +1306,20 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
     ];
     s.complete_deliveries(&results[..4], t0()).await.unwrap();
     let partial = s.run_totals(run.id).await.unwrap();
-    assert_eq!((partial.total, partial.sent, partial.failed, partial.sending), (5, 2, 2, 1));
-    assert!(!s.finish_run(run.id, &partial, "early", t0()).await.unwrap(), "not while sending");
+    assert_eq!(
+        (partial.total, partial.sent, partial.failed, partial.sending),
+        (5, 2, 2, 1)
+    );
+    assert!(
+        !s.finish_run(run.id, &partial, "early", t0()).await.unwrap(),
+        "not while sending"
+    );
     s.complete_deliveries(&results[4..], t0()).await.unwrap();
     let to_finish = s.runs_to_finish(10).await.unwrap();
-    assert_eq!(to_finish.iter().map(|r| r.id).collect::<Vec<_>>(), vec![run.id]);
+    assert_eq!(
+        to_finish.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![run.id]
+    );
     let t = s.run_totals(run.id).await.unwrap();
     assert_eq!(
         t,
@@ -761,14 +1330,29 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
             sent: 2,
             failed: 3,
             cancelled: 0,
-            failures: vec![("550 5.1.1 user unknown".into(), 2), ("554 rejected".into(), 1)],
+            failures: vec![
+                ("550 5.1.1 user unknown".into(), 2),
+                ("554 rejected".into(), 1)
+            ],
         }
     );
     let later = t0() + Span::minutes(1);
     assert!(s.finish_run(run.id, &t, "the report", later).await.unwrap());
-    assert!(!s.finish_run(run.id, &t, "again", later).await.unwrap(), "once");
+    assert!(
+        !s.finish_run(run.id, &t, "again", later).await.unwrap(),
+        "once"
+    );
     let r = s.run(run.id).await.unwrap().unwrap();
-    assert_eq!((r.finished_at, r.sent, r.failed, r.cancelled, r.report.as_deref()), (Some(later), 2, 3, 0, Some("the report")));
+    assert_eq!(
+        (
+            r.finished_at,
+            r.sent,
+            r.failed,
+            r.cancelled,
+            r.report.as_deref()
+        ),
+        (Some(later), 2, 3, 0, Some("the report"))
+    );
     assert!(s.runs_to_finish(10).await.unwrap().is_empty());
 }
 
@@ -779,10 +1363,46 @@ pub async fn runs_list_filters_and_pages(s: S) {
     let m = s.mailing(m.id).await.unwrap().unwrap();
     let r3 = start_run(&s, &m).await;
     let ids = |p: Page<Run>| p.items.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(ids(s.list_runs(RunFilter::default(), &all()).await.unwrap()), vec![r3.id, r2.id, r1.id]);
-    assert_eq!(ids(s.list_runs(RunFilter { mailing: Some(m.id), owner: None }, &all()).await.unwrap()), vec![r3.id, r1.id]);
-    assert_eq!(ids(s.list_runs(RunFilter { mailing: None, owner: Some(bob.id) }, &all()).await.unwrap()), vec![r2.id]);
-    let p = s.list_runs(RunFilter { mailing: None, owner: Some(ann.id) }, &q(2, 1, None)).await.unwrap();
+    assert_eq!(
+        ids(s.list_runs(RunFilter::default(), &all()).await.unwrap()),
+        vec![r3.id, r2.id, r1.id]
+    );
+    assert_eq!(
+        ids(s
+            .list_runs(
+                RunFilter {
+                    mailing: Some(m.id),
+                    owner: None
+                },
+                &all()
+            )
+            .await
+            .unwrap()),
+        vec![r3.id, r1.id]
+    );
+    assert_eq!(
+        ids(s
+            .list_runs(
+                RunFilter {
+                    mailing: None,
+                    owner: Some(bob.id)
+                },
+                &all()
+            )
+            .await
+            .unwrap()),
+        vec![r2.id]
+    );
+    let p = s
+        .list_runs(
+            RunFilter {
+                mailing: None,
+                owner: Some(ann.id),
+            },
+            &q(2, 1, None),
+        )
+        .await
+        .unwrap();
     assert_eq!((p.total, ids(p)), (2, vec![r1.id]));
     assert_eq!(s.run(RunId(987_654)).await.unwrap(), None);
     let ds = s.run_deliveries(r1.id, &q(1, 1, None)).await.unwrap();
@@ -795,14 +1415,28 @@ pub async fn next_wakeup_is_the_earliest_due_time(s: S) {
     let ann = user(&s, "ann@example.com", Role::User).await;
     let a = client(&s, ann.id, "a@example.com").await;
     let msg = message(&s, ann.id).await;
-    let d = MailingDraft::new("later", msg.id, vec![a.id], t0() + Span::hours(3), t0() + Span::days(1), Periodicity::Once).unwrap();
-    s.create_mailing(ann.id, &d, Some(t0() + Span::hours(3)), t0()).await.unwrap();
+    let d = MailingDraft::new(
+        "later",
+        msg.id,
+        vec![a.id],
+        t0() + Span::hours(3),
+        t0() + Span::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
+    s.create_mailing(ann.id, &d, Some(t0() + Span::hours(3)), t0())
+        .await
+        .unwrap();
     assert_eq!(s.next_wakeup().await.unwrap(), Some(t0() + Span::hours(3)));
     let m = mailing(&s, ann.id, msg.id, &[a.id]).await;
     start_run(&s, &m).await; // next run of m: t0 + 1 day; one pending delivery due at t0
     assert_eq!(s.next_wakeup().await.unwrap(), Some(t0()));
     s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
-    assert_eq!(s.next_wakeup().await.unwrap(), Some(t0() + Span::seconds(60)), "the lease");
+    assert_eq!(
+        s.next_wakeup().await.unwrap(),
+        Some(t0() + Span::seconds(60)),
+        "the lease"
+    );
 }
 
 /// A mailing reports `sending` while a run of it is unfinished.
@@ -819,23 +1453,47 @@ pub async fn mailing_is_sending_while_a_run_is_unfinished(s: S) {
 
 /// Posts publish, count views when read, list newest first and come at random.
 pub async fn blog_posts_publish_count_views_and_pick_at_random(s: S) {
-    let draft = s.create_post(&PostDraft::parse("Draft", "Body", None, false).unwrap(), t0()).await.unwrap();
+    let draft = s
+        .create_post(
+            &PostDraft::parse("Draft", "Body", None, false).unwrap(),
+            t0(),
+        )
+        .await
+        .unwrap();
     assert_eq!((draft.published, draft.published_at), (false, None));
     let mut published = Vec::new();
     for i in 0..4 {
         let at = t0() + Span::hours(i);
-        published.push(s.create_post(&PostDraft::parse(&format!("Post {i}"), "Body", Some("/img/a.png"), true).unwrap(), at).await.unwrap());
+        published.push(
+            s.create_post(
+                &PostDraft::parse(&format!("Post {i}"), "Body", Some("/img/a.png"), true).unwrap(),
+                at,
+            )
+            .await
+            .unwrap(),
+        );
     }
     assert_eq!(published[0].published_at, Some(t0()));
     assert_eq!(published[0].image.as_deref(), Some("/img/a.png"));
-    assert_eq!(s.view_post(draft.id).await.unwrap(), None, "drafts are not viewed");
+    assert_eq!(
+        s.view_post(draft.id).await.unwrap(),
+        None,
+        "drafts are not viewed"
+    );
     s.view_post(published[0].id).await.unwrap();
     let v = s.view_post(published[0].id).await.unwrap().unwrap();
     assert_eq!(v.views, 2);
     assert_eq!(s.post(published[0].id).await.unwrap().unwrap().views, 2);
 
     let public = s.list_posts(false, &all()).await.unwrap();
-    assert_eq!(public.items.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(), vec!["Post 3", "Post 2", "Post 1", "Post 0"]);
+    assert_eq!(
+        public
+            .items
+            .iter()
+            .map(|p| p.title.as_str())
+            .collect::<Vec<_>>(),
+        vec!["Post 3", "Post 2", "Post 1", "Post 0"]
+    );
     assert_eq!(s.list_posts(true, &all()).await.unwrap().total, 5);
 
     let mut seen = HashSet::new();
@@ -843,19 +1501,48 @@ pub async fn blog_posts_publish_count_views_and_pick_at_random(s: S) {
         let r = s.random_posts(3).await.unwrap();
         assert_eq!(r.len(), 3);
         assert!(r.iter().all(|p| p.published));
-        assert_eq!(r.iter().map(|p| p.id).collect::<HashSet<_>>().len(), 3, "distinct");
+        assert_eq!(
+            r.iter().map(|p| p.id).collect::<HashSet<_>>().len(),
+            3,
+            "distinct"
+        );
         seen.extend(r.into_iter().map(|p| p.id));
     }
     assert_eq!(seen.len(), 4, "every published post comes up");
 
     let later = t0() + Span::days(1);
-    let up = s.update_post(draft.id, &PostDraft::parse("Now public", "B", None, true).unwrap(), later).await.unwrap().unwrap();
+    let up = s
+        .update_post(
+            draft.id,
+            &PostDraft::parse("Now public", "B", None, true).unwrap(),
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((up.published, up.published_at), (true, Some(later)));
-    let again = s.update_post(draft.id, &PostDraft::parse("Now public", "B2", None, true).unwrap(), later + Span::days(1)).await.unwrap().unwrap();
+    let again = s
+        .update_post(
+            draft.id,
+            &PostDraft::parse("Now public", "B2", None, true).unwrap(),
+            later + Span::days(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.published_at, Some(later), "first publication kept");
     assert!(s.delete_post(draft.id).await.unwrap());
     assert_eq!(s.post(draft.id).await.unwrap(), None);
-    assert_eq!(s.update_post(draft.id, &PostDraft::parse("x", "y", None, true).unwrap(), later).await.unwrap(), None);
+    assert_eq!(
+        s.update_post(
+            draft.id,
+            &PostDraft::parse("x", "y", None, true).unwrap(),
+            later
+        )
+        .await
+        .unwrap(),
+        None
+    );
 }
 
 /// Stats count mailings, running mailings and distinct client addresses.
@@ -868,10 +1555,27 @@ pub async fn stats_count_mailings_running_and_unique_clients(s: S) {
     client(&s, bob.id, "other@example.com").await;
     let msg = message(&s, ann.id).await;
     mailing(&s, ann.id, msg.id, &[a1.id]).await; // running: window open at t0
-    let future = MailingDraft::new("f", msg.id, vec![a1.id], t0() + Span::days(1), t0() + Span::days(2), Periodicity::Once).unwrap();
-    s.create_mailing(ann.id, &future, Some(t0() + Span::days(1)), t0()).await.unwrap();
+    let future = MailingDraft::new(
+        "f",
+        msg.id,
+        vec![a1.id],
+        t0() + Span::days(1),
+        t0() + Span::days(2),
+        Periodicity::Once,
+    )
+    .unwrap();
+    s.create_mailing(ann.id, &future, Some(t0() + Span::days(1)), t0())
+        .await
+        .unwrap();
     let stats = s.stats(t0()).await.unwrap();
-    assert_eq!(stats, Stats { mailings: 2, running_mailings: 1, unique_clients: 2 });
+    assert_eq!(
+        stats,
+        Stats {
+            mailings: 2,
+            running_mailings: 1,
+            unique_clients: 2
+        }
+    );
     s.ping().await.unwrap();
 }
 
@@ -881,13 +1585,23 @@ pub async fn daily_outcomes_count_sent_and_failed(s: S) {
     let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap();
     let next_day = t0() + Span::days(1);
-    s.complete_deliveries(&[sent(&c[1]), failed(&c[2], "550 x")], next_day).await.unwrap();
+    s.complete_deliveries(&[sent(&c[1]), failed(&c[2], "550 x")], next_day)
+        .await
+        .unwrap();
     let days = s.daily_outcomes(None, t0() - Span::days(7)).await.unwrap();
     assert_eq!(
         days,
         vec![
-            DailyOutcome { day: t0().date_naive(), sent: 1, failed: 0 },
-            DailyOutcome { day: next_day.date_naive(), sent: 1, failed: 1 },
+            DailyOutcome {
+                day: t0().date_naive(),
+                sent: 1,
+                failed: 0
+            },
+            DailyOutcome {
+                day: next_day.date_naive(),
+                sent: 1,
+                failed: 1
+            },
         ]
     );
     assert_eq!(s.daily_outcomes(None, next_day).await.unwrap().len(), 1);

@@ -81,7 +81,10 @@ impl RecordingMailer {
     /// Emails accepted for one address.
     pub fn sent_to(&self, address: &str) -> Vec<OutgoingEmail> {
         let a = address.to_lowercase();
-        self.sent().into_iter().filter(|e| e.to.as_str() == a).collect()
+        self.sent()
+            .into_iter()
+            .filter(|e| e.to.as_str() == a)
+            .collect()
     }
 
     /// Every send attempt with its answer.
@@ -98,7 +101,9 @@ impl RecordingMailer {
     /// Returns whether they were.
     pub async fn wait_for_sent(&self, n: usize, timeout: Duration) -> bool {
         let mut rx = self.count.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|c| *c >= n)).await.is_ok()
+        tokio::time::timeout(timeout, rx.wait_for(|c| *c >= n))
+            .await
+            .is_ok()
     }
 
     /// The first link containing `token=` in the last email to `address`.
@@ -121,7 +126,8 @@ impl RecordingMailer {
 impl Mailer for RecordingMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+        self.max_in_flight
+            .fetch_max(now_in_flight, Ordering::SeqCst);
         let result = self.answer(email).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         result
@@ -150,7 +156,10 @@ impl RecordingMailer {
             Scripted::Transient(reply) => Err(SendError::Transient { reply }),
             Scripted::Connection(detail) => Err(SendError::Connection { detail }),
         };
-        self.attempts.lock().unwrap().push((email.clone(), result.clone()));
+        self.attempts
+            .lock()
+            .unwrap()
+            .push((email.clone(), result.clone()));
         if result.is_ok() {
             let n = {
                 let mut sent = self.sent.lock().unwrap();

@@ -54,7 +54,12 @@ impl State {
     }
 
     fn cancel_pending(&mut self, mut pred: impl FnMut(&Run) -> bool, now: DateTime<Utc>) {
-        let runs: Vec<RunId> = self.runs.values().filter(|r| pred(&r.run)).map(|r| r.run.id).collect();
+        let runs: Vec<RunId> = self
+            .runs
+            .values()
+            .filter(|r| pred(&r.run))
+            .map(|r| r.run.id)
+            .collect();
         for row in self.deliveries.values_mut() {
             if runs.contains(&row.d.run_id) && row.d.state == DeliveryState::Pending {
                 row.d.state = DeliveryState::Cancelled;
@@ -74,7 +79,9 @@ impl State {
                 DeliveryState::Sent => t.sent += 1,
                 DeliveryState::Failed => {
                     t.failed += 1;
-                    *failures.entry(row.d.last_reply.clone().unwrap_or_default()).or_default() += 1;
+                    *failures
+                        .entry(row.d.last_reply.clone().unwrap_or_default())
+                        .or_default() += 1;
                 }
                 DeliveryState::Cancelled => t.cancelled += 1,
             }
@@ -141,7 +148,8 @@ impl UserStore for MemoryStore {
             state: u.state,
             created_at: u.created_at,
         };
-        s.users.insert(user.id, (user.clone(), u.password_hash.clone()));
+        s.users
+            .insert(user.id, (user.clone(), u.password_hash.clone()));
         Ok(user)
     }
 
@@ -150,7 +158,12 @@ impl UserStore for MemoryStore {
     }
 
     async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
-        Ok(self.lock().users.values().find(|(u, _)| &u.email == email).cloned())
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|(u, _)| &u.email == email)
+            .cloned())
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
@@ -160,9 +173,16 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
-    async fn set_user_state(&self, id: UserId, state: UserState, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+    async fn set_user_state(
+        &self,
+        id: UserId,
+        state: UserState,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
         let mut s = self.lock();
-        let Some((u, _)) = s.users.get_mut(&id) else { return Ok(None) };
+        let Some((u, _)) = s.users.get_mut(&id) else {
+            return Ok(None);
+        };
         u.state = state;
         let user = u.clone();
         if state == UserState::Blocked {
@@ -180,7 +200,12 @@ impl UserStore for MemoryStore {
         }))
     }
 
-    async fn update_profile(&self, id: UserId, name: &DisplayName, tz: TimeZone) -> StoreResult<Option<User>> {
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+        tz: TimeZone,
+    ) -> StoreResult<Option<User>> {
         let mut s = self.lock();
         Ok(s.users.get_mut(&id).map(|(u, _)| {
             u.name = name.clone();
@@ -204,8 +229,15 @@ impl UserStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create_session(&self, user: UserId, hash: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
-        self.lock().sessions.insert(hash.to_owned(), (user, expires_at));
+    async fn create_session(
+        &self,
+        user: UserId,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.lock()
+            .sessions
+            .insert(hash.to_owned(), (user, expires_at));
         Ok(())
     }
 
@@ -225,18 +257,32 @@ impl SessionStore for MemoryStore {
     async fn delete_user_sessions(&self, user: UserId, keep: Option<String>) -> StoreResult<u64> {
         let mut s = self.lock();
         let before = s.sessions.len();
-        s.sessions.retain(|h, (uid, _)| *uid != user || keep.as_deref() == Some(h.as_str()));
+        s.sessions
+            .retain(|h, (uid, _)| *uid != user || keep.as_deref() == Some(h.as_str()));
         Ok((before - s.sessions.len()) as u64)
     }
 
-    async fn create_token(&self, user: UserId, purpose: TokenPurpose, hash: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
+    async fn create_token(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
-        s.tokens.retain(|_, (uid, p, _)| !(*uid == user && *p == purpose));
-        s.tokens.insert(hash.to_owned(), (user, purpose, expires_at));
+        s.tokens
+            .retain(|_, (uid, p, _)| !(*uid == user && *p == purpose));
+        s.tokens
+            .insert(hash.to_owned(), (user, purpose, expires_at));
         Ok(())
     }
 
-    async fn consume_token(&self, purpose: TokenPurpose, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>> {
+    async fn consume_token(
+        &self,
+        purpose: TokenPurpose,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>> {
         let mut s = self.lock();
         match s.tokens.get(hash) {
             Some((uid, p, exp)) if *p == purpose => {
@@ -259,9 +305,18 @@ impl SessionStore for MemoryStore {
 
 #[async_trait]
 impl ClientStore for MemoryStore {
-    async fn create_client(&self, owner: UserId, d: &ClientDraft, token: &str, now: DateTime<Utc>) -> StoreResult<Client> {
+    async fn create_client(
+        &self,
+        owner: UserId,
+        d: &ClientDraft,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Client> {
         let mut s = self.lock();
-        if s.clients.values().any(|c| c.owner == owner && c.email == d.email) {
+        if s.clients
+            .values()
+            .any(|c| c.owner == owner && c.email == d.email)
+        {
             return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
         }
         let c = Client {
@@ -279,7 +334,12 @@ impl ClientStore for MemoryStore {
     }
 
     async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>> {
-        Ok(self.lock().clients.get(&id).filter(|c| c.owner == owner).cloned())
+        Ok(self
+            .lock()
+            .clients
+            .get(&id)
+            .filter(|c| c.owner == owner)
+            .cloned())
     }
 
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
@@ -287,29 +347,47 @@ impl ClientStore for MemoryStore {
         let mut items: Vec<Client> = s
             .clients
             .values()
-            .filter(|c| c.owner == owner && matches(q, &[c.email.as_str(), &c.full_name, &c.comment]))
+            .filter(|c| {
+                c.owner == owner && matches(q, &[c.email.as_str(), &c.full_name, &c.comment])
+            })
             .cloned()
             .collect();
-        items.sort_by(|a, b| a.full_name.to_lowercase().cmp(&b.full_name.to_lowercase()).then(a.id.cmp(&b.id)));
+        items.sort_by(|a, b| {
+            a.full_name
+                .to_lowercase()
+                .cmp(&b.full_name.to_lowercase())
+                .then(a.id.cmp(&b.id))
+        });
         Ok(page(items, q))
     }
 
-    async fn update_client(&self, owner: UserId, id: ClientId, d: &ClientDraft) -> StoreResult<Option<Client>> {
+    async fn update_client(
+        &self,
+        owner: UserId,
+        id: ClientId,
+        d: &ClientDraft,
+    ) -> StoreResult<Option<Client>> {
         let mut s = self.lock();
-        if s.clients.values().any(|c| c.owner == owner && c.email == d.email && c.id != id) {
+        if s.clients
+            .values()
+            .any(|c| c.owner == owner && c.email == d.email && c.id != id)
+        {
             return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
         }
-        Ok(s.clients.get_mut(&id).filter(|c| c.owner == owner).map(|c| {
-            c.email = d.email.clone();
-            c.full_name = d.full_name.clone();
-            c.comment = d.comment.clone();
-            c.clone()
-        }))
+        Ok(s.clients
+            .get_mut(&id)
+            .filter(|c| c.owner == owner)
+            .map(|c| {
+                c.email = d.email.clone();
+                c.full_name = d.full_name.clone();
+                c.comment = d.comment.clone();
+                c.clone()
+            }))
     }
 
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
         let mut s = self.lock();
-        if !s.clients.get(&id).is_some_and(|c| c.owner == owner) {
+        if s.clients.get(&id).is_none_or(|c| c.owner != owner) {
             return Ok(false);
         }
         s.clients.remove(&id);
@@ -325,21 +403,38 @@ impl ClientStore for MemoryStore {
     }
 
     async fn client_by_unsubscribe_token(&self, token: &str) -> StoreResult<Option<Client>> {
-        Ok(self.lock().clients.values().find(|c| c.unsubscribe_token == token).cloned())
+        Ok(self
+            .lock()
+            .clients
+            .values()
+            .find(|c| c.unsubscribe_token == token)
+            .cloned())
     }
 
-    async fn set_unsubscribed(&self, token: &str, at: Option<DateTime<Utc>>) -> StoreResult<Option<Client>> {
+    async fn set_unsubscribed(
+        &self,
+        token: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<Client>> {
         let mut s = self.lock();
-        Ok(s.clients.values_mut().find(|c| c.unsubscribe_token == token).map(|c| {
-            c.unsubscribed_at = at;
-            c.clone()
-        }))
+        Ok(s.clients
+            .values_mut()
+            .find(|c| c.unsubscribe_token == token)
+            .map(|c| {
+                c.unsubscribed_at = at;
+                c.clone()
+            }))
     }
 }
 
 #[async_trait]
 impl MessageStore for MemoryStore {
-    async fn create_message(&self, owner: UserId, d: &MessageDraft, now: DateTime<Utc>) -> StoreResult<Message> {
+    async fn create_message(
+        &self,
+        owner: UserId,
+        d: &MessageDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Message> {
         let mut s = self.lock();
         let m = Message {
             id: MessageId(s.id()),
@@ -360,11 +455,22 @@ impl MessageStore for MemoryStore {
 
     async fn list_messages(&self, q: &ListQuery) -> StoreResult<Page<Message>> {
         let s = self.lock();
-        let items = s.messages.values().rev().filter(|m| matches(q, &[&m.subject])).cloned().collect();
+        let items = s
+            .messages
+            .values()
+            .rev()
+            .filter(|m| matches(q, &[&m.subject]))
+            .cloned()
+            .collect();
         Ok(page(items, q))
     }
 
-    async fn update_message(&self, id: MessageId, d: &MessageDraft, now: DateTime<Utc>) -> StoreResult<Option<Message>> {
+    async fn update_message(
+        &self,
+        id: MessageId,
+        d: &MessageDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Message>> {
         let mut s = self.lock();
         Ok(s.messages.get_mut(&id).map(|m| {
             m.subject = d.subject.clone();
@@ -388,7 +494,11 @@ fn check_refs(s: &State, owner: UserId, d: &MailingDraft) -> StoreResult<()> {
     if !s.messages.contains_key(&d.message_id) {
         return Err(StoreError::Conflict(StoreConflict::UnknownMessage));
     }
-    if !d.client_ids.iter().all(|id| s.clients.get(id).is_some_and(|c| c.owner == owner)) {
+    if !d
+        .client_ids
+        .iter()
+        .all(|id| s.clients.get(id).is_some_and(|c| c.owner == owner))
+    {
         return Err(StoreError::Conflict(StoreConflict::UnknownClient));
     }
     Ok(())
@@ -430,7 +540,11 @@ impl MailingStore for MemoryStore {
         Ok(s.mailings.get(&id).cloned().map(|m| s.with_sending(m)))
     }
 
-    async fn list_mailings(&self, owner: Option<UserId>, q: &ListQuery) -> StoreResult<Page<Mailing>> {
+    async fn list_mailings(
+        &self,
+        owner: Option<UserId>,
+        q: &ListQuery,
+    ) -> StoreResult<Page<Mailing>> {
         let s = self.lock();
         let items = s
             .mailings
@@ -451,7 +565,9 @@ impl MailingStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Mailing>> {
         let mut s = self.lock();
-        let Some(owner) = s.mailings.get(&id).map(|m| m.owner) else { return Ok(None) };
+        let Some(owner) = s.mailings.get(&id).map(|m| m.owner) else {
+            return Ok(None);
+        };
         check_refs(&s, owner, d)?;
         let m = s.mailings.get_mut(&id).expect("checked above");
         m.name = d.name.clone();
@@ -475,7 +591,9 @@ impl MailingStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Mailing>> {
         let mut s = self.lock();
-        let Some(m) = s.mailings.get_mut(&id) else { return Ok(None) };
+        let Some(m) = s.mailings.get_mut(&id) else {
+            return Ok(None);
+        };
         m.enabled = enabled;
         m.disabled_by = if enabled { None } else { disabled_by };
         m.next_run_at = next_run_at;
@@ -525,16 +643,25 @@ impl DeliveryQueue for MemoryStore {
 
     async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>> {
         let mut s = self.lock();
-        let Some(m) = s.mailings.get(&plan.mailing_id).cloned() else { return Ok(None) };
+        let Some(m) = s.mailings.get(&plan.mailing_id).cloned() else {
+            return Ok(None);
+        };
         if !m.enabled || m.next_run_at != Some(plan.expected_next_run_at) {
             return Ok(None);
         }
         s.mailings.get_mut(&m.id).expect("present").next_run_at = plan.next_run_at;
-        let Some(new) = &plan.run else { return Ok(None) };
-        if s.runs.values().any(|r| r.run.mailing_id == Some(m.id) && r.run.slot_at == new.slot_at) {
+        let Some(new) = &plan.run else {
+            return Ok(None);
+        };
+        if s.runs
+            .values()
+            .any(|r| r.run.mailing_id == Some(m.id) && r.run.slot_at == new.slot_at)
+        {
             return Ok(None);
         }
-        let Some(message) = s.messages.get(&m.message_id).cloned() else { return Ok(None) };
+        let Some(message) = s.messages.get(&m.message_id).cloned() else {
+            return Ok(None);
+        };
         let recipients: Vec<Client> = m
             .client_ids
             .iter()
@@ -564,7 +691,13 @@ impl DeliveryQueue for MemoryStore {
             body_html: message.body_html,
             nonce: new.nonce.clone(),
         };
-        s.runs.insert(run.id, RunRow { run: run.clone(), content });
+        s.runs.insert(
+            run.id,
+            RunRow {
+                run: run.clone(),
+                content,
+            },
+        );
         for c in recipients {
             let id = DeliveryId(s.id());
             s.deliveries.insert(
@@ -590,7 +723,12 @@ impl DeliveryQueue for MemoryStore {
         Ok(Some(run))
     }
 
-    async fn claim_deliveries(&self, now: DateTime<Utc>, lease: Duration, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut s = self.lock();
         let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
         let mut out = Vec::new();
@@ -622,11 +760,17 @@ impl DeliveryQueue for MemoryStore {
         Ok(out)
     }
 
-    async fn complete_deliveries(&self, results: &[DeliveryResult], now: DateTime<Utc>) -> StoreResult<u64> {
+    async fn complete_deliveries(
+        &self,
+        results: &[DeliveryResult],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
         let mut s = self.lock();
         let mut applied = 0;
         for r in results {
-            let Some(row) = s.deliveries.get_mut(&r.id) else { continue };
+            let Some(row) = s.deliveries.get_mut(&r.id) else {
+                continue;
+            };
             if row.d.state != DeliveryState::Sending || row.d.attempts != r.attempt {
                 continue;
             }
@@ -667,7 +811,8 @@ impl DeliveryQueue for MemoryStore {
             .filter(|r| r.run.finished_at.is_none())
             .filter(|r| {
                 !s.deliveries.values().any(|d| {
-                    d.d.run_id == r.run.id && matches!(d.d.state, DeliveryState::Pending | DeliveryState::Sending)
+                    d.d.run_id == r.run.id
+                        && matches!(d.d.state, DeliveryState::Pending | DeliveryState::Sending)
                 })
             })
             .take(limit as usize)
@@ -679,12 +824,20 @@ impl DeliveryQueue for MemoryStore {
         Ok(self.lock().totals(run))
     }
 
-    async fn finish_run(&self, run: RunId, totals: &RunTotals, report: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn finish_run(
+        &self,
+        run: RunId,
+        totals: &RunTotals,
+        report: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         let mut s = self.lock();
         if !s.totals(run).is_complete() {
             return Ok(false);
         }
-        let Some(r) = s.runs.get_mut(&run).filter(|r| r.run.finished_at.is_none()) else { return Ok(false) };
+        let Some(r) = s.runs.get_mut(&run).filter(|r| r.run.finished_at.is_none()) else {
+            return Ok(false);
+        };
         r.run.finished_at = Some(now);
         r.run.sent = totals.sent;
         r.run.failed = totals.failed;
@@ -698,7 +851,12 @@ impl DeliveryQueue for MemoryStore {
         let mailings = s
             .mailings
             .values()
-            .filter(|m| m.enabled && s.users.get(&m.owner).is_some_and(|(u, _)| u.state == UserState::Active))
+            .filter(|m| {
+                m.enabled
+                    && s.users
+                        .get(&m.owner)
+                        .is_some_and(|(u, _)| u.state == UserState::Active)
+            })
             .filter_map(|m| m.next_run_at);
         let deliveries = s.deliveries.values().filter_map(|r| match r.d.state {
             DeliveryState::Pending => Some(r.d.next_attempt_at),
@@ -741,11 +899,17 @@ impl RunStore for MemoryStore {
         Ok(page(items, q))
     }
 
-    async fn daily_outcomes(&self, owner: Option<UserId>, since: DateTime<Utc>) -> StoreResult<Vec<DailyOutcome>> {
+    async fn daily_outcomes(
+        &self,
+        owner: Option<UserId>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DailyOutcome>> {
         let s = self.lock();
         let mut days: BTreeMap<chrono::NaiveDate, (u64, u64)> = BTreeMap::new();
         for row in s.deliveries.values() {
-            let Some(run) = s.runs.get(&row.d.run_id) else { continue };
+            let Some(run) = s.runs.get(&row.d.run_id) else {
+                continue;
+            };
             if owner.is_some_and(|o| run.run.owner != o) || row.d.updated_at < since {
                 continue;
             }
@@ -782,7 +946,12 @@ impl BlogStore for MemoryStore {
         Ok(p)
     }
 
-    async fn update_post(&self, id: PostId, d: &PostDraft, now: DateTime<Utc>) -> StoreResult<Option<BlogPost>> {
+    async fn update_post(
+        &self,
+        id: PostId,
+        d: &PostDraft,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<BlogPost>> {
         let mut s = self.lock();
         Ok(s.posts.get_mut(&id).map(|p| {
             p.title = d.title.clone();

@@ -56,7 +56,13 @@ pub fn world_with(now: &str, config: EngineConfig) -> World {
         },
     );
     let engine = Arc::new(app.engine(mailer.clone(), config));
-    World { store, mailer, clock, app, engine }
+    World {
+        store,
+        mailer,
+        clock,
+        app,
+        engine,
+    }
 }
 
 impl World {
@@ -88,7 +94,12 @@ impl World {
     }
 
     pub async fn message(&self, actor: Actor) -> MessageId {
-        let d = MessageDraft::parse("Hello {{ name }}", "Dear {{ name }},\nunsubscribe: {{ unsubscribe_url }}", None).unwrap();
+        let d = MessageDraft::parse(
+            "Hello {{ name }}",
+            "Dear {{ name }},\nunsubscribe: {{ unsubscribe_url }}",
+            None,
+        )
+        .unwrap();
         self.app.messages.create(actor, &d).await.unwrap().id
     }
 

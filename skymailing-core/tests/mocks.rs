@@ -1,0 +1,161 @@
+//! Use cases against mocked ports: where a single port matters, a `mockall`
+//! mock states exactly what the use case must (and must not) ask of it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use mockall::predicate::*;
+use skymailing_core::engine::Wakeup;
+use skymailing_core::policy::Actor;
+use skymailing_core::ports::*;
+use skymailing_core::service::{AccountService, ClientService, MailingService};
+use skymailing_core::*;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn clock(at: &str) -> Arc<MockClock> {
+    let mut c = MockClock::new();
+    let now = t(at);
+    c.expect_now().returning(move || now);
+    Arc::new(c)
+}
+
+#[tokio::test]
+async fn client_lookups_are_scoped_to_the_actor() {
+    let mut store = MockClientStore::new();
+    store
+        .expect_client()
+        .with(eq(UserId(7)), eq(ClientId(99)))
+        .times(1)
+        .returning(|_, _| Ok(None));
+    let service = ClientService::new(Arc::new(store), clock("2026-05-01T09:00:00Z"));
+    let err = service
+        .get(Actor::user(UserId(7), Role::User), ClientId(99))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound));
+}
+
+#[tokio::test]
+async fn a_manager_is_refused_before_the_store_is_asked() {
+    // No expectations: any call to the store would panic.
+    let service = ClientService::new(
+        Arc::new(MockClientStore::new()),
+        clock("2026-05-01T09:00:00Z"),
+    );
+    let d = ClientDraft::parse("x@example.com", "X", "").unwrap();
+    let err = service
+        .create(Actor::user(UserId(1), Role::Manager), &d)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Forbidden(_)));
+}
+
+#[tokio::test]
+async fn a_reset_for_an_unknown_address_writes_and_sends_nothing() {
+    let mut users = MockUserStore::new();
+    users
+        .expect_user_by_email()
+        .times(1)
+        .returning(|_| Ok(None));
+    let mut sessions = MockSessionStore::new();
+    sessions.expect_create_token().never();
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().never();
+    let service = AccountService::new(
+        Arc::new(users),
+        Arc::new(sessions),
+        Arc::new(mailer),
+        clock("2026-05-01T09:00:00Z"),
+        Arc::new(Config::default()),
+        Wakeup::new(),
+    );
+    service
+        .request_password_reset("nobody@example.com")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_store_failure_surfaces_as_a_store_error() {
+    let mut store = MockClientStore::new();
+    store.expect_list_clients().returning(|_, _| {
+        Err(StoreError::backend(std::io::Error::other(
+            "connection refused",
+        )))
+    });
+    let service = ClientService::new(Arc::new(store), clock("2026-05-01T09:00:00Z"));
+    let err = service
+        .list(Actor::user(UserId(1), Role::User), &ListQuery::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Store(_)), "{err}");
+}
+
+#[tokio::test]
+async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_engine() {
+    let mut users = MockUserStore::new();
+    users.expect_user().with(eq(UserId(5))).returning(|id| {
+        Ok(Some(User {
+            id,
+            email: EmailAddress::parse("ann@example.com").unwrap(),
+            name: DisplayName::parse("Ann").unwrap(),
+            time_zone: TimeZone::parse("Asia/Tokyo").unwrap(),
+            role: Role::User,
+            state: UserState::Active,
+            created_at: t("2026-01-01T00:00:00Z"),
+        }))
+    });
+    let mut mailings = MockMailingStore::new();
+    // Daily at 09:00 Tokyo (00:00 UTC), created on May 3 at 12:00 UTC: the
+    // current slot is May 3, 00:00 UTC, due at once.
+    mailings
+        .expect_create_mailing()
+        .withf(|owner, _, next, _| *owner == UserId(5) && *next == Some(t("2026-05-03T00:00:00Z")))
+        .times(1)
+        .returning(|owner, d, next, now| {
+            Ok(Mailing {
+                id: MailingId(1),
+                owner,
+                name: d.name.clone(),
+                message_id: d.message_id,
+                client_ids: d.client_ids.clone(),
+                start_at: d.start_at,
+                end_at: d.end_at,
+                periodicity: d.periodicity,
+                enabled: true,
+                disabled_by: None,
+                next_run_at: next,
+                sending: false,
+                created_at: now,
+                updated_at: now,
+            })
+        });
+    let wakeup = Wakeup::new();
+    let service = MailingService::new(
+        Arc::new(mailings),
+        Arc::new(users),
+        Arc::new(MockRunStore::new()),
+        clock("2026-05-03T12:00:00Z"),
+        wakeup.clone(),
+    );
+    let d = MailingDraft::new(
+        "Daily",
+        MessageId(1),
+        vec![ClientId(1)],
+        t("2026-05-01T00:00:00Z"),
+        t("2026-06-01T00:00:00Z"),
+        Periodicity::Daily,
+    )
+    .unwrap();
+    let view = service
+        .create(Actor::user(UserId(5), Role::User), &d)
+        .await
+        .unwrap();
+    assert_eq!(view.status, MailingStatus::Running);
+    tokio::time::timeout(std::time::Duration::from_secs(1), wakeup.notified())
+        .await
+        .expect("the engine was woken");
+}
