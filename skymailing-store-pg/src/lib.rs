@@ -1,0 +1,123 @@
+//! # skymailing-store-pg
+//!
+//! The PostgreSQL home of SkyMailing: implements every store port of
+//! [`skymailing_core::ports`] with sqlx, for one process or many sharing one
+//! database. Workers claim deliveries with `FOR UPDATE SKIP LOCKED` under a
+//! lease, so they never send the same delivery twice and their throughput adds
+//! up; a scheduler step is one transaction guarded by a unique (mailing, slot)
+//! key; and [`PgStore::listen`] turns PostgreSQL `NOTIFY`s into engine wake-ups,
+//! so a change made by one process is seen by the others at once.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use skymailing_store_pg::PgStore;
+//! let store = PgStore::connect("postgres://postgres@127.0.0.1/skymailing").await?;
+//! # Ok(()) }
+//! ```
+
+mod accounts;
+mod content;
+mod mailings;
+mod queue;
+mod rows;
+
+use std::time::Duration;
+
+use skymailing_core::engine::Wakeup;
+use skymailing_core::{StoreConflict, StoreError};
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+
+/// The channel every engine listens on.
+pub const NOTIFY_CHANNEL: &str = "skymailing";
+
+/// The migrations of this store, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A store on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects (a pool of up to 16 connections) and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Self::from_pool(pool).await
+    }
+
+    /// Wraps a pool and applies the migrations.
+    pub async fn from_pool(pool: PgPool) -> Result<Self, sqlx::Error> {
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations that are not applied yet.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        MIGRATOR.run(&self.pool).await.map_err(sqlx::Error::from)
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Listens for changes made by any process on this database and wakes the
+    /// engine on each. Runs until the pool is closed; a lost connection is
+    /// re-established (with a wake-up, since changes may have been missed).
+    pub fn listen(&self, wakeup: Wakeup) -> tokio::task::JoinHandle<()> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            loop {
+                if pool.is_closed() {
+                    return;
+                }
+                match PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => {
+                        if let Err(e) = listener.listen(NOTIFY_CHANNEL).await {
+                            tracing::warn!(error = %e, "LISTEN failed");
+                        } else {
+                            wakeup.wake();
+                            loop {
+                                match listener.try_recv().await {
+                                    Ok(Some(_)) => wakeup.wake(),
+                                    // The connection was lost and re-established.
+                                    Ok(None) => wakeup.wake(),
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "LISTEN connection failed");
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot connect to LISTEN"),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        })
+    }
+}
+
+/// Maps a database error to a store error, naming the rule a constraint guards.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        let conflict = match (d.code().as_deref(), d.constraint()) {
+            (Some("23505"), Some("users_email_key")) => Some(StoreConflict::UserEmailTaken),
+            (Some("23505"), Some("clients_owner_email_key")) => {
+                Some(StoreConflict::ClientEmailTaken)
+            }
+            (Some("23503"), Some("mailings_message_fkey")) => Some(StoreConflict::UnknownMessage),
+            _ => None,
+        };
+        if let Some(c) = conflict {
+            return StoreError::Conflict(c);
+        }
+    }
+    StoreError::backend(e)
+}

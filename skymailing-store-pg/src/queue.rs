@@ -1,0 +1,442 @@
+//! The delivery queue (scheduler steps, claiming, results, reports) and the log.
+//!
+//! Claiming is `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
+//! RETURNING …` in its own short transaction, so no transaction stays open while
+//! mail is sent and any number of workers can claim side by side. Results come
+//! back as one `UPDATE … FROM unnest(…)` per batch, fenced by attempt number.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skymailing_core::ports::{
+    DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
+};
+use skymailing_core::*;
+
+use crate::rows::{
+    DeliveryRow, MailingRow, RunRow, count, like, limits, mailing_columns, run_columns,
+};
+use crate::{PgStore, db_err};
+
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    #[sqlx(flatten)]
+    mailing: MailingRow,
+    time_zone: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    run_id: i64,
+    email: String,
+    name: String,
+    unsubscribe_token: String,
+    attempts: i32,
+}
+
+#[async_trait]
+impl DeliveryQueue for PgStore {
+    async fn due_mailings(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<DueMailing>> {
+        let rows = sqlx::query_as::<_, DueRow>(concat!(
+            "SELECT ",
+            mailing_columns!(),
+            ", u.time_zone FROM mailings m JOIN users u ON u.id = m.owner_id \
+             WHERE m.enabled AND m.next_run_at <= $1 AND u.state = 'active' \
+             ORDER BY m.next_run_at, m.id LIMIT $2"
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DueMailing {
+                time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
+                mailing: r.mailing.into(),
+            })
+            .collect())
+    }
+
+    async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // The row lock orders racing schedulers; the compare on next_run_at makes
+        // the loser a no-op.
+        let moved = sqlx::query(
+            "UPDATE mailings SET next_run_at = $3 WHERE id = $1 AND enabled AND next_run_at = $2",
+        )
+        .bind(plan.mailing_id.0)
+        .bind(plan.expected_next_run_at)
+        .bind(plan.next_run_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(new) = plan.run.as_ref().filter(|_| moved.rows_affected() == 1) else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(None);
+        };
+        let run: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, skipped_slots, started_at, \
+                               subject, body_text, body_html, nonce) \
+             SELECT m.id, m.owner_id, m.name, $2, $3, $4, msg.subject, msg.body_text, msg.body_html, $5 \
+             FROM mailings m JOIN messages msg ON msg.id = m.message_id WHERE m.id = $1 \
+             ON CONFLICT (mailing_id, slot_at) DO NOTHING RETURNING id",
+        )
+        .bind(plan.mailing_id.0)
+        .bind(new.slot_at)
+        .bind(i32::try_from(new.skipped_slots).unwrap_or(i32::MAX))
+        .bind(plan.now)
+        .bind(&new.nonce)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some((run_id,)) = run else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(None);
+        };
+        let frozen = sqlx::query(
+            "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, next_attempt_at, updated_at) \
+             SELECT $1, c.id, c.email, c.full_name, c.unsubscribe_token, $3, $3 \
+             FROM mailing_clients mc JOIN clients c ON c.id = mc.client_id \
+             WHERE mc.mailing_id = $2 AND c.unsubscribed_at IS NULL ORDER BY c.id",
+        )
+        .bind(run_id)
+        .bind(plan.mailing_id.0)
+        .bind(plan.now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let run = sqlx::query_as::<_, RunRow>(concat!(
+            "UPDATE runs SET recipients = $2 WHERE id = $1 RETURNING ",
+            run_columns!()
+        ))
+        .bind(run_id)
+        .bind(i64::try_from(frozen.rows_affected()).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(run.into()))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::days(365));
+        // Leases that expired go back to pending first (their worker is presumed
+        // dead); its late result is then refused, since the delivery is no longer
+        // `sending` under its attempt number.
+        sqlx::query(
+            "UPDATE deliveries SET state = 'pending', lease_until = NULL \
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= $1 \
+                          FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let rows = sqlx::query_as::<_, ClaimRow>(
+            "UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, lease_until = $2, updated_at = $1 \
+             WHERE d.id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
+                            ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING d.id, d.run_id, d.email, d.name, d.unsubscribe_token, d.attempts",
+        )
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ClaimedDelivery {
+                id: DeliveryId(r.id),
+                run_id: RunId(r.run_id),
+                email: EmailAddress::from_trusted(r.email),
+                name: r.name,
+                unsubscribe_token: r.unsubscribe_token,
+                attempt: u32::try_from(r.attempts).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn complete_deliveries(
+        &self,
+        results: &[DeliveryResult],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if results.is_empty() {
+            return Ok(0);
+        }
+        let n = results.len();
+        let (mut ids, mut attempts, mut states, mut replies, mut next_at, mut released) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for r in results {
+            ids.push(r.id.0);
+            attempts.push(i32::try_from(r.attempt).unwrap_or(i32::MAX));
+            let (state, reply, at, release) = match &r.outcome {
+                DeliveryOutcome::Sent { reply } => ("sent", Some(reply.as_str()), None, 0),
+                DeliveryOutcome::Failed { reply } => ("failed", Some(reply.as_str()), None, 0),
+                DeliveryOutcome::Retry { reply, at } => {
+                    ("pending", Some(reply.as_str()), Some(*at), 0)
+                }
+                DeliveryOutcome::Released => ("pending", None, None, 1),
+            };
+            states.push(state);
+            replies.push(reply);
+            next_at.push(at);
+            released.push(release);
+        }
+        let r = sqlx::query(
+            "UPDATE deliveries d SET state = v.state, \
+                 last_reply = COALESCE(v.reply, d.last_reply), \
+                 next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), \
+                 attempts = d.attempts - v.released, \
+                 lease_until = NULL, updated_at = $7, \
+                 completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN $7 END \
+             FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) \
+                  AS v(id, attempt, state, reply, next_at, released) \
+             WHERE d.id = v.id AND d.attempts = v.attempt AND d.state = 'sending'",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(&states)
+        .bind(&replies)
+        .bind(&next_at)
+        .bind(&released)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
+        let row: Option<(String, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = $1",
+        )
+        .bind(run.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(
+            |(mailing_name, subject, body_text, body_html, nonce)| RunContent {
+                mailing_name,
+                subject,
+                body_text,
+                body_html,
+                nonce,
+            },
+        ))
+    }
+
+    async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
+        sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs r WHERE r.finished_at IS NULL AND NOT EXISTS ( \
+                 SELECT 1 FROM deliveries d WHERE d.run_id = r.id AND d.state IN ('pending', 'sending')) \
+             ORDER BY r.id LIMIT $1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map(|r| r.into_iter().map(Run::from).collect())
+        .map_err(db_err)
+    }
+
+    async fn run_totals(&self, run: RunId) -> StoreResult<RunTotals> {
+        totals(&self.pool, run).await
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        t: &RunTotals,
+        report: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE runs r SET finished_at = $2, sent = $3, failed = $4, cancelled = $5, report = $6 \
+             WHERE r.id = $1 AND r.finished_at IS NULL AND NOT EXISTS ( \
+                 SELECT 1 FROM deliveries d WHERE d.run_id = r.id AND d.state IN ('pending', 'sending'))",
+        )
+        .bind(run.0)
+        .bind(now)
+        .bind(i64::try_from(t.sent).unwrap_or(i64::MAX))
+        .bind(i64::try_from(t.failed).unwrap_or(i64::MAX))
+        .bind(i64::try_from(t.cancelled).unwrap_or(i64::MAX))
+        .bind(report)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let (t,): (Option<DateTime<Utc>>,) = sqlx::query_as(
+            "SELECT LEAST( \
+                (SELECT min(m.next_run_at) FROM mailings m JOIN users u ON u.id = m.owner_id \
+                  WHERE m.enabled AND u.state = 'active'), \
+                (SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'), \
+                (SELECT min(lease_until) FROM deliveries WHERE state = 'sending'))",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(t)
+    }
+}
+
+async fn totals(exec: impl sqlx::PgExecutor<'_> + Copy, run: RunId) -> StoreResult<RunTotals> {
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM deliveries WHERE run_id = $1 GROUP BY state")
+            .bind(run.0)
+            .fetch_all(exec)
+            .await
+            .map_err(db_err)?;
+    let mut t = RunTotals::default();
+    for (state, n) in states {
+        let n = count(n);
+        t.total += n;
+        match DeliveryState::parse(&state) {
+            Some(DeliveryState::Pending) => t.pending = n,
+            Some(DeliveryState::Sending) => t.sending = n,
+            Some(DeliveryState::Sent) => t.sent = n,
+            Some(DeliveryState::Failed) => t.failed = n,
+            Some(DeliveryState::Cancelled) => t.cancelled = n,
+            None => {}
+        }
+    }
+    if t.failed > 0 {
+        let failures: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT COALESCE(last_reply, ''), count(*) AS n FROM deliveries WHERE run_id = $1 AND state = 'failed' \
+             GROUP BY 1 ORDER BY n DESC, 1",
+        )
+        .bind(run.0)
+        .fetch_all(exec)
+        .await
+        .map_err(db_err)?;
+        t.failures = failures.into_iter().map(|(r, n)| (r, count(n))).collect();
+    }
+    Ok(t)
+}
+
+#[async_trait]
+impl RunStore for PgStore {
+    async fn list_runs(&self, f: RunFilter, q: &ListQuery) -> StoreResult<Page<Run>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE ($1::bigint IS NULL OR mailing_id = $1) AND ($2::bigint IS NULL OR owner_id = $2) \
+               AND ($3::text IS NULL OR lower(mailing_name) LIKE $3) ORDER BY id DESC LIMIT $4 OFFSET $5"
+        ))
+        .bind(f.mailing.map(|m| m.0))
+        .bind(f.owner.map(|o| o.0))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM runs WHERE ($1::bigint IS NULL OR mailing_id = $1) AND ($2::bigint IS NULL OR owner_id = $2) \
+             AND ($3::text IS NULL OR lower(mailing_name) LIKE $3)",
+        )
+        .bind(f.mailing.map(|m| m.0))
+        .bind(f.owner.map(|o| o.0))
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Run::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    async fn run(&self, id: RunId) -> StoreResult<Option<Run>> {
+        sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(Run::from))
+        .map_err(db_err)
+    }
+
+    async fn run_deliveries(&self, run: RunId, q: &ListQuery) -> StoreResult<Page<Delivery>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, DeliveryRow>(
+            "SELECT id, run_id, client_id, email, name, state, attempts, last_reply, next_attempt_at, updated_at \
+             FROM deliveries WHERE run_id = $1 AND ($2::text IS NULL OR email LIKE $2 OR lower(name) LIKE $2) \
+             ORDER BY id LIMIT $3 OFFSET $4",
+        )
+        .bind(run.0)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM deliveries WHERE run_id = $1 AND ($2::text IS NULL OR email LIKE $2 OR lower(name) LIKE $2)",
+        )
+        .bind(run.0)
+        .bind(&pattern)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Delivery::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    async fn daily_outcomes(
+        &self,
+        owner: Option<UserId>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DailyOutcome>> {
+        let rows: Vec<(chrono::NaiveDate, i64, i64)> = sqlx::query_as(
+            "SELECT (d.completed_at AT TIME ZONE 'UTC')::date AS day, \
+                    count(*) FILTER (WHERE d.state = 'sent'), count(*) FILTER (WHERE d.state = 'failed') \
+             FROM deliveries d JOIN runs r ON r.id = d.run_id \
+             WHERE d.completed_at >= $1 AND ($2::bigint IS NULL OR r.owner_id = $2) \
+             GROUP BY day ORDER BY day",
+        )
+        .bind(since)
+        .bind(owner.map(|o| o.0))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, sent, failed)| DailyOutcome {
+                day,
+                sent: count(sent),
+                failed: count(failed),
+            })
+            .collect())
+    }
+}
