@@ -1,0 +1,276 @@
+//! Users, sessions and one-time tokens.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skymailing_core::ports::{SessionStore, StoreResult, UserStore};
+use skymailing_core::*;
+
+use crate::rows::{UserHashRow, UserRow, count, like, limits, ts, user_columns};
+use crate::{SqliteStore, db_err};
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, u: &NewUser) -> StoreResult<User> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING ",
+            user_columns!()
+        ))
+        .bind(u.email.as_str())
+        .bind(u.name.as_str())
+        .bind(u.time_zone.name())
+        .bind(u.role.as_str())
+        .bind(u.state.as_str())
+        .bind(&u.password_hash)
+        .bind(ts(u.created_at))
+        .fetch_one(&self.writer)
+        .await
+        .map(User::from)
+        .map_err(db_err)
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE id = ?1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map(|r| r.map(User::from))
+        .map_err(db_err)
+    }
+
+    async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
+        sqlx::query_as::<_, UserHashRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            ", password_hash FROM users WHERE email = ?1"
+        ))
+        .bind(email.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map(|r| r.map(|r| (User::from(r.user), r.password_hash)))
+        .map_err(db_err)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_hash = ?2 WHERE id = ?1")
+            .bind(id.0)
+            .bind(hash)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn set_user_state(
+        &self,
+        id: UserId,
+        state: UserState,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let mut tx = self.write_tx().await?;
+        let user = sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET state = ?2 WHERE id = ?1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id.0)
+        .bind(state.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if user.is_some() && state == UserState::Blocked {
+            sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            sqlx::query(
+                "UPDATE deliveries SET state = 'cancelled', updated_at = ?2 \
+                 WHERE state = 'pending' AND run_id IN (SELECT id FROM runs WHERE owner_id = ?1 AND finished_at IS NULL)",
+            )
+            .bind(id.0)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(user.map(User::from))
+    }
+
+    async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET role = ?2 WHERE id = ?1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id.0)
+        .bind(role.as_str())
+        .fetch_optional(&self.writer)
+        .await
+        .map(|r| r.map(User::from))
+        .map_err(db_err)
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: &DisplayName,
+        tz: TimeZone,
+    ) -> StoreResult<Option<User>> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET name = ?2, time_zone = ?3 WHERE id = ?1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id.0)
+        .bind(name.as_str())
+        .bind(tz.name())
+        .fetch_optional(&self.writer)
+        .await
+        .map(|r| r.map(User::from))
+        .map_err(db_err)
+    }
+
+    async fn list_users(&self, q: &ListQuery) -> StoreResult<Page<User>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, UserRow>(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE ?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\' \
+             ORDER BY id LIMIT ?2 OFFSET ?3"
+        ))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM users WHERE ?1 IS NULL OR email LIKE ?1 ESCAPE '\\' OR lower(name) LIKE ?1 ESCAPE '\\'",
+        )
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(User::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(
+        &self,
+        user: UserId,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)")
+            .bind(hash)
+            .bind(user.0)
+            .bind(ts(expires_at))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn session_user(&self, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+        sqlx::query_as::<_, UserRow>(
+            "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        )
+        .bind(hash)
+        .bind(ts(now))
+        .fetch_optional(&self.reader)
+        .await
+        .map(|r| r.map(User::from))
+        .map_err(db_err)
+    }
+
+    async fn delete_session(&self, hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(hash)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn delete_user_sessions(&self, user: UserId, keep: Option<String>) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2")
+            .bind(user.0)
+            .bind(keep)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn create_token(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM tokens WHERE user_id = ?1 AND purpose = ?2")
+            .bind(user.0)
+            .bind(purpose.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, user_id, purpose, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(hash)
+        .bind(user.0)
+        .bind(purpose.as_str())
+        .bind(ts(expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn consume_token(
+        &self,
+        purpose: TokenPurpose,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("DELETE FROM tokens WHERE token_hash = ?1 AND purpose = ?2 RETURNING user_id, expires_at")
+                .bind(hash)
+                .bind(purpose.as_str())
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(db_err)?;
+        Ok(row
+            .filter(|(_, exp)| *exp > ts(now))
+            .map(|(id, _)| UserId(id)))
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.write_tx().await?;
+        let s = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let t = sqlx::query("DELETE FROM tokens WHERE expires_at <= ?1")
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(s.rows_affected() + t.rows_affected())
+    }
+}

@@ -1,0 +1,133 @@
+//! # skymailing-store-sqlite
+//!
+//! The embedded home of SkyMailing, and its zero-setup default: every store
+//! port of [`skymailing_core::ports`] in one SQLite file, created on first use.
+//!
+//! The file runs in WAL mode, so readers never wait for the writer. Writes go
+//! through a pool of exactly one connection, so this process has one writer at a
+//! time by construction (no `SQLITE_BUSY` between its own transactions), and
+//! every write transaction starts with `BEGIN IMMEDIATE`, so a second process on
+//! the same file (a `migrate` command, say) waits for the lock under the busy
+//! timeout instead of failing. SQLite serves one node: to scale out over several
+//! processes, use the PostgreSQL store.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use skymailing_store_sqlite::SqliteStore;
+//! let store = SqliteStore::open("skymailing.db").await?;
+//! # Ok(()) }
+//! ```
+
+mod accounts;
+mod content;
+mod mailings;
+mod queue;
+mod rows;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use skymailing_core::{StoreConflict, StoreError};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+
+/// The migrations of this store, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` and applies the migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, sqlx::Error> {
+        Self::open_with(SqliteConnectOptions::new().filename(path)).await
+    }
+
+    /// Opens a `sqlite:` URL (`sqlite://skymailing.db`, `sqlite::memory:` is refused:
+    /// its reader and writer would be two different databases).
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(sqlx::Error::Configuration(
+                "an in-memory SQLite database cannot be shared; use a file".into(),
+            ));
+        }
+        Self::open_with(SqliteConnectOptions::from_str(url)?).await
+    }
+
+    async fn open_with(options: SqliteConnectOptions) -> Result<Self, sqlx::Error> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        let store = SqliteStore { reader, writer };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the migrations that are not applied yet.
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        MIGRATOR.run(&self.writer).await.map_err(sqlx::Error::from)
+    }
+
+    /// The pool for reads.
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The one-connection pool for writes.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+
+    pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
+    }
+}
+
+/// Maps a database error to a store error. SQLite names the columns of a
+/// violated unique index in its message; a foreign-key failure names nothing,
+/// so callers map that one in context.
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(d) = &e {
+        let msg = d.message();
+        if msg.contains("UNIQUE constraint failed: users.email") {
+            return StoreError::Conflict(StoreConflict::UserEmailTaken);
+        }
+        if msg.contains("UNIQUE constraint failed: clients.owner_id, clients.email") {
+            return StoreError::Conflict(StoreConflict::ClientEmailTaken);
+        }
+    }
+    StoreError::backend(e)
+}
+
+/// Whether an error is a foreign-key failure.
+pub(crate) fn is_fk(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.message().contains("FOREIGN KEY constraint failed"))
+}

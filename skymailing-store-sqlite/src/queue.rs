@@ -1,0 +1,433 @@
+//! The delivery queue (scheduler steps, claiming, results, reports) and the log.
+//!
+//! Claiming is one `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …` on the
+//! single writer connection, so claims never overlap and no transaction stays
+//! open while mail is sent. Results come back as one `UPDATE … FROM json_each(…)`
+//! per batch, fenced by attempt number.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skymailing_core::ports::{
+    DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
+};
+use skymailing_core::*;
+
+use crate::rows::{
+    DeliveryRow, MailingRow, RunRow, at, count, day, like, limits, mailing_columns, run_columns,
+    ts, ts_opt,
+};
+use crate::{SqliteStore, db_err};
+
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    #[sqlx(flatten)]
+    mailing: MailingRow,
+    time_zone: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    run_id: i64,
+    email: String,
+    name: String,
+    unsubscribe_token: String,
+    attempts: i64,
+}
+
+#[async_trait]
+impl DeliveryQueue for SqliteStore {
+    async fn due_mailings(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<DueMailing>> {
+        let rows = sqlx::query_as::<_, DueRow>(concat!(
+            "SELECT ",
+            mailing_columns!(),
+            ", u.time_zone FROM mailings m JOIN users u ON u.id = m.owner_id \
+             WHERE m.enabled AND m.next_run_at <= ?1 AND u.state = 'active' \
+             ORDER BY m.next_run_at, m.id LIMIT ?2"
+        ))
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DueMailing {
+                time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
+                mailing: r.mailing.into(),
+            })
+            .collect())
+    }
+
+    async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>> {
+        let mut tx = self.write_tx().await?;
+        // The row lock orders racing schedulers; the compare on next_run_at makes
+        // the loser a no-op.
+        let moved = sqlx::query(
+            "UPDATE mailings SET next_run_at = ?3 WHERE id = ?1 AND enabled AND next_run_at = ?2",
+        )
+        .bind(plan.mailing_id.0)
+        .bind(ts(plan.expected_next_run_at))
+        .bind(ts_opt(plan.next_run_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(new) = plan.run.as_ref().filter(|_| moved.rows_affected() == 1) else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(None);
+        };
+        let run: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, skipped_slots, started_at, \
+                               subject, body_text, body_html, nonce) \
+             SELECT m.id, m.owner_id, m.name, ?2, ?3, ?4, msg.subject, msg.body_text, msg.body_html, ?5 \
+             FROM mailings m JOIN messages msg ON msg.id = m.message_id WHERE m.id = ?1 \
+             ON CONFLICT (mailing_id, slot_at) DO NOTHING RETURNING id",
+        )
+        .bind(plan.mailing_id.0)
+        .bind(ts(new.slot_at))
+        .bind(i32::try_from(new.skipped_slots).unwrap_or(i32::MAX))
+        .bind(ts(plan.now))
+        .bind(&new.nonce)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some((run_id,)) = run else {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(None);
+        };
+        let frozen = sqlx::query(
+            "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, next_attempt_at, updated_at) \
+             SELECT ?1, c.id, c.email, c.full_name, c.unsubscribe_token, ?3, ?3 \
+             FROM mailing_clients mc JOIN clients c ON c.id = mc.client_id \
+             WHERE mc.mailing_id = ?2 AND c.unsubscribed_at IS NULL ORDER BY c.id",
+        )
+        .bind(run_id)
+        .bind(plan.mailing_id.0)
+        .bind(ts(plan.now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let run = sqlx::query_as::<_, RunRow>(concat!(
+            "UPDATE runs SET recipients = ?2 WHERE id = ?1 RETURNING ",
+            run_columns!()
+        ))
+        .bind(run_id)
+        .bind(i64::try_from(frozen.rows_affected()).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(run.into()))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::days(365));
+        // Leases that expired go back to pending first (their worker is presumed
+        // dead); its late result is then refused, since the delivery is no longer
+        // `sending` under its attempt number.
+        sqlx::query(
+            "UPDATE deliveries SET state = 'pending', lease_until = NULL \
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= ?1 \
+                          )",
+        )
+        .bind(ts(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        let rows = sqlx::query_as::<_, ClaimRow>(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, lease_until = ?2, updated_at = ?1 \
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1 \
+                          ORDER BY next_attempt_at, id LIMIT ?3) \
+             RETURNING id, run_id, email, name, unsubscribe_token, attempts",
+        )
+        .bind(ts(now))
+        .bind(ts(lease_until))
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ClaimedDelivery {
+                id: DeliveryId(r.id),
+                run_id: RunId(r.run_id),
+                email: EmailAddress::from_trusted(r.email),
+                name: r.name,
+                unsubscribe_token: r.unsubscribe_token,
+                attempt: u32::try_from(r.attempts).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn complete_deliveries(
+        &self,
+        results: &[DeliveryResult],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if results.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<serde_json::Value> = results
+            .iter()
+            .map(|r| {
+                let (state, reply, at, released) = match &r.outcome {
+                    DeliveryOutcome::Sent { reply } => ("sent", Some(reply.as_str()), None, 0),
+                    DeliveryOutcome::Failed { reply } => ("failed", Some(reply.as_str()), None, 0),
+                    DeliveryOutcome::Retry { reply, at } => {
+                        ("pending", Some(reply.as_str()), Some(ts(*at)), 0)
+                    }
+                    DeliveryOutcome::Released => ("pending", None, None, 1),
+                };
+                serde_json::json!({
+                    "id": r.id.0, "attempt": r.attempt, "state": state,
+                    "reply": reply, "next_at": at, "released": released,
+                })
+            })
+            .collect();
+        let json = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+        let r = sqlx::query(
+            "UPDATE deliveries SET state = v.state, \
+                 last_reply = COALESCE(v.reply, deliveries.last_reply), \
+                 next_attempt_at = COALESCE(v.next_at, deliveries.next_attempt_at), \
+                 attempts = deliveries.attempts - v.released, \
+                 lease_until = NULL, updated_at = ?2, \
+                 completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN ?2 END \
+             FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.attempt') AS attempt, \
+                          json_extract(value, '$.state') AS state, json_extract(value, '$.reply') AS reply, \
+                          json_extract(value, '$.next_at') AS next_at, json_extract(value, '$.released') AS released \
+                   FROM json_each(?1)) AS v \
+             WHERE deliveries.id = v.id AND deliveries.attempts = v.attempt AND deliveries.state = 'sending'",
+        )
+        .bind(&json)
+        .bind(ts(now))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
+        let row: Option<(String, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = ?1",
+        )
+        .bind(run.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(
+            |(mailing_name, subject, body_text, body_html, nonce)| RunContent {
+                mailing_name,
+                subject,
+                body_text,
+                body_html,
+                nonce,
+            },
+        ))
+    }
+
+    async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
+        sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs r WHERE r.finished_at IS NULL AND NOT EXISTS ( \
+                 SELECT 1 FROM deliveries d WHERE d.run_id = r.id AND d.state IN ('pending', 'sending')) \
+             ORDER BY r.id LIMIT ?1"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map(|r| r.into_iter().map(Run::from).collect())
+        .map_err(db_err)
+    }
+
+    async fn run_totals(&self, run: RunId) -> StoreResult<RunTotals> {
+        totals(&self.reader, run).await
+    }
+
+    async fn finish_run(
+        &self,
+        run: RunId,
+        t: &RunTotals,
+        report: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE runs SET finished_at = ?2, sent = ?3, failed = ?4, cancelled = ?5, report = ?6 \
+             WHERE id = ?1 AND finished_at IS NULL AND NOT EXISTS ( \
+                 SELECT 1 FROM deliveries d WHERE d.run_id = ?1 AND d.state IN ('pending', 'sending'))",
+        )
+        .bind(run.0)
+        .bind(ts(now))
+        .bind(i64::try_from(t.sent).unwrap_or(i64::MAX))
+        .bind(i64::try_from(t.failed).unwrap_or(i64::MAX))
+        .bind(i64::try_from(t.cancelled).unwrap_or(i64::MAX))
+        .bind(report)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let (t,): (Option<i64>,) = sqlx::query_as(
+            "SELECT min(t) FROM ( \
+                SELECT min(m.next_run_at) AS t FROM mailings m JOIN users u ON u.id = m.owner_id \
+                  WHERE m.enabled AND u.state = 'active' \
+                UNION ALL SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending' \
+                UNION ALL SELECT min(lease_until) FROM deliveries WHERE state = 'sending')",
+        )
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(t.map(at))
+    }
+}
+
+async fn totals(exec: impl sqlx::SqliteExecutor<'_> + Copy, run: RunId) -> StoreResult<RunTotals> {
+    let states: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, count(*) FROM deliveries WHERE run_id = ?1 GROUP BY state")
+            .bind(run.0)
+            .fetch_all(exec)
+            .await
+            .map_err(db_err)?;
+    let mut t = RunTotals::default();
+    for (state, n) in states {
+        let n = count(n);
+        t.total += n;
+        match DeliveryState::parse(&state) {
+            Some(DeliveryState::Pending) => t.pending = n,
+            Some(DeliveryState::Sending) => t.sending = n,
+            Some(DeliveryState::Sent) => t.sent = n,
+            Some(DeliveryState::Failed) => t.failed = n,
+            Some(DeliveryState::Cancelled) => t.cancelled = n,
+            None => {}
+        }
+    }
+    if t.failed > 0 {
+        let failures: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT COALESCE(last_reply, ''), count(*) AS n FROM deliveries WHERE run_id = ?1 AND state = 'failed' \
+             GROUP BY 1 ORDER BY n DESC, 1",
+        )
+        .bind(run.0)
+        .fetch_all(exec)
+        .await
+        .map_err(db_err)?;
+        t.failures = failures.into_iter().map(|(r, n)| (r, count(n))).collect();
+    }
+    Ok(t)
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn list_runs(&self, f: RunFilter, q: &ListQuery) -> StoreResult<Page<Run>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE (?1 IS NULL OR mailing_id = ?1) AND (?2 IS NULL OR owner_id = ?2) \
+               AND (?3 IS NULL OR lower(mailing_name) LIKE ?3 ESCAPE '\\') ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(f.mailing.map(|m| m.0))
+        .bind(f.owner.map(|o| o.0))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM runs WHERE (?1 IS NULL OR mailing_id = ?1) AND (?2 IS NULL OR owner_id = ?2) \
+             AND (?3 IS NULL OR lower(mailing_name) LIKE ?3 ESCAPE '\\')",
+        )
+        .bind(f.mailing.map(|m| m.0))
+        .bind(f.owner.map(|o| o.0))
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Run::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    async fn run(&self, id: RunId) -> StoreResult<Option<Run>> {
+        sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = ?1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map(|r| r.map(Run::from))
+        .map_err(db_err)
+    }
+
+    async fn run_deliveries(&self, run: RunId, q: &ListQuery) -> StoreResult<Page<Delivery>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, DeliveryRow>(
+            "SELECT id, run_id, client_id, email, name, state, attempts, last_reply, next_attempt_at, updated_at \
+             FROM deliveries WHERE run_id = ?1 AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(name) LIKE ?2 ESCAPE '\\') \
+             ORDER BY id LIMIT ?3 OFFSET ?4",
+        )
+        .bind(run.0)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM deliveries WHERE run_id = ?1 AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(name) LIKE ?2 ESCAPE '\\')",
+        )
+        .bind(run.0)
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Delivery::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    async fn daily_outcomes(
+        &self,
+        owner: Option<UserId>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DailyOutcome>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT date(d.completed_at / 1000000, 'unixepoch') AS day, \
+                    sum(d.state = 'sent'), sum(d.state = 'failed') \
+             FROM deliveries d JOIN runs r ON r.id = d.run_id \
+             WHERE d.completed_at >= ?1 AND (?2 IS NULL OR r.owner_id = ?2) \
+             GROUP BY day ORDER BY day",
+        )
+        .bind(ts(since))
+        .bind(owner.map(|o| o.0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(d, sent, failed)| DailyOutcome {
+                day: day(&d),
+                sent: count(sent),
+                failed: count(failed),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,299 @@
+//! Rows as read from SQLite, and their conversion into domain values.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use skymailing_core::*;
+
+/// Microseconds since the epoch: how this store keeps times.
+pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// An optional time.
+pub(crate) fn ts_opt(t: Option<DateTime<Utc>>) -> Option<i64> {
+    t.map(ts)
+}
+
+/// Back from microseconds.
+pub(crate) fn at(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(v).unwrap_or_default()
+}
+
+fn at_opt(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.map(at)
+}
+
+/// A count.
+pub(crate) fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// A day as `YYYY-MM-DD`.
+pub(crate) fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub time_zone: String,
+    pub role: String,
+    pub state: String,
+    pub created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: UserId(r.id),
+            email: EmailAddress::from_trusted(r.email),
+            name: DisplayName::from_trusted(r.name),
+            time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
+            role: Role::parse(&r.role).unwrap_or(Role::User),
+            state: UserState::parse(&r.state).unwrap_or(UserState::Blocked),
+            created_at: at(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserHashRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub password_hash: String,
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, email, name, time_zone, role, state, created_at"
+    };
+}
+pub(crate) use user_columns;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub comment: String,
+    pub unsubscribed_at: Option<i64>,
+    pub unsubscribe_token: String,
+    pub created_at: i64,
+}
+
+impl From<ClientRow> for Client {
+    fn from(r: ClientRow) -> Self {
+        Client {
+            id: ClientId(r.id),
+            owner: UserId(r.owner_id),
+            email: EmailAddress::from_trusted(r.email),
+            full_name: r.full_name,
+            comment: r.comment,
+            unsubscribed_at: at_opt(r.unsubscribed_at),
+            unsubscribe_token: r.unsubscribe_token,
+            created_at: at(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: MessageId(r.id),
+            owner: UserId(r.owner_id),
+            subject: r.subject,
+            body_text: r.body_text,
+            body_html: r.body_html,
+            created_at: at(r.created_at),
+            updated_at: at(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MailingRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub message_id: i64,
+    pub client_ids: String,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub periodicity: String,
+    pub enabled: bool,
+    pub disabled_by: Option<String>,
+    pub next_run_at: Option<i64>,
+    pub sending: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Columns of a mailing `m` with its client set (a JSON array) and whether a run is sending.
+macro_rules! mailing_columns {
+    () => {
+        "m.id, m.owner_id, m.name, m.message_id, \
+         (SELECT json_group_array(client_id) FROM \
+             (SELECT mc.client_id FROM mailing_clients mc WHERE mc.mailing_id = m.id ORDER BY mc.client_id)) AS client_ids, \
+         m.start_at, m.end_at, m.periodicity, m.enabled, m.disabled_by, m.next_run_at, \
+         EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL) AS sending, \
+         m.created_at, m.updated_at"
+    };
+}
+pub(crate) use mailing_columns;
+
+impl From<MailingRow> for Mailing {
+    fn from(r: MailingRow) -> Self {
+        let ids: Vec<i64> = serde_json::from_str(&r.client_ids).unwrap_or_default();
+        Mailing {
+            id: MailingId(r.id),
+            owner: UserId(r.owner_id),
+            name: r.name,
+            message_id: MessageId(r.message_id),
+            client_ids: ids.into_iter().map(ClientId).collect(),
+            start_at: at(r.start_at),
+            end_at: at(r.end_at),
+            periodicity: Periodicity::parse(&r.periodicity).unwrap_or(Periodicity::Once),
+            enabled: r.enabled,
+            disabled_by: r.disabled_by.as_deref().and_then(DisabledBy::parse),
+            next_run_at: at_opt(r.next_run_at),
+            sending: r.sending,
+            created_at: at(r.created_at),
+            updated_at: at(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunRow {
+    pub id: i64,
+    pub mailing_id: Option<i64>,
+    pub mailing_name: String,
+    pub owner_id: i64,
+    pub slot_at: i64,
+    pub skipped_slots: i64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub recipients: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub report: Option<String>,
+}
+
+macro_rules! run_columns {
+    () => {
+        "id, mailing_id, mailing_name, owner_id, slot_at, skipped_slots, \
+         started_at, finished_at, recipients, sent, failed, cancelled, report"
+    };
+}
+pub(crate) use run_columns;
+
+impl From<RunRow> for Run {
+    fn from(r: RunRow) -> Self {
+        Run {
+            id: RunId(r.id),
+            mailing_id: r.mailing_id.map(MailingId),
+            mailing_name: r.mailing_name,
+            owner: UserId(r.owner_id),
+            slot_at: at(r.slot_at),
+            skipped_slots: u32::try_from(r.skipped_slots).unwrap_or(0),
+            started_at: at(r.started_at),
+            finished_at: at_opt(r.finished_at),
+            recipients: count(r.recipients),
+            sent: count(r.sent),
+            failed: count(r.failed),
+            cancelled: count(r.cancelled),
+            report: r.report,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub client_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_reply: Option<String>,
+    pub next_attempt_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(r: DeliveryRow) -> Self {
+        Delivery {
+            id: DeliveryId(r.id),
+            run_id: RunId(r.run_id),
+            client_id: r.client_id.map(ClientId),
+            email: EmailAddress::from_trusted(r.email),
+            name: r.name,
+            state: DeliveryState::parse(&r.state).unwrap_or(DeliveryState::Failed),
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            last_reply: r.last_reply,
+            next_attempt_at: at(r.next_attempt_at),
+            updated_at: at(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PostRow {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub image: Option<String>,
+    pub published: bool,
+    pub views: i64,
+    pub published_at: Option<i64>,
+    pub created_at: i64,
+}
+
+impl From<PostRow> for BlogPost {
+    fn from(r: PostRow) -> Self {
+        BlogPost {
+            id: PostId(r.id),
+            title: r.title,
+            body: r.body,
+            image: r.image,
+            published: r.published,
+            views: count(r.views),
+            published_at: at_opt(r.published_at),
+            created_at: at(r.created_at),
+        }
+    }
+}
+
+/// A LIKE pattern matching `search` anywhere; queries say `ESCAPE '\'`.
+pub(crate) fn like(search: &Option<String>) -> Option<String> {
+    search.as_ref().map(|s| {
+        let escaped = s
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    })
+}
+
+/// LIMIT and OFFSET of a query.
+pub(crate) fn limits(q: &ListQuery) -> (i64, i64) {
+    (
+        i64::from(q.per_page),
+        i64::try_from(q.offset()).unwrap_or(i64::MAX),
+    )
+}
