@@ -150,6 +150,8 @@ pub trait MessageStore: Send + Sync {
     ) -> StoreResult<Option<Message>>;
     /// Deletes a message; `Conflict(MessageInUse)` while a mailing uses it.
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
+    /// The distinct owners of the mailings that use a message, by id.
+    async fn message_users(&self, id: MessageId) -> StoreResult<Vec<UserId>>;
 }
 
 /// Mailings.
@@ -205,6 +207,9 @@ pub struct RunPlan {
     /// The mailing's `next_run_at` the plan was made from; if it changed in the
     /// meantime (another scheduler, an edit) the plan is not applied.
     pub expected_next_run_at: DateTime<Utc>,
+    /// The mailing's `updated_at` the plan was made from: an edit in the
+    /// meantime (a new end or periodicity) voids the plan too.
+    pub expected_updated_at: DateTime<Utc>,
     /// The run to start, if any.
     pub run: Option<NewRun>,
     /// The mailing's next run afterwards.
@@ -241,14 +246,18 @@ pub trait DeliveryQueue: Send + Sync {
     /// Enabled mailings of active owners whose next run is at or before `now`.
     async fn due_mailings(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<DueMailing>>;
     /// Applies a scheduler step in one transaction: if the mailing is still
-    /// enabled and its next run is still `expected_next_run_at`, creates the run
-    /// (at most one per mailing and slot) with one pending delivery per
-    /// subscribed client, and moves the next run. Returns the run created, or
-    /// `None` if nothing was created (the step lost a race, or no run was planned).
+    /// enabled, its owner still active, and its `next_run_at` and `updated_at`
+    /// are still the expected ones, creates the run (at most one per mailing and
+    /// slot) with one pending delivery per subscribed client, and moves the next
+    /// run (also when the run exists already). Does not change `updated_at`.
+    /// Returns the run created, or `None` if nothing was created (the step lost a
+    /// race, the slot already had its run, or no run was planned).
     async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>>;
     /// Claims up to `limit` deliveries that are pending and due, or whose lease
     /// has expired: each becomes `sending` with a lease until `now + lease` and
-    /// its attempt number increased. Committed before it returns.
+    /// its attempt number increased. A delivery whose lease expired while its
+    /// mailing was deleted or disabled, or its owner blocked, is cancelled
+    /// instead. Committed before it returns.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -257,7 +266,9 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Writes a batch of results. A result is applied only if the delivery is
     /// still `sending` under the same attempt number (a stale claim is fenced
-    /// off). Returns how many were applied.
+    /// off). A `Retry` or `Released` of a delivery whose mailing was deleted or
+    /// disabled, or whose owner is no longer active, becomes `cancelled`: nothing
+    /// stopped comes back. Returns how many were applied.
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],

@@ -128,9 +128,11 @@ impl Schedule {
 
     /// What to do at `now` for a mailing whose next run is `next_run_at`.
     /// Missed slots are coalesced into one run for the latest due slot; no run
-    /// starts at or after the end.
+    /// starts at or after the end. A `next_run_at` that is not a slot (the
+    /// schedule or the owner's zone changed since it was set) counts from the
+    /// first slot after it; before the start, it is [`Tick::Wait`].
     pub fn tick(&self, next_run_at: DateTime<Utc>, now: DateTime<Utc>) -> Tick {
-        if next_run_at > now {
+        if next_run_at > now || now < self.start {
             return Tick::Wait;
         }
         let first_due = match self.latest_at_or_before(next_run_at) {
@@ -485,6 +487,24 @@ mod tests {
         assert_eq!(
             s.tick(t("2026-03-10T12:00:00Z"), t("2026-03-10T13:00:00Z")),
             Tick::Wait
+        );
+    }
+
+    #[test]
+    fn tick_waits_until_the_start_even_for_an_early_next_run() {
+        let s = sched(
+            "2026-03-10T09:00:00Z",
+            "2026-04-01T00:00:00Z",
+            Periodicity::Daily,
+            "UTC",
+        );
+        assert_eq!(
+            s.tick(t("2026-03-01T00:00:00Z"), t("2026-03-05T00:00:00Z")),
+            Tick::Wait
+        );
+        assert_eq!(
+            s.first_after(t("2026-03-01T00:00:00Z")),
+            Some(t("2026-03-10T09:00:00Z"))
         );
     }
 

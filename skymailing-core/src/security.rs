@@ -6,9 +6,24 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Password};
 
+/// At most this many hashes run at once (each takes 19 MiB and a core for
+/// ~17 ms): a flood of sign-ins queues instead of exhausting memory.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::sync::Semaphore::new(cores)
+});
+
+async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, Error> {
+    HASHING
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(format!("hashing limiter: {e}")))
+}
+
 /// Hashes a password with argon2id (OWASP parameters) off the async threads.
 pub async fn hash_password(password: &Password) -> Result<String, Error> {
     let pw = password.expose().to_owned();
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(pw.as_bytes())
@@ -24,6 +39,7 @@ pub async fn hash_password(password: &Password) -> Result<String, Error> {
 /// either way and does not reveal whether the account exists.
 pub async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, Error> {
     let pw = password.to_owned();
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());

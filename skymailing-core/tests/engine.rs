@@ -649,12 +649,12 @@ async fn sends_run_with_bounded_concurrency() {
 }
 
 #[tokio::test]
-async fn graceful_shutdown_finishes_the_batch_in_flight_and_claims_no_more() {
+async fn graceful_shutdown_finishes_sends_in_flight_and_releases_the_rest() {
     let w = world_with(
         "2026-05-01T09:00:00Z",
         EngineConfig {
             batch_size: 10,
-            concurrency: 10,
+            concurrency: 2,
             ..engine_config()
         },
     );
@@ -681,26 +681,161 @@ async fn graceful_shutdown_finishes_the_batch_in_flight_and_claims_no_more() {
             })
             .await
     });
-    tokio::time::sleep(StdDuration::from_millis(100)).await; // first batch in flight
+    tokio::time::sleep(StdDuration::from_millis(100)).await; // two sends in flight
     stop_tx.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
     assert_eq!(
         w.mailer.sent().len(),
-        10,
-        "the batch in flight finished; no new claim"
+        2,
+        "the sends in flight finished; nothing new started"
     );
     let run = &runs(&w).await[0];
     let ds = deliveries(&w, run.id).await;
     assert_eq!(
         ds.iter().filter(|d| d.state == DeliveryState::Sent).count(),
-        10
+        2
     );
+    let pending: Vec<_> = ds
+        .iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
+    assert_eq!(pending.len(), 28, "nothing left leased");
+    assert!(
+        pending.iter().all(|d| d.attempts == 0),
+        "released claims do not count as attempts"
+    );
+}
+
+/// A mailer that takes ten seconds of the manual clock per send.
+struct SlowClockMailer {
+    clock: std::sync::Arc<skymailing_core::testkit::ManualClock>,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl skymailing_core::ports::Mailer for SlowClockMailer {
+    async fn send(
+        &self,
+        email: &skymailing_core::ports::OutgoingEmail,
+    ) -> Result<String, skymailing_core::ports::SendError> {
+        self.clock.advance(Duration::seconds(10));
+        self.sent.lock().unwrap().push(email.to.to_string());
+        Ok("250 ok".into())
+    }
+}
+
+#[tokio::test]
+async fn a_batch_never_sends_past_its_lease() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let emails: Vec<String> = (0..10).map(|i| format!("c{i}@example.com")).collect();
+    let ids = w
+        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    let mailer = std::sync::Arc::new(SlowClockMailer {
+        clock: w.clock.clone(),
+        sent: Default::default(),
+    });
+    // Lease 60 s, send timeout 5 s: a send starts only with 15 s of lease left.
+    let config = EngineConfig {
+        batch_size: 10,
+        concurrency: 1,
+        lease: StdDuration::from_secs(60),
+        send_timeout: StdDuration::from_secs(5),
+        ..engine_config()
+    };
+    let engine = w.app.engine(mailer.clone(), config);
+    engine.schedule_due().await.unwrap();
+    assert_eq!(engine.work_batch().await.unwrap(), 5);
+    assert_eq!(
+        mailer.sent.lock().unwrap().len(),
+        5,
+        "sends at 0, 10, 20, 30 and 40 s; none at 50 s"
+    );
+    let run = &runs(&w).await[0];
+    let ds = deliveries(&w, run.id).await;
     assert_eq!(
         ds.iter()
-            .filter(|d| d.state == DeliveryState::Pending)
+            .filter(|d| d.state == DeliveryState::Pending && d.attempts == 0)
             .count(),
-        20,
-        "nothing left leased"
+        5,
+        "handed back"
+    );
+    // The next batch takes them.
+    assert_eq!(engine.work_batch().await.unwrap(), 5);
+    assert_eq!(mailer.sent.lock().unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn a_retry_after_the_mailing_was_disabled_is_never_sent() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let ids = w.clients(ann, &["a@example.com", "b@example.com"]).await;
+    w.mailer
+        .script("a@example.com", [Scripted::Transient("451 later".into())]);
+    let m = w
+        .mailing(
+            ann,
+            &ids,
+            t("2026-05-01T09:00:00Z"),
+            t("2026-05-09T00:00:00Z"),
+            Periodicity::Daily,
+        )
+        .await;
+    w.engine.round().await.unwrap();
+    w.app.mailings.disable(ann, m.id).await.unwrap();
+    w.advance(Duration::hours(1));
+    w.engine.round().await.unwrap();
+    assert_eq!(w.mailer.sent_to("a@example.com").len(), 0);
+    assert_eq!(
+        runs(&w).await[0].report.as_deref(),
+        Some("Sent 1 of 2; 1 cancelled")
+    );
+}
+
+#[tokio::test]
+async fn the_report_never_shows_an_address() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let bob = w.user("bob@example.com", Role::User, "UTC").await;
+    let ids = w.clients(ann, &["gone@example.com"]).await;
+    w.mailer.script(
+        "gone@example.com",
+        [Scripted::Permanent(
+            "550 5.1.1 <gone@example.com>: user unknown".into(),
+        )],
+    );
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    w.engine.round().await.unwrap();
+    let run = &runs(&w).await[0];
+    assert_eq!(
+        run.report.as_deref(),
+        Some("Sent 0 of 1; 1 failed: 550 5.1.1 <address>: user unknown ×1")
+    );
+    let seen_by_bob = w.app.logs.run(bob, run.id).await.unwrap();
+    assert_eq!(
+        seen_by_bob.totals.failures[0].0,
+        "550 5.1.1 <address>: user unknown"
+    );
+    let seen_by_owner = w.app.logs.run(ann, run.id).await.unwrap();
+    assert_eq!(
+        seen_by_owner.totals.failures[0].0,
+        "550 5.1.1 <gone@example.com>: user unknown"
     );
 }
 

@@ -136,16 +136,26 @@ impl ClientStore for PgStore {
         token: &str,
         at: Option<DateTime<Utc>>,
     ) -> StoreResult<Option<Client>> {
-        sqlx::query_as::<_, ClientRow>(concat!(
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let client = sqlx::query_as::<_, ClientRow>(concat!(
             "UPDATE clients SET unsubscribed_at = $2 WHERE unsubscribe_token = $1 RETURNING ",
             client_columns!()
         ))
         .bind(token)
         .bind(at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
-        .map(|r| r.map(Client::from))
-        .map_err(db_err)
+        .map_err(db_err)?;
+        if let (Some(c), Some(when)) = (&client, at) {
+            sqlx::query("UPDATE deliveries SET state = 'cancelled', updated_at = $2 WHERE client_id = $1 AND state = 'pending'")
+                .bind(c.id)
+                .bind(when)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(client.map(Client::from))
     }
 }
 
@@ -254,6 +264,17 @@ impl MessageStore for PgStore {
                 other => other,
             })?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn message_users(&self, id: MessageId) -> StoreResult<Vec<UserId>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT DISTINCT owner_id FROM mailings WHERE message_id = $1 ORDER BY 1",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
     }
 }
 

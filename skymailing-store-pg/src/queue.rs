@@ -65,11 +65,14 @@ impl DeliveryQueue for PgStore {
         // The row lock orders racing schedulers; the compare on next_run_at makes
         // the loser a no-op.
         let moved = sqlx::query(
-            "UPDATE mailings SET next_run_at = $3 WHERE id = $1 AND enabled AND next_run_at = $2",
+            "UPDATE mailings m SET next_run_at = $3 \
+             WHERE m.id = $1 AND m.enabled AND m.next_run_at = $2 AND m.updated_at = $4 \
+               AND EXISTS (SELECT 1 FROM users u WHERE u.id = m.owner_id AND u.state = 'active')",
         )
         .bind(plan.mailing_id.0)
         .bind(plan.expected_next_run_at)
         .bind(plan.next_run_at)
+        .bind(plan.expected_updated_at)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -133,9 +136,11 @@ impl DeliveryQueue for PgStore {
         // dead); its late result is then refused, since the delivery is no longer
         // `sending` under its attempt number.
         sqlx::query(
-            "UPDATE deliveries SET state = 'pending', lease_until = NULL \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= $1 \
-                          FOR UPDATE SKIP LOCKED)",
+            "UPDATE deliveries d SET lease_until = NULL, updated_at = $1, \
+                 state = CASE WHEN EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
+                   WHERE r.id = d.run_id AND m.enabled AND u.state = 'active') THEN 'pending' ELSE 'cancelled' END \
+             WHERE d.id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= $1 \
+                            FOR UPDATE SKIP LOCKED)",
         )
         .bind(now)
         .execute(&self.pool)
@@ -162,6 +167,7 @@ impl DeliveryQueue for PgStore {
                 name: r.name,
                 unsubscribe_token: r.unsubscribe_token,
                 attempt: u32::try_from(r.attempts).unwrap_or(0),
+                lease_until,
             })
             .collect())
     }
@@ -200,7 +206,9 @@ impl DeliveryQueue for PgStore {
             released.push(release);
         }
         let r = sqlx::query(
-            "UPDATE deliveries d SET state = v.state, \
+            "UPDATE deliveries d SET \
+                 state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
+                   WHERE r.id = d.run_id AND m.enabled AND u.state = 'active') THEN 'cancelled' ELSE v.state END, \
                  last_reply = COALESCE(v.reply, d.last_reply), \
                  next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), \
                  attempts = d.attempts - v.released, \

@@ -89,6 +89,7 @@ async fn four_claimers_on_20000_deliveries_claim_and_complete_each_exactly_once(
         .apply_plan(&RunPlan {
             mailing_id: m.id,
             expected_next_run_at: t0(),
+            expected_updated_at: m.updated_at,
             run: Some(NewRun {
                 slot_at: t0(),
                 skipped_slots: 0,
@@ -206,6 +207,7 @@ async fn an_expired_lease_is_reclaimed_and_the_stale_workers_late_write_is_refus
         .apply_plan(&RunPlan {
             mailing_id: m.id,
             expected_next_run_at: t0(),
+            expected_updated_at: m.updated_at,
             run: Some(NewRun {
                 slot_at: t0(),
                 skipped_slots: 0,

@@ -226,7 +226,7 @@ impl StatsStore for SqliteStore {
             "SELECT (SELECT count(*) FROM mailings), \
                     (SELECT count(*) FROM mailings m WHERE m.enabled AND ( \
                         EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL) \
-                        OR (m.next_run_at IS NOT NULL AND m.start_at <= ?1))), \
+                        OR (m.next_run_at IS NOT NULL AND m.start_at <= ?1 AND m.end_at > ?1))), \
                     (SELECT count(DISTINCT email) FROM clients)",
         )
         .bind(ts(now))

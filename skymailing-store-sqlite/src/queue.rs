@@ -66,11 +66,14 @@ impl DeliveryQueue for SqliteStore {
         // The row lock orders racing schedulers; the compare on next_run_at makes
         // the loser a no-op.
         let moved = sqlx::query(
-            "UPDATE mailings SET next_run_at = ?3 WHERE id = ?1 AND enabled AND next_run_at = ?2",
+            "UPDATE mailings SET next_run_at = ?3 \
+             WHERE id = ?1 AND enabled AND next_run_at = ?2 AND updated_at = ?4 \
+               AND EXISTS (SELECT 1 FROM users u WHERE u.id = mailings.owner_id AND u.state = 'active')",
         )
         .bind(plan.mailing_id.0)
         .bind(ts(plan.expected_next_run_at))
         .bind(ts_opt(plan.next_run_at))
+        .bind(ts(plan.expected_updated_at))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -134,9 +137,10 @@ impl DeliveryQueue for SqliteStore {
         // dead); its late result is then refused, since the delivery is no longer
         // `sending` under its attempt number.
         sqlx::query(
-            "UPDATE deliveries SET state = 'pending', lease_until = NULL \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= ?1 \
-                          )",
+            "UPDATE deliveries SET lease_until = NULL, updated_at = ?1, \
+                 state = CASE WHEN EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
+                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active') THEN 'pending' ELSE 'cancelled' END \
+             WHERE state = 'sending' AND lease_until <= ?1",
         )
         .bind(ts(now))
         .execute(&self.writer)
@@ -163,6 +167,7 @@ impl DeliveryQueue for SqliteStore {
                 name: r.name,
                 unsubscribe_token: r.unsubscribe_token,
                 attempt: u32::try_from(r.attempts).unwrap_or(0),
+                lease_until,
             })
             .collect())
     }
@@ -194,7 +199,9 @@ impl DeliveryQueue for SqliteStore {
             .collect();
         let json = serde_json::to_string(&rows).map_err(StoreError::backend)?;
         let r = sqlx::query(
-            "UPDATE deliveries SET state = v.state, \
+            "UPDATE deliveries SET \
+                 state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
+                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active') THEN 'cancelled' ELSE v.state END, \
                  last_reply = COALESCE(v.reply, deliveries.last_reply), \
                  next_attempt_at = COALESCE(v.next_at, deliveries.next_attempt_at), \
                  attempts = deliveries.attempts - v.released, \

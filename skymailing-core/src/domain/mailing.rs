@@ -1,6 +1,6 @@
 //! Mailings: a message sent to a set of the owner's clients on a schedule.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ClientId, MailingId, MessageId, UserId, single_line};
@@ -149,8 +149,8 @@ impl Mailing {
         match self.next_run_at {
             _ if self.sending => MailingStatus::Running,
             Some(_) if now < self.start_at => MailingStatus::Created,
-            Some(_) => MailingStatus::Running,
-            None => MailingStatus::Finished,
+            Some(_) if now < self.end_at => MailingStatus::Running,
+            _ => MailingStatus::Finished,
         }
     }
 }
@@ -197,6 +197,9 @@ impl MailingDraft {
                 "too many clients for one mailing",
             ));
         }
+        // Stores keep microseconds: drop finer digits here so that what is
+        // stored is exactly what the schedule computes with.
+        let (start_at, end_at) = (start_at.trunc_subsecs(6), end_at.trunc_subsecs(6));
         if end_at <= start_at {
             return Err(Error::invalid("end_at", "must be after the start"));
         }

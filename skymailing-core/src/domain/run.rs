@@ -189,6 +189,8 @@ pub struct ClaimedDelivery {
     pub unsubscribe_token: String,
     /// This claim's attempt number: the fencing token for the result.
     pub attempt: u32,
+    /// The claim is another worker's to take after this.
+    pub lease_until: DateTime<Utc>,
 }
 
 impl ClaimedDelivery {

@@ -43,9 +43,15 @@ impl Templates {
     }
 }
 
+/// Instructions one rendering may execute: far more than any real message
+/// needs, few enough that a hostile loop stops in milliseconds.
+const FUEL: u64 = 200_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(50);
     env
 }
 
@@ -216,6 +222,19 @@ mod tests {
             "{% if name %}Dear {{ name|upper }}{% endif %} {{ email }} {{ unsubscribe_url }}",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_runaway_template_runs_out_of_fuel() {
+        let c = CompiledMessage::compile(&content(
+            "s",
+            "{% for a in range(1000) %}{% for b in range(1000) %}{{ name }}{% endfor %}{% endfor %}",
+            None,
+        ))
+        .unwrap();
+        let started = std::time::Instant::now();
+        assert!(c.render(&ANN).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

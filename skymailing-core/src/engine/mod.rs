@@ -19,13 +19,15 @@ mod wakeup;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use tokio::sync::Notify;
 
-pub use report::summarize;
+pub use report::{redact_addresses, summarize};
 pub use retry::RetryPolicy;
 pub use wakeup::Wakeup;
 
@@ -45,6 +47,10 @@ pub struct EngineConfig {
     pub concurrency: usize,
     /// How long a claim is held before another worker may take it over.
     pub lease: Duration,
+    /// Longest wait for one send; a send that takes longer counts as a
+    /// connection error. A delivery is sent only while its lease has room for a
+    /// whole send, so no send outlives its claim.
+    pub send_timeout: Duration,
     /// Retries of transient and connection errors.
     pub retry: RetryPolicy,
     /// Longest sleep between rounds when nothing wakes the engine.
@@ -61,6 +67,7 @@ impl Default for EngineConfig {
             batch_size: 500,
             concurrency: 16,
             lease: Duration::from_secs(300),
+            send_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
             base_url: "http://127.0.0.1:8000".into(),
@@ -88,12 +95,16 @@ pub struct Engine {
     config: EngineConfig,
     wakeup: Wakeup,
     templates: Mutex<HashMap<RunId, Arc<(RunContent, CompiledMessage)>>>,
+    stopping: AtomicBool,
+    stop: Notify,
 }
 
 /// How many rounds of due mailings one scheduling pass handles at most.
 const SCHEDULE_ROUNDS: usize = 20;
 /// Compiled runs kept between batches.
 const TEMPLATE_CACHE: usize = 64;
+/// Time kept in hand after a send's timeout for writing the result before the lease ends.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// Builds an engine over a delivery queue, a mailer and a clock.
@@ -111,6 +122,8 @@ impl Engine {
             config,
             wakeup,
             templates: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+            stop: Notify::new(),
         }
     }
 
@@ -162,15 +175,23 @@ impl Engine {
                 let plan = RunPlan {
                     mailing_id: m.id,
                     expected_next_run_at: expected,
+                    expected_updated_at: m.updated_at,
                     run,
                     next_run_at,
                     now,
                 };
-                if let Some(run) = self.queue.apply_plan(&plan).await? {
-                    tracing::info!(mailing = %m.id, run = %run.id, recipients = run.recipients, "run started");
-                    started.push(run);
+                // One mailing's failure must not hold up the others.
+                match self.queue.apply_plan(&plan).await {
+                    Ok(Some(run)) => {
+                        tracing::info!(mailing = %m.id, run = %run.id, recipients = run.recipients, "run started");
+                        started.push(run);
+                        progressed = true;
+                    }
+                    Ok(None) => progressed = true,
+                    Err(e) => {
+                        tracing::warn!(mailing = %m.id, error = %e, "scheduling a mailing failed")
+                    }
                 }
-                progressed = true;
             }
             if !progressed || due.len() < 100 {
                 break;
@@ -180,7 +201,8 @@ impl Engine {
     }
 
     /// Claims one batch, sends it and records the results. Returns how many
-    /// deliveries were attempted (0 when nothing was due).
+    /// sends were attempted: 0 when nothing was due, or when everything claimed
+    /// was handed back (shutting down, or too little lease left).
     pub async fn work_batch(&self) -> Result<usize, Error> {
         let now = self.clock.now();
         let batch = self
@@ -205,7 +227,10 @@ impl Engine {
         self.queue
             .complete_deliveries(&results, self.clock.now())
             .await?;
-        Ok(results.len())
+        Ok(results
+            .iter()
+            .filter(|r| r.outcome != DeliveryOutcome::Released)
+            .count())
     }
 
     async fn contents_for(
@@ -259,6 +284,18 @@ impl Engine {
                 reply: "the run's message could not be loaded or compiled".into(),
             });
         };
+        if self.stopping.load(Ordering::SeqCst) {
+            return result(DeliveryOutcome::Released);
+        }
+        // Room for a whole send and the write of its result; with a lease shorter
+        // than that (a misconfiguration), half the lease.
+        let room = (self.config.send_timeout + LEASE_MARGIN).min(self.config.lease / 2);
+        let room = chrono::Duration::from_std(room).unwrap_or(chrono::Duration::MAX);
+        if self.clock.now() + room > d.lease_until {
+            // Not enough lease left to finish a send: hand it back rather than
+            // risk another worker sending it too.
+            return result(DeliveryOutcome::Released);
+        }
         let (snapshot, compiled) = &*content;
         let unsubscribe_url = format!(
             "{}/unsubscribe/{}",
@@ -286,7 +323,14 @@ impl Engine {
             message_id: d.message_id(snapshot, &self.config.message_id_domain),
             unsubscribe_url: Some(unsubscribe_url),
         };
-        let outcome = match self.mailer.send(&email).await {
+        let sent = tokio::time::timeout(self.config.send_timeout, self.mailer.send(&email))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Connection {
+                    detail: format!("no answer within {} s", self.config.send_timeout.as_secs()),
+                })
+            });
+        let outcome = match sent {
             Ok(reply) => DeliveryOutcome::Sent { reply },
             Err(SendError::Permanent { reply }) => DeliveryOutcome::Failed { reply },
             Err(e @ (SendError::Transient { .. } | SendError::Connection { .. })) => {
@@ -345,49 +389,59 @@ impl Engine {
         Ok(stats)
     }
 
-    /// Runs until `shutdown` resolves. A batch in flight is finished before it
-    /// stops; nothing is claimed afterwards. Store errors are logged and retried
-    /// after the polling interval.
+    /// Runs until `shutdown` resolves. Then it claims nothing more: sends in
+    /// flight finish and are recorded, and the rest of the batch is released
+    /// (back to pending, the attempt not counted) for another worker. Store
+    /// errors are logged and the round is retried after the polling interval.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
-            let mut stop = false;
-            let work = async {
-                let _ = self.schedule_due().await?;
-                loop {
-                    let n = self.work_batch().await?;
-                    self.finish_runs().await?;
-                    if n == 0 {
-                        break;
-                    }
-                    // Let a shutdown in between batches through.
-                    if futures::poll!(&mut shutdown).is_ready() {
-                        stop = true;
-                        break;
-                    }
-                }
-                Ok::<_, Error>(())
-            };
-            if let Err(e) = work.await {
-                tracing::warn!(error = %e, "engine round failed; retrying after the polling interval");
+        let main = self.main_loop();
+        tokio::pin!(main);
+        tokio::select! {
+            _ = &mut main => {}
+            _ = shutdown => {
+                self.stopping.store(true, Ordering::SeqCst);
+                self.stop.notify_waiters();
+                main.await;
             }
-            if stop {
+        }
+        tracing::info!("engine stopped");
+    }
+
+    async fn main_loop(&self) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            let failed = match self.work_until_idle().await {
+                Ok(()) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "engine round failed; retrying after the polling interval");
+                    true
+                }
+            };
+            if self.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            let now = self.clock.now();
-            let poll = now
+            let poll = self.clock.now()
                 + chrono::Duration::from_std(self.config.poll_interval)
                     .unwrap_or(chrono::Duration::seconds(5));
             let deadline: DateTime<Utc> = match self.queue.next_wakeup().await {
-                Ok(Some(t)) => t.min(poll),
+                Ok(Some(t)) if !failed => t.min(poll),
                 _ => poll,
             };
             tokio::select! {
-                _ = &mut shutdown => break,
+                _ = self.stop.notified() => {}
                 _ = self.wakeup.notified() => {}
                 _ = self.clock.sleep_until(deadline) => {}
             }
         }
-        tracing::info!("engine stopped");
+    }
+
+    async fn work_until_idle(&self) -> Result<(), Error> {
+        self.schedule_due().await?;
+        loop {
+            let n = self.work_batch().await?;
+            self.finish_runs().await?;
+            if n == 0 || self.stopping.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+        }
     }
 }

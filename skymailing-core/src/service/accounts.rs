@@ -63,13 +63,10 @@ impl AccountService {
         )
     }
 
-    async fn send_account_mail(
-        &self,
-        to: &EmailAddress,
-        name: &str,
-        subject: String,
-        text: String,
-    ) -> Result<(), Error> {
+    /// Sends an account email in the background, so that the answer takes the
+    /// same time whether or not an email goes out (no account enumeration by
+    /// timing). A failure is logged: the user can ask again.
+    fn send_account_mail(&self, to: &EmailAddress, name: &str, subject: String, text: String) {
         let email = OutgoingEmail {
             to: to.clone(),
             to_name: name.to_owned(),
@@ -83,11 +80,12 @@ impl AccountService {
             ),
             unsubscribe_url: None,
         };
-        self.mailer
-            .send(&email)
-            .await
-            .map(drop)
-            .map_err(|e| Error::Internal(format!("sending the account email failed: {e}")))
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&email).await {
+                tracing::warn!(error = %e, "sending an account email failed");
+            }
+        });
     }
 
     /// Registers an account and emails a verification link. A taken address
@@ -132,8 +130,8 @@ impl AccountService {
                     name.as_str(),
                     format!("Your {service} account"),
                     text,
-                )
-                .await
+                );
+                Ok(())
             }
             Err(e) => Err(Error::Store(e)),
         }
@@ -164,8 +162,8 @@ impl AccountService {
             user.name.as_str(),
             format!("Confirm your {service} account"),
             text,
-        )
-        .await
+        );
+        Ok(())
     }
 
     /// Follows a verification link: the account becomes active.
@@ -190,6 +188,9 @@ impl AccountService {
 
     /// Signs in: a new session for an active account.
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, Error> {
+        if password.chars().count() > 1024 {
+            return Err(Error::InvalidCredentials);
+        }
         let found = match EmailAddress::parse(email) {
             Ok(e) => store(self.users.user_by_email(&e).await)?,
             Err(_) => None,
@@ -277,8 +278,8 @@ impl AccountService {
             user.name.as_str(),
             format!("Reset your {service} password"),
             text,
-        )
-        .await
+        );
+        Ok(())
     }
 
     /// Sets a new password from a reset link; every session of the account ends.

@@ -7,7 +7,8 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::store;
-use crate::policy::{Action, Actor, Target, authorize};
+use crate::engine::redact_addresses;
+use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{Clock, DailyOutcome, DeliveryQueue, RunFilter, RunStore};
 use crate::{Delivery, Error, ListQuery, Page, Run, RunId, RunTotals};
 
@@ -45,11 +46,17 @@ impl LogService {
         store(self.runs.list_runs(RunFilter::default(), query).await)
     }
 
-    /// One run with its progress.
+    /// One run with its progress. Failure replies name recipients only for
+    /// those who may see the run's addresses.
     pub async fn run(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
         let run = store(self.runs.run(id).await)?.ok_or(Error::NotFound)?;
-        let totals = store(self.queue.run_totals(id).await)?;
+        let mut totals = store(self.queue.run_totals(id).await)?;
+        if decide(actor, Action::ViewDeliveries, Target::OwnedBy(run.owner)) != Decision::Allow {
+            for (reply, _) in &mut totals.failures {
+                *reply = redact_addresses(reply);
+            }
+        }
         Ok(RunDetail { run, totals })
     }
 

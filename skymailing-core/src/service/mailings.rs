@@ -117,7 +117,9 @@ impl MailingService {
     }
 
     /// Changes a mailing; the change applies to future runs. A changed schedule
-    /// is seeded again (its current slot runs at once unless it already ran).
+    /// of a mailing that never ran is seeded again (its current slot runs at
+    /// once); one that ran already continues with the first new slot after now,
+    /// so an edit never re-sends the slot that just went out.
     pub async fn update(
         &self,
         actor: Actor,
@@ -128,7 +130,17 @@ impl MailingService {
         let now = self.clock.now();
         let next = if draft.changes_schedule_of(&m) {
             let tz = self.time_zone(m.owner).await?;
-            schedule_of(draft.start_at, draft.end_at, draft.periodicity, tz).seed(now)
+            let schedule = schedule_of(draft.start_at, draft.end_at, draft.periodicity, tz);
+            let ran = RunFilter {
+                mailing: Some(id),
+                owner: None,
+            };
+            let one = ListQuery::new(1, 1, None)?;
+            if store(self.runs.list_runs(ran, &one).await)?.total == 0 {
+                schedule.seed(now)
+            } else {
+                schedule.first_after(now)
+            }
         } else {
             m.next_run_at
         };

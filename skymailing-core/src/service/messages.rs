@@ -43,7 +43,9 @@ impl MessageService {
         )
     }
 
-    /// Changes a message; running and future runs keep the copy they froze.
+    /// Changes a message; runs already started keep the copy they froze. A
+    /// message that other users' mailings use cannot be changed (that would
+    /// change what they send under their name): write a new one instead.
     pub async fn update(
         &self,
         actor: Actor,
@@ -51,7 +53,13 @@ impl MessageService {
         draft: &MessageDraft,
     ) -> Result<Message, Error> {
         let m = self.get(actor, id).await?;
-        authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
+        let p = authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
+        let users = store(self.messages.message_users(id).await)?;
+        if users.iter().any(|u| *u != m.owner && *u != p.id) {
+            return Err(Error::Conflict(
+                "other users' mailings send this message; write a new message instead".into(),
+            ));
+        }
         store(
             self.messages
                 .update_message(id, draft, self.clock.now())

@@ -28,7 +28,7 @@ use crate::{StoreConflict, StoreError};
 macro_rules! store_conformance_tests {
     (#[$attr:meta] async fn $args:tt $make:block) => {
         $crate::__conformance_cases!([$attr] $args $make;
-            users_email_is_unique_case_insensitively,
+            users_email_is_unique,
             users_are_found_and_updated,
             users_list_paginates_and_searches,
             sessions_expire_and_can_be_revoked,
@@ -64,6 +64,19 @@ macro_rules! store_conformance_tests {
             blog_posts_publish_count_views_and_pick_at_random,
             stats_count_mailings_running_and_unique_clients,
             daily_outcomes_count_sent_and_failed,
+            retry_or_release_of_a_stopped_run_is_cancelled,
+            expired_lease_of_a_stopped_run_is_cancelled,
+            plan_for_an_owner_no_longer_active_is_refused,
+            plan_made_before_an_edit_is_refused,
+            unsubscribing_cancels_the_clients_pending_deliveries,
+            another_owners_client_is_not_found_even_on_an_email_clash,
+            message_users_are_the_owners_of_its_mailings,
+            next_wakeup_ignores_what_cannot_run,
+            due_mailings_skip_owners_pending_verification,
+            a_token_is_consumed_once_under_concurrency,
+            sub_second_times_round_trip_exactly,
+            search_treats_wildcards_literally,
+            smaller_queries_and_filters,
         );
     };
 }
@@ -153,6 +166,7 @@ pub async fn start_run(s: &S, m: &Mailing) -> Run {
     s.apply_plan(&RunPlan {
         mailing_id: m.id,
         expected_next_run_at: slot,
+        expected_updated_at: m.updated_at,
         run: Some(NewRun {
             slot_at: slot,
             skipped_slots: 0,
@@ -217,8 +231,8 @@ async fn states(s: &S, run: RunId) -> HashMap<DeliveryState, usize> {
     m
 }
 
-/// Emails are unique whatever their case.
-pub async fn users_email_is_unique_case_insensitively(s: S) {
+/// A user email is taken once (addresses reach stores lower-cased by `EmailAddress`).
+pub async fn users_email_is_unique(s: S) {
     user(&s, "ann@example.com", Role::User).await;
     let dup = s
         .create_user(&NewUser {
@@ -825,6 +839,7 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
         .apply_plan(&RunPlan {
             mailing_id: m.id,
             expected_next_run_at: t0(),
+            expected_updated_at: m.updated_at,
             run: Some(NewRun {
                 slot_at: t0(),
                 skipped_slots: 2,
@@ -899,6 +914,7 @@ pub async fn plan_creates_one_run_per_slot(s: S) {
     let plan = RunPlan {
         mailing_id: m.id,
         expected_next_run_at: t0(),
+        expected_updated_at: m.updated_at,
         run: Some(NewRun {
             slot_at: t0(),
             skipped_slots: 0,
@@ -951,6 +967,7 @@ pub async fn plan_with_a_stale_expectation_is_refused(s: S) {
     let stale = RunPlan {
         mailing_id: m.id,
         expected_next_run_at: t0() - Span::days(1),
+        expected_updated_at: m.updated_at,
         run: Some(NewRun {
             slot_at: t0() - Span::days(1),
             skipped_slots: 0,
@@ -970,6 +987,7 @@ pub async fn plan_with_a_stale_expectation_is_refused(s: S) {
         .unwrap();
     let fresh = RunPlan {
         expected_next_run_at: t0(),
+        expected_updated_at: m.updated_at,
         ..stale.clone()
     };
     assert_eq!(s.apply_plan(&fresh).await.unwrap(), None);
@@ -996,6 +1014,7 @@ pub async fn plan_without_a_run_moves_the_next_run(s: S) {
     let plan = RunPlan {
         mailing_id: m.id,
         expected_next_run_at: t0(),
+        expected_updated_at: m.updated_at,
         run: None,
         next_run_at: None,
         now: t0(),
@@ -1048,6 +1067,7 @@ pub async fn claim_leases_and_fences_stale_results(s: S) {
     let c = s.claim_deliveries(t0(), LEASE, 2).await.unwrap();
     assert_eq!(c.len(), 2);
     assert!(c.iter().all(|d| d.attempt == 1 && d.run_id == run.id));
+    assert!(c.iter().all(|d| d.lease_until == t0() + Span::seconds(60)));
     let rest = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     assert_eq!(rest.len(), 1, "leased ones are not claimed again");
     assert!(
@@ -1144,7 +1164,7 @@ pub async fn retry_returns_to_pending_until_its_time(s: S) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.next_wakeup().await.unwrap().map(|t| t <= at), Some(true));
+    assert_eq!(s.next_wakeup().await.unwrap(), Some(at));
     let again = s.claim_deliveries(at, LEASE, 10).await.unwrap();
     assert_eq!(again[0].attempt, 2);
 }
@@ -1605,4 +1625,457 @@ pub async fn daily_outcomes_count_sent_and_failed(s: S) {
         ]
     );
     assert_eq!(s.daily_outcomes(None, next_day).await.unwrap().len(), 1);
+}
+
+/// A retry or release of a delivery whose mailing was disabled comes back cancelled.
+pub async fn retry_or_release_of_a_stopped_run_is_cancelled(s: S) {
+    let (_, m, run) = run_with(&s, "ann@example.com", 2).await;
+    let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
+    s.set_mailing_enabled(m.id, false, Some(DisabledBy::Owner), m.next_run_at, t0())
+        .await
+        .unwrap();
+    let results = [
+        DeliveryResult {
+            id: c[0].id,
+            attempt: c[0].attempt,
+            outcome: DeliveryOutcome::Retry {
+                reply: "451 later".into(),
+                at: t0(),
+            },
+        },
+        DeliveryResult {
+            id: c[1].id,
+            attempt: c[1].attempt,
+            outcome: DeliveryOutcome::Released,
+        },
+    ];
+    assert_eq!(s.complete_deliveries(&results, t0()).await.unwrap(), 2);
+    assert_eq!(states(&s, run.id).await[&DeliveryState::Cancelled], 2);
+    assert!(
+        s.claim_deliveries(t0() + Span::hours(1), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.runs_to_finish(10).await.unwrap().len(),
+        1,
+        "the run can finish"
+    );
+}
+
+/// A delivery whose lease expires after its owner was blocked is cancelled, not claimed.
+pub async fn expired_lease_of_a_stopped_run_is_cancelled(s: S) {
+    let (u, _, run) = run_with(&s, "ann@example.com", 2).await;
+    s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
+    s.set_user_state(u.id, UserState::Blocked, t0())
+        .await
+        .unwrap();
+    assert!(
+        s.claim_deliveries(t0() + Span::seconds(61), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(states(&s, run.id).await[&DeliveryState::Cancelled], 2);
+}
+
+/// A plan for a mailing whose owner was blocked in the meantime creates nothing.
+pub async fn plan_for_an_owner_no_longer_active_is_refused(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let a = client(&s, ann.id, "a@example.com").await;
+    let msg = message(&s, ann.id).await;
+    let m = mailing(&s, ann.id, msg.id, &[a.id]).await;
+    s.set_user_state(ann.id, UserState::Blocked, t0())
+        .await
+        .unwrap();
+    let plan = RunPlan {
+        mailing_id: m.id,
+        expected_next_run_at: t0(),
+        expected_updated_at: m.updated_at,
+        run: Some(NewRun {
+            slot_at: t0(),
+            skipped_slots: 0,
+            nonce: "n".into(),
+        }),
+        next_run_at: Some(t0() + Span::days(1)),
+        now: t0(),
+    };
+    assert_eq!(s.apply_plan(&plan).await.unwrap(), None);
+    assert_eq!(
+        s.list_runs(RunFilter::default(), &all())
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+/// A plan made before an edit of the mailing is void, even with the same next run.
+pub async fn plan_made_before_an_edit_is_refused(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let a = client(&s, ann.id, "a@example.com").await;
+    let msg = message(&s, ann.id).await;
+    let m = mailing(&s, ann.id, msg.id, &[a.id]).await;
+    let d = MailingDraft::new(
+        "Longer",
+        msg.id,
+        vec![a.id],
+        t0(),
+        t0() + Span::days(90),
+        Periodicity::Weekly,
+    )
+    .unwrap();
+    let edited = s
+        .update_mailing(m.id, &d, Some(t0()), t0() + Span::seconds(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(edited.updated_at, t0() + Span::seconds(1));
+    let stale = RunPlan {
+        mailing_id: m.id,
+        expected_next_run_at: t0(),
+        expected_updated_at: m.updated_at,
+        run: None,
+        next_run_at: None,
+        now: t0(),
+    };
+    assert_eq!(s.apply_plan(&stale).await.unwrap(), None);
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().next_run_at,
+        Some(t0()),
+        "untouched"
+    );
+    let fresh = RunPlan {
+        expected_updated_at: edited.updated_at,
+        ..stale
+    };
+    s.apply_plan(&fresh).await.unwrap();
+    assert_eq!(s.mailing(m.id).await.unwrap().unwrap().next_run_at, None);
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().updated_at,
+        edited.updated_at,
+        "a plan does not edit"
+    );
+}
+
+/// Following an unsubscribe link stops that recipient's pending deliveries at once.
+pub async fn unsubscribing_cancels_the_clients_pending_deliveries(s: S) {
+    let (u, m, run) = run_with(&s, "ann@example.com", 2).await;
+    let c = s.client(u.id, m.client_ids[0]).await.unwrap().unwrap();
+    s.set_unsubscribed(&c.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap();
+    let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
+    let mine = ds.iter().find(|d| d.client_id == Some(c.id)).unwrap();
+    assert_eq!(mine.state, DeliveryState::Cancelled);
+    assert_eq!(
+        ds.iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .count(),
+        1
+    );
+}
+
+/// Updating another owner's client is "not found", whatever its email clashes with.
+pub async fn another_owners_client_is_not_found_even_on_an_email_clash(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let anns = client(&s, ann.id, "x@example.com").await;
+    client(&s, bob.id, "y@example.com").await;
+    let d = ClientDraft::parse("y@example.com", "Y", "").unwrap();
+    assert_eq!(s.update_client(bob.id, anns.id, &d).await.unwrap(), None);
+}
+
+/// A message's users are the distinct owners of the mailings that send it.
+pub async fn message_users_are_the_owners_of_its_mailings(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let a = client(&s, ann.id, "a@example.com").await;
+    let b = client(&s, bob.id, "b@example.com").await;
+    let msg = message(&s, ann.id).await;
+    assert!(s.message_users(msg.id).await.unwrap().is_empty());
+    mailing(&s, bob.id, msg.id, &[b.id]).await;
+    mailing(&s, bob.id, msg.id, &[b.id]).await;
+    mailing(&s, ann.id, msg.id, &[a.id]).await;
+    let mut users = s.message_users(msg.id).await.unwrap();
+    users.sort();
+    assert_eq!(users, vec![ann.id, bob.id]);
+}
+
+/// Disabled mailings, finished ones and those of inactive owners never wake the engine.
+pub async fn next_wakeup_ignores_what_cannot_run(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let a = client(&s, ann.id, "a@example.com").await;
+    let b = client(&s, bob.id, "b@example.com").await;
+    let msg = message(&s, ann.id).await;
+    let off = mailing(&s, ann.id, msg.id, &[a.id]).await;
+    s.set_mailing_enabled(
+        off.id,
+        false,
+        Some(DisabledBy::Owner),
+        off.next_run_at,
+        t0(),
+    )
+    .await
+    .unwrap();
+    let done = MailingDraft::new(
+        "done",
+        msg.id,
+        vec![a.id],
+        t0(),
+        t0() + Span::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
+    s.create_mailing(ann.id, &done, None, t0()).await.unwrap();
+    mailing(&s, bob.id, msg.id, &[b.id]).await;
+    s.set_user_state(bob.id, UserState::Blocked, t0())
+        .await
+        .unwrap();
+    let pending = s
+        .create_user(&NewUser {
+            email: EmailAddress::parse("new@example.com").unwrap(),
+            name: DisplayName::parse("New").unwrap(),
+            time_zone: TimeZone::UTC,
+            role: Role::User,
+            state: UserState::PendingVerification,
+            password_hash: "x".into(),
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let p = client(&s, pending.id, "p@example.com").await;
+    mailing(&s, pending.id, msg.id, &[p.id]).await;
+    assert_eq!(s.next_wakeup().await.unwrap(), None);
+}
+
+/// A mailing of an owner who has not verified their address is not due.
+pub async fn due_mailings_skip_owners_pending_verification(s: S) {
+    let pending = s
+        .create_user(&NewUser {
+            email: EmailAddress::parse("new@example.com").unwrap(),
+            name: DisplayName::parse("New").unwrap(),
+            time_zone: TimeZone::UTC,
+            role: Role::User,
+            state: UserState::PendingVerification,
+            password_hash: "x".into(),
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let p = client(&s, pending.id, "p@example.com").await;
+    let msg = message(&s, pending.id).await;
+    mailing(&s, pending.id, msg.id, &[p.id]).await;
+    assert!(
+        s.due_mailings(t0() + Span::days(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Of many concurrent uses of one token, exactly one succeeds.
+pub async fn a_token_is_consumed_once_under_concurrency(s: S) {
+    let u = user(&s, "ann@example.com", Role::User).await;
+    s.create_token(
+        u.id,
+        TokenPurpose::PasswordReset,
+        "once",
+        t0() + Span::hours(1),
+    )
+    .await
+    .unwrap();
+    let tries = (0..8).map(|_| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            s.consume_token(TokenPurpose::PasswordReset, "once", t0())
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for t in tries {
+        if t.await.unwrap().is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+/// Instants with microseconds survive storage exactly, and schedules match on them.
+pub async fn sub_second_times_round_trip_exactly(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let a = client(&s, ann.id, "a@example.com").await;
+    let msg = message(&s, ann.id).await;
+    let start = t0() + Span::microseconds(123_456);
+    let d = MailingDraft::new(
+        "precise",
+        msg.id,
+        vec![a.id],
+        start,
+        start + Span::days(3),
+        Periodicity::Daily,
+    )
+    .unwrap();
+    let m = s
+        .create_mailing(ann.id, &d, Some(start), start)
+        .await
+        .unwrap();
+    let back = s.mailing(m.id).await.unwrap().unwrap();
+    assert_eq!(
+        (back.start_at, back.next_run_at, back.updated_at),
+        (start, Some(start), start)
+    );
+    let due = s.due_mailings(start, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert!(
+        s.due_mailings(start - Span::microseconds(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let plan = RunPlan {
+        mailing_id: m.id,
+        expected_next_run_at: due[0].mailing.next_run_at.unwrap(),
+        expected_updated_at: due[0].mailing.updated_at,
+        run: Some(NewRun {
+            slot_at: start,
+            skipped_slots: 0,
+            nonce: "n".into(),
+        }),
+        next_run_at: Some(start + Span::days(1)),
+        now: start,
+    };
+    let run = s
+        .apply_plan(&plan)
+        .await
+        .unwrap()
+        .expect("the compare-and-set matches");
+    assert_eq!(run.slot_at, start);
+    let c = s.claim_deliveries(start, LEASE, 10).await.unwrap();
+    assert_eq!(c.len(), 1, "due at its exact time");
+}
+
+/// `%`, `_` and `\` in a search match themselves only.
+pub async fn search_treats_wildcards_literally(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    for (email, name) in [
+        ("a@x.com", "100% real"),
+        ("b@x.com", "1000 real"),
+        ("c@x.com", "snake_case"),
+        ("d@x.com", "snakeXcase"),
+        ("e@x.com", "back\\slash"),
+    ] {
+        let d = ClientDraft::parse(email, name, "").unwrap();
+        s.create_client(ann.id, &d, &format!("t-{email}"), t0())
+            .await
+            .unwrap();
+    }
+    let hits = |p: Page<Client>| p.items.into_iter().map(|c| c.full_name).collect::<Vec<_>>();
+    assert_eq!(
+        hits(s.list_clients(ann.id, &q(1, 10, Some("0%"))).await.unwrap()),
+        vec!["100% real"]
+    );
+    assert_eq!(
+        hits(
+            s.list_clients(ann.id, &q(1, 10, Some("e_c")))
+                .await
+                .unwrap()
+        ),
+        vec!["snake_case"]
+    );
+    assert_eq!(
+        hits(
+            s.list_clients(ann.id, &q(1, 10, Some("k\\s")))
+                .await
+                .unwrap()
+        ),
+        vec!["back\\slash"]
+    );
+}
+
+/// Smaller behaviours adapters could differ on.
+pub async fn smaller_queries_and_filters(s: S) {
+    // run_totals of an unknown run is all zeros.
+    assert_eq!(
+        s.run_totals(RunId(987_654)).await.unwrap(),
+        RunTotals::default()
+    );
+    // delete_user_sessions with nothing kept ends them all.
+    let (ann, m, run) = run_with(&s, "ann@example.com", 2).await;
+    s.create_session(ann.id, "s1", t0() + Span::hours(1))
+        .await
+        .unwrap();
+    s.create_session(ann.id, "s2", t0() + Span::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(s.delete_user_sessions(ann.id, None).await.unwrap(), 2);
+    // Activating a user has no side effects on their deliveries.
+    s.set_user_state(ann.id, UserState::Active, t0())
+        .await
+        .unwrap();
+    assert_eq!(states(&s, run.id).await[&DeliveryState::Pending], 2);
+    // Users are found by name too; runs and deliveries by their own search.
+    assert_eq!(
+        s.list_users(&q(1, 10, Some("name of ann")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_runs(RunFilter::default(), &q(1, 10, Some("weekly")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_runs(RunFilter::default(), &q(1, 10, Some("monthly")))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let first = s.run_deliveries(run.id, &all()).await.unwrap().items[0]
+        .email
+        .clone();
+    assert_eq!(
+        s.run_deliveries(run.id, &q(1, 10, Some(first.as_str())))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    // daily_outcomes can be limited to one owner.
+    let (bob, _, _) = run_with(&s, "bob@example.org", 1).await;
+    let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
+    s.complete_deliveries(&c.iter().map(sent).collect::<Vec<_>>(), t0())
+        .await
+        .unwrap();
+    let mine = s
+        .daily_outcomes(Some(ann.id), t0() - Span::days(1))
+        .await
+        .unwrap();
+    let bobs = s
+        .daily_outcomes(Some(bob.id), t0() - Span::days(1))
+        .await
+        .unwrap();
+    assert_eq!((mine[0].sent, bobs[0].sent), (2, 1));
+    // Stats: a disabled mailing is not running, nor one past its end once its
+    // last run finished.
+    let before = s.stats(t0()).await.unwrap();
+    s.set_mailing_enabled(m.id, false, Some(DisabledBy::Owner), m.next_run_at, t0())
+        .await
+        .unwrap();
+    let after = s.stats(t0()).await.unwrap();
+    assert_eq!(after.running_mailings + 1, before.running_mailings);
+    for r in s.runs_to_finish(10).await.unwrap() {
+        let t = s.run_totals(r.id).await.unwrap();
+        assert!(s.finish_run(r.id, &t, "done", t0()).await.unwrap());
+    }
+    let late = s.stats(t0() + Span::days(365)).await.unwrap();
+    assert_eq!(late.running_mailings, 0, "past their end nothing runs");
 }

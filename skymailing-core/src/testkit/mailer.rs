@@ -106,6 +106,15 @@ impl RecordingMailer {
             .is_ok()
     }
 
+    /// Waits until at least `n` emails to `address` were accepted, or `timeout`
+    /// passes (account emails are sent in the background). Returns whether they were.
+    pub async fn wait_for_sent_to(&self, address: &str, n: usize, timeout: Duration) -> bool {
+        let mut rx = self.count.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|_| self.sent_to(address).len() >= n))
+            .await
+            .is_ok()
+    }
+
     /// The first link containing `token=` in the last email to `address`.
     pub fn last_link(&self, address: &str) -> Option<String> {
         let mail = self.sent_to(address).pop()?;

@@ -68,6 +68,24 @@ impl State {
         }
     }
 
+    /// Whether a run may still send: its mailing exists and is enabled, and its
+    /// owner is active.
+    fn run_may_send(&self, run: RunId) -> bool {
+        let Some(r) = self.runs.get(&run) else {
+            return false;
+        };
+        let mailing_on = r
+            .run
+            .mailing_id
+            .and_then(|m| self.mailings.get(&m))
+            .is_some_and(|m| m.enabled);
+        let owner_on = self
+            .users
+            .get(&r.run.owner)
+            .is_some_and(|(u, _)| u.state == UserState::Active);
+        mailing_on && owner_on
+    }
+
     fn totals(&self, run: RunId) -> RunTotals {
         let mut t = RunTotals::default();
         let mut failures: HashMap<String, u64> = HashMap::new();
@@ -368,6 +386,9 @@ impl ClientStore for MemoryStore {
         d: &ClientDraft,
     ) -> StoreResult<Option<Client>> {
         let mut s = self.lock();
+        if s.clients.get(&id).is_none_or(|c| c.owner != owner) {
+            return Ok(None);
+        }
         if s.clients
             .values()
             .any(|c| c.owner == owner && c.email == d.email && c.id != id)
@@ -417,13 +438,24 @@ impl ClientStore for MemoryStore {
         at: Option<DateTime<Utc>>,
     ) -> StoreResult<Option<Client>> {
         let mut s = self.lock();
-        Ok(s.clients
+        let Some(c) = s
+            .clients
             .values_mut()
             .find(|c| c.unsubscribe_token == token)
-            .map(|c| {
-                c.unsubscribed_at = at;
-                c.clone()
-            }))
+        else {
+            return Ok(None);
+        };
+        c.unsubscribed_at = at;
+        let c = c.clone();
+        if let Some(when) = at {
+            for row in s.deliveries.values_mut() {
+                if row.d.client_id == Some(c.id) && row.d.state == DeliveryState::Pending {
+                    row.d.state = DeliveryState::Cancelled;
+                    row.d.updated_at = when;
+                }
+            }
+        }
+        Ok(Some(c))
     }
 }
 
@@ -487,6 +519,19 @@ impl MessageStore for MemoryStore {
             return Err(StoreError::Conflict(StoreConflict::MessageInUse));
         }
         Ok(s.messages.remove(&id).is_some())
+    }
+
+    async fn message_users(&self, id: MessageId) -> StoreResult<Vec<UserId>> {
+        let s = self.lock();
+        let mut owners: Vec<UserId> = s
+            .mailings
+            .values()
+            .filter(|m| m.message_id == id)
+            .map(|m| m.owner)
+            .collect();
+        owners.sort();
+        owners.dedup();
+        Ok(owners)
     }
 }
 
@@ -646,7 +691,15 @@ impl DeliveryQueue for MemoryStore {
         let Some(m) = s.mailings.get(&plan.mailing_id).cloned() else {
             return Ok(None);
         };
-        if !m.enabled || m.next_run_at != Some(plan.expected_next_run_at) {
+        let owner_active = s
+            .users
+            .get(&m.owner)
+            .is_some_and(|(u, _)| u.state == UserState::Active);
+        if !m.enabled
+            || !owner_active
+            || m.next_run_at != Some(plan.expected_next_run_at)
+            || m.updated_at != plan.expected_updated_at
+        {
             return Ok(None);
         }
         s.mailings.get_mut(&m.id).expect("present").next_run_at = plan.next_run_at;
@@ -731,17 +784,32 @@ impl DeliveryQueue for MemoryStore {
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut s = self.lock();
         let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        // Expired leases first: their worker is presumed dead.
+        let expired: Vec<(DeliveryId, RunId)> = s
+            .deliveries
+            .values()
+            .filter(|r| {
+                r.d.state == DeliveryState::Sending && r.lease_until.is_some_and(|l| l <= now)
+            })
+            .map(|r| (r.d.id, r.d.run_id))
+            .collect();
+        for (id, run) in expired {
+            let may_send = s.run_may_send(run);
+            let row = s.deliveries.get_mut(&id).expect("listed above");
+            row.lease_until = None;
+            row.d.state = if may_send {
+                DeliveryState::Pending
+            } else {
+                DeliveryState::Cancelled
+            };
+            row.d.updated_at = now;
+        }
         let mut out = Vec::new();
         for row in s.deliveries.values_mut() {
             if out.len() >= limit as usize {
                 break;
             }
-            let claimable = match row.d.state {
-                DeliveryState::Pending => row.d.next_attempt_at <= now,
-                DeliveryState::Sending => row.lease_until.is_some_and(|l| l <= now),
-                _ => false,
-            };
-            if !claimable {
+            if row.d.state != DeliveryState::Pending || row.d.next_attempt_at > now {
                 continue;
             }
             row.d.state = DeliveryState::Sending;
@@ -755,6 +823,7 @@ impl DeliveryQueue for MemoryStore {
                 name: row.d.name.clone(),
                 unsubscribe_token: row.unsubscribe_token.clone(),
                 attempt: row.d.attempts,
+                lease_until,
             });
         }
         Ok(out)
@@ -768,6 +837,10 @@ impl DeliveryQueue for MemoryStore {
         let mut s = self.lock();
         let mut applied = 0;
         for r in results {
+            let may_send = s
+                .deliveries
+                .get(&r.id)
+                .is_some_and(|row| s.run_may_send(row.d.run_id));
             let Some(row) = s.deliveries.get_mut(&r.id) else {
                 continue;
             };
@@ -787,12 +860,20 @@ impl DeliveryQueue for MemoryStore {
                     row.d.last_reply = Some(reply.clone());
                 }
                 DeliveryOutcome::Retry { reply, at } => {
-                    row.d.state = DeliveryState::Pending;
+                    row.d.state = if may_send {
+                        DeliveryState::Pending
+                    } else {
+                        DeliveryState::Cancelled
+                    };
                     row.d.last_reply = Some(reply.clone());
                     row.d.next_attempt_at = *at;
                 }
                 DeliveryOutcome::Released => {
-                    row.d.state = DeliveryState::Pending;
+                    row.d.state = if may_send {
+                        DeliveryState::Pending
+                    } else {
+                        DeliveryState::Cancelled
+                    };
                     row.d.attempts -= 1;
                 }
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use skymailing_core::engine::{Engine, EngineConfig, RetryPolicy};
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{Store, UserStore};
+use skymailing_core::ports::{OutgoingEmail as OutgoingEmailAlias, Store, UserStore};
 use skymailing_core::testkit::{ManualClock, MemoryStore, RecordingMailer};
 use skymailing_core::*;
 
@@ -28,6 +28,7 @@ pub fn engine_config() -> EngineConfig {
         batch_size: 50,
         concurrency: 4,
         lease: std::time::Duration::from_secs(60),
+        send_timeout: std::time::Duration::from_secs(20),
         retry: RetryPolicy {
             max_attempts: 3,
             base: std::time::Duration::from_secs(10),
@@ -114,6 +115,30 @@ impl World {
         let msg = self.message(actor).await;
         let d = MailingDraft::new("News", msg, clients.to_vec(), start, end, p).unwrap();
         self.app.mailings.create(actor, &d).await.unwrap().mailing
+    }
+
+    /// Waits for the `n`-th email to `address` and returns the token of its link.
+    pub async fn token(&self, address: &str, n: usize) -> String {
+        assert!(
+            self.mailer
+                .wait_for_sent_to(address, n, std::time::Duration::from_secs(10))
+                .await,
+            "email {n} to {address} never came"
+        );
+        self.mailer
+            .last_token(address)
+            .expect("a link with a token")
+    }
+
+    /// Waits for the `n`-th email to `address`.
+    pub async fn mail(&self, address: &str, n: usize) -> OutgoingEmailAlias {
+        assert!(
+            self.mailer
+                .wait_for_sent_to(address, n, std::time::Duration::from_secs(10))
+                .await,
+            "email {n} to {address} never came"
+        );
+        self.mailer.sent_to(address).pop().unwrap()
     }
 
     pub fn advance(&self, d: Duration) {
