@@ -182,7 +182,7 @@ fn resolve_local(tz: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Datelike, Timelike};
+    use chrono::Datelike;
     use proptest::prelude::*;
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -573,9 +573,13 @@ mod tests {
         fn slot_count_matches_the_period(s in schedule()) {
             let n = s.slots().count() as i64;
             let span = (s.end - s.start).num_seconds();
+            let utc = s.tz == TimeZone::UTC;
             match s.periodicity {
                 Periodicity::Once => prop_assert_eq!(n, 1),
-                // Local days are 23 to 25 hours long (up to 48 across a skipped day).
+                // In UTC every day is 24 h long: the count is exact.
+                Periodicity::Daily if utc => prop_assert_eq!(n, (span + 86_399) / 86_400),
+                Periodicity::Weekly if utc => prop_assert_eq!(n, (span + 604_799) / 604_800),
+                // Elsewhere a local day is 23 to 25 hours (Apia skipped a whole day in 2011).
                 Periodicity::Daily => prop_assert!((n - 1) * 22 * 3600 < span && span <= n * 26 * 3600 + 86_400),
                 Periodicity::Weekly => prop_assert!((n - 1) * (7 * 86_400 - 7200) < span && span <= n * (7 * 86_400 + 7200) + 86_400),
                 Periodicity::Monthly => prop_assert!((n - 1) * 27 * 86_400 < span && span <= n * 32 * 86_400),
@@ -587,18 +591,25 @@ mod tests {
             let tz = s.tz.0;
             let l0 = s.start.with_timezone(&tz);
             for (k, x) in s.slots().enumerate().skip(1) {
-                let l = x.with_timezone(&tz);
-                if tz.from_local_datetime(&l0.date_naive().and_time(l0.time())).single().is_some()
-                    && l.time() == l0.time() {
-                    // Same wall time: the usual case.
-                } else {
-                    // Only a DST gap or overlap may shift it, by at most two hours.
-                    let diff = (l.time() - l0.time()).num_minutes().abs();
-                    prop_assert!(diff <= 120 || diff >= 22 * 60, "slot {} at {} vs start {}", k, l, l0);
-                }
-                if s.periodicity == Periodicity::Monthly {
-                    let want = l0.day().min(days_in_month(l.year(), l.month()));
-                    prop_assert!(l.day() == want || l.hour() != l0.hour(), "slot {} at {}", k, l);
+                let k = k as u32;
+                let date = match s.periodicity {
+                    Periodicity::Once => unreachable!("one slot only"),
+                    Periodicity::Daily => l0.date_naive() + Duration::days(i64::from(k)),
+                    Periodicity::Weekly => l0.date_naive() + Duration::days(7 * i64::from(k)),
+                    Periodicity::Monthly => {
+                        // The start's day, or the month's last day.
+                        let first = l0.date_naive().with_day(1).unwrap().checked_add_months(Months::new(k)).unwrap();
+                        first.with_day(l0.day().min(days_in_month(first.year(), first.month()))).unwrap()
+                    }
+                };
+                let wanted = date.and_time(l0.time());
+                let got = x.with_timezone(&tz).naive_local();
+                match tz.from_local_datetime(&wanted) {
+                    // The wall time exists: exactly it (its first occurrence if twice).
+                    LocalResult::Single(w) => prop_assert_eq!(x, w.with_timezone(&Utc), "slot {}", k),
+                    LocalResult::Ambiguous(first, _) => prop_assert_eq!(x, first.with_timezone(&Utc), "slot {}", k),
+                    // In a gap: later by the gap, at most a day (a skipped date).
+                    LocalResult::None => prop_assert!(got > wanted && got - wanted <= Duration::hours(25), "slot {} {} vs {}", k, got, wanted),
                 }
             }
         }
