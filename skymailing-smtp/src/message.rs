@@ -1,0 +1,176 @@
+//! Turning an [`OutgoingEmail`] into a MIME message (lettre's builder).
+//!
+//! - `multipart/alternative` (text, then HTML) when there is an HTML body;
+//! - UTF-8 subjects and names encoded by lettre (RFC 2047);
+//! - `Date`, the delivery's stable `Message-ID`, and for mailings
+//!   `List-Unsubscribe` with the recipient's link plus
+//!   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058);
+//! - CR, LF and other control characters in any header value are replaced with
+//!   spaces before they reach a header, so user data can never start a header.
+
+use std::time::SystemTime;
+
+use lettre::Message;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use skymailing_core::ports::{OutgoingEmail, SendError};
+
+/// One line: control characters (CR and LF above all) become spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(
+            s.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned(),
+        ))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+/// Builds the message. An address lettre cannot use is a permanent failure (no
+/// retry can fix it).
+pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, SendError> {
+    let permanent = |what: &str, e: &dyn std::fmt::Display| SendError::Permanent {
+        reply: format!("cannot build the message: {what}: {e}"),
+    };
+    let address = email
+        .to
+        .as_str()
+        .parse()
+        .map_err(|e| permanent("recipient address", &e))?;
+    let name = one_line(&email.to_name);
+    let to = Mailbox::new((!name.is_empty()).then_some(name), address);
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(one_line(&email.subject))
+        .date(SystemTime::now())
+        .message_id(Some(one_line(&email.message_id)));
+    if let Some(url) = &email.unsubscribe_url {
+        // Angle brackets and spaces cannot appear inside the bracketed URL.
+        let url: String = one_line(url)
+            .chars()
+            .filter(|c| !matches!(c, '<' | '>' | ' '))
+            .collect();
+        builder = builder
+            .header(ListUnsubscribe(url))
+            .header(ListUnsubscribePost);
+    }
+    let built = match &email.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(email.text.clone())),
+    };
+    built.map_err(|e| permanent("message", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skymailing_core::EmailAddress;
+
+    fn email() -> OutgoingEmail {
+        OutgoingEmail {
+            to: EmailAddress::parse("ann@example.com").unwrap(),
+            to_name: "Анна Каренина".into(),
+            subject: "Привет, Анна".into(),
+            text: "Текст".into(),
+            html: Some("<p>Текст</p>".into()),
+            message_id: "<n.1.2@mail.example>".into(),
+            unsubscribe_url: Some("https://mail.example/unsubscribe/abc".into()),
+        }
+    }
+
+    fn parse(bytes: &[u8]) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default().parse(bytes).unwrap()
+    }
+
+    #[test]
+    fn utf8_headers_are_encoded_and_parts_alternate() {
+        let from: Mailbox = "SkyMailing <news@mail.example>".parse().unwrap();
+        let raw = build_message(&email(), &from).unwrap().formatted();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Subject: =?utf-8?"), "{text}");
+        assert!(!text.contains("Subject: Привет"), "raw UTF-8 in a header");
+        let m = parse(&raw);
+        assert_eq!(m.subject(), Some("Привет, Анна"));
+        let to = m.to().unwrap().first().unwrap();
+        assert_eq!(
+            (to.name(), to.address()),
+            (Some("Анна Каренина"), Some("ann@example.com"))
+        );
+        assert_eq!(m.message_id(), Some("n.1.2@mail.example"));
+        assert!(m.date().is_some());
+        assert_eq!(m.body_text(0).as_deref(), Some("Текст"));
+        assert_eq!(m.body_html(0).as_deref(), Some("<p>Текст</p>"));
+        assert!(text.contains("multipart/alternative"));
+        assert_eq!(
+            m.header_raw("List-Unsubscribe").map(str::trim),
+            Some("<https://mail.example/unsubscribe/abc>")
+        );
+        assert_eq!(
+            m.header_raw("List-Unsubscribe-Post").map(str::trim),
+            Some("List-Unsubscribe=One-Click")
+        );
+    }
+
+    #[test]
+    fn crlf_in_any_field_never_makes_a_header() {
+        let mut e = email();
+        e.subject = "Hi\r\nBcc: victim@evil.example".into();
+        e.to_name = "Ann\r\nX-Injected: 1".into();
+        e.message_id = "<id@x>\r\nX-Evil: 2".into();
+        e.unsubscribe_url = Some("https://x/u\r\nX-Evil: 3".into());
+        e.html = None;
+        let raw = build_message(&e, &"a@b.example".parse().unwrap())
+            .unwrap()
+            .formatted();
+        let m = parse(&raw);
+        for name in ["Bcc", "X-Injected", "X-Evil"] {
+            assert!(
+                m.header_raw(name).is_none(),
+                "{name} injected:\n{}",
+                String::from_utf8_lossy(&raw)
+            );
+        }
+        assert_eq!(m.subject(), Some("Hi  Bcc: victim@evil.example"));
+        assert!(
+            !String::from_utf8_lossy(&raw).contains("multipart"),
+            "text only without HTML"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! A real SMTP server for tests (feature `test-server`): mailin-embedded on a
+//! loopback port, recording every message, with replies that can be scripted
+//! per recipient. And a proxy that drops connections, for failure tests.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailin_embedded::{Handler, Response, Server};
+
+/// A message as the server received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Envelope sender.
+    pub from: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// The raw message.
+    pub data: Vec<u8>,
+}
+
+impl Received {
+    /// The message parsed (for headers and parts).
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .expect("a parsable message")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    received: Vec<Received>,
+    /// Replies to RCPT TO for an address, used up one per attempt.
+    rcpt: HashMap<String, VecDeque<(u16, String)>>,
+}
+
+#[derive(Clone)]
+struct Recorder {
+    state: Arc<Mutex<State>>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Recorder {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        self.from = from.to_owned();
+        self.to.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        let to = to.trim_matches(['<', '>']).to_lowercase();
+        let scripted = self
+            .state
+            .lock()
+            .unwrap()
+            .rcpt
+            .get_mut(&to)
+            .and_then(VecDeque::pop_front);
+        if let Some((code, text)) = scripted {
+            return Response::custom(code, text);
+        }
+        self.to.push(to);
+        mailin_embedded::response::OK
+    }
+
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let r = Received {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            data: std::mem::take(&mut self.data),
+        };
+        self.state.lock().unwrap().received.push(r);
+        mailin_embedded::response::OK
+    }
+}
+
+/// An SMTP server on `127.0.0.1:<free port>` that accepts everything but what
+/// is scripted. It runs on its own threads until the process ends.
+#[derive(Clone)]
+pub struct TestSmtpServer {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+impl TestSmtpServer {
+    /// Starts a server.
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State::default()));
+        let handler = Recorder {
+            state: state.clone(),
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = Server::new(handler);
+        server
+            .with_name("test.smtp.local")
+            .with_num_threads(32)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        TestSmtpServer { addr, state }
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Answers the next RCPT TO for `address` with `code text` (once per call).
+    pub fn reply_to_rcpt(&self, address: &str, code: u16, text: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .rcpt
+            .entry(address.to_lowercase())
+            .or_default()
+            .push_back((code, text.to_owned()));
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state.lock().unwrap().received.clone()
+    }
+
+    /// How many messages arrived.
+    pub fn count(&self) -> usize {
+        self.state.lock().unwrap().received.len()
+    }
+
+    /// Waits until `n` messages arrived, or `timeout` passes; returns whether they did.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.count() >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.count() >= n
+    }
+}
+
+/// A TCP proxy to `target` that closes the first `drop_first` connections as
+/// soon as they are accepted, then forwards the rest.
+pub struct DroppingProxy {
+    addr: SocketAddr,
+}
+
+impl DroppingProxy {
+    /// Starts the proxy on a free loopback port.
+    pub async fn start(target: SocketAddr, drop_first: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                seen += 1;
+                if seen <= drop_first {
+                    drop(inbound);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        DroppingProxy { addr }
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+}
