@@ -18,6 +18,8 @@ pub struct Received {
     pub to: Vec<String>,
     /// The raw message.
     pub data: Vec<u8>,
+    /// When the message was complete.
+    pub arrived_at: std::time::SystemTime,
 }
 
 impl Received {
@@ -88,6 +90,7 @@ impl Handler for Recorder {
             from: self.from.clone(),
             to: self.to.clone(),
             data: std::mem::take(&mut self.data),
+            arrived_at: std::time::SystemTime::now(),
         };
         self.state.lock().unwrap().received.push(r);
         mailin_embedded::response::OK
@@ -117,7 +120,7 @@ impl TestSmtpServer {
         let mut server = Server::new(handler);
         server
             .with_name("test.smtp.local")
-            .with_num_threads(32)
+            .with_num_threads(128)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();

@@ -1,0 +1,222 @@
+//! Worker processes on one PostgreSQL, against a real SMTP server: one killed
+//! with SIGKILL in the middle of a 20,000-recipient run and replaced, and three
+//! sharing a 30,000-recipient run. Each worker is the `worker` binary: the core
+//! engine over the PostgreSQL store and the SMTP transport.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::{SubsecRound, Utc};
+use skymailing_core::ports::{MailingStore, MessageStore, UserStore};
+use skymailing_core::*;
+use skymailing_smtp::testing::TestSmtpServer;
+use skymailing_store_pg::PgStore;
+use sqlx::PgPool;
+
+fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or("postgres")
+    )
+}
+
+/// A worker process, killed when dropped (so a failing test leaves none behind).
+struct Worker(Child);
+
+impl Worker {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn worker(db: &str, smtp: &str, from: &str) -> Worker {
+    let child = Command::new(env!("CARGO_BIN_EXE_worker"))
+        .env("DATABASE_URL", db)
+        .env("SKYMAILING_MAIL_URL", smtp)
+        .env("SKYMAILING_FROM", from)
+        .env("SKYMAILING_LEASE_SECS", "10")
+        .env("SKYMAILING_SEND_TIMEOUT_SECS", "2")
+        .env("SKYMAILING_BATCH", "200")
+        .env("SKYMAILING_CONCURRENCY", "16")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the worker binary starts");
+    Worker(child)
+}
+
+/// A mailing to `n` bulk-inserted clients, due now.
+async fn mailing(store: &PgStore, n: i64) {
+    let now = Utc::now().trunc_subsecs(6);
+    let user = store
+        .create_user(&NewUser {
+            email: EmailAddress::parse("owner@example.com").unwrap(),
+            name: DisplayName::parse("Owner").unwrap(),
+            time_zone: TimeZone::UTC,
+            role: Role::User,
+            state: UserState::Active,
+            password_hash: "x".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
+         SELECT $1, 'r' || i || '@example.com', 'Recipient ' || i, md5(i::text), $2 FROM generate_series(1, $3) i",
+    )
+    .bind(user.id.0)
+    .bind(now)
+    .bind(n)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM clients")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    let msg = store
+        .create_message(
+            user.id,
+            &MessageDraft::parse("News for {{ name }}", "Hello {{ name }}", None).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    let d = MailingDraft::new(
+        "Big",
+        msg.id,
+        ids.into_iter().map(|(i,)| ClientId(i)).collect(),
+        now,
+        now + chrono::Duration::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
+    store
+        .create_mailing(user.id, &d, Some(now), now)
+        .await
+        .unwrap();
+}
+
+async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn report(pool: &PgPool) -> Option<String> {
+    sqlx::query_scalar("SELECT report FROM runs WHERE finished_at IS NOT NULL")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .flatten()
+}
+
+/// Recipient → the Message-IDs it received.
+fn by_recipient(server: &TestSmtpServer) -> HashMap<String, Vec<String>> {
+    let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+    for r in server.received() {
+        let id = r.parsed().message_id().unwrap_or_default().to_owned();
+        for to in &r.to {
+            seen.entry(to.clone()).or_default().push(id.clone());
+        }
+    }
+    seen
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_worker_killed_mid_run_loses_nothing_and_resends_only_what_was_in_flight(pool: PgPool) {
+    const N: i64 = 20_000;
+    let store = PgStore::from_pool(pool.clone()).await.unwrap();
+    let server = TestSmtpServer::start();
+    mailing(&store, N).await;
+    let db = database_url(&pool);
+
+    let mut first = worker(&db, &server.url(), "w1@mail.example");
+    wait_until(
+        "a quarter of the run",
+        Duration::from_secs(120),
+        async || server.count() >= N as usize / 4,
+    )
+    .await;
+    first.kill(); // SIGKILL: no chance to finish or release anything
+    let in_flight: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE state = 'sending'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let seen_at_kill = server.count();
+    assert!(seen_at_kill < N as usize, "killed mid-run");
+
+    let mut second = worker(&db, &server.url(), "w2@mail.example");
+    wait_until("the run to finish", Duration::from_secs(300), async || {
+        report(&pool).await.is_some()
+    })
+    .await;
+    second.kill();
+
+    let seen = by_recipient(&server);
+    assert_eq!(seen.len(), N as usize, "the server saw every recipient");
+    let twice: Vec<_> = seen.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    for (to, ids) in &twice {
+        assert!(
+            ids.iter().all(|i| i == &ids[0]),
+            "{to} got two different Message-IDs: {ids:?}"
+        );
+        assert_eq!(ids.len(), 2, "{to} got more than two copies");
+    }
+    assert!(
+        twice.len() as i64 <= in_flight,
+        "{} recipients got two copies, but only {in_flight} deliveries were in flight at the kill",
+        twice.len()
+    );
+    assert_eq!(report(&pool).await.as_deref(), Some("Sent 20000 of 20000"));
+}
+
+#[sqlx::test(migrations = false)]
+async fn three_workers_send_one_run_to_every_recipient_exactly_once(pool: PgPool) {
+    const N: i64 = 30_000;
+    let store = PgStore::from_pool(pool.clone()).await.unwrap();
+    let server = TestSmtpServer::start();
+    mailing(&store, N).await;
+    let db = database_url(&pool);
+    let mut workers: Vec<Worker> = (1..=3)
+        .map(|i| worker(&db, &server.url(), &format!("w{i}@mail.example")))
+        .collect();
+    wait_until("the run to finish", Duration::from_secs(300), async || {
+        report(&pool).await.is_some()
+    })
+    .await;
+    for w in &mut workers {
+        w.kill();
+    }
+    let seen = by_recipient(&server);
+    assert_eq!(seen.len(), N as usize, "every recipient");
+    assert!(seen.values().all(|ids| ids.len() == 1), "exactly once");
+    let mut per_worker: HashMap<String, usize> = HashMap::new();
+    for r in server.received() {
+        *per_worker.entry(r.from).or_default() += 1;
+    }
+    assert_eq!(
+        per_worker.len(),
+        3,
+        "all three workers sent: {per_worker:?}"
+    );
+    assert_eq!(report(&pool).await.as_deref(), Some("Sent 30000 of 30000"));
+}
