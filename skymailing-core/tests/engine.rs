@@ -655,6 +655,7 @@ async fn graceful_shutdown_finishes_sends_in_flight_and_releases_the_rest() {
         EngineConfig {
             batch_size: 10,
             concurrency: 2,
+            parallel_batches: 2,
             ..engine_config()
         },
     );
@@ -681,25 +682,25 @@ async fn graceful_shutdown_finishes_sends_in_flight_and_releases_the_rest() {
             })
             .await
     });
-    tokio::time::sleep(StdDuration::from_millis(100)).await; // two sends in flight
+    tokio::time::sleep(StdDuration::from_millis(100)).await; // 2 batches × 2 sends in flight
     stop_tx.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
     assert_eq!(
         w.mailer.sent().len(),
-        2,
+        4,
         "the sends in flight finished; nothing new started"
     );
     let run = &runs(&w).await[0];
     let ds = deliveries(&w, run.id).await;
     assert_eq!(
         ds.iter().filter(|d| d.state == DeliveryState::Sent).count(),
-        2
+        4
     );
     let pending: Vec<_> = ds
         .iter()
         .filter(|d| d.state == DeliveryState::Pending)
         .collect();
-    assert_eq!(pending.len(), 28, "nothing left leased");
+    assert_eq!(pending.len(), 26, "nothing left leased");
     assert!(
         pending.iter().all(|d| d.attempts == 0),
         "released claims do not count as attempts"

@@ -37,9 +37,9 @@ pub enum ConfigError {
     /// The URL's scheme is none of `outbox:`, `smtp://`, `smtps://`.
     #[error("unsupported mail URL `{0}`: use outbox:DIR, smtp://host:port or smtps://host:port")]
     Scheme(String),
-    /// lettre refused the SMTP URL.
-    #[error("invalid SMTP URL: {0}")]
-    Smtp(#[from] lettre::transport::smtp::Error),
+    /// The SMTP URL does not parse.
+    #[error("invalid SMTP URL `{0}`: {1}")]
+    Url(String, String),
     /// The From address does not parse.
     #[error("invalid From address `{0}`: {1}")]
     From(String, String),

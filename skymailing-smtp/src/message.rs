@@ -11,8 +11,9 @@
 use std::time::SystemTime;
 
 use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use skymailing_core::ports::{OutgoingEmail, SendError};
 
 /// One line: control characters (CR and LF above all) become spaces.
@@ -59,6 +60,26 @@ impl Header for ListUnsubscribePost {
     }
 }
 
+/// A body part. ASCII text whose lines fit RFC 5322's limit of 998 characters
+/// goes out as `7bit`, as it is; lettre's own choice would quoted-printable
+/// encode any text with a line of 76 characters or more — and every mailing
+/// has one, its unsubscribe link — costing CPU on every message for nothing.
+/// Anything else is left to lettre (quoted-printable or base64).
+fn body(text: &str) -> Body {
+    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let fits = normalized.is_ascii()
+        && !normalized.contains('\0')
+        && normalized.lines().all(|l| l.len() <= 998);
+    if fits {
+        Body::dangerous_pre_encoded(
+            normalized.replace('\n', "\r\n").into_bytes(),
+            ContentTransferEncoding::SevenBit,
+        )
+    } else {
+        Body::new(normalized)
+    }
+}
+
 /// Builds the message. An address lettre cannot use is a permanent failure (no
 /// retry can fix it).
 pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, SendError> {
@@ -88,12 +109,18 @@ pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, S
             .header(ListUnsubscribe(url))
             .header(ListUnsubscribePost);
     }
+    let text = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .body(body(&email.text));
     let built = match &email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            email.text.clone(),
-            html.clone(),
-        )),
-        None => builder.singlepart(SinglePart::plain(email.text.clone())),
+        Some(html) => builder.multipart(
+            MultiPart::alternative().singlepart(text).singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(body(html)),
+            ),
+        ),
+        None => builder.singlepart(text),
     };
     built.map_err(|e| permanent("message", &e))
 }
@@ -146,6 +173,33 @@ mod tests {
             m.header_raw("List-Unsubscribe-Post").map(str::trim),
             Some("List-Unsubscribe=One-Click")
         );
+    }
+
+    #[test]
+    fn ascii_text_with_a_long_link_goes_out_as_7bit() {
+        let mut e = email();
+        e.text = format!(
+            "Hello,\n.leading dot\nUnsubscribe: https://mail.example/unsubscribe/{}\n",
+            "a".repeat(64)
+        );
+        e.html = None;
+        let raw = build_message(&e, &"a@b.example".parse().unwrap())
+            .unwrap()
+            .formatted();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.contains("Content-Transfer-Encoding: 7bit"), "{text}");
+        assert!(text.contains(&format!("unsubscribe/{}\r\n", "a".repeat(64))));
+        assert_eq!(
+            parse(&raw).body_text(0).as_deref().map(str::trim_end),
+            Some(e.text.replace('\n', "\r\n").trim_end())
+        );
+        // Non-ASCII text is still encoded.
+        e.text = "Привет".into();
+        let raw = build_message(&e, &"a@b.example".parse().unwrap())
+            .unwrap()
+            .formatted();
+        assert!(!String::from_utf8_lossy(&raw).contains("7bit"));
+        assert_eq!(parse(&raw).body_text(0).as_deref(), Some("Привет"));
     }
 
     #[test]

@@ -43,8 +43,12 @@ use crate::{
 pub struct EngineConfig {
     /// Deliveries claimed at once.
     pub batch_size: u32,
-    /// Sends in flight at once.
+    /// Sends in flight at once, per batch.
     pub concurrency: usize,
+    /// Batches worked side by side (each claims its own), so that claiming and
+    /// writing results overlap sending. Memory is bounded by
+    /// `batch_size × parallel_batches` deliveries.
+    pub parallel_batches: usize,
     /// How long a claim is held before another worker may take it over.
     pub lease: Duration,
     /// Longest wait for one send; a send that takes longer counts as a
@@ -66,6 +70,7 @@ impl Default for EngineConfig {
         EngineConfig {
             batch_size: 500,
             concurrency: 16,
+            parallel_batches: 2,
             lease: Duration::from_secs(300),
             send_timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
@@ -374,19 +379,38 @@ impl Engine {
 
     /// One round: schedule, work until nothing is due, finish runs.
     pub async fn round(&self) -> Result<RoundStats, Error> {
-        let mut stats = RoundStats {
-            runs_started: self.schedule_due().await?.len(),
-            ..RoundStats::default()
-        };
-        loop {
-            let n = self.work_batch().await?;
-            stats.attempted += n;
-            stats.runs_finished += self.finish_runs().await?.len();
-            if n == 0 {
-                break;
+        let runs_started = self.schedule_due().await?.len();
+        let (attempted, runs_finished) = self.drain().await?;
+        Ok(RoundStats {
+            runs_started,
+            attempted,
+            runs_finished,
+        })
+    }
+
+    /// Works batches until nothing is due (or the engine stops), with
+    /// `parallel_batches` batch loops side by side so that one loop's claim and
+    /// result writes overlap the other's sends. Returns sends attempted and runs
+    /// finished.
+    async fn drain(&self) -> Result<(usize, usize), Error> {
+        let one_loop = || async {
+            let (mut attempted, mut finished) = (0, 0);
+            loop {
+                let n = self.work_batch().await?;
+                attempted += n;
+                finished += self.finish_runs().await?.len();
+                if n == 0 || self.stopping.load(Ordering::SeqCst) {
+                    return Ok::<_, Error>((attempted, finished));
+                }
             }
-        }
-        Ok(stats)
+        };
+        let loops = futures::future::try_join_all(
+            (0..self.config.parallel_batches.max(1)).map(|_| one_loop()),
+        )
+        .await?;
+        Ok(loops
+            .into_iter()
+            .fold((0, 0), |(a, f), (x, y)| (a + x, f + y)))
     }
 
     /// Runs until `shutdown` resolves. Then it claims nothing more: sends in
@@ -436,12 +460,6 @@ impl Engine {
 
     async fn work_until_idle(&self) -> Result<(), Error> {
         self.schedule_due().await?;
-        loop {
-            let n = self.work_batch().await?;
-            self.finish_runs().await?;
-            if n == 0 || self.stopping.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-        }
+        self.drain().await.map(drop)
     }
 }

@@ -1,0 +1,281 @@
+//! Delivery benchmark: the engine (the `worker` binary, release build) sends a
+//! RECIPIENTS-recipient mailing (default 50,000; 4 KB messages; 16 connections)
+//! from PostgreSQL into Postfix's `smtp-sink`, and in the same run
+//! `smtp-source -d -s 16` sends as many 4 KB messages into the same sink, for
+//! the ceiling of this machine. Then 20 one-recipient mailings measure the time
+//! from a mailing's scheduled start to its message's arrival. Run it with
+//! `scripts/bench-delivery.sh`; the last line is
+//! `delivery: ours=N msg/s smtp_source=N msg/s ratio=R peak_rss_mb=N start_latency_p99_ms=N`.
+//!
+//! Start latency is measured at a recording SMTP server inside this program
+//! (smtp-sink does not timestamp messages to the millisecond).
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use skymailing_core::ports::{MailingStore, MessageStore, UserStore};
+use skymailing_core::*;
+use skymailing_smtp::testing::TestSmtpServer;
+use skymailing_store_pg::PgStore;
+use sqlx::Connection;
+
+/// A child process stopped (by PID) when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn worker(db: &str, mail: &str) -> Proc {
+    let exe = std::env::current_exe().unwrap().with_file_name("worker");
+    let child = Command::new(&exe)
+        .env("DATABASE_URL", db)
+        .env("SKYMAILING_MAIL_URL", mail)
+        .env(
+            "SKYMAILING_CONCURRENCY",
+            std::env::var("CONNECTIONS").unwrap_or_else(|_| "16".into()),
+        )
+        .env("SKYMAILING_BATCH", "500")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+    Proc(child)
+}
+
+async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let admin_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let recipients: i64 = std::env::var("RECIPIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
+    let port: u16 = std::env::var("SINK_PORT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2626);
+
+    // The sink.
+    let sink = Proc(
+        Command::new("smtp-sink")
+            .args([
+                "-u",
+                "nobody",
+                "-m",
+                "256",
+                &format!("127.0.0.1:{port}"),
+                "1024",
+            ])
+            .spawn()
+            .expect("smtp-sink (Debian package postfix) is installed"),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A fresh database.
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL (DATABASE_URL) is reachable");
+    sqlx::query("DROP DATABASE IF EXISTS skymailing_bench_delivery WITH (FORCE)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query("CREATE DATABASE skymailing_bench_delivery")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    let db = format!("{base}/skymailing_bench_delivery");
+    let store = PgStore::connect(&db).await.unwrap();
+
+    let now = Utc::now().trunc_subsecs(6);
+    let user = store
+        .create_user(&NewUser {
+            email: EmailAddress::parse("bench@example.com").unwrap(),
+            name: DisplayName::parse("Bench").unwrap(),
+            time_zone: TimeZone::UTC,
+            role: Role::User,
+            state: UserState::Active,
+            password_hash: "x".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
+         SELECT $1, 'r' || i || '@example.com', 'Recipient ' || i, md5(i::text), $2 FROM generate_series(1, $3) i",
+    )
+    .bind(user.id.0)
+    .bind(now)
+    .bind(recipients)
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM clients ORDER BY id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    // A 4 KB body, personalised.
+    // Lines of 60 characters, as mail clients write them.
+    let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n".repeat(68);
+    let body =
+        format!("Dear {{{{ name }}}},\n\n{filler}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n");
+    let msg = store
+        .create_message(
+            user.id,
+            &MessageDraft::parse("News for {{ name }}", &body, None).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+    sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
+
+    // Our throughput: the whole pipeline from the scheduled start to the run's end.
+    let worker_proc = worker(&db, &format!("smtp://127.0.0.1:{port}"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start: DateTime<Utc> = (Utc::now() + chrono::Duration::seconds(1)).trunc_subsecs(6);
+    let d = MailingDraft::new(
+        "Throughput",
+        msg.id,
+        ids.iter().map(|(i,)| ClientId(*i)).collect(),
+        start,
+        start + chrono::Duration::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
+    store
+        .create_mailing(user.id, &d, Some(start), Utc::now())
+        .await
+        .unwrap();
+    let (finished, sent): (DateTime<Utc>, i64) = wait_for(Duration::from_secs(900), async || {
+        sqlx::query_as("SELECT finished_at, sent FROM runs WHERE finished_at IS NOT NULL")
+            .fetch_optional(store.pool())
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(sent, recipients, "every delivery sent and recorded");
+    let ours = recipients as f64 / (finished - start).to_std().unwrap().as_secs_f64();
+    let rss = peak_rss_mb(worker_proc.0.id());
+    drop(worker_proc);
+    println!(
+        "ours: {recipients} messages in {:.2} s from the scheduled start to the run's end: {ours:.0} msg/s; worker peak RSS {rss:.1} MB",
+        (finished - start).num_milliseconds() as f64 / 1000.0
+    );
+
+    // smtp-source into the same sink.
+    let started = Instant::now();
+    let status = Command::new("smtp-source")
+        .args([
+            "-d",
+            "-s",
+            "16",
+            "-m",
+            &recipients.to_string(),
+            "-l",
+            "4096",
+        ])
+        .args([
+            "-f",
+            "bench@example.com",
+            "-t",
+            "sink@example.com",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .status()
+        .expect("smtp-source (Debian package postfix) is installed");
+    assert!(status.success());
+    let source = recipients as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "smtp-source -d -s 16: {recipients} messages of 4 KB in {:.2} s: {source:.0} msg/s",
+        started.elapsed().as_secs_f64()
+    );
+    drop(sink);
+
+    // Start latency: 20 one-recipient mailings scheduled 1.5 s ahead each.
+    let recorder = TestSmtpServer::start();
+    let latency_worker = worker(&db, &recorder.url());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut latencies = Vec::new();
+    for i in 0..20 {
+        let start = (Utc::now() + chrono::Duration::milliseconds(1500)).trunc_subsecs(6);
+        let msg = store
+            .create_message(
+                user.id,
+                &MessageDraft::parse(&format!("Latency probe {i}"), "probe", None).unwrap(),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        let d = MailingDraft::new(
+            &format!("Latency {i}"),
+            msg.id,
+            vec![ClientId(ids[0].0)],
+            start,
+            start + chrono::Duration::hours(1),
+            Periodicity::Once,
+        )
+        .unwrap();
+        store
+            .create_mailing(user.id, &d, Some(start), Utc::now())
+            .await
+            .unwrap();
+        let subject = format!("Latency probe {i}");
+        let arrived: SystemTime = wait_for(Duration::from_secs(30), async || {
+            recorder
+                .received()
+                .into_iter()
+                .find(|r| r.parsed().subject() == Some(subject.as_str()))
+                .map(|r| r.arrived_at)
+        })
+        .await;
+        let arrived: DateTime<Utc> = arrived.into();
+        latencies.push((arrived - start).num_microseconds().unwrap() as f64 / 1000.0);
+    }
+    drop(latency_worker);
+    latencies.sort_by(f64::total_cmp);
+    let p99 = latencies[(latencies.len() * 99).div_ceil(100) - 1];
+    println!(
+        "start latency over {} mailings: min {:.1} ms, median {:.1} ms, p99 {:.1} ms",
+        latencies.len(),
+        latencies[0],
+        latencies[latencies.len() / 2],
+        p99
+    );
+
+    store.pool().close().await;
+    sqlx::query("DROP DATABASE IF EXISTS skymailing_bench_delivery WITH (FORCE)")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    println!(
+        "delivery: ours={ours:.0} msg/s smtp_source={source:.0} msg/s ratio={:.2} peak_rss_mb={rss:.0} start_latency_p99_ms={p99:.0}",
+        ours / source
+    );
+}
