@@ -8,8 +8,8 @@ use std::sync::Arc;
 use mockall::predicate::function;
 use skymailing_core::engine::EngineConfig;
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{MockMailer, OutgoingEmail, SendError, Store, UserStore};
-use skymailing_core::testkit::{ManualClock, MemoryStore};
+use skymailing_core::ports::{MockMailer, OutgoingEmail, SendError, Store};
+use skymailing_core::testkit::{ManualClock, MemoryStore, active_user};
 use skymailing_core::*;
 
 #[tokio::test]
@@ -46,18 +46,14 @@ async fn the_engine_sends_what_the_mocked_mailer_expects_and_reports_its_answers
     );
     let engine = app.engine(mailer, EngineConfig::default());
 
-    let user = store
-        .create_user(&NewUser {
-            email: EmailAddress::parse("owner@example.com").unwrap(),
-            name: DisplayName::parse("Owner").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::Active,
-            password_hash: "unused".into(),
-            created_at: start,
-        })
-        .await
-        .unwrap();
+    let user = active_user(
+        &*store,
+        "owner@example.com",
+        Role::User,
+        TimeZone::UTC,
+        start,
+    )
+    .await;
     let me = Actor::user(user.id, Role::User);
     let ann = app
         .clients

@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
-use skymailing_core::ports::{MailingStore, MessageStore, UserStore};
 use skymailing_core::*;
 use skymailing_smtp::testing::TestSmtpServer;
 use skymailing_store_pg::PgStore;
@@ -57,56 +56,10 @@ fn worker(db: &str, smtp: &str, from: &str) -> Worker {
     Worker(child)
 }
 
-/// A mailing to `n` bulk-inserted clients, due now.
+/// A mailing to `n` clients, due now.
 async fn mailing(store: &PgStore, n: i64) {
-    let now = Utc::now().trunc_subsecs(6);
-    let user = store
-        .create_user(&NewUser {
-            email: EmailAddress::parse("owner@example.com").unwrap(),
-            name: DisplayName::parse("Owner").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::Active,
-            password_hash: "x".into(),
-            created_at: now,
-        })
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
-         SELECT $1, 'r' || i || '@example.com', 'Recipient ' || i, md5(i::text), $2 FROM generate_series(1, $3) i",
-    )
-    .bind(user.id.0)
-    .bind(now)
-    .bind(n)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM clients")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    let msg = store
-        .create_message(
-            user.id,
-            &MessageDraft::parse("News for {{ name }}", "Hello {{ name }}", None).unwrap(),
-            now,
-        )
-        .await
-        .unwrap();
-    let d = MailingDraft::new(
-        "Big",
-        msg.id,
-        ids.into_iter().map(|(i,)| ClientId(i)).collect(),
-        now,
-        now + chrono::Duration::days(1),
-        Periodicity::Once,
-    )
-    .unwrap();
-    store
-        .create_mailing(user.id, &d, Some(now), now)
-        .await
-        .unwrap();
+    let message = MessageDraft::parse("News for {{ name }}", "Hello {{ name }}", None).unwrap();
+    skymailing_bench::pg_mailing(store, n, &message, Utc::now().trunc_subsecs(6)).await;
 }
 
 async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -> bool) {

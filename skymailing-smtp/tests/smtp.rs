@@ -7,10 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use skymailing_core::engine::{EngineConfig, RetryPolicy};
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{
-    Mailer, OutgoingEmail, RunFilter, RunStore, SendError, Store, UserStore,
-};
-use skymailing_core::testkit::ManualClock;
+use skymailing_core::ports::{Mailer, OutgoingEmail, RunFilter, RunStore, SendError, Store};
+use skymailing_core::testkit::{ManualClock, active_user};
 use skymailing_core::*;
 use skymailing_smtp::testing::{DroppingProxy, TestSmtpServer};
 use skymailing_smtp::{SmtpConfig, SmtpMailer};
@@ -165,18 +163,14 @@ async fn pipeline(url: &str, recipients: &[&str]) -> Pipeline {
         ..EngineConfig::default()
     };
     let engine = app.engine(smtp, config);
-    let user = store
-        .create_user(&NewUser {
-            email: EmailAddress::parse("owner@example.com").unwrap(),
-            name: DisplayName::parse("Owner").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::Active,
-            password_hash: "x".into(),
-            created_at: t("2026-05-01T09:00:00Z"),
-        })
-        .await
-        .unwrap();
+    let user = active_user(
+        &*store,
+        "owner@example.com",
+        Role::User,
+        TimeZone::UTC,
+        t("2026-05-01T09:00:00Z"),
+    )
+    .await;
     let owner = Actor::user(user.id, Role::User);
     let mut ids = Vec::new();
     for r in recipients {

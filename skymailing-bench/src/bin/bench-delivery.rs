@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, SubsecRound, Utc};
-use skymailing_core::ports::{MailingStore, MessageStore, UserStore};
+use skymailing_core::ports::{MailingStore, MessageStore};
 use skymailing_core::*;
 use skymailing_smtp::testing::TestSmtpServer;
 use skymailing_store_pg::PgStore;
@@ -114,46 +114,16 @@ async fn main() {
     let db = format!("{base}/skymailing_bench_delivery");
     let store = PgStore::connect(&db).await.unwrap();
 
-    let now = Utc::now().trunc_subsecs(6);
-    let user = store
-        .create_user(&NewUser {
-            email: EmailAddress::parse("bench@example.com").unwrap(),
-            name: DisplayName::parse("Bench").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::Active,
-            password_hash: "x".into(),
-            created_at: now,
-        })
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
-         SELECT $1, 'r' || i || '@example.com', 'Recipient ' || i, md5(i::text), $2 FROM generate_series(1, $3) i",
-    )
-    .bind(user.id.0)
-    .bind(now)
-    .bind(recipients)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM clients ORDER BY id")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    // A 4 KB body, personalised.
-    // Lines of 60 characters, as mail clients write them.
+    // A 4 KB body, personalised, in lines of 60 characters as mail clients write them.
     let filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit.\n".repeat(68);
     let body =
-        format!("Dear {{{{ name }}}},\n\n{filler}\n\nUnsubscribe: {{{{ unsubscribe_url }}}}\n");
-    let msg = store
-        .create_message(
-            user.id,
-            &MessageDraft::parse("News for {{ name }}", &body, None).unwrap(),
-            now,
-        )
-        .await
-        .unwrap();
+        format!("Dear {{{{ name }}}},\n\n{filler}\nUnsubscribe: {{{{ unsubscribe_url }}}}\n");
+    let message = MessageDraft::parse("News for {{ name }}", &body, None).unwrap();
+    // Set up a year ahead; moved below to a start a second ahead, once the worker runs.
+    let far = (Utc::now() + chrono::Duration::days(365)).trunc_subsecs(6);
+    let bulk = skymailing_bench::pg_mailing(&store, recipients, &message, far).await;
+    let owner = bulk.owner;
+    let first_client = bulk.client_ids[0];
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
 
     // Our throughput: the whole pipeline from the scheduled start to the run's end.
@@ -162,15 +132,15 @@ async fn main() {
     let start: DateTime<Utc> = (Utc::now() + chrono::Duration::seconds(1)).trunc_subsecs(6);
     let d = MailingDraft::new(
         "Throughput",
-        msg.id,
-        ids.iter().map(|(i,)| ClientId(*i)).collect(),
+        bulk.message_id,
+        bulk.client_ids.clone(),
         start,
         start + chrono::Duration::days(1),
         Periodicity::Once,
     )
     .unwrap();
     store
-        .create_mailing(user.id, &d, Some(start), Utc::now())
+        .update_mailing(bulk.id, &d, Some(start), Utc::now())
         .await
         .unwrap();
     let (finished, sent): (DateTime<Utc>, i64) = wait_for(Duration::from_secs(900), async || {
@@ -227,7 +197,7 @@ async fn main() {
         let start = (Utc::now() + chrono::Duration::milliseconds(1500)).trunc_subsecs(6);
         let msg = store
             .create_message(
-                user.id,
+                owner,
                 &MessageDraft::parse(&format!("Latency probe {i}"), "probe", None).unwrap(),
                 Utc::now(),
             )
@@ -236,14 +206,14 @@ async fn main() {
         let d = MailingDraft::new(
             &format!("Latency {i}"),
             msg.id,
-            vec![ClientId(ids[0].0)],
+            vec![first_client],
             start,
             start + chrono::Duration::hours(1),
             Periodicity::Once,
         )
         .unwrap();
         store
-            .create_mailing(user.id, &d, Some(start), Utc::now())
+            .create_mailing(owner, &d, Some(start), Utc::now())
             .await
             .unwrap();
         let subject = format!("Latency probe {i}");

@@ -54,19 +54,15 @@ async fn mailing(store: &dyn Store, owner: UserId, client_ids: Vec<ClientId>) ->
 }
 
 async fn owner(store: &dyn Store) -> UserId {
-    store
-        .create_user(&NewUser {
-            email: EmailAddress::parse("bench@example.com").unwrap(),
-            name: DisplayName::parse("Bench").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::Active,
-            password_hash: "x".into(),
-            created_at: t0(),
-        })
-        .await
-        .unwrap()
-        .id
+    skymailing_core::testkit::active_user(
+        store,
+        "bench@example.com",
+        Role::User,
+        TimeZone::UTC,
+        t0(),
+    )
+    .await
+    .id
 }
 
 async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
@@ -148,27 +144,8 @@ async fn pg(admin_url: &str, claimers: usize) -> Figures {
     let store = PgStore::connect(&format!("{base}/skymailing_bench"))
         .await
         .unwrap();
-    let owner = owner(&store).await;
-    sqlx::query(
-        "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
-         SELECT $1, 'c' || i || '@example.com', 'Client ' || i, md5(i::text), $2 FROM generate_series(1, $3) i",
-    )
-    .bind(owner.0)
-    .bind(t0())
-    .bind(RECIPIENTS)
-    .execute(store.pool())
-    .await
-    .unwrap();
-    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM clients")
-        .fetch_all(store.pool())
-        .await
-        .unwrap();
-    let m = mailing(
-        &store,
-        owner,
-        ids.into_iter().map(|(i,)| ClientId(i)).collect(),
-    )
-    .await;
+    let message = MessageDraft::parse("Hello {{ name }}", "Hello", None).unwrap();
+    let m = skymailing_bench::pg_mailing(&store, RECIPIENTS, &message, t0()).await;
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
     let f = run(Arc::new(store.clone()), &m, claimers).await;
     store.pool().close().await;

@@ -1,0 +1,53 @@
+//! Fixtures shared by the benchmarks and the worker tests: a mailing to many
+//! clients on PostgreSQL, set up with one bulk insert rather than one call per
+//! client.
+
+use chrono::{DateTime, Utc};
+use skymailing_core::ports::{MailingStore, MessageStore};
+use skymailing_core::testkit::active_user;
+use skymailing_core::*;
+use skymailing_store_pg::PgStore;
+
+/// An active owner with `n` clients (`r1@example.com` …), a message from
+/// `message`, and a one-off mailing to all of them starting at `start`.
+pub async fn pg_mailing(
+    store: &PgStore,
+    n: i64,
+    message: &MessageDraft,
+    start: DateTime<Utc>,
+) -> Mailing {
+    let now = Utc::now();
+    let owner = active_user(store, "owner@example.com", Role::User, TimeZone::UTC, now).await;
+    sqlx::query(
+        "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
+         SELECT $1, 'r' || i || '@example.com', 'Recipient ' || i, md5(i::text), $2 FROM generate_series(1, $3) i",
+    )
+    .bind(owner.id.0)
+    .bind(now)
+    .bind(n)
+    .execute(store.pool())
+    .await
+    .expect("clients inserted");
+    let ids: Vec<(i64,)> = sqlx::query_as("SELECT id FROM clients WHERE owner_id = $1 ORDER BY id")
+        .bind(owner.id.0)
+        .fetch_all(store.pool())
+        .await
+        .expect("client ids");
+    let msg = store
+        .create_message(owner.id, message, now)
+        .await
+        .expect("message created");
+    let draft = MailingDraft::new(
+        "Bulk",
+        msg.id,
+        ids.into_iter().map(|(i,)| ClientId(i)).collect(),
+        start,
+        start + chrono::Duration::days(1),
+        Periodicity::Once,
+    )
+    .expect("a valid mailing");
+    store
+        .create_mailing(owner.id, &draft, Some(start), now)
+        .await
+        .expect("mailing created")
+}
