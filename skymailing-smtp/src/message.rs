@@ -61,6 +61,7 @@ impl Header for ListUnsubscribePost {
 }
 
 /// A body part. ASCII text whose lines fit RFC 5322's limit of 998 characters
+/// (997 here, leaving room for SMTP's dot-stuffing of a leading `.`)
 /// goes out as `7bit`, as it is; lettre's own choice would quoted-printable
 /// encode any text with a line of 76 characters or more — and every mailing
 /// has one, its unsubscribe link — costing CPU on every message for nothing.
@@ -69,7 +70,7 @@ fn body(text: &str) -> Body {
     let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
     let fits = normalized.is_ascii()
         && !normalized.contains('\0')
-        && normalized.lines().all(|l| l.len() <= 998);
+        && normalized.lines().all(|l| l.len() <= 997);
     if fits {
         Body::dangerous_pre_encoded(
             normalized.replace('\n', "\r\n").into_bytes(),

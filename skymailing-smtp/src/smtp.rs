@@ -10,7 +10,7 @@
 //! still uses lettre's own connect.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use lettre::message::Mailbox;
@@ -67,20 +67,19 @@ fn parse_url(raw: &str) -> Result<Target, ConfigError> {
         .filter(|h| !h.is_empty())
         .ok_or_else(|| bad("no host"))?;
     let host = host.trim_matches(['[', ']']).to_owned();
-    let mut tls = if implicit { Tls::Implicit } else { Tls::None };
+    let mut tls = None;
     for (k, v) in url.query_pairs() {
         match (k.as_ref(), v.as_ref(), implicit) {
-            ("tls", "required", false) => tls = Tls::Starttls,
-            ("tls", "opportunistic", false) => tls = Tls::Opportunistic,
-            ("tls", "none", false) => tls = Tls::None,
+            ("tls", "required", false) => tls = Some(Tls::Starttls),
+            ("tls", "opportunistic", false) => tls = Some(Tls::Opportunistic),
+            ("tls", "none", false) => tls = Some(Tls::None),
             _ => return Err(bad(&format!("unknown parameter {k}={v}"))),
         }
     }
     let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
     };
     let credentials = (!url.username().is_empty()).then(|| {
         Credentials::new(
@@ -88,6 +87,13 @@ fn parse_url(raw: &str) -> Result<Target, ConfigError> {
             decode(url.password().unwrap_or_default()),
         )
     });
+    // A password never travels in clear unless the URL says `tls=none`.
+    let tls = match (implicit, tls, &credentials) {
+        (true, _, _) => Tls::Implicit,
+        (false, Some(tls), _) => tls,
+        (false, None, Some(_)) => Tls::Starttls,
+        (false, None, None) => Tls::None,
+    };
     Ok(Target {
         host,
         port: url.port().unwrap_or(if implicit { 465 } else { 25 }),
@@ -96,13 +102,16 @@ fn parse_url(raw: &str) -> Result<Target, ConfigError> {
     })
 }
 
+/// Idle connections older than this are closed rather than reused.
+const MAX_IDLE: Duration = Duration::from_secs(30);
+
 /// Sends through an SMTP relay over a pool of reused connections.
 pub struct SmtpMailer {
     target: Target,
     from: Mailbox,
     timeout: Duration,
     hello: ClientId,
-    idle: Mutex<Vec<AsyncSmtpConnection>>,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     slots: Semaphore,
 }
 
@@ -130,7 +139,27 @@ impl SmtpMailer {
         })
     }
 
+    /// Opens a connection: TCP, greeting, STARTTLS, AUTH — all within the timeout.
+    /// A failure here says nothing about the recipient, so it is never
+    /// permanent: a 5xx to AUTH (a rotated password, say) is retried like a
+    /// dropped connection, while the operator fixes it.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let opened = tokio::time::timeout(self.timeout, self.open())
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Connection {
+                    detail: format!("no session within {} s", self.timeout.as_secs()),
+                })
+            });
+        opened.map_err(|e| match e {
+            SendError::Permanent { reply } => SendError::Connection {
+                detail: format!("the relay refused the session: {reply}"),
+            },
+            other => other,
+        })
+    }
+
+    async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
         let t = &self.target;
         let lettre = |e: lettre::transport::smtp::Error| classify(&e);
         let io = |e: std::io::Error| SendError::Connection {
@@ -187,9 +216,10 @@ impl SmtpMailer {
     }
 
     async fn checkout(&self) -> Result<AsyncSmtpConnection, SendError> {
+        // Relays close idle sessions after a while: an old one is not trusted.
         let idle = self.idle.lock().expect("smtp pool").pop();
         match idle {
-            Some(conn) if !conn.has_broken() => Ok(conn),
+            Some((conn, since)) if !conn.has_broken() && since.elapsed() < MAX_IDLE => Ok(conn),
             _ => self.connect().await,
         }
     }
@@ -199,7 +229,10 @@ impl SmtpMailer {
         let _slot = self.slots.acquire().await.expect("semaphore open");
         let mut conn = self.checkout().await?;
         if conn.test_connected().await {
-            self.idle.lock().expect("smtp pool").push(conn);
+            self.idle
+                .lock()
+                .expect("smtp pool")
+                .push((conn, Instant::now()));
             Ok(())
         } else {
             Err(SendError::Connection {
@@ -221,10 +254,12 @@ fn reply_text(e: &lettre::transport::smtp::Error) -> String {
     }
 }
 
-/// 5xx: permanent; 4xx: transient; anything without a reply code (refused or
-/// dropped connection, timeout, TLS failure): a connection error, retried.
+/// 5xx: permanent; 4xx: transient; lettre refusing the message itself (an
+/// address needing SMTPUTF8 the relay lacks): permanent; anything else without a
+/// reply code (refused or dropped connection, timeout, TLS failure): a
+/// connection error, retried.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() {
+    if e.is_permanent() || e.is_client() {
         SendError::Permanent {
             reply: reply_text(e),
         }
@@ -249,7 +284,10 @@ impl Mailer for SmtpMailer {
         let sent = tokio::time::timeout(self.timeout, conn.send(message.envelope(), &raw)).await;
         match sent {
             Ok(Ok(response)) => {
-                self.idle.lock().expect("smtp pool").push(conn);
+                self.idle
+                    .lock()
+                    .expect("smtp pool")
+                    .push((conn, Instant::now()));
                 let text: Vec<&str> = response.message().collect();
                 Ok(format!("{} {}", response.code(), text.join(" "))
                     .trim()
@@ -275,11 +313,12 @@ mod tests {
             (t.host.as_str(), t.port, t.tls, t.credentials.is_none()),
             ("relay.example", 25, Tls::None, true)
         );
-        let t = parse_url("smtp://user%40x:p%3Ass@relay.example:587?tls=required").unwrap();
+        let t = parse_url("smtp://user%40x:p%3Ass+w@relay.example:587").unwrap();
         assert_eq!((t.port, t.tls), (587, Tls::Starttls));
         assert_eq!(
             t.credentials.unwrap(),
-            Credentials::new("user@x".into(), "p:ss".into())
+            Credentials::new("user@x".into(), "p:ss+w".into()),
+            "percent-decoded; a plus stays a plus"
         );
         let t = parse_url("smtps://relay.example").unwrap();
         assert_eq!((t.port, t.tls), (465, Tls::Implicit));
@@ -290,6 +329,11 @@ mod tests {
             Tls::Opportunistic
         );
         assert!(parse_url("smtp://relay.example?tls=maybe").is_err());
+        // With a password, plain text only when asked for.
+        assert_eq!(
+            parse_url("smtp://u:p@relay.example?tls=none").unwrap().tls,
+            Tls::None
+        );
         assert!(parse_url("http://relay.example").is_err());
         assert!(parse_url("smtp://").is_err());
     }

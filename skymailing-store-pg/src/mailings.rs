@@ -188,6 +188,13 @@ impl MailingStore for PgStore {
 
     async fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Lock the mailing first: a scheduler step that is creating a run of it
+        // commits before we look for pending deliveries, so none escape the cancel.
+        sqlx::query("SELECT 1 FROM mailings WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         cancel_pending(&mut tx, id.0, now).await?;
         let r = sqlx::query("DELETE FROM mailings WHERE id = $1")
             .bind(id.0)

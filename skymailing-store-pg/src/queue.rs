@@ -62,6 +62,14 @@ impl DeliveryQueue for PgStore {
 
     async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Share-lock the owner's row: a block (which updates it, then cancels
+        // pending deliveries) waits for this step to commit, so it cancels the
+        // deliveries made here too; and a step after a block sees the block.
+        sqlx::query("SELECT 1 FROM users WHERE id = (SELECT owner_id FROM mailings WHERE id = $1) FOR SHARE")
+            .bind(plan.mailing_id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         // The row lock orders racing schedulers; the compare on next_run_at makes
         // the loser a no-op.
         let moved = sqlx::query(

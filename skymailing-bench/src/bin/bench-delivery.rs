@@ -44,10 +44,10 @@ fn worker(db: &str, mail: &str) -> Proc {
     let child = Command::new(&exe)
         .env("DATABASE_URL", db)
         .env("SKYMAILING_MAIL_URL", mail)
-        .env(
-            "SKYMAILING_CONCURRENCY",
-            std::env::var("CONNECTIONS").unwrap_or_else(|_| "16".into()),
-        )
+        // 8 sends per batch × 2 batches side by side = 16 connections.
+        .env("SKYMAILING_CONCURRENCY", "8")
+        .env("SKYMAILING_PARALLEL_BATCHES", "2")
+        .env("SKYMAILING_SMTP_POOL", "16")
         .env("SKYMAILING_BATCH", "500")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -6,7 +6,8 @@
 //! `DATABASE_URL` (required), `SKYMAILING_MAIL_URL` (required: `smtp://…`,
 //! `smtps://…` or `outbox:DIR`), `SKYMAILING_FROM` (default
 //! `SkyMailing <no-reply@skymailing.localhost>`), `SKYMAILING_BATCH` (500),
-//! `SKYMAILING_CONCURRENCY` (16), `SKYMAILING_SMTP_POOL` (the concurrency),
+//! `SKYMAILING_CONCURRENCY` (8 sends per batch), `SKYMAILING_PARALLEL_BATCHES`
+//! (2), `SKYMAILING_SMTP_POOL` (concurrency × parallel batches: 16),
 //! `SKYMAILING_LEASE_SECS` (300), `SKYMAILING_RATE_LIMIT` (messages per second,
 //! none by default).
 //!
@@ -44,10 +45,14 @@ async fn main() {
         .unwrap_or_else(|_| fail("SKYMAILING_MAIL_URL is required"));
     let from = std::env::var("SKYMAILING_FROM")
         .unwrap_or_else(|_| "SkyMailing <no-reply@skymailing.localhost>".into());
-    let concurrency: usize = env_or("SKYMAILING_CONCURRENCY", 16);
+    let concurrency: usize = env_or("SKYMAILING_CONCURRENCY", 8);
+    let parallel_batches: usize = env_or("SKYMAILING_PARALLEL_BATCHES", 2);
+    // One connection per send in flight: a send never waits for a connection
+    // inside its timeout.
+    let in_flight = (concurrency * parallel_batches) as u32;
     let options = TransportOptions {
         from: parse_from(&from).unwrap_or_else(|e| fail(&e.to_string())),
-        pool_size: env_or("SKYMAILING_SMTP_POOL", concurrency as u32),
+        pool_size: env_or("SKYMAILING_SMTP_POOL", in_flight),
         timeout: Duration::from_secs(30),
         rate_limit: std::env::var("SKYMAILING_RATE_LIMIT")
             .ok()
@@ -62,6 +67,7 @@ async fn main() {
     let config = EngineConfig {
         batch_size: env_or("SKYMAILING_BATCH", 500),
         concurrency,
+        parallel_batches,
         lease: Duration::from_secs(env_or("SKYMAILING_LEASE_SECS", 300)),
         send_timeout: Duration::from_secs(env_or("SKYMAILING_SEND_TIMEOUT_SECS", 30)),
         ..EngineConfig::default()
