@@ -1,6 +1,6 @@
 //! # skymailing-smtp
 //!
-//! Mail transports behind core's [`Mailer`](skymailing_core::ports::Mailer) port:
+//! Mail transports behind core's `Mailer` port:
 //!
 //! - [`SmtpMailer`]: a pool of SMTP connections (lettre, rustls) configured from
 //!   one URL — `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
