@@ -27,6 +27,9 @@ use skymailing_core::engine::Wakeup;
 use skymailing_core::{StoreConflict, StoreError};
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 
+/// How long the LISTEN connection may stay quiet before it is pinged.
+const KEEPALIVE: Duration = Duration::from_secs(30);
+
 /// The channel every engine listens on.
 pub const NOTIFY_CHANNEL: &str = "skymailing";
 
@@ -84,13 +87,31 @@ impl PgStore {
                         } else {
                             wakeup.wake();
                             loop {
-                                match listener.try_recv().await {
-                                    Ok(Some(_)) => wakeup.wake(),
+                                // A quiet connection is pinged now and then, so a
+                                // half-open one is noticed and replaced.
+                                let received =
+                                    tokio::time::timeout(KEEPALIVE, listener.try_recv()).await;
+                                match received {
+                                    Ok(Ok(Some(_))) => wakeup.wake(),
                                     // The connection was lost and re-established.
-                                    Ok(None) => wakeup.wake(),
-                                    Err(e) => {
+                                    Ok(Ok(None)) => wakeup.wake(),
+                                    Ok(Err(e)) => {
                                         tracing::warn!(error = %e, "LISTEN connection failed");
                                         break;
+                                    }
+                                    Err(_) => {
+                                        let ping = tokio::time::timeout(
+                                            KEEPALIVE,
+                                            sqlx::query("SELECT 1").execute(&mut listener),
+                                        )
+                                        .await;
+                                        if !matches!(ping, Ok(Ok(_))) {
+                                            tracing::warn!(
+                                                "LISTEN connection stopped answering; reconnecting"
+                                            );
+                                            wakeup.wake();
+                                            break;
+                                        }
                                     }
                                 }
                             }
