@@ -7,7 +7,6 @@
 //! `cargo run -p skymailing-examples --example custom_mailer`
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -192,7 +191,6 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
     let got = received.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["subject"], "Hi Ann");
-    let _ = Duration::ZERO;
     Ok(())
 }
 

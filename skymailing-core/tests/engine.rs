@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use common::*;
 use skymailing_core::engine::EngineConfig;
-use skymailing_core::ports::{DeliveryQueue, RunFilter, RunStore};
+use skymailing_core::ports::{Clock, DeliveryQueue, RunFilter, RunStore};
 use skymailing_core::testkit::Scripted;
 use skymailing_core::*;
 
@@ -335,7 +335,7 @@ async fn a_worker_that_dies_mid_batch_loses_nothing_once_its_lease_expires() {
         .collect();
     assert_eq!(
         w.store
-            .complete_deliveries(&late, w.clock_now())
+            .complete_deliveries(&late, w.clock.now())
             .await
             .unwrap(),
         0
@@ -838,14 +838,4 @@ async fn the_report_never_shows_an_address() {
         seen_by_owner.totals.failures[0].0,
         "550 5.1.1 <gone@example.com>: user unknown"
     );
-}
-
-trait ClockNow {
-    fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
-}
-impl ClockNow for World {
-    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
-        use skymailing_core::ports::Clock;
-        self.clock.now()
-    }
 }

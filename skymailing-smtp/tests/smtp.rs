@@ -260,7 +260,6 @@ async fn the_engine_delivers_rendered_mail_through_smtp() {
         .map(|r| r.parsed().message_id().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 3, "one Message-ID per delivery");
-    let _ = p.owner;
 }
 
 #[tokio::test]

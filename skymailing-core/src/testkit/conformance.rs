@@ -125,6 +125,21 @@ pub async fn user(s: &S, email: &str, role: Role) -> User {
     .unwrap()
 }
 
+/// Creates a user who has not verified their address yet.
+pub async fn pending_user(s: &S, email: &str) -> User {
+    s.create_user(&NewUser {
+        email: EmailAddress::parse(email).unwrap(),
+        name: DisplayName::parse("New").unwrap(),
+        time_zone: TimeZone::UTC,
+        role: Role::User,
+        state: UserState::PendingVerification,
+        password_hash: "x".into(),
+        created_at: t0(),
+    })
+    .await
+    .unwrap()
+}
+
 /// Creates a client of `owner`.
 pub async fn client(s: &S, owner: UserId, email: &str) -> Client {
     let draft = ClientDraft::parse(email, &format!("Client {email}"), "").unwrap();
@@ -1031,7 +1046,7 @@ pub async fn plan_without_a_run_moves_the_next_run(s: S) {
 
 /// Editing the message after a run started does not change the run's copy.
 pub async fn run_content_survives_message_edits(s: S) {
-    let (u, m, run) = run_with(&s, "ann@example.com", 1).await;
+    let (_, m, run) = run_with(&s, "ann@example.com", 1).await;
     let before = s.run_content(run.id).await.unwrap().unwrap();
     s.update_message(
         m.message_id,
@@ -1058,7 +1073,6 @@ pub async fn run_content_survives_message_edits(s: S) {
         "Weekly news"
     );
     assert_eq!(s.run_content(RunId(987_654)).await.unwrap(), None);
-    let _ = u;
 }
 
 /// Claiming leases deliveries; a result with the wrong attempt is refused.
@@ -1834,18 +1848,7 @@ pub async fn next_wakeup_ignores_what_cannot_run(s: S) {
     s.set_user_state(bob.id, UserState::Blocked, t0())
         .await
         .unwrap();
-    let pending = s
-        .create_user(&NewUser {
-            email: EmailAddress::parse("new@example.com").unwrap(),
-            name: DisplayName::parse("New").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::PendingVerification,
-            password_hash: "x".into(),
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
+    let pending = pending_user(&s, "new@example.com").await;
     let p = client(&s, pending.id, "p@example.com").await;
     mailing(&s, pending.id, msg.id, &[p.id]).await;
     assert_eq!(s.next_wakeup().await.unwrap(), None);
@@ -1853,18 +1856,7 @@ pub async fn next_wakeup_ignores_what_cannot_run(s: S) {
 
 /// A mailing of an owner who has not verified their address is not due.
 pub async fn due_mailings_skip_owners_pending_verification(s: S) {
-    let pending = s
-        .create_user(&NewUser {
-            email: EmailAddress::parse("new@example.com").unwrap(),
-            name: DisplayName::parse("New").unwrap(),
-            time_zone: TimeZone::UTC,
-            role: Role::User,
-            state: UserState::PendingVerification,
-            password_hash: "x".into(),
-            created_at: t0(),
-        })
-        .await
-        .unwrap();
+    let pending = pending_user(&s, "new@example.com").await;
     let p = client(&s, pending.id, "p@example.com").await;
     let msg = message(&s, pending.id).await;
     mailing(&s, pending.id, msg.id, &[p.id]).await;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use skymailing_core::engine::{Engine, EngineConfig, RetryPolicy};
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{OutgoingEmail as OutgoingEmailAlias, Store, UserStore};
-use skymailing_core::testkit::{ManualClock, MemoryStore, RecordingMailer};
+use skymailing_core::ports::{Clock, OutgoingEmail as OutgoingEmailAlias, Store};
+use skymailing_core::testkit::{ManualClock, MemoryStore, RecordingMailer, active_user};
 use skymailing_core::*;
 
 pub struct World {
@@ -69,19 +69,14 @@ pub fn world_with(now: &str, config: EngineConfig) -> World {
 impl World {
     /// An active user (created directly in the store: no hashing cost).
     pub async fn user(&self, email: &str, role: Role, tz: &str) -> Actor {
-        let u = self
-            .store
-            .create_user(&NewUser {
-                email: EmailAddress::parse(email).unwrap(),
-                name: DisplayName::parse("Test User").unwrap(),
-                time_zone: TimeZone::parse(tz).unwrap(),
-                role,
-                state: UserState::Active,
-                password_hash: "unused".into(),
-                created_at: self.clock.now_(),
-            })
-            .await
-            .unwrap();
+        let u = active_user(
+            &*self.store,
+            email,
+            role,
+            TimeZone::parse(tz).unwrap(),
+            self.clock.now(),
+        )
+        .await;
         Actor::user(u.id, role)
     }
 
@@ -143,15 +138,5 @@ impl World {
 
     pub fn advance(&self, d: Duration) {
         self.clock.advance(d);
-    }
-}
-
-trait Now {
-    fn now_(&self) -> DateTime<Utc>;
-}
-impl Now for ManualClock {
-    fn now_(&self) -> DateTime<Utc> {
-        use skymailing_core::ports::Clock;
-        self.now()
     }
 }
