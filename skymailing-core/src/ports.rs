@@ -380,6 +380,9 @@ pub trait StatsStore: Send + Sync {
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<Stats>;
     /// Whether the store answers (for readiness checks).
     async fn ping(&self) -> StoreResult<()>;
+    /// Deliveries waiting to be sent (pending, retries included), for the
+    /// queue-depth metric.
+    async fn pending_deliveries(&self) -> StoreResult<u64>;
 }
 
 /// Every store port in one: what an adapter implements to back the whole service.

@@ -253,4 +253,13 @@ impl StatsStore for PgStore {
             .map_err(db_err)?;
         Ok(())
     }
+
+    async fn pending_deliveries(&self) -> StoreResult<u64> {
+        // Served by the partial index on pending deliveries.
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(n as u64)
+    }
 }

@@ -247,6 +247,15 @@ impl StatsStore for SqliteStore {
             .map_err(db_err)?;
         Ok(())
     }
+
+    async fn pending_deliveries(&self) -> StoreResult<u64> {
+        // Served by the partial index on pending deliveries.
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE state = 'pending'")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(n as u64)
+    }
 }
 
 /// A foreign-key failure writing a mailing: its message does not exist.

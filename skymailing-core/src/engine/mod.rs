@@ -232,6 +232,7 @@ impl Engine {
         self.queue
             .complete_deliveries(&results, self.clock.now())
             .await?;
+        record_outcomes(&results);
         Ok(results
             .iter()
             .filter(|r| r.outcome != DeliveryOutcome::Released)
@@ -367,6 +368,9 @@ impl Engine {
                 .await?
             {
                 tracing::info!(run = %run.id, %report, "run finished");
+                let took = (self.clock.now() - run.started_at).num_milliseconds().max(0);
+                metrics::histogram!("skymailing_run_duration_seconds").record(took as f64 / 1000.0);
+                metrics::counter!("skymailing_runs_finished_total").increment(1);
                 self.templates
                     .lock()
                     .expect("template cache")
@@ -461,5 +465,30 @@ impl Engine {
     async fn work_until_idle(&self) -> Result<(), Error> {
         self.schedule_due().await?;
         self.drain().await.map(drop)
+    }
+}
+
+/// Counts delivery attempts by outcome through the `metrics` facade; an
+/// application that installs a recorder (the server's Prometheus endpoint)
+/// sees them, others pay nothing.
+fn record_outcomes(results: &[DeliveryResult]) {
+    let (mut sent, mut failed, mut retry, mut released) = (0u64, 0u64, 0u64, 0u64);
+    for r in results {
+        match r.outcome {
+            DeliveryOutcome::Sent { .. } => sent += 1,
+            DeliveryOutcome::Failed { .. } => failed += 1,
+            DeliveryOutcome::Retry { .. } => retry += 1,
+            DeliveryOutcome::Released => released += 1,
+        }
+    }
+    for (outcome, n) in [
+        ("sent", sent),
+        ("failed", failed),
+        ("retry", retry),
+        ("released", released),
+    ] {
+        if n > 0 {
+            metrics::counter!("skymailing_deliveries_total", "outcome" => outcome).increment(n);
+        }
     }
 }

@@ -1245,7 +1245,9 @@ pub async fn concurrent_claimers_claim_each_delivery_exactly_once(s: S) {
 /// Disabling a mailing cancels its pending deliveries, not those already sending.
 pub async fn disabling_cancels_pending_deliveries(s: S) {
     let (_, m, run) = run_with(&s, "ann@example.com", 3).await;
+    assert_eq!(s.pending_deliveries().await.unwrap(), 3);
     let c = s.claim_deliveries(t0(), LEASE, 1).await.unwrap();
+    assert_eq!(s.pending_deliveries().await.unwrap(), 2, "a claimed one is not pending");
     let off = s
         .set_mailing_enabled(m.id, false, Some(DisabledBy::Manager), m.next_run_at, t0())
         .await
@@ -1258,6 +1260,7 @@ pub async fn disabling_cancels_pending_deliveries(s: S) {
         (st[&DeliveryState::Cancelled], st[&DeliveryState::Sending]),
         (2, 1)
     );
+    assert_eq!(s.pending_deliveries().await.unwrap(), 0);
     assert_eq!(
         s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap(),
         1,

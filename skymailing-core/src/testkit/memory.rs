@@ -1108,4 +1108,12 @@ impl StatsStore for MemoryStore {
     async fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
+
+    async fn pending_deliveries(&self) -> StoreResult<u64> {
+        let s = self.lock();
+        Ok(s.deliveries
+            .values()
+            .filter(|r| r.d.state == DeliveryState::Pending)
+            .count() as u64)
+    }
 }

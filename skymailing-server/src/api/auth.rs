@@ -1,0 +1,252 @@
+//! Accounts: register, verify, sign in and out, password reset, and the
+//! signed-in user's own profile. Answers never reveal whether an email is
+//! registered; the endpoints an attacker would hammer are rate-limited.
+
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::{BearerAuth, NoContent, Tag, UserOut};
+use crate::ratelimit::Limited;
+use crate::{ApiError, Service};
+
+pub struct AuthApi;
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct RegisterIn {
+    email: String,
+    /// At least 8 characters.
+    password: String,
+    name: String,
+    /// IANA zone for your schedules; UTC if absent.
+    time_zone: Option<String>,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct TokenIn {
+    /// The `token=` value of the emailed link.
+    token: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct LoginIn {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug, Object)]
+struct LoginOut {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    user: UserOut,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct ResetIn {
+    email: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct ResetConfirmIn {
+    token: String,
+    password: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct ProfileIn {
+    name: String,
+    time_zone: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct PasswordIn {
+    current_password: String,
+    new_password: String,
+}
+
+#[derive(Debug, Object)]
+struct Accepted {
+    message: String,
+}
+
+#[derive(ApiResponse)]
+enum AcceptedResponse {
+    /// Accepted; an email goes out if the request applies to an account.
+    #[oai(status = 202)]
+    Accepted(Json<Accepted>),
+}
+
+fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.remote_addr().as_socket_addr().map(|a| a.ip())
+}
+
+#[OpenApi(prefix_path = "/auth", tag = "Tag::Auth")]
+impl AuthApi {
+    /// Register: a verification link is emailed. The answer is the same
+    /// whether or not the address is already registered.
+    #[oai(path = "/register", method = "post")]
+    async fn register(
+        &self,
+        service: Data<&Service>,
+        req: &Request,
+        body: Json<RegisterIn>,
+    ) -> Result<AcceptedResponse, ApiError> {
+        service
+            .limiters
+            .check(Limited::Register, client_ip(req), Some(&body.email))?;
+        service
+            .app
+            .accounts
+            .register(
+                &body.email,
+                &body.password,
+                &body.name,
+                body.time_zone.as_deref(),
+            )
+            .await?;
+        Ok(AcceptedResponse::Accepted(Json(Accepted {
+            message: "check your mailbox for a link to verify your address".into(),
+        })))
+    }
+
+    /// Verify an email address with the token of the emailed link.
+    #[oai(path = "/verify", method = "post")]
+    async fn verify(
+        &self,
+        service: Data<&Service>,
+        body: Json<TokenIn>,
+    ) -> Result<Json<UserOut>, ApiError> {
+        let user = service.app.accounts.verify_email(&body.token).await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Sign in: a session token for the API.
+    #[oai(path = "/login", method = "post")]
+    async fn login(
+        &self,
+        service: Data<&Service>,
+        req: &Request,
+        body: Json<LoginIn>,
+    ) -> Result<Json<LoginOut>, ApiError> {
+        service
+            .limiters
+            .check(Limited::Login, client_ip(req), Some(&body.email))?;
+        let session = service
+            .app
+            .accounts
+            .login(&body.email, &body.password)
+            .await?;
+        Ok(Json(LoginOut {
+            token: session.token,
+            user: session.user.into(),
+        }))
+    }
+
+    /// Sign out: this token stops working.
+    #[oai(path = "/logout", method = "post")]
+    async fn logout(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+    ) -> Result<NoContent, ApiError> {
+        service.app.accounts.logout(&auth.0.token).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Ask for a password-reset link. The answer is the same whether or not
+    /// the address is registered.
+    #[oai(path = "/password-reset", method = "post")]
+    async fn password_reset(
+        &self,
+        service: Data<&Service>,
+        req: &Request,
+        body: Json<ResetIn>,
+    ) -> Result<AcceptedResponse, ApiError> {
+        service
+            .limiters
+            .check(Limited::Reset, client_ip(req), Some(&body.email))?;
+        service
+            .app
+            .accounts
+            .request_password_reset(&body.email)
+            .await?;
+        Ok(AcceptedResponse::Accepted(Json(Accepted {
+            message: "if the address has an account, a reset link is on its way".into(),
+        })))
+    }
+
+    /// Set a new password with the token of the emailed link; every session
+    /// of the account ends.
+    #[oai(path = "/password-reset/confirm", method = "post")]
+    async fn password_reset_confirm(
+        &self,
+        service: Data<&Service>,
+        req: &Request,
+        body: Json<ResetConfirmIn>,
+    ) -> Result<Json<UserOut>, ApiError> {
+        service.limiters.check(Limited::Reset, client_ip(req), None)?;
+        let user = service
+            .app
+            .accounts
+            .complete_password_reset(&body.token, &body.password)
+            .await?;
+        Ok(Json(user.into()))
+    }
+}
+
+/// The signed-in user's own account.
+pub struct MeApi;
+
+#[OpenApi(tag = "Tag::Auth")]
+impl MeApi {
+    /// The signed-in user.
+    #[oai(path = "/me", method = "get")]
+    async fn me(&self, auth: BearerAuth) -> Json<UserOut> {
+        Json(auth.0.user.into())
+    }
+
+    /// Change your name and time zone.
+    #[oai(path = "/me", method = "put")]
+    async fn update_me(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        body: Json<ProfileIn>,
+    ) -> Result<Json<UserOut>, ApiError> {
+        let user = service
+            .app
+            .accounts
+            .update_profile(auth.0.actor, &body.name, &body.time_zone)
+            .await?;
+        Ok(Json(user.into()))
+    }
+
+    /// Change your password; your other sessions end, this one stays.
+    #[oai(path = "/me/password", method = "post")]
+    async fn change_password(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        body: Json<PasswordIn>,
+    ) -> Result<NoContent, ApiError> {
+        service
+            .app
+            .accounts
+            .change_password(
+                auth.0.actor,
+                &body.current_password,
+                &body.new_password,
+                Some(&auth.0.token),
+            )
+            .await?;
+        Ok(NoContent::Done)
+    }
+}

@@ -1,0 +1,178 @@
+//! Mailings: private to their owner (others' answer 404); managers and admins
+//! see and disable everyone's, but edit none but their own.
+
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Enum, OpenApi};
+use skymailing_core::service::MailingScope;
+use skymailing_core::{ClientId, MailingDraft, MailingId, MessageId, Periodicity, Role};
+
+use super::{
+    BearerAuth, Created, MailingIn, MailingOut, NoContent, PageOf, RunOut, Tag, list_query,
+};
+use crate::{ApiError, Service};
+
+pub struct MailingsApi;
+
+/// Whose mailings to list.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+enum Scope {
+    /// Your own.
+    Own,
+    /// Everyone's (managers and admins).
+    All,
+}
+
+fn draft(body: &MailingIn) -> Result<MailingDraft, ApiError> {
+    Ok(MailingDraft::new(
+        &body.name,
+        MessageId(body.message_id),
+        body.client_ids.iter().copied().map(ClientId).collect(),
+        body.start_at,
+        body.end_at,
+        Periodicity::parse(&body.periodicity)?,
+    )?)
+}
+
+#[OpenApi(prefix_path = "/mailings", tag = "Tag::Mailings")]
+impl MailingsApi {
+    /// Mailings: by default your own, or everyone's for managers and admins.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        scope: Query<Option<Scope>>,
+        page: Query<Option<u32>>,
+        per_page: Query<Option<u32>>,
+        q: Query<Option<String>>,
+    ) -> Result<Json<PageOf<MailingOut>>, ApiError> {
+        let query = list_query(page.0, per_page.0, q.0.as_deref())?;
+        let scope = match scope.0 {
+            Some(Scope::Own) => MailingScope::Own,
+            Some(Scope::All) => MailingScope::All,
+            None if auth.0.user.role == Role::User => MailingScope::Own,
+            None => MailingScope::All,
+        };
+        let page = service
+            .app
+            .mailings
+            .list(auth.0.actor, scope, &query)
+            .await?;
+        Ok(Json(PageOf::from_page(page, Into::into)))
+    }
+
+    /// Set up a mailing. If its window is open, its current slot runs at once.
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        body: Json<MailingIn>,
+    ) -> Result<Created<MailingOut>, ApiError> {
+        let view = service
+            .app
+            .mailings
+            .create(auth.0.actor, &draft(&body)?)
+            .await?;
+        Ok(Created::Created(Json(view.into())))
+    }
+
+    /// One mailing with its status and next run.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<Json<MailingOut>, ApiError> {
+        let view = service.app.mailings.get(auth.0.actor, MailingId(id.0)).await?;
+        Ok(Json(view.into()))
+    }
+
+    /// Replace your mailing; the change applies to future runs.
+    #[oai(path = "/:id", method = "put")]
+    async fn update(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+        body: Json<MailingIn>,
+    ) -> Result<Json<MailingOut>, ApiError> {
+        let view = service
+            .app
+            .mailings
+            .update(auth.0.actor, MailingId(id.0), &draft(&body)?)
+            .await?;
+        Ok(Json(view.into()))
+    }
+
+    /// Delete your mailing: pending deliveries are cancelled, reports stay in the log.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<NoContent, ApiError> {
+        service
+            .app
+            .mailings
+            .delete(auth.0.actor, MailingId(id.0))
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Disable a mailing (the owner, managers, admins); pending deliveries are cancelled.
+    #[oai(path = "/:id/disable", method = "post")]
+    async fn disable(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<Json<MailingOut>, ApiError> {
+        let view = service
+            .app
+            .mailings
+            .disable(auth.0.actor, MailingId(id.0))
+            .await?;
+        Ok(Json(view.into()))
+    }
+
+    /// Enable a mailing again (one a manager disabled: managers and admins only).
+    #[oai(path = "/:id/enable", method = "post")]
+    async fn enable(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<Json<MailingOut>, ApiError> {
+        let view = service
+            .app
+            .mailings
+            .enable(auth.0.actor, MailingId(id.0))
+            .await?;
+        Ok(Json(view.into()))
+    }
+
+    /// The mailing's runs, newest first.
+    #[oai(path = "/:id/runs", method = "get")]
+    async fn runs(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+        page: Query<Option<u32>>,
+        per_page: Query<Option<u32>>,
+    ) -> Result<Json<PageOf<RunOut>>, ApiError> {
+        let query = list_query(page.0, per_page.0, None)?;
+        let page = service
+            .app
+            .mailings
+            .runs(auth.0.actor, MailingId(id.0), &query)
+            .await?;
+        Ok(Json(PageOf::from_page(page, Into::into)))
+    }
+}

@@ -1,0 +1,395 @@
+//! The JSON shapes of the API: what goes out (built from core types) and what
+//! comes in (parsed into core drafts by the handlers). Request bodies refuse
+//! unknown fields, so a typo is an error rather than silently ignored.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use poem_openapi::Object;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use skymailing_core::service::{MailingView, RunDetail};
+use skymailing_core::{BlogPost, Client, Delivery, Message, Run, User};
+
+/// One page of a list.
+#[derive(Debug, Object)]
+pub struct PageOf<T: ParseFromJSON + ToJSON> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Items across all pages.
+    pub total: u64,
+    /// This page, from 1.
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+}
+
+impl<T: ParseFromJSON + ToJSON> PageOf<T> {
+    pub(crate) fn from_page<S>(page: skymailing_core::Page<S>, f: impl FnMut(S) -> T) -> Self {
+        PageOf {
+            items: page.items.into_iter().map(f).collect(),
+            total: page.total,
+            page: page.page,
+            per_page: page.per_page,
+        }
+    }
+}
+
+/// An account.
+#[derive(Debug, Object)]
+pub struct UserOut {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    /// `user`, `manager` or `admin`.
+    pub role: String,
+    /// `pending_verification`, `active` or `blocked`.
+    pub state: String,
+    /// IANA zone in which mailing schedules are computed, e.g. `Europe/Moscow`.
+    pub time_zone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<User> for UserOut {
+    fn from(u: User) -> Self {
+        UserOut {
+            id: u.id.0,
+            email: u.email.to_string(),
+            name: u.name.to_string(),
+            role: u.role.as_str().into(),
+            state: u.state.as_str().into(),
+            time_zone: u.time_zone.to_string(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A client of the signed-in user.
+#[derive(Debug, Object)]
+pub struct ClientOut {
+    pub id: i64,
+    pub email: String,
+    pub full_name: String,
+    pub comment: String,
+    /// When the recipient unsubscribed; mailings skip them since.
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Client> for ClientOut {
+    fn from(c: Client) -> Self {
+        ClientOut {
+            id: c.id.0,
+            email: c.email.to_string(),
+            full_name: c.full_name,
+            comment: c.comment,
+            unsubscribed_at: c.unsubscribed_at,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A client to create, or the new state of one.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ClientIn {
+    pub email: String,
+    #[oai(default)]
+    pub full_name: String,
+    #[oai(default)]
+    pub comment: String,
+}
+
+/// A message; its bodies are templates with `{{ name }}`, `{{ email }}` and
+/// `{{ unsubscribe_url }}`.
+#[derive(Debug, Object)]
+pub struct MessageOut {
+    pub id: i64,
+    /// The author, who alone (with admins) may edit it.
+    pub author_id: i64,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageOut {
+    fn from(m: Message) -> Self {
+        MessageOut {
+            id: m.id.0,
+            author_id: m.owner.0,
+            subject: m.subject,
+            body_text: m.body_text,
+            body_html: m.body_html,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A message to create, or the new state of one.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct MessageIn {
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+}
+
+/// A mailing.
+#[derive(Debug, Object)]
+pub struct MailingOut {
+    pub id: i64,
+    pub owner_id: i64,
+    pub name: String,
+    pub message_id: i64,
+    pub client_ids: Vec<i64>,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    /// `once`, `daily`, `weekly` or `monthly`.
+    pub periodicity: String,
+    pub enabled: bool,
+    /// Who disabled it: `owner` or `manager` (only a manager or admin re-enables the latter).
+    pub disabled_by: Option<String>,
+    /// `created`, `running`, `finished` or `disabled`.
+    pub status: String,
+    /// The next scheduled run, if any.
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<MailingView> for MailingOut {
+    fn from(v: MailingView) -> Self {
+        let m = v.mailing;
+        MailingOut {
+            id: m.id.0,
+            owner_id: m.owner.0,
+            name: m.name,
+            message_id: m.message_id.0,
+            client_ids: m.client_ids.iter().map(|c| c.0).collect(),
+            start_at: m.start_at,
+            end_at: m.end_at,
+            periodicity: m.periodicity.as_str().into(),
+            enabled: m.enabled,
+            disabled_by: m.disabled_by.map(|d| d.as_str().into()),
+            status: v.status.as_str().into(),
+            next_run_at: m.next_run_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+/// A mailing to create, or the new state of one.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct MailingIn {
+    pub name: String,
+    pub message_id: i64,
+    /// Your clients to send to.
+    pub client_ids: Vec<i64>,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    /// `once`, `daily`, `weekly` or `monthly`.
+    pub periodicity: String,
+}
+
+/// One run of a mailing, as in the public log.
+#[derive(Debug, Object)]
+pub struct RunOut {
+    pub id: i64,
+    /// Empty once the mailing was deleted (its reports stay).
+    pub mailing_id: Option<i64>,
+    pub mailing_name: String,
+    pub owner_id: i64,
+    /// The scheduled time this run is for.
+    pub slot_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub recipients: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// The readable report, once finished.
+    pub report: Option<String>,
+}
+
+impl From<Run> for RunOut {
+    fn from(r: Run) -> Self {
+        RunOut {
+            id: r.id.0,
+            mailing_id: r.mailing_id.map(|m| m.0),
+            mailing_name: r.mailing_name,
+            owner_id: r.owner.0,
+            slot_at: r.slot_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            recipients: r.recipients,
+            sent: r.sent,
+            failed: r.failed,
+            cancelled: r.cancelled,
+            report: r.report,
+        }
+    }
+}
+
+/// A failure reason and how many deliveries failed with it.
+#[derive(Debug, Object)]
+pub struct FailureCount {
+    pub reply: String,
+    pub count: u64,
+}
+
+/// Live counts of a run's deliveries.
+#[derive(Debug, Object)]
+pub struct RunProgress {
+    pub total: u64,
+    pub pending: u64,
+    pub sending: u64,
+    pub sent: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Done (sent, failed or cancelled) out of the total, 0–100.
+    pub percent: u8,
+    pub failures: Vec<FailureCount>,
+}
+
+/// A run with its live progress.
+#[derive(Debug, Object)]
+pub struct RunDetailOut {
+    pub run: RunOut,
+    pub progress: RunProgress,
+}
+
+impl From<RunDetail> for RunDetailOut {
+    fn from(d: RunDetail) -> Self {
+        let t = d.totals;
+        let done = t.sent + t.failed + t.cancelled;
+        let percent = if t.total == 0 {
+            100
+        } else {
+            (done * 100 / t.total).min(100) as u8
+        };
+        RunDetailOut {
+            run: d.run.into(),
+            progress: RunProgress {
+                total: t.total,
+                pending: t.pending,
+                sending: t.sending,
+                sent: t.sent,
+                failed: t.failed,
+                cancelled: t.cancelled,
+                percent,
+                failures: t
+                    .failures
+                    .into_iter()
+                    .map(|(reply, count)| FailureCount { reply, count })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// One recipient of a run.
+#[derive(Debug, Object)]
+pub struct DeliveryOut {
+    pub id: i64,
+    pub client_id: Option<i64>,
+    pub email: String,
+    pub name: String,
+    /// `pending`, `sending`, `sent`, `failed` or `cancelled`.
+    pub state: String,
+    pub attempts: u32,
+    /// The relay's last reply.
+    pub last_reply: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Delivery> for DeliveryOut {
+    fn from(d: Delivery) -> Self {
+        DeliveryOut {
+            id: d.id.0,
+            client_id: d.client_id.map(|c| c.0),
+            email: d.email.to_string(),
+            name: d.name,
+            state: d.state.as_str().into(),
+            attempts: d.attempts,
+            last_reply: d.last_reply,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// Sent and failed deliveries of one day (UTC).
+#[derive(Debug, Object)]
+pub struct DayOut {
+    pub day: NaiveDate,
+    pub sent: u64,
+    pub failed: u64,
+}
+
+/// The home page's figures.
+#[derive(Debug, Object)]
+pub struct StatsOut {
+    /// All mailings.
+    pub mailings: u64,
+    /// Mailings running now.
+    pub running_mailings: u64,
+    /// Distinct client addresses.
+    pub unique_clients: u64,
+}
+
+/// A blog post.
+#[derive(Debug, Object)]
+pub struct PostOut {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    /// Image path, if any.
+    pub image: Option<String>,
+    pub published: bool,
+    pub views: u64,
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<BlogPost> for PostOut {
+    fn from(p: BlogPost) -> Self {
+        PostOut {
+            id: p.id.0,
+            title: p.title,
+            body: p.body,
+            image: p.image,
+            published: p.published,
+            views: p.views,
+            published_at: p.published_at,
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// A blog post to create, or the new state of one.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PostIn {
+    pub title: String,
+    pub body: String,
+    pub image: Option<String>,
+    #[oai(default)]
+    pub published: bool,
+}
+
+/// 201 with the created resource.
+#[derive(poem_openapi::ApiResponse)]
+pub enum Created<T: ToJSON> {
+    /// Created.
+    #[oai(status = 201)]
+    Created(poem_openapi::payload::Json<T>),
+}
+
+/// 204: done, nothing to return.
+#[derive(poem_openapi::ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}

@@ -1,0 +1,184 @@
+//! The `skymailing` command line. Every option is also an environment
+//! variable, so the same binary is configured by flags on a laptop and by the
+//! environment in a container.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::{RateLimits, Settings};
+
+/// Scheduled email mailings to personal client lists.
+#[derive(Debug, Parser)]
+#[command(name = "skymailing", version, about)]
+pub struct Cli {
+    /// What to run; `serve` when absent.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Serve HTTP and run the delivery engine in the same process.
+    Serve,
+    /// Run the delivery engine alone (scale-out next to `serve --no-worker`).
+    Worker,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Create an admin account, or promote and re-password an existing one.
+    /// The password comes from SKYMAILING_ADMIN_PASSWORD or a prompt.
+    CreateAdmin {
+        /// The admin's email address.
+        #[arg(long, env = "SKYMAILING_ADMIN_EMAIL")]
+        email: String,
+        /// The name shown for a new account.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Options {
+    /// Address to listen on.
+    #[arg(long, env = "SKYMAILING_BIND", default_value = "127.0.0.1:8000", global = true)]
+    pub bind: SocketAddr,
+    /// `postgres://…` for PostgreSQL; `sqlite://FILE` (or a file path) for SQLite.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://skymailing.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// `outbox:DIR` writes mail to files; `smtp://user:pass@host:port` or
+    /// `smtps://…` sends it through a relay.
+    #[arg(
+        long,
+        env = "SKYMAILING_MAIL_URL",
+        default_value = "outbox:outbox",
+        global = true
+    )]
+    pub mail_url: String,
+    /// Public URL of the service, for links in emails [default: http://BIND].
+    #[arg(long, env = "SKYMAILING_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+    /// The From mailbox of every email.
+    #[arg(
+        long,
+        env = "SKYMAILING_FROM",
+        default_value = "SkyMailing <no-reply@skymailing.localhost>",
+        global = true
+    )]
+    pub from: String,
+    /// Serve HTTP only, without the delivery engine (web replicas).
+    #[arg(long, env = "SKYMAILING_NO_WORKER", global = true)]
+    pub no_worker: bool,
+    /// Sends in flight per batch.
+    #[arg(long, env = "SKYMAILING_CONCURRENCY", default_value_t = 8, global = true)]
+    pub concurrency: usize,
+    /// Batches worked at once.
+    #[arg(
+        long,
+        env = "SKYMAILING_PARALLEL_BATCHES",
+        default_value_t = 2,
+        global = true
+    )]
+    pub parallel_batches: usize,
+    /// Deliveries claimed per batch.
+    #[arg(long, env = "SKYMAILING_BATCH_SIZE", default_value_t = 500, global = true)]
+    pub batch_size: u32,
+    /// Cap on messages per second sent by this process (none by default).
+    #[arg(long, env = "SKYMAILING_RATE_LIMIT", global = true)]
+    pub rate_limit: Option<NonZeroU32>,
+    /// Sign-in, registration and reset requests allowed per minute, per
+    /// client address and per email.
+    #[arg(long, env = "SKYMAILING_AUTH_RATE_LIMIT", default_value_t = 10, global = true)]
+    pub auth_rate_limit: u32,
+    /// Log format; the level comes from RUST_LOG (default `info`).
+    #[arg(
+        long,
+        env = "SKYMAILING_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+impl Options {
+    /// The server settings these options describe.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            bind: self.bind.to_string(),
+            database_url: self.database_url.clone(),
+            mail_url: self.mail_url.clone(),
+            base_url: self
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.bind)),
+            from: self.from.clone(),
+            concurrency: self.concurrency,
+            parallel_batches: self.parallel_batches,
+            batch_size: self.batch_size,
+            rate_limit: self.rate_limit,
+            rate_limits: RateLimits::uniform(self.auth_rate_limit),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_arguments_serve_with_zero_setup_defaults() {
+        let cli = Cli::try_parse_from(["skymailing"]).unwrap();
+        assert!(cli.command.is_none());
+        let s = cli.options.settings();
+        assert_eq!(s.bind, "127.0.0.1:8000");
+        assert_eq!(s.database_url, "sqlite://skymailing.db");
+        assert_eq!(s.mail_url, "outbox:outbox");
+        assert_eq!(s.base_url, "http://127.0.0.1:8000");
+    }
+
+    #[test]
+    fn options_go_before_or_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "skymailing",
+            "--bind",
+            "0.0.0.0:9000",
+            "serve",
+            "--no-worker",
+            "--database-url",
+            "postgres://db/sky",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve)));
+        assert!(cli.options.no_worker);
+        assert_eq!(cli.options.bind.port(), 9000);
+        assert_eq!(cli.options.database_url, "postgres://db/sky");
+    }
+
+    #[test]
+    fn a_wrong_option_names_itself() {
+        let err = Cli::try_parse_from(["skymailing", "--bind", "nowhere"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--bind"), "{err}");
+        let err = Cli::try_parse_from(["skymailing", "--concurrency", "many"]).unwrap_err();
+        assert!(err.to_string().contains("--concurrency"), "{err}");
+    }
+}

@@ -1,0 +1,83 @@
+//! The reference SkyMailing server: it assembles the core use cases, a store
+//! (PostgreSQL or SQLite) and a mail transport (SMTP or a local outbox) into
+//! the running service.
+//!
+//! - [`cli`]: the `skymailing` command line (clap; every option is also an
+//!   environment variable).
+//! - [`Service`]: the wiring, made once at start-up from [`Settings`] — the
+//!   only place that chooses adapters.
+//! - [`routes`]: the HTTP surface — the JSON API under `/api/v1` with its
+//!   OpenAPI document, the unsubscribe pages and the operations endpoints.
+//!
+//! Tests and embedders build a [`Service`] over any [`skymailing_core::ports::Store`]
+//! with [`Service::from_parts`] and serve [`routes`] themselves.
+
+pub mod api;
+pub mod cli;
+mod error;
+mod metrics;
+mod ops;
+mod ratelimit;
+mod service;
+mod unsubscribe;
+
+pub use error::{ApiError, ErrorBody};
+pub use ratelimit::{RateLimits, Rule};
+pub use service::{Service, Settings, StartError, StoreUrl};
+
+use poem::{Endpoint, EndpointExt, Route};
+
+/// Every route the server answers, over one [`Service`].
+pub fn routes(service: Service) -> impl Endpoint {
+    let api = api::service(&service.settings.base_url);
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    Route::new()
+        .nest(
+            "/api/v1",
+            api.around(|ep, req| limit_body(ep, req, api::MAX_BODY))
+                .catch_all_error(error::json_error),
+        )
+        .at("/api/openapi.json", spec)
+        .nest("/api/docs", docs)
+        .at(
+            "/unsubscribe/:token",
+            poem::get(unsubscribe::confirm_page).post(unsubscribe::one_click),
+        )
+        .at("/healthz", poem::get(ops::healthz))
+        .at("/readyz", poem::get(ops::readyz))
+        .at("/metrics", poem::get(ops::prometheus))
+        .with(metrics::HttpMetrics)
+        .data(service)
+}
+
+/// Refuses request bodies over `max` bytes with 413, whether the client
+/// declares a `Content-Length` or streams the body chunked. (poem's own
+/// `SizeLimit` also refuses requests that have no body at all.)
+async fn limit_body<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    mut req: poem::Request,
+    max: usize,
+) -> poem::Result<poem::Response> {
+    use poem::IntoResponse;
+    use poem::http::StatusCode;
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+    match declared {
+        Some(n) if n > max => return Err(too_large()),
+        Some(_) => {}
+        None if req.method() == poem::http::Method::GET => {}
+        None => {
+            let body = req.take_body().into_bytes_limit(max).await.map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+                e => e.into(),
+            })?;
+            req.set_body(body);
+        }
+    }
+    Ok(ep.call(req).await?.into_response())
+}

@@ -1,0 +1,180 @@
+//! `skymailing`: the reference server. See `docs/operations.md`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use skymailing_server::cli::{Cli, Command, LogFormat};
+use skymailing_server::{Service, StartError, StoreUrl, routes};
+use tokio::sync::watch;
+use tracing_subscriber::EnvFilter;
+
+/// How long in-flight HTTP requests get to finish after a shutdown signal.
+const HTTP_GRACE: Duration = Duration::from_secs(20);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.options.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("skymailing: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,poem=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), StartError> {
+    let settings = cli.options.settings();
+    let command = cli.command.unwrap_or(Command::Serve);
+    let service = Service::open(settings.clone()).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests and sends in flight");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let result = match command {
+        Command::Migrate => {
+            // Opening the store applied the migrations.
+            eprintln!("skymailing: migrations applied to {}", describe_db(&settings.database_url));
+            Ok(())
+        }
+        Command::CreateAdmin { email, name } => create_admin(&service, &email, &name).await,
+        Command::Worker => {
+            tracing::info!(database = %describe_db(&settings.database_url), "worker running");
+            service.engine().run(stopped()).await;
+            Ok(())
+        }
+        Command::Serve => {
+            let acceptor = TcpListener::bind(settings.bind.clone())
+                .into_acceptor()
+                .await
+                .map_err(|e| StartError::Option {
+                    option: "--bind",
+                    reason: format!("cannot listen on {}: {e}", settings.bind),
+                })?;
+            let local = acceptor
+                .local_addr()
+                .first()
+                .and_then(|a| a.as_socket_addr().copied());
+            let engine = (!cli.options.no_worker).then(|| {
+                let engine = service.engine();
+                let stop = stopped();
+                tokio::spawn(async move { engine.run(stop).await })
+            });
+            let url = match local {
+                Some(addr) if settings.base_url == format!("http://{}", settings.bind) => {
+                    format!("http://{addr}")
+                }
+                _ => settings.base_url.clone(),
+            };
+            eprintln!(
+                "SkyMailing is running at {url}\n  database: {}\n  mail: {}\n  delivery engine: {}\n  API docs: {url}/api/docs",
+                describe_db(&settings.database_url),
+                describe_mail(&settings.mail_url),
+                if engine.is_some() { "in this process" } else { "off (--no-worker)" },
+            );
+            let served = poem::Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(routes(service.clone()), stopped(), Some(HTTP_GRACE))
+                .await;
+            if let Some(engine) = engine {
+                // The engine finishes its sends in flight and releases the rest.
+                let _ = engine.await;
+            }
+            served.map_err(|e| StartError::Option {
+                option: "--bind",
+                reason: e.to_string(),
+            })
+        }
+    };
+    service.close();
+    result
+}
+
+async fn create_admin(service: &Service, email: &str, name: &str) -> Result<(), StartError> {
+    let password = match std::env::var("SKYMAILING_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let p = rpassword::prompt_password(format!("Password for {email}: ")).map_err(|e| {
+                StartError::Option {
+                    option: "SKYMAILING_ADMIN_PASSWORD",
+                    reason: format!("not set, and no terminal to ask: {e}"),
+                }
+            })?;
+            let again = rpassword::prompt_password("Again: ").unwrap_or_default();
+            if p != again {
+                return Err(StartError::Option {
+                    option: "password",
+                    reason: "the two passwords differ".into(),
+                });
+            }
+            p
+        }
+    };
+    let user = service
+        .app
+        .accounts
+        .ensure_admin(email, &password, name)
+        .await
+        .map_err(|e| StartError::Option {
+            option: if e.field() == Some("email") { "--email" } else { "password" },
+            reason: e.to_string(),
+        })?;
+    eprintln!("skymailing: {} is an admin (user {})", user.email, user.id);
+    Ok(())
+}
+
+fn describe_db(url: &str) -> String {
+    match StoreUrl::parse(url) {
+        Ok(StoreUrl::Sqlite(path)) => format!("SQLite file {}", path.display()),
+        Ok(StoreUrl::Postgres(url)) => {
+            // Never print a password.
+            let host = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
+            format!("PostgreSQL at {host}")
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+fn describe_mail(url: &str) -> String {
+    match url.strip_prefix("outbox:") {
+        Some(dir) => format!(
+            "written to the folder {} (not sent)",
+            if dir.is_empty() { "outbox" } else { dir }
+        ),
+        None => {
+            let host = url.rsplit_once('@').map_or(url, |(_, h)| h);
+            format!("sent through {host}")
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,306 @@
+//! The wiring: which store, which mail transport, which settings. The only
+//! place in the server that names an adapter.
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use skymailing_core::engine::{Engine, EngineConfig};
+use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
+use skymailing_core::{Config, SkyMailing};
+use skymailing_smtp::{Outbox, RateLimited, TransportOptions, mailer_from_url, parse_from};
+use skymailing_store_pg::PgStore;
+use skymailing_store_sqlite::SqliteStore;
+use tokio::task::JoinHandle;
+
+use crate::ratelimit::{Limiters, RateLimits};
+
+/// Where the data lives, as given by `--database-url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+    /// `sqlite://path`, `sqlite:path` or a plain file path.
+    Sqlite(PathBuf),
+}
+
+impl StoreUrl {
+    /// Reads a `--database-url` value.
+    pub fn parse(url: &str) -> Result<Self, StartError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(StoreUrl::Postgres(url.to_owned()))
+        } else if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() || path.contains(":memory:") {
+                return Err(StartError::Option {
+                    option: "--database-url",
+                    reason: "an SQLite URL must name a file, e.g. sqlite://skymailing.db".into(),
+                });
+            }
+            Ok(StoreUrl::Sqlite(PathBuf::from(path)))
+        } else if url.contains("://") {
+            Err(StartError::Option {
+                option: "--database-url",
+                reason: format!("`{url}` is neither postgres:// nor sqlite://"),
+            })
+        } else {
+            Ok(StoreUrl::Sqlite(PathBuf::from(url)))
+        }
+    }
+}
+
+/// Everything the server needs to start; the CLI fills it from flags and the
+/// environment, tests from code.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// The database.
+    pub database_url: String,
+    /// The mail transport: `outbox:DIR`, `smtp://…` or `smtps://…`.
+    pub mail_url: String,
+    /// Public URL of the service, for links in emails.
+    pub base_url: String,
+    /// The From mailbox of every email.
+    pub from: String,
+    /// Sends in flight per batch.
+    pub concurrency: usize,
+    /// Batches worked at once.
+    pub parallel_batches: usize,
+    /// Deliveries claimed per batch.
+    pub batch_size: u32,
+    /// Optional cap, messages per second, across this process.
+    pub rate_limit: Option<NonZeroU32>,
+    /// Limits on sign-in, registration and password-reset requests.
+    pub rate_limits: RateLimits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8000".into(),
+            database_url: "sqlite://skymailing.db".into(),
+            mail_url: "outbox:outbox".into(),
+            base_url: "http://127.0.0.1:8000".into(),
+            from: "SkyMailing <no-reply@skymailing.localhost>".into(),
+            concurrency: 8,
+            parallel_batches: 2,
+            batch_size: 500,
+            rate_limit: None,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// Why the server could not start: each names the option to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// An option's value is wrong.
+    #[error("{option}: {reason}")]
+    Option {
+        /// The flag, e.g. `--mail-url`.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database cannot be opened or migrated.
+    #[error("--database-url: cannot use the database: {0}")]
+    Database(String),
+}
+
+/// The running parts of one server process: the use cases, the mailer, and
+/// what the HTTP layer needs beside them.
+#[derive(Clone)]
+pub struct Service {
+    /// Every use case.
+    pub app: SkyMailing,
+    /// The transport for mailings (and account emails).
+    pub mailer: Arc<dyn Mailer>,
+    /// The outbox, when mail goes to a local folder instead of a relay.
+    pub outbox: Option<Arc<Outbox>>,
+    /// The settings it was built from.
+    pub settings: Arc<Settings>,
+    pub(crate) limiters: Arc<Limiters>,
+    listener: Option<Arc<JoinHandle<()>>>,
+}
+
+impl Service {
+    /// Opens the database named by the settings (applying migrations), builds
+    /// the mail transport and wires the use cases.
+    pub async fn open(settings: Settings) -> Result<Service, StartError> {
+        let base_url = check_base_url(&settings.base_url)?;
+        let (mailer, outbox) = open_mailer(&settings).await?;
+        let (store, pg): (Arc<dyn Store>, Option<PgStore>) =
+            match StoreUrl::parse(&settings.database_url)? {
+                StoreUrl::Postgres(url) => {
+                    let pg = PgStore::connect(&url)
+                        .await
+                        .map_err(|e| StartError::Database(e.to_string()))?;
+                    (Arc::new(pg.clone()), Some(pg))
+                }
+                StoreUrl::Sqlite(path) => {
+                    let store = SqliteStore::open(&path)
+                        .await
+                        .map_err(|e| StartError::Database(format!("{}: {e}", path.display())))?;
+                    (Arc::new(store), None)
+                }
+            };
+        let mut service = Service::from_parts(
+            store,
+            mailer,
+            outbox,
+            Arc::new(SystemClock),
+            Settings {
+                base_url,
+                ..settings
+            },
+        );
+        // Changes made by other processes on the same PostgreSQL database
+        // (web replicas, workers) wake this engine at once.
+        if let Some(pg) = pg {
+            service.listener = Some(Arc::new(pg.listen(service.app.wakeup.clone())));
+        }
+        Ok(service)
+    }
+
+    /// Wires the use cases over given parts: for tests and embedders.
+    pub fn from_parts(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        outbox: Option<Arc<Outbox>>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Service {
+        let config = Config {
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            ..Config::default()
+        };
+        let app = SkyMailing::new(store, mailer.clone(), clock, config);
+        Service {
+            app,
+            mailer,
+            outbox,
+            limiters: Arc::new(Limiters::new(&settings.rate_limits)),
+            settings: Arc::new(settings),
+            listener: None,
+        }
+    }
+
+    /// The delivery engine over this service's store and mailer.
+    pub fn engine(&self) -> Engine {
+        let s = &self.settings;
+        let config = EngineConfig {
+            batch_size: s.batch_size,
+            concurrency: s.concurrency.max(1),
+            parallel_batches: s.parallel_batches.max(1),
+            message_id_domain: host_of(&s.base_url),
+            ..EngineConfig::default()
+        };
+        self.app.engine(self.mailer.clone(), config)
+    }
+
+    /// Stops background tasks (the PostgreSQL listener).
+    pub fn close(&self) {
+        if let Some(l) = &self.listener {
+            l.abort();
+        }
+    }
+}
+
+async fn open_mailer(
+    settings: &Settings,
+) -> Result<(Arc<dyn Mailer>, Option<Arc<Outbox>>), StartError> {
+    let from = parse_from(&settings.from).map_err(|e| StartError::Option {
+        option: "--from",
+        reason: e.to_string(),
+    })?;
+    let mail_err = |e: skymailing_smtp::ConfigError| StartError::Option {
+        option: "--mail-url",
+        reason: e.to_string(),
+    };
+    if let Some(dir) = settings.mail_url.strip_prefix("outbox:") {
+        let dir = if dir.is_empty() { "outbox" } else { dir };
+        let outbox = Arc::new(
+            Outbox::open(dir, from)
+                .await
+                .map_err(|e| mail_err(e.into()))?,
+        );
+        let mut mailer: Arc<dyn Mailer> = outbox.clone();
+        if let Some(per_second) = settings.rate_limit {
+            mailer = Arc::new(RateLimited::new(mailer, per_second));
+        }
+        return Ok((mailer, Some(outbox)));
+    }
+    // One connection per send in flight, so a send never waits for one.
+    let in_flight = (settings.concurrency.max(1) * settings.parallel_batches.max(1)) as u32;
+    let options = TransportOptions {
+        from,
+        pool_size: in_flight,
+        timeout: Duration::from_secs(30),
+        rate_limit: settings.rate_limit,
+    };
+    let mailer = mailer_from_url(&settings.mail_url, &options)
+        .await
+        .map_err(mail_err)?;
+    Ok((mailer, None))
+}
+
+fn check_base_url(url: &str) -> Result<String, StartError> {
+    let url = url.trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) || host_of(url).is_empty() {
+        return Err(StartError::Option {
+            option: "--base-url",
+            reason: format!("`{url}` is not an http:// or https:// URL"),
+        });
+    }
+    Ok(url.to_owned())
+}
+
+/// The host part of a URL, for Message-IDs.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    host.split(':').next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_select_the_store() {
+        assert_eq!(
+            StoreUrl::parse("postgres://u@h/db").unwrap(),
+            StoreUrl::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite://data/sky.db").unwrap(),
+            StoreUrl::Sqlite("data/sky.db".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:sky.db?mode=rwc").unwrap(),
+            StoreUrl::Sqlite("sky.db".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("sky.db").unwrap(),
+            StoreUrl::Sqlite("sky.db".into())
+        );
+        for bad in ["mysql://h/db", "sqlite::memory:", "sqlite://"] {
+            let err = StoreUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--database-url: "), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn base_url_must_be_http() {
+        assert_eq!(
+            check_base_url("https://mail.example.com/").unwrap(),
+            "https://mail.example.com"
+        );
+        assert!(check_base_url("mail.example.com").is_err());
+        assert_eq!(host_of("http://user@example.com:8000/x"), "example.com");
+    }
+}
