@@ -1,0 +1,360 @@
+//! A whole server per test, like zero2prod's `spawn_app`: the real router and
+//! use cases over a real store (an SQLite file, or a fresh PostgreSQL database
+//! from `#[sqlx::test]`), a real outbox as the mail transport, and the
+//! delivery engine running in the background on the real clock.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::http::{HeaderMap, Method};
+use poem::{Endpoint, EndpointExt, Request};
+use serde_json::{Value, json};
+use skymailing_core::ports::{Store, SystemClock};
+use skymailing_server::{RateLimits, Service, Settings, routes};
+use skymailing_smtp::{Outbox, OutboxEntry, parse_from};
+use skymailing_store_pg::PgStore;
+use skymailing_store_sqlite::SqliteStore;
+use tokio::sync::watch;
+
+pub const BASE_URL: &str = "http://sky.test";
+
+pub struct TestServer {
+    pub service: Service,
+    pub outbox: Arc<Outbox>,
+    router: poem::endpoint::BoxEndpoint<'static>,
+    stop: watch::Sender<bool>,
+    engine: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// An answer: status, headers and the JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The machine-readable error code.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl TestServer {
+    pub async fn sqlite() -> TestServer {
+        Self::sqlite_with(RateLimits::uniform(1000)).await
+    }
+
+    pub async fn sqlite_with(limits: RateLimits) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path().join("sky.db")).await.unwrap();
+        Self::start(Arc::new(store), dir, limits).await
+    }
+
+    pub async fn postgres(pool: sqlx::PgPool) -> TestServer {
+        let store = PgStore::from_pool(pool).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        Self::start(Arc::new(store), dir, RateLimits::uniform(1000)).await
+    }
+
+    async fn start(store: Arc<dyn Store>, dir: tempfile::TempDir, limits: RateLimits) -> Self {
+        let from = "SkyMailing <no-reply@sky.test>";
+        let outbox = Arc::new(
+            Outbox::open(dir.path().join("outbox"), parse_from(from).unwrap())
+                .await
+                .unwrap(),
+        );
+        let settings = Settings {
+            base_url: BASE_URL.into(),
+            from: from.into(),
+            mail_url: format!("outbox:{}", dir.path().join("outbox").display()),
+            rate_limits: limits,
+            ..Settings::default()
+        };
+        let service = Service::from_parts(
+            store,
+            outbox.clone(),
+            Some(outbox.clone()),
+            Arc::new(SystemClock),
+            settings,
+        );
+        let (stop, rx) = watch::channel(false);
+        let engine = service.engine();
+        let engine = tokio::spawn(async move {
+            let mut rx = rx;
+            engine.run(async move { let _ = rx.wait_for(|s| *s).await; }).await;
+        });
+        TestServer {
+            router: routes(service.clone()).map_to_response().boxed(),
+            service,
+            outbox,
+            stop,
+            engine: Some(engine),
+            _dir: dir,
+        }
+    }
+
+    /// Stops the engine as a shutdown signal would, and waits for it.
+    pub async fn stop_engine(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(e) = self.engine.take() {
+            e.await.unwrap();
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(path.parse().unwrap());
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&b).unwrap()),
+            None => req.finish(),
+        };
+        self.raw(req).await
+    }
+
+    pub async fn raw(&self, req: Request) -> Resp {
+        let resp = self.router.get_response(req).await;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.into_body().into_string().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.call(Method::DELETE, path, token, None).await
+    }
+
+    /// Waits (up to 15 s) for a message to `to` whose subject contains `subject`.
+    pub async fn mail_to(&self, to: &str, subject: &str) -> OutboxEntry {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self
+                .outbox
+                .list(10_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.to.iter().any(|t| t == to) && m.subject.contains(subject));
+            if let Some(m) = found {
+                return m;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail to {to} with subject containing {subject:?} arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every message in the outbox to `to`.
+    pub async fn mails_to(&self, to: &str) -> Vec<OutboxEntry> {
+        self.outbox
+            .list(10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to))
+            .collect()
+    }
+
+    /// Registers through the API, follows the emailed link and signs in:
+    /// returns the token and the user's id.
+    pub async fn signed_up(&self, email: &str, name: &str) -> (String, i64) {
+        let r = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"email": email, "password": "correct horse", "name": name}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{r:?}");
+        let mail = self.mail_to(email, "Confirm your").await;
+        let token = link_token(&mail.text, "/verify");
+        let r = self
+            .post("/api/v1/auth/verify", None, json!({ "token": token }))
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        self.login(email, "correct horse").await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (String, i64) {
+        let r = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        (
+            r.body["token"].as_str().unwrap().to_owned(),
+            r.body["user"]["id"].as_i64().unwrap(),
+        )
+    }
+
+    /// An admin made the way an operator makes one (`create-admin`), signed in.
+    pub async fn admin(&self) -> (String, i64) {
+        self.service
+            .app
+            .accounts
+            .ensure_admin("root@sky.test", "admin password", "Root")
+            .await
+            .unwrap();
+        self.login("root@sky.test", "admin password").await
+    }
+
+    /// A signed-up user whom the admin made a manager.
+    pub async fn manager(&self, admin: &str) -> (String, i64) {
+        let (_, id) = self.signed_up("mona@sky.test", "Mona").await;
+        let r = self
+            .put(
+                &format!("/api/v1/users/{id}/role"),
+                Some(admin),
+                json!({"role": "manager"}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        // The role is read per request: the old token now acts as a manager.
+        self.login("mona@sky.test", "correct horse").await
+    }
+
+    /// Creates a client, answering its id.
+    pub async fn client(&self, token: &str, email: &str, name: &str) -> i64 {
+        let r = self
+            .post(
+                "/api/v1/clients",
+                Some(token),
+                json!({"email": email, "full_name": name, "comment": ""}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.body["id"].as_i64().unwrap()
+    }
+
+    pub async fn message(&self, token: &str, subject: &str) -> i64 {
+        let r = self
+            .post(
+                "/api/v1/messages",
+                Some(token),
+                json!({"subject": subject, "body_text": "Hello {{ name }}!\nLeave: {{ unsubscribe_url }}", "body_html": null}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.body["id"].as_i64().unwrap()
+    }
+
+    /// A mailing of `message` to `clients` whose first run is `start_in` from now.
+    pub async fn mailing(
+        &self,
+        token: &str,
+        message: i64,
+        clients: &[i64],
+        start_in: chrono::Duration,
+    ) -> Value {
+        let start = chrono::Utc::now() + start_in;
+        let r = self
+            .post(
+                "/api/v1/mailings",
+                Some(token),
+                mailing_body(message, clients, start, "once"),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.body
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(e) = self.engine.take() {
+            e.abort();
+        }
+    }
+}
+
+pub fn mailing_body(
+    message: i64,
+    clients: &[i64],
+    start: chrono::DateTime<chrono::Utc>,
+    periodicity: &str,
+) -> Value {
+    json!({
+        "name": "Autumn news",
+        "message_id": message,
+        "client_ids": clients,
+        "start_at": start.to_rfc3339(),
+        "end_at": (start + chrono::Duration::days(30)).to_rfc3339(),
+        "periodicity": periodicity,
+    })
+}
+
+/// The `token=` of the link to `path` in an email's text.
+pub fn link_token(text: &str, path: &str) -> String {
+    let start = text
+        .find(&format!("{BASE_URL}{path}?token="))
+        .unwrap_or_else(|| panic!("no {path} link in {text}"));
+    let rest = &text[start..];
+    let token = rest.split("token=").nth(1).unwrap();
+    token
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs each named scenario against SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::common::TestServer::sqlite().await).await;
+                }
+            )*
+        }
+        mod on_pg {
+            $(
+                #[sqlx::test(migrations = false)]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::$name(super::common::TestServer::postgres(pool).await).await;
+                }
+            )*
+        }
+    };
+}
