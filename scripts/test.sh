@@ -32,8 +32,11 @@ else
   echo "# The PostgreSQL tests are NOT RUN. Set DATABASE_URL to a superuser URL" >&2
   echo "# of a running server to run them." >&2
   echo "######################################################################" >&2
-  # The PostgreSQL store's tests and the worker crash/scale-out tests need it.
-  cargo test --workspace --all-targets --exclude skymailing-store-pg --exclude skymailing-bench
+  # The PostgreSQL store's tests and the worker crash/scale-out tests need it;
+  # the server's tests run on SQLite only (their PostgreSQL twins are `on_pg::`).
+  cargo test --workspace --all-targets --exclude skymailing-store-pg --exclude skymailing-bench \
+    --exclude skymailing-server
+  cargo test -p skymailing-server --all-targets -- --skip on_pg::
   cargo test --workspace --doc --exclude skymailing-store-pg --exclude skymailing-bench
   echo "NOTICE: PostgreSQL tests not run (no server at $host:$port)." >&2
 fi

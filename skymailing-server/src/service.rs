@@ -135,6 +135,7 @@ impl Service {
         let (store, pg): (Arc<dyn Store>, Option<PgStore>) =
             match StoreUrl::parse(&settings.database_url)? {
                 StoreUrl::Postgres(url) => {
+                    probe_postgres(&url).await?;
                     let pg = PgStore::connect(&url)
                         .await
                         .map_err(|e| StartError::Database(e.to_string()))?;
@@ -245,6 +246,23 @@ async fn open_mailer(
         .await
         .map_err(mail_err)?;
     Ok((mailer, None))
+}
+
+/// One direct connection first: a pool only reports that it timed out,
+/// this says why (refused, unknown host, authentication failed).
+async fn probe_postgres(url: &str) -> Result<(), StartError> {
+    use sqlx::Connection;
+    let connect = sqlx::PgConnection::connect(url);
+    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(StartError::Database(e.to_string())),
+        Err(_) => Err(StartError::Database(
+            "no answer within 10 s".into(),
+        )),
+    }
 }
 
 fn check_base_url(url: &str) -> Result<String, StartError> {

@@ -1,0 +1,288 @@
+//! The HTTP surface itself: the OpenAPI document against the routes served,
+//! error answers (JSON with a code and the field), body limits, rate limits,
+//! and the operations endpoints.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::TestServer;
+use poem::http::Method;
+use serde_json::json;
+use skymailing_server::RateLimits;
+
+/// Every operation of the API, as the issue lists them (plus the profile and
+/// blog-writing extras): the document must list exactly these, and the
+/// server must serve each.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("post", "/auth/register"),
+    ("post", "/auth/verify"),
+    ("post", "/auth/login"),
+    ("post", "/auth/logout"),
+    ("post", "/auth/password-reset"),
+    ("post", "/auth/password-reset/confirm"),
+    ("get", "/me"),
+    ("put", "/me"),
+    ("post", "/me/password"),
+    ("get", "/clients"),
+    ("post", "/clients"),
+    ("get", "/clients/{id}"),
+    ("put", "/clients/{id}"),
+    ("delete", "/clients/{id}"),
+    ("get", "/messages"),
+    ("post", "/messages"),
+    ("get", "/messages/{id}"),
+    ("put", "/messages/{id}"),
+    ("delete", "/messages/{id}"),
+    ("get", "/mailings"),
+    ("post", "/mailings"),
+    ("get", "/mailings/{id}"),
+    ("put", "/mailings/{id}"),
+    ("delete", "/mailings/{id}"),
+    ("post", "/mailings/{id}/disable"),
+    ("post", "/mailings/{id}/enable"),
+    ("get", "/mailings/{id}/runs"),
+    ("get", "/logs"),
+    ("get", "/logs/daily"),
+    ("get", "/runs/{id}"),
+    ("get", "/runs/{id}/deliveries"),
+    ("get", "/users"),
+    ("post", "/users/{id}/block"),
+    ("post", "/users/{id}/unblock"),
+    ("put", "/users/{id}/role"),
+    ("get", "/stats"),
+    ("get", "/blog/posts"),
+    ("post", "/blog/posts"),
+    ("get", "/blog/posts/{id}"),
+    ("put", "/blog/posts/{id}"),
+    ("delete", "/blog/posts/{id}"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_the_server_serves() {
+    let srv = TestServer::sqlite().await;
+    let r = srv.get("/api/openapi.json", None).await;
+    assert_eq!(r.status, 200);
+    let spec = r.body;
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."), "{spec}");
+    assert_eq!(spec["servers"][0]["url"], "http://sky.test/api/v1");
+    let listed: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = OPERATIONS
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(listed, expected);
+    // Every operation that needs a token declares the bearer scheme.
+    assert_eq!(
+        spec["components"]["securitySchemes"]["BearerAuth"]["scheme"],
+        "bearer"
+    );
+
+    // Each listed operation is served: no routing 404 or 405. Unknown ones are not.
+    for (method, path) in OPERATIONS {
+        let url = format!("/api/v1{}", path.replace("{id}", "1"));
+        let body = (*method != "get" && *method != "delete").then(|| json!({}));
+        let r = srv
+            .call(method.to_uppercase().parse().unwrap(), &url, None, body)
+            .await;
+        assert!(
+            r.status != 405 && r.body["message"] != "no such route",
+            "{method} {path} is not served: {r:?}"
+        );
+    }
+    let r = srv.get("/api/v1/nothing-here", None).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    let r = srv.call(Method::PATCH, "/api/v1/clients", None, None).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.code(), "method_not_allowed");
+
+    let docs = srv.get("/api/docs", None).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.text.contains("swagger"), "interactive docs expected");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_a_4xx_that_names_the_problem() {
+    let srv = TestServer::sqlite().await;
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let t = Some(token.as_str());
+
+    // A field that fails validation: 422, and the field is named.
+    let r = srv
+        .post("/api/v1/clients", t, json!({"email": "not-an-email", "full_name": "X", "comment": ""}))
+        .await;
+    assert_eq!((r.status, r.code(), r.body["field"].clone()), (422, "invalid", json!("email")), "{r:?}");
+    let r = srv
+        .post(
+            "/api/v1/mailings",
+            t,
+            json!({"name": "n", "message_id": 1, "client_ids": [1], "start_at": "2030-01-01T00:00:00Z",
+                   "end_at": "2030-02-01T00:00:00Z", "periodicity": "hourly"}),
+        )
+        .await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("periodicity")), "{r:?}");
+    let msg = srv.message(&token, "Hi").await;
+    let r = srv
+        .post("/api/v1/messages", t, json!({"subject": "s", "body_text": "Hi {{ nme }}", "body_html": null}))
+        .await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("body_text")), "{r:?}");
+    let client = srv.client(&token, "bob@client.test", "Bob").await;
+    let start = chrono::Utc::now() + chrono::Duration::days(1);
+    let mut body = common::mailing_body(msg, &[client], start, "daily");
+    body["end_at"] = json!((start - chrono::Duration::hours(1)).to_rfc3339());
+    let r = srv.post("/api/v1/mailings", t, body).await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("end_at")), "{r:?}");
+
+    // Unknown fields, wrong types, broken JSON: 400 with a JSON error.
+    let r = srv
+        .post("/api/v1/clients", t, json!({"email": "a@client.test", "admin": true}))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{r:?}");
+    assert!(r.body["message"].as_str().unwrap().contains("admin"), "{r:?}");
+    let r = srv
+        .post("/api/v1/clients", t, json!({"email": {"nested": 1}}))
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    let broken = poem::Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/clients".parse().unwrap())
+        .header("authorization", format!("Bearer {token}"))
+        .content_type("application/json")
+        .body("{\"email\": ");
+    let r = srv.raw(broken).await;
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{r:?}");
+    let r = srv.get("/api/v1/clients?per_page=100000", t).await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("per_page")), "{r:?}");
+    let r = srv.get("/api/v1/clients/abc", t).await;
+    assert_eq!(r.status, 400, "{r:?}");
+
+    // Oversized bodies: 413, declared or streamed.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let r = srv
+        .post("/api/v1/messages", t, json!({"subject": "s", "body_text": huge, "body_html": null}))
+        .await;
+    assert_eq!((r.status, r.code()), (413, "payload_too_large"), "{:?}", (r.status, &r.body));
+    let streamed = poem::Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/messages".parse().unwrap())
+        .header("authorization", format!("Bearer {token}"))
+        .content_type("application/json")
+        .body(poem::Body::from_bytes_stream(futures_chunks(huge.into_bytes())));
+    let r = srv.raw(streamed).await;
+    assert_eq!(r.status, 413);
+
+    // Nothing half-written: the only client is the one created above.
+    assert_eq!(srv.get("/api/v1/clients", t).await.body["total"], 1);
+    assert_eq!(srv.get("/api/v1/mailings", t).await.body["total"], 0);
+
+    // A duplicate client is a field error; a message in use is a conflict.
+    let r = srv
+        .post("/api/v1/clients", t, json!({"email": "BOB@client.test", "full_name": "Bob again", "comment": ""}))
+        .await;
+    assert_eq!((r.status, r.body["field"].clone()), (422, json!("email")), "{r:?}");
+    srv.mailing(&token, msg, &[client], chrono::Duration::days(1)).await;
+    let r = srv.delete(&format!("/api/v1/messages/{msg}"), t).await;
+    assert_eq!((r.status, r.code()), (409, "conflict"), "{r:?}");
+}
+
+fn futures_chunks(
+    bytes: Vec<u8>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    let chunks: Vec<_> = bytes
+        .chunks(64 * 1024)
+        .map(|c| Ok(bytes::Bytes::copy_from_slice(c)))
+        .collect();
+    futures_util::stream::iter(chunks)
+}
+
+#[tokio::test]
+async fn sign_in_registration_and_reset_are_rate_limited() {
+    let srv = TestServer::sqlite_with(RateLimits::uniform(3)).await;
+    let attempt = || srv.post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "wrong password"}));
+    for _ in 0..3 {
+        assert_eq!(attempt().await.status, 401);
+    }
+    let r = attempt().await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{r:?}");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+
+    for n in 0..3 {
+        let r = srv
+            .post("/api/v1/auth/password-reset", None, json!({"email": format!("u{n}@example.com")}))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    let r = srv
+        .post("/api/v1/auth/password-reset", None, json!({"email": "u9@example.com"}))
+        .await;
+    assert_eq!(r.status, 429);
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn registering_a_taken_address_answers_the_same() {
+    let srv = TestServer::sqlite().await;
+    let body = json!({"email": "ann@example.com", "password": "correct horse", "name": "Ann"});
+    let first = srv.post("/api/v1/auth/register", None, body.clone()).await;
+    srv.mail_to("ann@example.com", "Confirm your").await;
+    let second = srv.post("/api/v1/auth/register", None, body).await;
+    assert_eq!((first.status, &first.body), (second.status, &second.body));
+    // The owner of the address is told, with no new link.
+    srv.mail_to("ann@example.com", "Your SkyMailing account").await;
+    // Not verified yet: sign-in says so (only with the right password).
+    let r = srv
+        .post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "correct horse"}))
+        .await;
+    assert_eq!((r.status, r.code()), (403, "not_verified"), "{r:?}");
+    let r = srv
+        .post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "wrong guess"}))
+        .await;
+    assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let srv = TestServer::sqlite().await;
+    let r = srv.get("/healthz", None).await;
+    assert_eq!((r.status, r.body["status"].clone()), (200, json!("ok")));
+    let r = srv.get("/readyz", None).await;
+    assert_eq!((r.status, r.body["database"].clone()), (200, json!("ok")));
+
+    // A run, so the engine's counters and histograms have something.
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let c = srv.client(&token, "bob@client.test", "Bob").await;
+    let m = srv.message(&token, "Metered").await;
+    srv.mailing(&token, m, &[c], chrono::Duration::zero()).await;
+    srv.mail_to("bob@client.test", "Metered").await;
+    srv.get("/api/v1/clients/424242", Some(&token)).await;
+
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = srv.get("/metrics", None).await.text;
+        if text.contains("skymailing_run_duration_seconds_count") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for needle in [
+        "skymailing_deliveries_total{outcome=\"sent\"}",
+        "skymailing_deliveries_pending 0",
+        "skymailing_run_duration_seconds_bucket",
+        "skymailing_http_requests_total{route=\"/api/v1/clients/:param0\",method=\"GET\",status=\"404\"}",
+        "skymailing_http_requests_total{route=\"/api/v1/auth/register\",method=\"POST\",status=\"202\"}",
+        "skymailing_http_request_duration_seconds_bucket",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+}
