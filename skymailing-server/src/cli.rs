@@ -54,7 +54,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Args)]
 pub struct Options {
     /// Address to listen on.
-    #[arg(long, env = "SKYMAILING_BIND", default_value = "127.0.0.1:8000", global = true)]
+    #[arg(
+        long,
+        env = "SKYMAILING_BIND",
+        default_value = "127.0.0.1:8000",
+        global = true
+    )]
     pub bind: SocketAddr,
     /// `postgres://…` for PostgreSQL; `sqlite://FILE` (or a file path) for SQLite.
     #[arg(
@@ -88,7 +93,12 @@ pub struct Options {
     #[arg(long, env = "SKYMAILING_NO_WORKER", global = true)]
     pub no_worker: bool,
     /// Sends in flight per batch.
-    #[arg(long, env = "SKYMAILING_CONCURRENCY", default_value_t = 8, global = true)]
+    #[arg(
+        long,
+        env = "SKYMAILING_CONCURRENCY",
+        default_value_t = 8,
+        global = true
+    )]
     pub concurrency: usize,
     /// Batches worked at once.
     #[arg(
@@ -99,14 +109,24 @@ pub struct Options {
     )]
     pub parallel_batches: usize,
     /// Deliveries claimed per batch.
-    #[arg(long, env = "SKYMAILING_BATCH_SIZE", default_value_t = 500, global = true)]
+    #[arg(
+        long,
+        env = "SKYMAILING_BATCH_SIZE",
+        default_value_t = 500,
+        global = true
+    )]
     pub batch_size: u32,
     /// Cap on messages per second sent by this process (none by default).
     #[arg(long, env = "SKYMAILING_RATE_LIMIT", global = true)]
     pub rate_limit: Option<NonZeroU32>,
     /// Sign-in, registration and reset requests allowed per minute, per
     /// client address and per email.
-    #[arg(long, env = "SKYMAILING_AUTH_RATE_LIMIT", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "SKYMAILING_AUTH_RATE_LIMIT",
+        default_value_t = 10,
+        global = true
+    )]
     pub auth_rate_limit: u32,
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(

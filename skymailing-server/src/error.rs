@@ -125,7 +125,10 @@ impl From<Error> for ApiError {
             }
             Error::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
-                ApiError::Internal(ErrorBody::new("internal", "something went wrong on our side"))
+                ApiError::Internal(ErrorBody::new(
+                    "internal",
+                    "something went wrong on our side",
+                ))
             }
         }
     }

@@ -72,10 +72,14 @@ async fn limit_body<E: Endpoint>(
         Some(_) => {}
         None if req.method() == poem::http::Method::GET => {}
         None => {
-            let body = req.take_body().into_bytes_limit(max).await.map_err(|e| match e {
-                poem::error::ReadBodyError::PayloadTooLarge => too_large(),
-                e => e.into(),
-            })?;
+            let body = req
+                .take_body()
+                .into_bytes_limit(max)
+                .await
+                .map_err(|e| match e {
+                    poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+                    e => e.into(),
+                })?;
             req.set_body(body);
         }
     }

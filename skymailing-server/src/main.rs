@@ -57,7 +57,10 @@ async fn run(cli: Cli) -> Result<(), StartError> {
     let result = match command {
         Command::Migrate => {
             // Opening the store applied the migrations.
-            eprintln!("skymailing: migrations applied to {}", describe_db(&settings.database_url));
+            eprintln!(
+                "skymailing: migrations applied to {}",
+                describe_db(&settings.database_url)
+            );
             Ok(())
         }
         Command::CreateAdmin { email, name } => create_admin(&service, &email, &name).await,
@@ -93,7 +96,11 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 "SkyMailing is running at {url}\n  database: {}\n  mail: {}\n  delivery engine: {}\n  API docs: {url}/api/docs",
                 describe_db(&settings.database_url),
                 describe_mail(&settings.mail_url),
-                if engine.is_some() { "in this process" } else { "off (--no-worker)" },
+                if engine.is_some() {
+                    "in this process"
+                } else {
+                    "off (--no-worker)"
+                },
             );
             let served = poem::Server::new_with_acceptor(acceptor)
                 .run_with_graceful_shutdown(routes(service.clone()), stopped(), Some(HTTP_GRACE))
@@ -138,7 +145,11 @@ async fn create_admin(service: &Service, email: &str, name: &str) -> Result<(), 
         .ensure_admin(email, &password, name)
         .await
         .map_err(|e| StartError::Option {
-            option: if e.field() == Some("email") { "--email" } else { "password" },
+            option: if e.field() == Some("email") {
+                "--email"
+            } else {
+                "password"
+            },
             reason: e.to_string(),
         })?;
     eprintln!("skymailing: {} is an admin (user {})", user.email, user.id);

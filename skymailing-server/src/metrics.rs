@@ -1,5 +1,6 @@
 //! Prometheus metrics: one recorder per process (the `metrics` facade is
-//! global), the HTTP request counter, and the gauges read at scrape time.
+//! global), the HTTP request counter and access log, and the gauges read at
+//! scrape time.
 //! The engine in core counts deliveries by outcome and times runs through the
 //! same facade.
 
@@ -55,10 +56,22 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
         let started = Instant::now();
         let result = self.0.call(req).await.map(IntoResponse::into_response);
         let (status, route) = match &result {
-            Ok(resp) => (resp.status(), resp.data::<PathPattern>().map(|p| p.0.clone())),
+            Ok(resp) => (
+                resp.status(),
+                resp.data::<PathPattern>().map(|p| p.0.clone()),
+            ),
             Err(err) => (err.status(), err.data::<PathPattern>().map(|p| p.0.clone())),
         };
         let route = route.map_or_else(|| "unmatched".to_owned(), |r| r.to_string());
+        // The pattern, not the path: paths carry ids and unsubscribe tokens.
+        tracing::info!(
+            target: "skymailing::http",
+            method = %method,
+            route = %route,
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
         let labels = [
             ("route", route),
             ("method", method),

@@ -259,9 +259,7 @@ async fn probe_postgres(url: &str) -> Result<(), StartError> {
             Ok(())
         }
         Ok(Err(e)) => Err(StartError::Database(e.to_string())),
-        Err(_) => Err(StartError::Database(
-            "no answer within 10 s".into(),
-        )),
+        Err(_) => Err(StartError::Database("no answer within 10 s".into())),
     }
 }
 

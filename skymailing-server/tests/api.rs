@@ -31,23 +31,38 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     let bob = srv.client(&token, "bob@client.test", "Bob Brown").await;
     let cid = srv.client(&token, "cid@client.test", "Cid").await;
     let msg = srv.message(&token, "Autumn offers").await;
-    let m = srv.mailing(&token, msg, &[bob, cid], Duration::zero()).await;
+    let m = srv
+        .mailing(&token, msg, &[bob, cid], Duration::zero())
+        .await;
     assert_eq!(m["periodicity"], "once");
     assert_eq!(m["client_ids"], json!([bob, cid]));
     assert_eq!(m["enabled"], true);
 
     let to_bob = srv.mail_to("bob@client.test", "Autumn offers").await;
-    assert!(to_bob.text.starts_with("Hello Bob Brown!"), "{}", to_bob.text);
+    assert!(
+        to_bob.text.starts_with("Hello Bob Brown!"),
+        "{}",
+        to_bob.text
+    );
     srv.mail_to("cid@client.test", "Autumn offers").await;
 
     // The run reaches the log with its report; the owner sees the addresses.
     let mailing = m["id"].as_i64().unwrap();
     let run = wait_for_finished_run(&srv, t, mailing).await;
-    assert_eq!((run["recipients"].as_u64(), run["sent"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (run["recipients"].as_u64(), run["sent"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert!(run["report"].as_str().unwrap().contains('2'), "{run}");
     let id = run["id"].as_i64().unwrap();
     let log = srv.get("/api/v1/logs", t).await;
-    assert!(log.body["items"].as_array().unwrap().iter().any(|r| r["id"] == id));
+    assert!(
+        log.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == id)
+    );
     let detail = srv.get(&format!("/api/v1/runs/{id}"), t).await;
     assert_eq!(detail.body["progress"]["percent"], 100, "{detail:?}");
     assert_eq!(detail.body["progress"]["sent"], 2);
@@ -80,7 +95,11 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("bob@client.test") && page.text.contains("<form method=\"post\""));
     let c = srv.get(&format!("/api/v1/clients/{bob}"), t).await;
-    assert_eq!(c.body["unsubscribed_at"], json!(null), "GET must not unsubscribe");
+    assert_eq!(
+        c.body["unsubscribed_at"],
+        json!(null),
+        "GET must not unsubscribe"
+    );
     let done = srv
         .raw(
             poem::Request::builder()
@@ -97,20 +116,32 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
 
     // Lists paginate.
     let page = srv.get("/api/v1/clients?per_page=1&page=2", t).await;
-    assert_eq!((page.body["total"].as_u64(), page.body["page"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (page.body["total"].as_u64(), page.body["page"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     let found = srv.get("/api/v1/clients?q=brown", t).await;
     assert_eq!(found.body["total"], 1);
 
     // Signing out ends this token.
-    assert_eq!(srv.post("/api/v1/auth/logout", t, json!({})).await.status, 204);
+    assert_eq!(
+        srv.post("/api/v1/auth/logout", t, json!({})).await.status,
+        204
+    );
     let r = srv.get("/api/v1/me", t).await;
     assert_eq!((r.status, r.code()), (401, "unauthenticated"));
 }
 
-async fn wait_for_finished_run(srv: &TestServer, t: Option<&str>, mailing: i64) -> serde_json::Value {
+async fn wait_for_finished_run(
+    srv: &TestServer,
+    t: Option<&str>,
+    mailing: i64,
+) -> serde_json::Value {
     for _ in 0..300 {
-        let runs = srv.get(&format!("/api/v1/mailings/{mailing}/runs"), t).await;
+        let runs = srv
+            .get(&format!("/api/v1/mailings/{mailing}/runs"), t)
+            .await;
         assert_eq!(runs.status, 200, "{runs:?}");
         if let Some(run) = runs.body["items"]
             .as_array()
@@ -132,7 +163,10 @@ async fn a_mailing_due_in_two_seconds_sends_with_no_further_request(srv: TestSer
     let m = srv.mailing(&token, msg, &[bob], Duration::seconds(2)).await;
     assert_eq!(m["status"], "created");
     assert!(m["next_run_at"].is_string());
-    assert!(srv.mails_to("bob@client.test").await.is_empty(), "sent too early");
+    assert!(
+        srv.mails_to("bob@client.test").await.is_empty(),
+        "sent too early"
+    );
     let started = std::time::Instant::now();
     srv.mail_to("bob@client.test", "Later news").await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
@@ -146,45 +180,85 @@ async fn managers_see_block_and_disable_but_edit_nothing(srv: TestServer) {
     let m = Some(mona.as_str());
     let client = srv.client(&ann, "bob@client.test", "Bob").await;
     let msg = srv.message(&ann, "Weekly").await;
-    let mailing = srv
-        .mailing(&ann, msg, &[client], Duration::days(1))
-        .await["id"]
+    let mailing = srv.mailing(&ann, msg, &[client], Duration::days(1)).await["id"]
         .as_i64()
         .unwrap();
 
     // Sees everyone's mailings.
     let all = srv.get("/api/v1/mailings", m).await;
     assert_eq!(all.status, 200);
-    assert!(all.body["items"].as_array().unwrap().iter().any(|x| x["id"] == mailing));
-    assert_eq!(srv.get(&format!("/api/v1/mailings/{mailing}"), m).await.status, 200);
+    assert!(
+        all.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == mailing)
+    );
+    assert_eq!(
+        srv.get(&format!("/api/v1/mailings/{mailing}"), m)
+            .await
+            .status,
+        200
+    );
     // The user sees only their own list; `scope=all` is not theirs.
     assert_eq!(srv.get("/api/v1/mailings?scope=all", a).await.status, 403);
 
     // Edits nothing.
     let r = srv
-        .post("/api/v1/clients", m, json!({"email": "x@client.test", "full_name": "X", "comment": ""}))
+        .post(
+            "/api/v1/clients",
+            m,
+            json!({"email": "x@client.test", "full_name": "X", "comment": ""}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (403, "forbidden"), "{r:?}");
-    let body = mailing_body(msg, &[client], chrono::Utc::now() + Duration::days(2), "weekly");
-    let r = srv.put(&format!("/api/v1/mailings/{mailing}"), m, body.clone()).await;
-    assert_eq!(r.status, 403, "{r:?}");
-    assert_eq!(srv.delete(&format!("/api/v1/mailings/{mailing}"), m).await.status, 403);
+    let body = mailing_body(
+        msg,
+        &[client],
+        chrono::Utc::now() + Duration::days(2),
+        "weekly",
+    );
     let r = srv
-        .put(&format!("/api/v1/messages/{msg}"), m, json!({"subject": "x", "body_text": "y", "body_html": null}))
+        .put(&format!("/api/v1/mailings/{mailing}"), m, body.clone())
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(
+        srv.delete(&format!("/api/v1/mailings/{mailing}"), m)
+            .await
+            .status,
+        403
+    );
+    let r = srv
+        .put(
+            &format!("/api/v1/messages/{msg}"),
+            m,
+            json!({"subject": "x", "body_text": "y", "body_html": null}),
+        )
         .await;
     assert_eq!(r.status, 403);
     // ... and changes no role.
     let r = srv
-        .put(&format!("/api/v1/users/{ann_id}/role"), m, json!({"role": "manager"}))
+        .put(
+            &format!("/api/v1/users/{ann_id}/role"),
+            m,
+            json!({"role": "manager"}),
+        )
         .await;
     assert_eq!(r.status, 403);
 
     // Disables; the owner cannot re-enable what a manager disabled.
-    let r = srv.post(&format!("/api/v1/mailings/{mailing}/disable"), m, json!({})).await;
+    let r = srv
+        .post(&format!("/api/v1/mailings/{mailing}/disable"), m, json!({}))
+        .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!((r.body["enabled"].clone(), r.body["status"].clone()), (json!(false), json!("disabled")));
+    assert_eq!(
+        (r.body["enabled"].clone(), r.body["status"].clone()),
+        (json!(false), json!("disabled"))
+    );
     assert_eq!(r.body["disabled_by"], "manager");
-    let r = srv.post(&format!("/api/v1/mailings/{mailing}/enable"), a, json!({})).await;
+    let r = srv
+        .post(&format!("/api/v1/mailings/{mailing}/enable"), a, json!({}))
+        .await;
     assert_eq!(r.status, 403, "{r:?}");
 
     // Lists and blocks users; the blocked user's token stops working at once.
@@ -192,20 +266,42 @@ async fn managers_see_block_and_disable_but_edit_nothing(srv: TestServer) {
     assert_eq!(users.status, 200);
     assert!(users.body["total"].as_u64().unwrap() >= 3);
     assert_eq!(srv.get("/api/v1/me", a).await.status, 200);
-    let r = srv.post(&format!("/api/v1/users/{ann_id}/block"), m, json!({})).await;
-    assert_eq!((r.status, r.body["state"].clone()), (200, json!("blocked")), "{r:?}");
+    let r = srv
+        .post(&format!("/api/v1/users/{ann_id}/block"), m, json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["state"].clone()),
+        (200, json!("blocked")),
+        "{r:?}"
+    );
     assert_eq!(srv.get("/api/v1/me", a).await.status, 401);
     assert_eq!(srv.get("/api/v1/clients", a).await.status, 401);
     let r = srv
-        .post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "correct horse"}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ann@example.com", "password": "correct horse"}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (403, "account_blocked"), "{r:?}");
     assert!(r.body["message"].as_str().unwrap().contains("blocked"));
     // Managers cannot block admins.
-    let admin_id = srv.get("/api/v1/me", Some(&admin)).await.body["id"].as_i64().unwrap();
-    assert_eq!(srv.post(&format!("/api/v1/users/{admin_id}/block"), m, json!({})).await.status, 403);
+    let admin_id = srv.get("/api/v1/me", Some(&admin)).await.body["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        srv.post(&format!("/api/v1/users/{admin_id}/block"), m, json!({}))
+            .await
+            .status,
+        403
+    );
     // Unblocking lets the user in again.
-    assert_eq!(srv.post(&format!("/api/v1/users/{ann_id}/unblock"), m, json!({})).await.status, 200);
+    assert_eq!(
+        srv.post(&format!("/api/v1/users/{ann_id}/unblock"), m, json!({}))
+            .await
+            .status,
+        200
+    );
     srv.login("ann@example.com", "correct horse").await;
 }
 
@@ -243,7 +339,12 @@ async fn anonymous_visitors_reach_only_stats_and_blog(srv: TestServer) {
     assert_eq!((read.status, read.body["views"].clone()), (200, json!(1)));
     let read = srv.get(&format!("/api/v1/blog/posts/{id}"), None).await;
     assert_eq!(read.body["views"], 2, "a read counts a view");
-    assert_eq!(srv.get(&format!("/api/v1/blog/posts/{draft_id}"), None).await.status, 404);
+    assert_eq!(
+        srv.get(&format!("/api/v1/blog/posts/{draft_id}"), None)
+            .await
+            .status,
+        404
+    );
 
     let public = [
         ("get", "/stats"),
@@ -267,7 +368,11 @@ async fn anonymous_visitors_reach_only_stats_and_blog(srv: TestServer) {
             let r = srv
                 .call(method.to_uppercase().parse().unwrap(), &url, None, body)
                 .await;
-            assert_eq!((r.status, r.code()), (401, "unauthenticated"), "{method} {path}: {r:?}");
+            assert_eq!(
+                (r.status, r.code()),
+                (401, "unauthenticated"),
+                "{method} {path}: {r:?}"
+            );
             checked += 1;
         }
     }
@@ -293,7 +398,12 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
     let bobs_client = srv.client(&bob, "dora@client.test", "Dora").await;
 
     let client_body = json!({"email": "evil@client.test", "full_name": "E", "comment": ""});
-    let mailing_json = mailing_body(msg, &[bobs_client], chrono::Utc::now() + Duration::days(1), "daily");
+    let mailing_json = mailing_body(
+        msg,
+        &[bobs_client],
+        chrono::Utc::now() + Duration::days(1),
+        "daily",
+    );
     let msg_body = json!({"subject": "hijacked", "body_text": "x", "body_html": null});
     // (method, path template, body, expected status)
     let cases: Vec<(&str, &str, Option<serde_json::Value>, u16)> = vec![
@@ -315,10 +425,20 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
         // User administration is not a plain user's at all.
         ("post", "/users/{id}/block", Some(json!({})), 403),
         ("post", "/users/{id}/unblock", Some(json!({})), 403),
-        ("put", "/users/{id}/role", Some(json!({"role": "manager"})), 403),
+        (
+            "put",
+            "/users/{id}/role",
+            Some(json!({"role": "manager"})),
+            403,
+        ),
         // Blog posts are public; writing them is an admin's.
         ("get", "/blog/posts/{id}", None, 404),
-        ("put", "/blog/posts/{id}", Some(json!({"title": "t", "body": "b", "image": null, "published": true})), 403),
+        (
+            "put",
+            "/blog/posts/{id}",
+            Some(json!({"title": "t", "body": "b", "image": null, "published": true})),
+            403,
+        ),
         ("delete", "/blog/posts/{id}", None, 403),
     ];
     let id_of = |path: &str| -> i64 {
@@ -333,7 +453,14 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
     };
     for (method, path, body, expected) in &cases {
         let url = format!("/api/v1{}", path.replace("{id}", &id_of(path).to_string()));
-        let r = srv.call(method.to_uppercase().parse().unwrap(), &url, b, body.clone()).await;
+        let r = srv
+            .call(
+                method.to_uppercase().parse().unwrap(),
+                &url,
+                b,
+                body.clone(),
+            )
+            .await;
         assert_eq!(r.status, *expected, "{method} {path}: {r:?}");
         if *expected == 404 {
             assert_eq!(r.code(), "not_found");
@@ -353,14 +480,33 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
     }
     // Using Ann's client in Bob's mailing is refused without revealing it.
     let r = srv
-        .post("/api/v1/mailings", b, mailing_body(msg, &[client], chrono::Utc::now(), "once"))
+        .post(
+            "/api/v1/mailings",
+            b,
+            mailing_body(msg, &[client], chrono::Utc::now(), "once"),
+        )
         .await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("client_ids")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("client_ids")),
+        "{r:?}"
+    );
     // Ann's things are all still there, unchanged.
     let a = Some(ann.as_str());
-    assert_eq!(srv.get(&format!("/api/v1/clients/{client}"), a).await.body["email"], "carl@client.test");
-    assert_eq!(srv.get(&format!("/api/v1/mailings/{mailing}"), a).await.body["enabled"], true);
-    assert_eq!(srv.get(&format!("/api/v1/messages/{msg}"), a).await.body["subject"], "Ann's news");
+    assert_eq!(
+        srv.get(&format!("/api/v1/clients/{client}"), a).await.body["email"],
+        "carl@client.test"
+    );
+    assert_eq!(
+        srv.get(&format!("/api/v1/mailings/{mailing}"), a)
+            .await
+            .body["enabled"],
+        true
+    );
+    assert_eq!(
+        srv.get(&format!("/api/v1/messages/{msg}"), a).await.body["subject"],
+        "Ann's news"
+    );
     // Bob's own lists hold only his.
     let mine = srv.get("/api/v1/clients", b).await;
     assert_eq!(mine.body["total"], 1);
@@ -371,31 +517,66 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
 async fn password_reset_by_emailed_link_ends_every_session(srv: TestServer) {
     let (old, _) = srv.signed_up("ann@example.com", "Ann").await;
     let unknown = srv
-        .post("/api/v1/auth/password-reset", None, json!({"email": "nobody@example.com"}))
+        .post(
+            "/api/v1/auth/password-reset",
+            None,
+            json!({"email": "nobody@example.com"}),
+        )
         .await;
     let known = srv
-        .post("/api/v1/auth/password-reset", None, json!({"email": "ann@example.com"}))
+        .post(
+            "/api/v1/auth/password-reset",
+            None,
+            json!({"email": "ann@example.com"}),
+        )
         .await;
     assert_eq!((unknown.status, known.status), (202, 202));
-    assert_eq!(unknown.body, known.body, "the answer must not reveal the account");
+    assert_eq!(
+        unknown.body, known.body,
+        "the answer must not reveal the account"
+    );
 
     let mail = srv.mail_to("ann@example.com", "Reset your").await;
     let token = link_token(&mail.text, "/password-reset/confirm");
     let r = srv
-        .post("/api/v1/auth/password-reset/confirm", None, json!({"token": token, "password": "short"}))
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            json!({"token": token, "password": "short"}),
+        )
         .await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("password")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("password")),
+        "{r:?}"
+    );
     let r = srv
-        .post("/api/v1/auth/password-reset/confirm", None, json!({"token": token, "password": "a new long password"}))
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            json!({"token": token, "password": "a new long password"}),
+        )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(srv.get("/api/v1/me", Some(&old)).await.status, 401, "old sessions end");
+    assert_eq!(
+        srv.get("/api/v1/me", Some(&old)).await.status,
+        401,
+        "old sessions end"
+    );
     let r = srv
-        .post("/api/v1/auth/password-reset/confirm", None, json!({"token": token, "password": "a new long password"}))
+        .post(
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            json!({"token": token, "password": "a new long password"}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (400, "invalid_token"), "single use");
     let r = srv
-        .post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "correct horse"}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ann@example.com", "password": "correct horse"}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
     srv.login("ann@example.com", "a new long password").await;

@@ -52,7 +52,10 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
     assert!(!addr.ends_with(":0"), "the real port is printed: {url}");
 
     let ready = http_get(addr, "/readyz").await;
-    assert!(ready.starts_with("HTTP/1.0 200") || ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(
+        ready.starts_with("HTTP/1.0 200") || ready.starts_with("HTTP/1.1 200"),
+        "{ready}"
+    );
     let spec = http_get(addr, "/api/openapi.json").await;
     assert!(spec.contains("\"openapi\": \"3."), "{spec}");
     // The zero-setup defaults: an SQLite file and an outbox folder, here.
@@ -76,22 +79,48 @@ async fn fails_with(dir: &std::path::Path, args: &[&str], option: &str) {
     let out = skymailing(dir).args(args).output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-    assert!(stderr.contains(option), "{args:?} should name {option}: {stderr}");
+    assert!(
+        stderr.contains(option),
+        "{args:?} should name {option}: {stderr}"
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_option_gives_one_clear_line_and_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    fails_with(d, &["migrate", "--database-url", "postgres://nobody@127.0.0.1:1/none"], "--database-url").await;
-    fails_with(d, &["migrate", "--database-url", "mysql://h/db"], "--database-url").await;
-    fails_with(d, &["migrate", "--mail-url", "carrier-pigeon://x"], "--mail-url").await;
+    fails_with(
+        d,
+        &[
+            "migrate",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+        ],
+        "--database-url",
+    )
+    .await;
+    fails_with(
+        d,
+        &["migrate", "--database-url", "mysql://h/db"],
+        "--database-url",
+    )
+    .await;
+    fails_with(
+        d,
+        &["migrate", "--mail-url", "carrier-pigeon://x"],
+        "--mail-url",
+    )
+    .await;
     fails_with(d, &["migrate", "--from", "not a mailbox"], "--from").await;
     fails_with(d, &["migrate", "--base-url", "example.com"], "--base-url").await;
     fails_with(d, &["--bind", "somewhere"], "--bind").await;
     fails_with(d, &["--concurrency", "lots"], "--concurrency").await;
     let out = skymailing(d)
-        .args(["migrate", "--database-url", "postgres://nobody@127.0.0.1:1/none"])
+        .args([
+            "migrate",
+            "--database-url",
+            "postgres://nobody@127.0.0.1:1/none",
+        ])
         .output()
         .await
         .unwrap();
@@ -112,7 +141,13 @@ async fn migrate_and_create_admin() {
     for _ in 0..2 {
         // The second run finds the account and keeps it an admin.
         let out = skymailing(dir.path())
-            .args(["create-admin", "--email", "root@example.com", "--database-url", &db])
+            .args([
+                "create-admin",
+                "--email",
+                "root@example.com",
+                "--database-url",
+                &db,
+            ])
             .env("SKYMAILING_ADMIN_PASSWORD", "a long admin password")
             .stdin(Stdio::null())
             .output()
@@ -122,7 +157,13 @@ async fn migrate_and_create_admin() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("root@example.com is an admin"));
     }
     let out = skymailing(dir.path())
-        .args(["create-admin", "--email", "root@example.com", "--database-url", &db])
+        .args([
+            "create-admin",
+            "--email",
+            "root@example.com",
+            "--database-url",
+            &db,
+        ])
         .env("SKYMAILING_ADMIN_PASSWORD", "short")
         .stdin(Stdio::null())
         .output()

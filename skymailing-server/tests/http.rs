@@ -64,7 +64,10 @@ async fn the_openapi_document_lists_every_route_the_server_serves() {
     let r = srv.get("/api/openapi.json", None).await;
     assert_eq!(r.status, 200);
     let spec = r.body;
-    assert!(spec["openapi"].as_str().unwrap().starts_with("3."), "{spec}");
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3."),
+        "{spec}"
+    );
     assert_eq!(spec["servers"][0]["url"], "http://sky.test/api/v1");
     let listed: BTreeSet<(String, String)> = spec["paths"]
         .as_object()
@@ -119,9 +122,17 @@ async fn bad_input_is_refused_with_a_4xx_that_names_the_problem() {
 
     // A field that fails validation: 422, and the field is named.
     let r = srv
-        .post("/api/v1/clients", t, json!({"email": "not-an-email", "full_name": "X", "comment": ""}))
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "not-an-email", "full_name": "X", "comment": ""}),
+        )
         .await;
-    assert_eq!((r.status, r.code(), r.body["field"].clone()), (422, "invalid", json!("email")), "{r:?}");
+    assert_eq!(
+        (r.status, r.code(), r.body["field"].clone()),
+        (422, "invalid", json!("email")),
+        "{r:?}"
+    );
     let r = srv
         .post(
             "/api/v1/mailings",
@@ -130,25 +141,48 @@ async fn bad_input_is_refused_with_a_4xx_that_names_the_problem() {
                    "end_at": "2030-02-01T00:00:00Z", "periodicity": "hourly"}),
         )
         .await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("periodicity")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("periodicity")),
+        "{r:?}"
+    );
     let msg = srv.message(&token, "Hi").await;
     let r = srv
-        .post("/api/v1/messages", t, json!({"subject": "s", "body_text": "Hi {{ nme }}", "body_html": null}))
+        .post(
+            "/api/v1/messages",
+            t,
+            json!({"subject": "s", "body_text": "Hi {{ nme }}", "body_html": null}),
+        )
         .await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("body_text")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("body_text")),
+        "{r:?}"
+    );
     let client = srv.client(&token, "bob@client.test", "Bob").await;
     let start = chrono::Utc::now() + chrono::Duration::days(1);
     let mut body = common::mailing_body(msg, &[client], start, "daily");
     body["end_at"] = json!((start - chrono::Duration::hours(1)).to_rfc3339());
     let r = srv.post("/api/v1/mailings", t, body).await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("end_at")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("end_at")),
+        "{r:?}"
+    );
 
     // Unknown fields, wrong types, broken JSON: 400 with a JSON error.
     let r = srv
-        .post("/api/v1/clients", t, json!({"email": "a@client.test", "admin": true}))
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "a@client.test", "admin": true}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (400, "bad_request"), "{r:?}");
-    assert!(r.body["message"].as_str().unwrap().contains("admin"), "{r:?}");
+    assert!(
+        r.body["message"].as_str().unwrap().contains("admin"),
+        "{r:?}"
+    );
     let r = srv
         .post("/api/v1/clients", t, json!({"email": {"nested": 1}}))
         .await;
@@ -162,22 +196,37 @@ async fn bad_input_is_refused_with_a_4xx_that_names_the_problem() {
     let r = srv.raw(broken).await;
     assert_eq!((r.status, r.code()), (400, "bad_request"), "{r:?}");
     let r = srv.get("/api/v1/clients?per_page=100000", t).await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("per_page")), "{r:?}");
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("per_page")),
+        "{r:?}"
+    );
     let r = srv.get("/api/v1/clients/abc", t).await;
     assert_eq!(r.status, 400, "{r:?}");
 
     // Oversized bodies: 413, declared or streamed.
     let huge = "x".repeat(2 * 1024 * 1024);
     let r = srv
-        .post("/api/v1/messages", t, json!({"subject": "s", "body_text": huge, "body_html": null}))
+        .post(
+            "/api/v1/messages",
+            t,
+            json!({"subject": "s", "body_text": huge, "body_html": null}),
+        )
         .await;
-    assert_eq!((r.status, r.code()), (413, "payload_too_large"), "{:?}", (r.status, &r.body));
+    assert_eq!(
+        (r.status, r.code()),
+        (413, "payload_too_large"),
+        "{:?}",
+        (r.status, &r.body)
+    );
     let streamed = poem::Request::builder()
         .method(Method::POST)
         .uri("/api/v1/messages".parse().unwrap())
         .header("authorization", format!("Bearer {token}"))
         .content_type("application/json")
-        .body(poem::Body::from_bytes_stream(futures_chunks(huge.into_bytes())));
+        .body(poem::Body::from_bytes_stream(futures_chunks(
+            huge.into_bytes(),
+        )));
     let r = srv.raw(streamed).await;
     assert_eq!(r.status, 413);
 
@@ -187,10 +236,19 @@ async fn bad_input_is_refused_with_a_4xx_that_names_the_problem() {
 
     // A duplicate client is a field error; a message in use is a conflict.
     let r = srv
-        .post("/api/v1/clients", t, json!({"email": "BOB@client.test", "full_name": "Bob again", "comment": ""}))
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "BOB@client.test", "full_name": "Bob again", "comment": ""}),
+        )
         .await;
-    assert_eq!((r.status, r.body["field"].clone()), (422, json!("email")), "{r:?}");
-    srv.mailing(&token, msg, &[client], chrono::Duration::days(1)).await;
+    assert_eq!(
+        (r.status, r.body["field"].clone()),
+        (422, json!("email")),
+        "{r:?}"
+    );
+    srv.mailing(&token, msg, &[client], chrono::Duration::days(1))
+        .await;
     let r = srv.delete(&format!("/api/v1/messages/{msg}"), t).await;
     assert_eq!((r.status, r.code()), (409, "conflict"), "{r:?}");
 }
@@ -208,7 +266,13 @@ fn futures_chunks(
 #[tokio::test]
 async fn sign_in_registration_and_reset_are_rate_limited() {
     let srv = TestServer::sqlite_with(RateLimits::uniform(3)).await;
-    let attempt = || srv.post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "wrong password"}));
+    let attempt = || {
+        srv.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ann@example.com", "password": "wrong password"}),
+        )
+    };
     for _ in 0..3 {
         assert_eq!(attempt().await.status, 401);
     }
@@ -219,12 +283,20 @@ async fn sign_in_registration_and_reset_are_rate_limited() {
 
     for n in 0..3 {
         let r = srv
-            .post("/api/v1/auth/password-reset", None, json!({"email": format!("u{n}@example.com")}))
+            .post(
+                "/api/v1/auth/password-reset",
+                None,
+                json!({"email": format!("u{n}@example.com")}),
+            )
             .await;
         assert_eq!(r.status, 202);
     }
     let r = srv
-        .post("/api/v1/auth/password-reset", None, json!({"email": "u9@example.com"}))
+        .post(
+            "/api/v1/auth/password-reset",
+            None,
+            json!({"email": "u9@example.com"}),
+        )
         .await;
     assert_eq!(r.status, 429);
     assert!(r.headers.contains_key("retry-after"));
@@ -239,14 +311,23 @@ async fn registering_a_taken_address_answers_the_same() {
     let second = srv.post("/api/v1/auth/register", None, body).await;
     assert_eq!((first.status, &first.body), (second.status, &second.body));
     // The owner of the address is told, with no new link.
-    srv.mail_to("ann@example.com", "Your SkyMailing account").await;
+    srv.mail_to("ann@example.com", "Your SkyMailing account")
+        .await;
     // Not verified yet: sign-in says so (only with the right password).
     let r = srv
-        .post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "correct horse"}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ann@example.com", "password": "correct horse"}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (403, "not_verified"), "{r:?}");
     let r = srv
-        .post("/api/v1/auth/login", None, json!({"email": "ann@example.com", "password": "wrong guess"}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ann@example.com", "password": "wrong guess"}),
+        )
         .await;
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
 }

@@ -368,7 +368,9 @@ impl Engine {
                 .await?
             {
                 tracing::info!(run = %run.id, %report, "run finished");
-                let took = (self.clock.now() - run.started_at).num_milliseconds().max(0);
+                let took = (self.clock.now() - run.started_at)
+                    .num_milliseconds()
+                    .max(0);
                 metrics::histogram!("skymailing_run_duration_seconds").record(took as f64 / 1000.0);
                 metrics::counter!("skymailing_runs_finished_total").increment(1);
                 self.templates

@@ -1247,7 +1247,11 @@ pub async fn disabling_cancels_pending_deliveries(s: S) {
     let (_, m, run) = run_with(&s, "ann@example.com", 3).await;
     assert_eq!(s.pending_deliveries().await.unwrap(), 3);
     let c = s.claim_deliveries(t0(), LEASE, 1).await.unwrap();
-    assert_eq!(s.pending_deliveries().await.unwrap(), 2, "a claimed one is not pending");
+    assert_eq!(
+        s.pending_deliveries().await.unwrap(),
+        2,
+        "a claimed one is not pending"
+    );
     let off = s
         .set_mailing_enabled(m.id, false, Some(DisabledBy::Manager), m.next_run_at, t0())
         .await

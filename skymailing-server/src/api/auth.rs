@@ -192,7 +192,9 @@ impl AuthApi {
         req: &Request,
         body: Json<ResetConfirmIn>,
     ) -> Result<Json<UserOut>, ApiError> {
-        service.limiters.check(Limited::Reset, client_ip(req), None)?;
+        service
+            .limiters
+            .check(Limited::Reset, client_ip(req), None)?;
         let user = service
             .app
             .accounts

@@ -1,9 +1,9 @@
 //! Clients: private to their owner; anyone else's answer 404.
 
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::OpenApi;
 use skymailing_core::{ClientDraft, ClientId};
 
 use super::{BearerAuth, ClientIn, ClientOut, Created, NoContent, PageOf, Tag, list_query};
@@ -60,7 +60,11 @@ impl ClientsApi {
         auth: BearerAuth,
         id: Path<i64>,
     ) -> Result<Json<ClientOut>, ApiError> {
-        let client = service.app.clients.get(auth.0.actor, ClientId(id.0)).await?;
+        let client = service
+            .app
+            .clients
+            .get(auth.0.actor, ClientId(id.0))
+            .await?;
         Ok(Json(client.into()))
     }
 

@@ -88,7 +88,11 @@ impl MailingsApi {
         auth: BearerAuth,
         id: Path<i64>,
     ) -> Result<Json<MailingOut>, ApiError> {
-        let view = service.app.mailings.get(auth.0.actor, MailingId(id.0)).await?;
+        let view = service
+            .app
+            .mailings
+            .get(auth.0.actor, MailingId(id.0))
+            .await?;
         Ok(Json(view.into()))
     }
 

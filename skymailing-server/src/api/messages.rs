@@ -61,7 +61,11 @@ impl MessagesApi {
         auth: BearerAuth,
         id: Path<i64>,
     ) -> Result<Json<MessageOut>, ApiError> {
-        let message = service.app.messages.get(auth.0.actor, MessageId(id.0)).await?;
+        let message = service
+            .app
+            .messages
+            .get(auth.0.actor, MessageId(id.0))
+            .await?;
         Ok(Json(message.into()))
     }
 

@@ -94,7 +94,9 @@ pub struct SignedIn {
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<SignedIn> {
-    let service = req.data::<Service>().expect("the service is attached to every route");
+    let service = req
+        .data::<Service>()
+        .expect("the service is attached to every route");
     match service.app.accounts.authenticate(&bearer.token).await {
         Ok((actor @ Actor::User(_), Some(user))) => Ok(SignedIn {
             actor,

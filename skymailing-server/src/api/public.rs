@@ -75,7 +75,11 @@ impl PublicApi {
         auth: BearerAuth,
         body: Json<PostIn>,
     ) -> Result<Created<PostOut>, ApiError> {
-        let post = service.app.blog.create(auth.0.actor, &draft(&body)?).await?;
+        let post = service
+            .app
+            .blog
+            .create(auth.0.actor, &draft(&body)?)
+            .await?;
         Ok(Created::Created(Json(post.into())))
     }
 

@@ -264,11 +264,10 @@ impl From<RunDetail> for RunDetailOut {
     fn from(d: RunDetail) -> Self {
         let t = d.totals;
         let done = t.sent + t.failed + t.cancelled;
-        let percent = if t.total == 0 {
-            100
-        } else {
-            (done * 100 / t.total).min(100) as u8
-        };
+        // An empty run is complete.
+        let percent = (done * 100)
+            .checked_div(t.total)
+            .map_or(100, |p| p.min(100) as u8);
         RunDetailOut {
             run: d.run.into(),
             progress: RunProgress {

@@ -48,7 +48,11 @@ impl UsersApi {
         auth: BearerAuth,
         id: Path<i64>,
     ) -> Result<Json<UserOut>, ApiError> {
-        let user = service.app.accounts.block(auth.0.actor, UserId(id.0)).await?;
+        let user = service
+            .app
+            .accounts
+            .block(auth.0.actor, UserId(id.0))
+            .await?;
         Ok(Json(user.into()))
     }
 

@@ -87,7 +87,11 @@ impl TestServer {
         let engine = service.engine();
         let engine = tokio::spawn(async move {
             let mut rx = rx;
-            engine.run(async move { let _ = rx.wait_for(|s| *s).await; }).await;
+            engine
+                .run(async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                })
+                .await;
         });
         TestServer {
             router: routes(service.clone()).map_to_response().boxed(),
