@@ -128,6 +128,18 @@ pub struct Options {
         global = true
     )]
     pub auth_rate_limit: u32,
+    /// The key of the pages' CSRF tokens: set the same value on every web
+    /// process of one service (random per process otherwise).
+    #[arg(long, env = "SKYMAILING_SECRET", global = true, hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Where uploaded blog images are kept.
+    #[arg(
+        long,
+        env = "SKYMAILING_UPLOADS_DIR",
+        default_value = "uploads",
+        global = true
+    )]
+    pub uploads_dir: std::path::PathBuf,
     /// Log format; the level comes from RUST_LOG (default `info`).
     #[arg(
         long,
@@ -156,6 +168,8 @@ impl Options {
             batch_size: self.batch_size,
             rate_limit: self.rate_limit,
             rate_limits: RateLimits::uniform(self.auth_rate_limit),
+            secret: self.secret.clone(),
+            uploads_dir: self.uploads_dir.clone(),
         }
     }
 }
@@ -164,15 +178,29 @@ impl Options {
 mod tests {
     use super::*;
 
+    /// The declared defaults (the environment, which the test script sets,
+    /// would override them in a parse).
     #[test]
     fn no_arguments_serve_with_zero_setup_defaults() {
-        let cli = Cli::try_parse_from(["skymailing"]).unwrap();
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let default = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .unwrap()
+                .get_default_values()[0]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(default("bind"), "127.0.0.1:8000");
+        assert_eq!(default("database_url"), "sqlite://skymailing.db");
+        assert_eq!(default("mail_url"), "outbox:outbox");
+        let cli = Cli::try_parse_from(["skymailing", "--bind", "127.0.0.1:8000"]).unwrap();
         assert!(cli.command.is_none());
-        let s = cli.options.settings();
-        assert_eq!(s.bind, "127.0.0.1:8000");
-        assert_eq!(s.database_url, "sqlite://skymailing.db");
-        assert_eq!(s.mail_url, "outbox:outbox");
-        assert_eq!(s.base_url, "http://127.0.0.1:8000");
+        if std::env::var_os("SKYMAILING_BASE_URL").is_none() {
+            assert_eq!(cli.options.settings().base_url, "http://127.0.0.1:8000");
+        }
     }
 
     #[test]

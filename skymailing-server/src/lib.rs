@@ -20,6 +20,7 @@ mod ops;
 mod ratelimit;
 mod service;
 mod unsubscribe;
+pub mod web;
 
 pub use error::{ApiError, ErrorBody};
 pub use ratelimit::{RateLimits, Rule};
@@ -27,9 +28,12 @@ pub use service::{Service, Settings, StartError, StoreUrl};
 
 use poem::{Endpoint, EndpointExt, Route};
 
+rust_i18n::i18n!("locales", fallback = "en");
+
 /// Every route the server answers, over one [`Service`].
 pub fn routes(service: Service) -> impl Endpoint {
     let api = api::service(&service.settings.base_url);
+    let pages = web::routes(&service);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
     Route::new()
@@ -42,11 +46,14 @@ pub fn routes(service: Service) -> impl Endpoint {
         .nest("/api/docs", docs)
         .at(
             "/unsubscribe/:token",
-            poem::get(unsubscribe::confirm_page).post(unsubscribe::one_click),
+            poem::get(unsubscribe::confirm_page)
+                .post(unsubscribe::one_click)
+                .around(web::security_headers),
         )
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
         .at("/metrics", poem::get(ops::prometheus))
+        .nest("/", pages)
         .with(metrics::HttpMetrics)
         .data(service)
 }

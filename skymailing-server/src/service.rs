@@ -75,6 +75,11 @@ pub struct Settings {
     pub rate_limit: Option<NonZeroU32>,
     /// Limits on sign-in, registration and password-reset requests.
     pub rate_limits: RateLimits,
+    /// The key of the pages' CSRF tokens; random per process when absent
+    /// (give every web process of one service the same one).
+    pub secret: Option<String>,
+    /// Where uploaded blog images are kept.
+    pub uploads_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -90,6 +95,8 @@ impl Default for Settings {
             batch_size: 500,
             rate_limit: None,
             rate_limits: RateLimits::default(),
+            secret: None,
+            uploads_dir: PathBuf::from("uploads"),
         }
     }
 }
@@ -123,6 +130,7 @@ pub struct Service {
     /// The settings it was built from.
     pub settings: Arc<Settings>,
     pub(crate) limiters: Arc<Limiters>,
+    secret_key: [u8; 32],
     listener: Option<Arc<JoinHandle<()>>>,
 }
 
@@ -184,6 +192,7 @@ impl Service {
             mailer,
             outbox,
             limiters: Arc::new(Limiters::new(&settings.rate_limits)),
+            secret_key: secret_key(settings.secret.as_deref()),
             settings: Arc::new(settings),
             listener: None,
         }
@@ -200,6 +209,16 @@ impl Service {
             ..EngineConfig::default()
         };
         self.app.engine(self.mailer.clone(), config)
+    }
+
+    /// The 32-byte key of the pages' CSRF protection.
+    pub(crate) fn secret_key(&self) -> [u8; 32] {
+        self.secret_key
+    }
+
+    /// The folder of uploaded images.
+    pub(crate) fn uploads_dir(&self) -> PathBuf {
+        self.settings.uploads_dir.clone()
     }
 
     /// Stops background tasks (the PostgreSQL listener).
@@ -260,6 +279,19 @@ async fn probe_postgres(url: &str) -> Result<(), StartError> {
         }
         Ok(Err(e)) => Err(StartError::Database(e.to_string())),
         Err(_) => Err(StartError::Database("no answer within 10 s".into())),
+    }
+}
+
+/// SHA-256 of the configured secret, or 32 random bytes.
+fn secret_key(secret: Option<&str>) -> [u8; 32] {
+    use sha2::Digest;
+    match secret.filter(|s| !s.is_empty()) {
+        Some(s) => sha2::Sha256::digest(s.as_bytes()).into(),
+        None => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).expect("the system's random source");
+            key
+        }
     }
 }
 

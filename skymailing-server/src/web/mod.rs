@@ -1,0 +1,128 @@
+//! The HTML pages: server-rendered with askama templates (checked at compile
+//! time), on top of the same core use cases as the JSON API — no rule and no
+//! query of their own. Sessions are the core's tokens in an HttpOnly cookie;
+//! every form carries a CSRF token that is checked on every state-changing
+//! request; every answer carries a strict Content-Security-Policy.
+
+mod chart;
+mod csrf;
+pub mod i18n;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use askama::Template;
+use poem::http::{StatusCode, header};
+use poem::web::{Html, Redirect};
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
+use skymailing_core::User;
+
+use crate::Service;
+pub use i18n::Lang;
+pub use session::Viewer;
+
+/// What every page shows around its content.
+pub struct Chrome {
+    /// The page's language.
+    pub lang: Lang,
+    /// The signed-in user, if any.
+    pub user: Option<User>,
+    /// The CSRF token for this page's forms.
+    pub csrf: String,
+    /// The path of this page (for the sign-in return and the language switch).
+    pub path: String,
+    /// Whether mail goes to the outbox (the outbox page is shown).
+    pub outbox: bool,
+    /// A one-time notice to show ("Saved.").
+    pub notice: Option<String>,
+}
+
+impl Chrome {
+    /// Text of `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// Whether the signed-in user has at least the manager role.
+    pub fn is_staff(&self) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.role != skymailing_core::Role::User)
+    }
+
+    /// Whether the signed-in user is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.role == skymailing_core::Role::Admin)
+    }
+
+    /// Whether the signed-in user keeps clients and mailings (not a manager).
+    pub fn has_own_data(&self) -> bool {
+        self.user
+            .as_ref()
+            .is_some_and(|u| u.role != skymailing_core::Role::Manager)
+    }
+}
+
+/// A rendered page as a response.
+pub(crate) fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A redirect after a successful form (303: the browser follows with GET).
+pub(crate) fn see_other(to: &str) -> Response {
+    Redirect::see_other(to).into_response()
+}
+
+/// Every page route, wrapped in the session, CSRF and header layers.
+pub fn routes(service: &Service) -> impl Endpoint + use<> {
+    let csrf = poem::middleware::Csrf::new()
+        .key(service.secret_key())
+        .cookie_name("sky_csrf")
+        .secure(service.settings.base_url.starts_with("https://"))
+        .same_site(poem::web::cookie::SameSite::Lax)
+        .http_only(true)
+        .path("/")
+        .ttl(std::time::Duration::from_secs(7 * 24 * 3600));
+    let pages = pages::routes();
+    Route::new()
+        .nest("/static", pages::static_files())
+        .nest(
+            "/",
+            pages.around(csrf::check).around(session::attach).with(csrf),
+        )
+        .around(security_headers)
+}
+
+/// The headers of every page: no inline script, no framing, no sniffing.
+pub(crate) async fn security_headers<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+) -> poem::Result<Response> {
+    let mut resp = ep.call(req).await?.into_response();
+    let h = resp.headers_mut();
+    let set = |h: &mut poem::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, poem::http::HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "x-frame-options", "DENY");
+    if !h.contains_key(header::CACHE_CONTROL) {
+        set(h, "cache-control", "no-store");
+    }
+    Ok(resp)
+}

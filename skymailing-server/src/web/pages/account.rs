@@ -1,0 +1,480 @@
+//! Sign-up, email verification, sign-in and out, password reset, profile.
+
+use askama::Template;
+use poem::web::cookie::CookieJar;
+use poem::web::{Data, Form, Query};
+use poem::{IntoResponse, Request, handler};
+use skymailing_core::Error;
+
+use super::public::local_path;
+use super::{FormState, NoticePage, PageResult};
+use crate::Service;
+use crate::ratelimit::Limited;
+use crate::web::session::{SESSION_COOKIE, session_cookie};
+use crate::web::{Chrome, Viewer, render, see_other};
+
+fn ip(req: &Request) -> Option<std::net::IpAddr> {
+    req.remote_addr().as_socket_addr().map(|a| a.ip())
+}
+
+fn notice(viewer: &Viewer, title: &str, text: &str, link: Option<(&str, &str)>) -> poem::Response {
+    render(&NoticePage {
+        c: viewer.chrome(),
+        title: viewer.t(title),
+        text: viewer.t(text),
+        link: link.map(|(href, label)| (href.to_owned(), viewer.t(label))),
+    })
+}
+
+fn too_many(viewer: &Viewer) -> poem::Response {
+    notice(viewer, "error.too_many", "error.too_many_text", None)
+        .with_status(poem::http::StatusCode::TOO_MANY_REQUESTS)
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignUp {
+    c: Chrome,
+    f: FormState,
+    name: String,
+    email: String,
+    time_zone: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct SignUpForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+#[handler]
+pub(crate) async fn signup_form(viewer: Data<&Viewer>) -> PageResult {
+    Ok(render(&SignUp {
+        c: viewer.chrome(),
+        f: FormState::default(),
+        name: String::new(),
+        email: String::new(),
+        time_zone: "UTC".into(),
+    }))
+}
+
+#[handler]
+pub(crate) async fn signup(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    req: &Request,
+    Form(form): Form<SignUpForm>,
+) -> PageResult {
+    if service
+        .limiters
+        .check(Limited::Register, ip(req), Some(&form.email))
+        .is_err()
+    {
+        return Ok(too_many(&viewer));
+    }
+    match service
+        .app
+        .accounts
+        .register(
+            &form.email,
+            &form.password,
+            &form.name,
+            Some(&form.time_zone),
+        )
+        .await
+    {
+        Ok(()) => Ok(notice(
+            &viewer,
+            "signup.done_title",
+            if viewer.outbox {
+                "signup.done_outbox"
+            } else {
+                "signup.done_text"
+            },
+            viewer.outbox.then_some(("/outbox", "nav.outbox")),
+        )),
+        Err(e) => Ok(render(&SignUp {
+            c: viewer.chrome(),
+            f: FormState::from_error(viewer.lang, e)?,
+            name: form.name,
+            email: form.email,
+            time_zone: form.time_zone,
+        })),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct TokenParams {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct Verify {
+    c: Chrome,
+    token: String,
+}
+
+/// The link of the verification email: a page with a button, since opening a
+/// link (a mail scanner does) must not be what changes the account.
+#[handler]
+pub(crate) async fn verify_form(viewer: Data<&Viewer>, Query(p): Query<TokenParams>) -> PageResult {
+    Ok(render(&Verify {
+        c: viewer.chrome(),
+        token: p.token,
+    }))
+}
+
+#[handler]
+pub(crate) async fn verify(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Form(p): Form<TokenParams>,
+) -> PageResult {
+    match service.app.accounts.verify_email(&p.token).await {
+        Ok(_) => Ok(notice(
+            &viewer,
+            "verify.done_title",
+            "verify.done_text",
+            Some(("/signin", "nav.signin")),
+        )),
+        Err(Error::InvalidToken) => {
+            Ok(notice(&viewer, "verify.bad_title", "verify.bad_text", None)
+                .with_status(poem::http::StatusCode::BAD_REQUEST)
+                .into_response())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignIn {
+    c: Chrome,
+    f: FormState,
+    email: String,
+    next: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct NextParam {
+    #[serde(default)]
+    next: String,
+}
+
+#[handler]
+pub(crate) async fn signin_form(viewer: Data<&Viewer>, Query(p): Query<NextParam>) -> PageResult {
+    Ok(render(&SignIn {
+        c: viewer.chrome(),
+        f: FormState::default(),
+        email: String::new(),
+        next: local_path(&p.next),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct SignInForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[handler]
+pub(crate) async fn signin(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    jar: &CookieJar,
+    req: &Request,
+    Form(form): Form<SignInForm>,
+) -> PageResult {
+    if service
+        .limiters
+        .check(Limited::Login, ip(req), Some(&form.email))
+        .is_err()
+    {
+        return Ok(too_many(&viewer));
+    }
+    let key = match service
+        .app
+        .accounts
+        .login(&form.email, &form.password)
+        .await
+    {
+        Ok(session) => {
+            jar.add(session_cookie(&service, &session.token));
+            return Ok(see_other(&local_path(&form.next)));
+        }
+        Err(Error::InvalidCredentials) => "signin.wrong",
+        Err(Error::AccountBlocked) => "signin.blocked",
+        Err(Error::NotVerified) => "signin.not_verified",
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(&SignIn {
+        c: viewer.chrome(),
+        f: FormState::general(viewer.t(key)),
+        email: form.email,
+        next: local_path(&form.next),
+    })
+    .with_status(poem::http::StatusCode::UNAUTHORIZED)
+    .into_response())
+}
+
+#[handler]
+pub(crate) async fn signout(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    jar: &CookieJar,
+) -> PageResult {
+    if let Some(t) = &viewer.token {
+        service.app.accounts.logout(t).await?;
+    }
+    let mut gone = session_cookie(&service, "");
+    gone.set_max_age(std::time::Duration::ZERO);
+    jar.add(gone);
+    let _ = SESSION_COOKIE;
+    Ok(see_other("/"))
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+struct ResetRequest {
+    c: Chrome,
+    f: FormState,
+    email: String,
+}
+
+#[handler]
+pub(crate) async fn reset_form(viewer: Data<&Viewer>) -> PageResult {
+    Ok(render(&ResetRequest {
+        c: viewer.chrome(),
+        f: FormState::default(),
+        email: String::new(),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct EmailForm {
+    #[serde(default)]
+    email: String,
+}
+
+#[handler]
+pub(crate) async fn reset_request(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    req: &Request,
+    Form(form): Form<EmailForm>,
+) -> PageResult {
+    if service
+        .limiters
+        .check(Limited::Reset, ip(req), Some(&form.email))
+        .is_err()
+    {
+        return Ok(too_many(&viewer));
+    }
+    match service
+        .app
+        .accounts
+        .request_password_reset(&form.email)
+        .await
+    {
+        Ok(()) => Ok(notice(&viewer, "reset.sent_title", "reset.sent_text", None)),
+        Err(e) => Ok(render(&ResetRequest {
+            c: viewer.chrome(),
+            f: FormState::from_error(viewer.lang, e)?,
+            email: form.email,
+        })),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset_confirm.html")]
+struct ResetConfirm {
+    c: Chrome,
+    f: FormState,
+    token: String,
+}
+
+#[handler]
+pub(crate) async fn reset_confirm_form(
+    viewer: Data<&Viewer>,
+    Query(p): Query<TokenParams>,
+) -> PageResult {
+    Ok(render(&ResetConfirm {
+        c: viewer.chrome(),
+        f: FormState::default(),
+        token: p.token,
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ResetConfirmForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[handler]
+pub(crate) async fn reset_confirm(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    req: &Request,
+    Form(form): Form<ResetConfirmForm>,
+) -> PageResult {
+    if service
+        .limiters
+        .check(Limited::Reset, ip(req), None)
+        .is_err()
+    {
+        return Ok(too_many(&viewer));
+    }
+    let f = match service
+        .app
+        .accounts
+        .complete_password_reset(&form.token, &form.password)
+        .await
+    {
+        Ok(_) => {
+            return Ok(notice(
+                &viewer,
+                "reset.done_title",
+                "reset.done_text",
+                Some(("/signin", "nav.signin")),
+            ));
+        }
+        Err(Error::InvalidToken) => FormState::general(viewer.t("verify.bad_text")),
+        Err(Error::AccountBlocked) => FormState::general(viewer.t("signin.blocked")),
+        Err(e) => FormState::from_error(viewer.lang, e)?,
+    };
+    Ok(render(&ResetConfirm {
+        c: viewer.chrome(),
+        f,
+        token: form.token,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "profile.html")]
+struct Profile {
+    c: Chrome,
+    f: FormState,
+    pf: FormState,
+    email: String,
+    role: String,
+    name: String,
+    time_zone: String,
+}
+
+fn profile_page(
+    viewer: &Viewer,
+    f: FormState,
+    pf: FormState,
+    name: Option<String>,
+    tz: Option<String>,
+) -> PageResult {
+    let user = viewer.user.clone().ok_or(Error::Unauthenticated)?;
+    Ok(render(&Profile {
+        c: viewer.chrome(),
+        f,
+        pf,
+        email: user.email.to_string(),
+        role: viewer.t(&format!("role.{}", user.role.as_str())),
+        name: name.unwrap_or_else(|| user.name.to_string()),
+        time_zone: tz.unwrap_or_else(|| user.time_zone.to_string()),
+    }))
+}
+
+#[handler]
+pub(crate) async fn profile(viewer: Data<&Viewer>) -> PageResult {
+    profile_page(
+        &viewer,
+        FormState::default(),
+        FormState::default(),
+        None,
+        None,
+    )
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ProfileForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+#[handler]
+pub(crate) async fn update_profile(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Form(form): Form<ProfileForm>,
+) -> PageResult {
+    match service
+        .app
+        .accounts
+        .update_profile(viewer.actor, &form.name, &form.time_zone)
+        .await
+    {
+        Ok(_) => Ok(see_other("/profile")),
+        Err(e) => profile_page(
+            &viewer,
+            FormState::from_error(viewer.lang, e)?,
+            FormState::default(),
+            Some(form.name),
+            Some(form.time_zone),
+        ),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[handler]
+pub(crate) async fn change_password(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Form(form): Form<PasswordForm>,
+) -> PageResult {
+    match service
+        .app
+        .accounts
+        .change_password(
+            viewer.actor,
+            &form.current_password,
+            &form.new_password,
+            viewer.token.as_deref(),
+        )
+        .await
+    {
+        Ok(()) => Ok(notice(
+            &viewer,
+            "profile.changed_title",
+            "profile.changed_text",
+            Some(("/profile", "profile.title")),
+        )),
+        Err(e) => profile_page(
+            &viewer,
+            FormState::default(),
+            FormState::from_error(viewer.lang, e)?,
+            None,
+            None,
+        ),
+    }
+}

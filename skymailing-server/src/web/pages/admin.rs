@@ -1,0 +1,480 @@
+//! Managers' and admins' pages: the user list with block/unblock and (admins)
+//! the manager role; the blog editor (admins) with an optional image upload,
+//! stored in the uploads folder after its size and type are checked.
+
+use askama::Template;
+use poem::handler;
+use poem::http::StatusCode;
+use poem::web::{Data, Form, Multipart, Path, Query};
+use poem::{IntoResponse, Response};
+use skymailing_core::{Error, Page, PostDraft, PostId, Role, User, UserId, UserState};
+
+use super::content::ConfirmDelete;
+use super::public::PostView;
+use super::{FormState, ListParams, PageResult, pager};
+use crate::Service;
+use crate::web::{Chrome, Viewer, render, see_other};
+
+/// The largest image accepted for a post.
+pub(crate) const MAX_IMAGE: usize = 2 * 1024 * 1024;
+
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role_label: String,
+    pub state_label: String,
+    pub blocked: bool,
+    pub is_manager: bool,
+    pub can_block: bool,
+    pub can_promote: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct Users {
+    c: Chrome,
+    users: Vec<UserRow>,
+    q: String,
+    pager: String,
+}
+
+#[handler]
+pub(crate) async fn users(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let page = service
+        .app
+        .accounts
+        .list_users(viewer.actor, &params.query(25)?)
+        .await?;
+    let me = viewer.user.as_ref().map(|u| (u.id, u.role));
+    let row = |u: User| {
+        // The buttons mirror the permission table; the use cases decide anyway.
+        let (my_id, my_role) = me.unwrap_or((UserId(0), Role::User));
+        let other = u.id != my_id;
+        UserRow {
+            id: u.id.0,
+            email: u.email.to_string(),
+            name: u.name.to_string(),
+            role_label: viewer.t(&format!("role.{}", u.role.as_str())),
+            state_label: viewer.t(&format!("state.{}", u.state.as_str())),
+            blocked: u.state == UserState::Blocked,
+            is_manager: u.role == Role::Manager,
+            can_block: other && (my_role == Role::Admin || u.role != Role::Admin),
+            can_promote: other && my_role == Role::Admin && u.role != Role::Admin,
+        }
+    };
+    let pager = pager(viewer.lang, &page, &params);
+    Ok(render(&Users {
+        c: viewer.chrome(),
+        users: page.items.into_iter().map(row).collect(),
+        q: params.q(),
+        pager,
+    }))
+}
+
+#[handler]
+pub(crate) async fn block(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service.app.accounts.block(viewer.actor, UserId(id)).await?;
+    Ok(see_other("/users"))
+}
+
+#[handler]
+pub(crate) async fn unblock(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service
+        .app
+        .accounts
+        .unblock(viewer.actor, UserId(id))
+        .await?;
+    Ok(see_other("/users"))
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct RoleForm {
+    role: String,
+}
+
+#[handler]
+pub(crate) async fn set_role(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleForm>,
+) -> PageResult {
+    let role = Role::parse(&form.role)?;
+    service
+        .app
+        .accounts
+        .set_role(viewer.actor, UserId(id), role)
+        .await?;
+    Ok(see_other("/users"))
+}
+
+#[derive(Template)]
+#[template(path = "admin_blog.html")]
+struct Posts {
+    c: Chrome,
+    page: Page<PostView>,
+    pager: String,
+}
+
+fn require_writer(viewer: &Viewer) -> Result<(), Error> {
+    skymailing_core::policy::authorize(
+        viewer.actor,
+        skymailing_core::policy::Action::WriteBlog,
+        skymailing_core::policy::Target::None,
+    )
+    .map(|_| ())
+}
+
+#[handler]
+pub(crate) async fn posts(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    require_writer(&viewer)?;
+    let page = service
+        .app
+        .blog
+        .list(viewer.actor, &params.query(25)?)
+        .await?;
+    let pager = pager(viewer.lang, &page, &params);
+    Ok(render(&Posts {
+        c: viewer.chrome(),
+        page: page.map(Into::into),
+        pager,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "post_form.html")]
+struct PostForm {
+    c: Chrome,
+    title: String,
+    action: String,
+    f: FormState,
+    v_title: String,
+    v_body: String,
+    v_image: Option<String>,
+    v_published: bool,
+}
+
+#[derive(Default)]
+struct PostInput {
+    title: String,
+    body: String,
+    published: bool,
+    remove_image: bool,
+    upload: Option<(Vec<u8>, String)>,
+}
+
+async fn read_post(mut form: Multipart) -> Result<PostInput, Error> {
+    let mut input = PostInput::default();
+    let bad = |_| Error::invalid("image", "the form could not be read");
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "title" => input.title = field.text().await.map_err(bad)?,
+            "body" => input.body = field.text().await.map_err(bad)?,
+            "published" => input.published = true,
+            "remove_image" => input.remove_image = true,
+            "image" => {
+                let file = field.file_name().unwrap_or_default().to_owned();
+                let mut bytes = Vec::new();
+                let mut reader = field.into_async_read();
+                use tokio::io::AsyncReadExt;
+                let mut limited = (&mut reader).take(MAX_IMAGE as u64 + 1);
+                limited
+                    .read_to_end(&mut bytes)
+                    .await
+                    .map_err(|_| Error::invalid("image", "the upload was interrupted"))?;
+                if bytes.len() > MAX_IMAGE {
+                    return Err(Error::invalid("image", "the image is larger than 2 MB"));
+                }
+                if !bytes.is_empty() || !file.is_empty() {
+                    input.upload = Some((bytes, file));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(input)
+}
+
+/// The extension of a PNG, JPEG, GIF or WebP image, read from its first bytes
+/// (never from the name the browser sent).
+fn image_kind(bytes: &[u8]) -> Option<&'static str> {
+    match bytes {
+        [0x89, b'P', b'N', b'G', ..] => Some("png"),
+        [0xFF, 0xD8, 0xFF, ..] => Some("jpg"),
+        [b'G', b'I', b'F', b'8', ..] => Some("gif"),
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => Some("webp"),
+        _ => None,
+    }
+}
+
+async fn store_image(service: &Service, bytes: &[u8]) -> Result<String, Error> {
+    let ext = image_kind(bytes)
+        .ok_or_else(|| Error::invalid("image", "choose a PNG, JPEG, GIF or WebP image"))?;
+    let dir = service.uploads_dir();
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| Error::Internal(format!("uploads folder: {e}")))?;
+    let name = format!("{}.{ext}", skymailing_core::security::random_hex(16));
+    tokio::fs::write(dir.join(&name), bytes)
+        .await
+        .map_err(|e| Error::Internal(format!("saving an upload: {e}")))?;
+    Ok(format!("/uploads/{name}"))
+}
+
+async fn save_post(
+    service: &Service,
+    viewer: &Viewer,
+    id: Option<PostId>,
+    input: &PostInput,
+    current_image: Option<String>,
+) -> Result<(), Error> {
+    require_writer(viewer)?;
+    // Validate the text first, so a bad title stores no file.
+    PostDraft::parse(&input.title, &input.body, None, input.published)?;
+    let image = match &input.upload {
+        Some((bytes, _)) => Some(store_image(service, bytes).await?),
+        None if input.remove_image => None,
+        None => current_image,
+    };
+    let draft = PostDraft::parse(&input.title, &input.body, image.as_deref(), input.published)?;
+    match id {
+        None => service
+            .app
+            .blog
+            .create(viewer.actor, &draft)
+            .await
+            .map(|_| ()),
+        Some(id) => service
+            .app
+            .blog
+            .update(viewer.actor, id, &draft)
+            .await
+            .map(|_| ()),
+    }
+}
+
+fn post_form(
+    viewer: &Viewer,
+    title: &str,
+    action: String,
+    f: FormState,
+    v: PostInput,
+    image: Option<String>,
+) -> Response {
+    render(&PostForm {
+        c: viewer.chrome(),
+        title: viewer.t(title),
+        action,
+        f,
+        v_title: v.title,
+        v_body: v.body,
+        v_image: image,
+        v_published: v.published,
+    })
+}
+
+#[handler]
+pub(crate) async fn post_new(viewer: Data<&Viewer>) -> PageResult {
+    require_writer(&viewer)?;
+    Ok(post_form(
+        &viewer,
+        "blog.new",
+        "/admin/blog/new".into(),
+        FormState::default(),
+        PostInput::default(),
+        None,
+    ))
+}
+
+#[handler]
+pub(crate) async fn post_create(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    form: Multipart,
+) -> PageResult {
+    require_writer(&viewer)?;
+    let input = match read_post(form).await {
+        Ok(i) => i,
+        Err(e) => {
+            let f = FormState::from_error(viewer.lang, e)?;
+            return Ok(post_form(
+                &viewer,
+                "blog.new",
+                "/admin/blog/new".into(),
+                f,
+                PostInput::default(),
+                None,
+            ));
+        }
+    };
+    match save_post(&service, &viewer, None, &input, None).await {
+        Ok(()) => Ok(see_other("/admin/blog")),
+        Err(e) => {
+            let f = FormState::from_error(viewer.lang, e)?;
+            Ok(post_form(
+                &viewer,
+                "blog.new",
+                "/admin/blog/new".into(),
+                f,
+                input,
+                None,
+            ))
+        }
+    }
+}
+
+#[handler]
+pub(crate) async fn post_edit(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_writer(&viewer)?;
+    let p = service.app.blog.read(viewer.actor, PostId(id)).await?;
+    let input = PostInput {
+        title: p.title,
+        body: p.body,
+        published: p.published,
+        ..PostInput::default()
+    };
+    Ok(post_form(
+        &viewer,
+        "blog.edit",
+        format!("/admin/blog/{id}/edit"),
+        FormState::default(),
+        input,
+        p.image,
+    ))
+}
+
+#[handler]
+pub(crate) async fn post_update(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    form: Multipart,
+) -> PageResult {
+    require_writer(&viewer)?;
+    let current = service.app.blog.read(viewer.actor, PostId(id)).await?.image;
+    let action = format!("/admin/blog/{id}/edit");
+    let input = match read_post(form).await {
+        Ok(i) => i,
+        Err(e) => {
+            let f = FormState::from_error(viewer.lang, e)?;
+            return Ok(post_form(
+                &viewer,
+                "blog.edit",
+                action,
+                f,
+                PostInput::default(),
+                current,
+            ));
+        }
+    };
+    match save_post(&service, &viewer, Some(PostId(id)), &input, current.clone()).await {
+        Ok(()) => Ok(see_other("/admin/blog")),
+        Err(e) => {
+            let f = FormState::from_error(viewer.lang, e)?;
+            Ok(post_form(&viewer, "blog.edit", action, f, input, current))
+        }
+    }
+}
+
+#[handler]
+pub(crate) async fn post_delete_form(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    require_writer(&viewer)?;
+    let p = service.app.blog.read(viewer.actor, PostId(id)).await?;
+    Ok(render(&ConfirmDelete {
+        c: viewer.chrome(),
+        what: p.title,
+        back: "/admin/blog".into(),
+        error: None,
+    }))
+}
+
+#[handler]
+pub(crate) async fn post_delete(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service.app.blog.delete(viewer.actor, PostId(id)).await?;
+    Ok(see_other("/admin/blog"))
+}
+
+/// An uploaded image. Names are ours (random hex and the checked type), so
+/// nothing else in the folder can be reached.
+#[handler]
+pub(crate) async fn upload(service: Data<&Service>, Path(file): Path<String>) -> Response {
+    let Some((stem, ext)) = file.split_once('.') else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let ty = match ext {
+        "png" => "image/png",
+        "jpg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match tokio::fs::read(service.uploads_dir().join(&file)).await {
+        Ok(bytes) => bytes
+            .with_content_type(ty)
+            .with_header("cache-control", "public, max-age=86400")
+            .into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::image_kind;
+
+    #[test]
+    fn images_are_recognised_by_their_bytes() {
+        assert_eq!(image_kind(b"\x89PNG\r\n\x1a\n...."), Some("png"));
+        assert_eq!(image_kind(b"\xFF\xD8\xFF\xE0...."), Some("jpg"));
+        assert_eq!(image_kind(b"GIF89a..."), Some("gif"));
+        assert_eq!(image_kind(b"RIFF\0\0\0\0WEBPVP8 "), Some("webp"));
+        assert_eq!(image_kind(b"<svg onload=alert(1)>"), None);
+        assert_eq!(image_kind(b""), None);
+    }
+}

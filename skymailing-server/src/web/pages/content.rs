@@ -1,0 +1,414 @@
+//! Clients (private to their owner) and messages (shared): lists with search
+//! and pagination, forms, and deletion with a confirmation page.
+
+use askama::Template;
+use poem::handler;
+use poem::web::{Data, Form, Path, Query};
+use skymailing_core::{
+    Client, ClientDraft, ClientId, Error, Message, MessageDraft, MessageId, Page, Role,
+};
+
+use super::{FormState, ListParams, PageResult, pager};
+use crate::Service;
+use crate::web::{Chrome, Viewer, render, see_other};
+
+#[derive(Template)]
+#[template(path = "clients.html")]
+struct Clients {
+    c: Chrome,
+    page: Page<Client>,
+    q: String,
+    pager: String,
+}
+
+#[handler]
+pub(crate) async fn clients(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let page = service
+        .app
+        .clients
+        .list(viewer.actor, &params.query(25)?)
+        .await?;
+    Ok(render(&Clients {
+        c: viewer.chrome(),
+        pager: pager(viewer.lang, &page, &params),
+        q: params.q(),
+        page,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "client_form.html")]
+struct ClientFormPage {
+    c: Chrome,
+    title: String,
+    f: FormState,
+    email: String,
+    full_name: String,
+    comment: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct ClientForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    full_name: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn client_page(viewer: &Viewer, title: &str, f: FormState, v: ClientForm) -> poem::Response {
+    render(&ClientFormPage {
+        c: viewer.chrome(),
+        title: viewer.t(title),
+        f,
+        email: v.email,
+        full_name: v.full_name,
+        comment: v.comment,
+    })
+}
+
+#[handler]
+pub(crate) async fn client_new(viewer: Data<&Viewer>) -> PageResult {
+    // Only those who keep clients see the form (a manager gets 403).
+    skymailing_core::policy::authorize(
+        viewer.actor,
+        skymailing_core::policy::Action::ManageClients,
+        skymailing_core::policy::Target::None,
+    )?;
+    Ok(client_page(
+        &viewer,
+        "clients.new",
+        FormState::default(),
+        ClientForm::default(),
+    ))
+}
+
+#[handler]
+pub(crate) async fn client_create(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Form(form): Form<ClientForm>,
+) -> PageResult {
+    let result = match ClientDraft::parse(&form.email, &form.full_name, &form.comment) {
+        Ok(d) => service
+            .app
+            .clients
+            .create(viewer.actor, &d)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other("/clients")),
+        Err(e) => Ok(client_page(
+            &viewer,
+            "clients.new",
+            FormState::from_error(viewer.lang, e)?,
+            form,
+        )),
+    }
+}
+
+#[handler]
+pub(crate) async fn client_edit(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let c = service.app.clients.get(viewer.actor, ClientId(id)).await?;
+    Ok(client_page(
+        &viewer,
+        "clients.edit",
+        FormState::default(),
+        ClientForm {
+            email: c.email.to_string(),
+            full_name: c.full_name,
+            comment: c.comment,
+        },
+    ))
+}
+
+#[handler]
+pub(crate) async fn client_update(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<ClientForm>,
+) -> PageResult {
+    let result = match ClientDraft::parse(&form.email, &form.full_name, &form.comment) {
+        Ok(d) => service
+            .app
+            .clients
+            .update(viewer.actor, ClientId(id), &d)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other("/clients")),
+        Err(e) => Ok(client_page(
+            &viewer,
+            "clients.edit",
+            FormState::from_error(viewer.lang, e)?,
+            form,
+        )),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm_delete.html")]
+pub(crate) struct ConfirmDelete {
+    pub c: Chrome,
+    pub what: String,
+    pub back: String,
+    pub error: Option<String>,
+}
+
+#[handler]
+pub(crate) async fn client_delete_form(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let c = service.app.clients.get(viewer.actor, ClientId(id)).await?;
+    Ok(render(&ConfirmDelete {
+        c: viewer.chrome(),
+        what: c.email.to_string(),
+        back: "/clients".into(),
+        error: None,
+    }))
+}
+
+#[handler]
+pub(crate) async fn client_delete(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service
+        .app
+        .clients
+        .delete(viewer.actor, ClientId(id))
+        .await?;
+    Ok(see_other("/clients"))
+}
+
+#[derive(Template)]
+#[template(path = "messages.html")]
+struct Messages {
+    c: Chrome,
+    page: Page<Message>,
+    q: String,
+    pager: String,
+}
+
+impl Messages {
+    fn can_edit(&self, m: &Message) -> bool {
+        self.c
+            .user
+            .as_ref()
+            .is_some_and(|u| u.role == Role::Admin || (u.id == m.owner && u.role == Role::User))
+    }
+}
+
+#[handler]
+pub(crate) async fn messages(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let page = service
+        .app
+        .messages
+        .list(viewer.actor, &params.query(25)?)
+        .await?;
+    Ok(render(&Messages {
+        c: viewer.chrome(),
+        pager: pager(viewer.lang, &page, &params),
+        q: params.q(),
+        page,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "message_form.html")]
+struct MessageFormPage {
+    c: Chrome,
+    title: String,
+    f: FormState,
+    subject: String,
+    body_text: String,
+    body_html: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct MessageForm {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body_text: String,
+    #[serde(default)]
+    body_html: String,
+}
+
+impl MessageForm {
+    fn draft(&self) -> Result<MessageDraft, Error> {
+        let html = Some(self.body_html.as_str()).filter(|h| !h.trim().is_empty());
+        MessageDraft::parse(&self.subject, &self.body_text, html)
+    }
+}
+
+fn message_page(viewer: &Viewer, title: &str, f: FormState, v: MessageForm) -> poem::Response {
+    render(&MessageFormPage {
+        c: viewer.chrome(),
+        title: viewer.t(title),
+        f,
+        subject: v.subject,
+        body_text: v.body_text,
+        body_html: v.body_html,
+    })
+}
+
+#[handler]
+pub(crate) async fn message_new(viewer: Data<&Viewer>) -> PageResult {
+    viewer.actor.principal()?;
+    Ok(message_page(
+        &viewer,
+        "messages.new",
+        FormState::default(),
+        MessageForm {
+            body_text: viewer.t("messages.sample"),
+            ..MessageForm::default()
+        },
+    ))
+}
+
+#[handler]
+pub(crate) async fn message_create(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Form(form): Form<MessageForm>,
+) -> PageResult {
+    let result = match form.draft() {
+        Ok(d) => service
+            .app
+            .messages
+            .create(viewer.actor, &d)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other("/messages")),
+        Err(e) => Ok(message_page(
+            &viewer,
+            "messages.new",
+            FormState::from_error(viewer.lang, e)?,
+            form,
+        )),
+    }
+}
+
+#[handler]
+pub(crate) async fn message_edit(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let m = service
+        .app
+        .messages
+        .get(viewer.actor, MessageId(id))
+        .await?;
+    Ok(message_page(
+        &viewer,
+        "messages.edit",
+        FormState::default(),
+        MessageForm {
+            subject: m.subject,
+            body_text: m.body_text,
+            body_html: m.body_html.unwrap_or_default(),
+        },
+    ))
+}
+
+#[handler]
+pub(crate) async fn message_update(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<MessageForm>,
+) -> PageResult {
+    let result = match form.draft() {
+        Ok(d) => service
+            .app
+            .messages
+            .update(viewer.actor, MessageId(id), &d)
+            .await
+            .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(see_other("/messages")),
+        Err(e) => Ok(message_page(
+            &viewer,
+            "messages.edit",
+            FormState::from_error(viewer.lang, e)?,
+            form,
+        )),
+    }
+}
+
+#[handler]
+pub(crate) async fn message_delete_form(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let m = service
+        .app
+        .messages
+        .get(viewer.actor, MessageId(id))
+        .await?;
+    Ok(render(&ConfirmDelete {
+        c: viewer.chrome(),
+        what: m.subject,
+        back: "/messages".into(),
+        error: None,
+    }))
+}
+
+#[handler]
+pub(crate) async fn message_delete(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    match service
+        .app
+        .messages
+        .delete(viewer.actor, MessageId(id))
+        .await
+    {
+        Ok(()) => Ok(see_other("/messages")),
+        Err(Error::Conflict(_)) => {
+            let m = service
+                .app
+                .messages
+                .get(viewer.actor, MessageId(id))
+                .await?;
+            Ok(render(&ConfirmDelete {
+                c: viewer.chrome(),
+                what: m.subject,
+                back: "/messages".into(),
+                error: Some(viewer.t("messages.in_use")),
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

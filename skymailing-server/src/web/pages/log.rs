@@ -1,0 +1,143 @@
+//! The log: run reports with the chart of the last 30 days, a run's page with
+//! its deliveries (addresses only for the owner, managers and admins), and
+//! the progress figures the live bar polls.
+
+use askama::Template;
+use chrono::{Duration, Utc};
+use poem::handler;
+use poem::web::{Data, Json, Path, Query};
+use skymailing_core::{Error, RunId};
+
+use super::mailings::{RunRow, counts, run_row};
+use super::{ListParams, PageResult, pager};
+use crate::Service;
+use crate::web::{Chrome, Viewer, chart, render};
+
+#[derive(Template)]
+#[template(path = "log.html")]
+struct Log {
+    c: Chrome,
+    chart: String,
+    runs: Vec<RunRow>,
+    q: String,
+    pager: String,
+}
+
+#[handler]
+pub(crate) async fn list(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let page = service
+        .app
+        .logs
+        .list(viewer.actor, &params.query(25)?)
+        .await?;
+    let days = service.app.logs.daily(viewer.actor, 30).await?;
+    let today = Utc::now().date_naive();
+    let chart = chart::daily(viewer.lang, &days, today - Duration::days(29), today);
+    let pager = pager(viewer.lang, &page, &params);
+    Ok(render(&Log {
+        c: viewer.chrome(),
+        chart,
+        q: params.q(),
+        runs: page
+            .items
+            .into_iter()
+            .map(|r| run_row(&viewer, r))
+            .collect(),
+        pager,
+    }))
+}
+
+pub(crate) struct DeliveryRow {
+    pub email: String,
+    pub state: String,
+    pub attempts: u32,
+    pub reply: String,
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    c: Chrome,
+    run: RunRow,
+    percent: u64,
+    counts: String,
+    deliveries: Option<Vec<DeliveryRow>>,
+    pager: String,
+}
+
+#[handler]
+pub(crate) async fn run(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let detail = service.app.logs.run(viewer.actor, RunId(id)).await?;
+    let t = &detail.totals;
+    let done = t.sent + t.failed + t.cancelled;
+    let percent = (done * 100).checked_div(t.total).unwrap_or(100).min(100);
+    let counts = counts(viewer.lang, t.sent, t.failed, t.total);
+    // Addresses are the owner's, managers' and admins': others see the report only.
+    let (deliveries, pager) = match service
+        .app
+        .logs
+        .deliveries(viewer.actor, RunId(id), &params.query(50)?)
+        .await
+    {
+        Ok(page) => {
+            let pager = pager(viewer.lang, &page, &params);
+            let rows = page
+                .items
+                .into_iter()
+                .map(|d| DeliveryRow {
+                    email: d.email.to_string(),
+                    state: viewer.t(&format!("delivery.{}", d.state.as_str())),
+                    attempts: d.attempts,
+                    reply: d.last_reply.unwrap_or_default(),
+                })
+                .collect();
+            (Some(rows), pager)
+        }
+        Err(Error::NotFound | Error::Forbidden(_)) => (None, String::new()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(&RunPage {
+        c: viewer.chrome(),
+        run: run_row(&viewer, detail.run),
+        percent,
+        counts,
+        deliveries,
+        pager,
+    }))
+}
+
+/// What the live progress bar polls (`static/app.js`), with the viewer's
+/// session; the same figures as the run's page.
+#[derive(serde::Serialize)]
+pub(crate) struct Progress {
+    percent: u64,
+    done: bool,
+    counts: String,
+    report: Option<String>,
+}
+
+#[handler]
+pub(crate) async fn progress(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<Progress>, crate::web::session::PageError> {
+    let d = service.app.logs.run(viewer.actor, RunId(id)).await?;
+    let t = d.totals;
+    let done = t.sent + t.failed + t.cancelled;
+    Ok(Json(Progress {
+        percent: (done * 100).checked_div(t.total).unwrap_or(100).min(100),
+        done: d.run.finished_at.is_some(),
+        counts: counts(viewer.lang, t.sent, t.failed, t.total),
+        report: d.run.report,
+    }))
+}

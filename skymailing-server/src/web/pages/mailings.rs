@@ -1,0 +1,484 @@
+//! Mailings: the list (own, or everyone's for managers and admins), the form
+//! (only the owner's clients and the messages are offered; times are entered
+//! in the owner's time zone), the page with its runs and the live progress of
+//! a running one, and the enable/disable buttons.
+
+use askama::Template;
+use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+use poem::handler;
+use poem::web::{Data, Path, Query};
+use skymailing_core::service::{MailingScope, MailingView};
+use skymailing_core::{
+    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Role, Run,
+};
+
+use super::content::ConfirmDelete;
+use super::{FormState, ListParams, PageResult, pager};
+use crate::Service;
+use crate::web::{Chrome, Lang, Viewer, render, see_other};
+
+/// A mailing as the pages show it, times in the viewer's zone.
+pub(crate) struct MailingRow {
+    pub id: i64,
+    pub name: String,
+    pub status: &'static str,
+    pub status_label: String,
+    pub periodicity_label: String,
+    pub next_run: String,
+    pub window: String,
+    pub enabled: bool,
+    pub recipients: usize,
+}
+
+fn tz_of(viewer: &Viewer) -> chrono_tz::Tz {
+    viewer
+        .user
+        .as_ref()
+        .map_or(chrono_tz::UTC, |u| u.time_zone.0)
+}
+
+pub(crate) fn local(viewer: &Viewer, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz_of(viewer))
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
+    let m = v.mailing;
+    MailingRow {
+        id: m.id.0,
+        status: v.status.as_str(),
+        status_label: viewer.t(&format!("status.{}", v.status.as_str())),
+        periodicity_label: viewer.t(&format!("periodicity.{}", m.periodicity.as_str())),
+        next_run: m
+            .next_run_at
+            .map_or_else(|| "—".to_owned(), |t| local(viewer, t)),
+        window: format!(
+            "{} — {}",
+            local(viewer, m.start_at),
+            local(viewer, m.end_at)
+        ),
+        enabled: m.enabled,
+        recipients: m.client_ids.len(),
+        name: m.name,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mailings.html")]
+struct List {
+    c: Chrome,
+    items: Vec<MailingRow>,
+    q: String,
+    scope: String,
+    pager: String,
+}
+
+#[handler]
+pub(crate) async fn list(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let p = viewer.actor.principal()?;
+    let scope = match params.scope.as_deref() {
+        Some("own") => MailingScope::Own,
+        Some("all") => MailingScope::All,
+        _ if p.role == Role::User => MailingScope::Own,
+        _ => MailingScope::All,
+    };
+    let page = service
+        .app
+        .mailings
+        .list(viewer.actor, scope, &params.query(25)?)
+        .await?;
+    let pager = pager(viewer.lang, &page, &params);
+    Ok(render(&List {
+        c: viewer.chrome(),
+        items: page.items.into_iter().map(|v| row(&viewer, v)).collect(),
+        q: params.q(),
+        scope: if scope == MailingScope::All {
+            "all"
+        } else {
+            "own"
+        }
+        .into(),
+        pager,
+    }))
+}
+
+/// The form's values, as typed.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct Values {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    message_id: String,
+    #[serde(default)]
+    client_ids: Vec<i64>,
+    #[serde(default)]
+    start_at: String,
+    #[serde(default)]
+    end_at: String,
+    #[serde(default)]
+    periodicity: String,
+}
+
+#[derive(Template)]
+#[template(path = "mailing_form.html")]
+struct FormPage {
+    c: Chrome,
+    title: String,
+    f: FormState,
+    v: Values,
+    messages: Vec<(i64, String)>,
+    clients: Vec<(i64, String)>,
+    periodicities: Vec<(String, String)>,
+    tz: String,
+}
+
+async fn form_page(
+    service: &Service,
+    viewer: &Viewer,
+    title: &str,
+    f: FormState,
+    v: Values,
+) -> PageResult {
+    // The owner's own clients only (the use case would refuse others anyway).
+    let all = ListQuery::new(1, 200, None)?;
+    let clients = service.app.clients.list(viewer.actor, &all).await?;
+    let messages = service.app.messages.list(viewer.actor, &all).await?;
+    Ok(render(&FormPage {
+        c: viewer.chrome(),
+        title: viewer.t(title),
+        f,
+        v,
+        messages: messages
+            .items
+            .into_iter()
+            .map(|m| (m.id.0, m.subject))
+            .collect(),
+        clients: clients
+            .items
+            .into_iter()
+            .map(|c| {
+                let label = if c.full_name.is_empty() {
+                    c.email.to_string()
+                } else {
+                    format!("{} <{}>", c.full_name, c.email)
+                };
+                (c.id.0, label)
+            })
+            .collect(),
+        periodicities: ["once", "daily", "weekly", "monthly"]
+            .into_iter()
+            .map(|p| (p.to_owned(), viewer.t(&format!("periodicity.{p}"))))
+            .collect(),
+        tz: tz_of(viewer).to_string(),
+    }))
+}
+
+fn input_time(viewer: &Viewer, t: DateTime<Utc>) -> String {
+    t.with_timezone(&tz_of(viewer))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// A `datetime-local` value in the viewer's zone (a time in a DST gap takes
+/// the offset before the gap, as schedules do).
+fn parse_time(viewer: &Viewer, field: &'static str, s: &str) -> Result<DateTime<Utc>, Error> {
+    let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S"))
+        .map_err(|_| Error::invalid(field, "enter a date and time"))?;
+    let tz = tz_of(viewer);
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+        })
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| Error::invalid(field, "enter a date and time"))
+}
+
+impl Values {
+    fn draft(&self, viewer: &Viewer) -> Result<MailingDraft, Error> {
+        let message = self
+            .message_id
+            .parse::<i64>()
+            .map_err(|_| Error::invalid("message_id", "no such message"))?;
+        MailingDraft::new(
+            &self.name,
+            MessageId(message),
+            self.client_ids.iter().copied().map(ClientId).collect(),
+            parse_time(viewer, "start_at", &self.start_at)?,
+            parse_time(viewer, "end_at", &self.end_at)?,
+            Periodicity::parse(&self.periodicity)?,
+        )
+    }
+}
+
+/// Reads the form: `client_ids` repeats, which serde's form decoding does not
+/// collect, so the pairs are read by hand.
+fn read_form(body: &str) -> Values {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(body).unwrap_or_default();
+    let mut v = Values::default();
+    for (k, val) in pairs {
+        match k.as_str() {
+            "name" => v.name = val,
+            "message_id" => v.message_id = val,
+            "client_ids" => v.client_ids.extend(val.parse::<i64>().ok()),
+            "start_at" => v.start_at = val,
+            "end_at" => v.end_at = val,
+            "periodicity" => v.periodicity = val,
+            _ => {}
+        }
+    }
+    v
+}
+
+#[handler]
+pub(crate) async fn new_form(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
+    skymailing_core::policy::authorize(
+        viewer.actor,
+        skymailing_core::policy::Action::ManageMailings,
+        skymailing_core::policy::Target::None,
+    )?;
+    let now = Utc::now();
+    let v = Values {
+        start_at: input_time(&viewer, now),
+        end_at: input_time(&viewer, now + chrono::Duration::days(30)),
+        periodicity: "once".into(),
+        ..Values::default()
+    };
+    form_page(&service, &viewer, "mailings.new", FormState::default(), v).await
+}
+
+#[handler]
+pub(crate) async fn create(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    body: String,
+) -> PageResult {
+    let v = read_form(&body);
+    let result = match v.draft(&viewer) {
+        Ok(d) => service.app.mailings.create(viewer.actor, &d).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(m) => Ok(see_other(&format!("/mailings/{}", m.mailing.id))),
+        Err(e) => {
+            let f = FormState::from_error(viewer.lang, e)?;
+            form_page(&service, &viewer, "mailings.new", f, v).await
+        }
+    }
+}
+
+#[handler]
+pub(crate) async fn edit_form(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let m = service
+        .app
+        .mailings
+        .get(viewer.actor, MailingId(id))
+        .await?
+        .mailing;
+    let v = Values {
+        name: m.name,
+        message_id: m.message_id.0.to_string(),
+        client_ids: m.client_ids.iter().map(|c| c.0).collect(),
+        start_at: input_time(&viewer, m.start_at),
+        end_at: input_time(&viewer, m.end_at),
+        periodicity: m.periodicity.as_str().into(),
+    };
+    form_page(&service, &viewer, "mailings.edit", FormState::default(), v).await
+}
+
+#[handler]
+pub(crate) async fn update(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    body: String,
+) -> PageResult {
+    let v = read_form(&body);
+    let result = match v.draft(&viewer) {
+        Ok(d) => {
+            service
+                .app
+                .mailings
+                .update(viewer.actor, MailingId(id), &d)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("/mailings/{id}"))),
+        Err(e) => {
+            let f = FormState::from_error(viewer.lang, e)?;
+            form_page(&service, &viewer, "mailings.edit", f, v).await
+        }
+    }
+}
+
+/// The run shown with a live bar.
+pub(crate) struct Current {
+    pub run_id: i64,
+    pub percent: u64,
+    pub counts: String,
+}
+
+pub(crate) struct RunRow {
+    pub id: i64,
+    pub mailing: String,
+    pub started: String,
+    pub report: String,
+}
+
+pub(crate) fn run_row(viewer: &Viewer, r: Run) -> RunRow {
+    RunRow {
+        id: r.id.0,
+        started: local(viewer, r.started_at),
+        report: r.report.unwrap_or_else(|| {
+            viewer
+                .t("log.in_progress")
+                .replace("%{done}", &(r.sent + r.failed + r.cancelled).to_string())
+                .replace("%{total}", &r.recipients.to_string())
+        }),
+        mailing: r.mailing_name,
+    }
+}
+
+/// "3 sent, 1 failed of 4" in the viewer's language.
+pub(crate) fn counts(lang: Lang, sent: u64, failed: u64, total: u64) -> String {
+    lang.t("log.counts")
+        .replace("%{sent}", &sent.to_string())
+        .replace("%{failed}", &failed.to_string())
+        .replace("%{total}", &total.to_string())
+}
+
+#[derive(Template)]
+#[template(path = "mailing.html")]
+struct Show {
+    c: Chrome,
+    m: MailingRow,
+    owner: bool,
+    message: String,
+    current: Option<Current>,
+    runs: Vec<RunRow>,
+}
+
+#[handler]
+pub(crate) async fn show(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let view = service
+        .app
+        .mailings
+        .get(viewer.actor, MailingId(id))
+        .await?;
+    let owner = viewer.user.as_ref().map(|u| u.id) == Some(view.mailing.owner);
+    let message = service
+        .app
+        .messages
+        .get(viewer.actor, view.mailing.message_id)
+        .await
+        .map_or_else(|_| "—".to_owned(), |m| m.subject);
+    let runs = service
+        .app
+        .mailings
+        .runs(viewer.actor, MailingId(id), &ListQuery::new(1, 20, None)?)
+        .await?;
+    // The newest run gets the live bar while it sends, and shows 100 % after.
+    let current = match runs.items.first() {
+        Some(r) => {
+            let d = service.app.logs.run(viewer.actor, r.id).await?;
+            let t = d.totals;
+            let done = t.sent + t.failed + t.cancelled;
+            Some(Current {
+                run_id: r.id.0,
+                percent: (done * 100).checked_div(t.total).unwrap_or(100).min(100),
+                counts: counts(viewer.lang, t.sent, t.failed, t.total),
+            })
+        }
+        None => None,
+    };
+    Ok(render(&Show {
+        c: viewer.chrome(),
+        owner,
+        message,
+        current,
+        runs: runs
+            .items
+            .into_iter()
+            .map(|r| run_row(&viewer, r))
+            .collect(),
+        m: row(&viewer, view),
+    }))
+}
+
+#[handler]
+pub(crate) async fn delete_form(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let m = service
+        .app
+        .mailings
+        .get(viewer.actor, MailingId(id))
+        .await?;
+    Ok(render(&ConfirmDelete {
+        c: viewer.chrome(),
+        what: m.mailing.name,
+        back: format!("/mailings/{id}"),
+        error: None,
+    }))
+}
+
+#[handler]
+pub(crate) async fn delete(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service
+        .app
+        .mailings
+        .delete(viewer.actor, MailingId(id))
+        .await?;
+    Ok(see_other("/mailings"))
+}
+
+#[handler]
+pub(crate) async fn disable(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service
+        .app
+        .mailings
+        .disable(viewer.actor, MailingId(id))
+        .await?;
+    Ok(see_other(&format!("/mailings/{id}")))
+}
+
+#[handler]
+pub(crate) async fn enable(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service
+        .app
+        .mailings
+        .enable(viewer.actor, MailingId(id))
+        .await?;
+    Ok(see_other(&format!("/mailings/{id}")))
+}

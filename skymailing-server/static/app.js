@@ -1,0 +1,29 @@
+// Live progress of a run: polls the run's figures once a second and moves the
+// bar, without reloading. Without JavaScript the page shows the figures of
+// when it was loaded, with a link to refresh.
+(function () {
+  "use strict";
+  function poll(bar) {
+    var id = bar.getAttribute("data-run");
+    var percent = document.getElementById("run-percent");
+    var counts = document.getElementById("run-counts");
+    function tick() {
+      fetch("/runs/" + encodeURIComponent(id) + "/progress", { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          if (!p) { return; }
+          bar.value = p.percent;
+          bar.textContent = p.percent + "%";
+          if (percent) { percent.textContent = String(p.percent); }
+          if (counts) { counts.textContent = p.counts; }
+          if (!p.done) { setTimeout(tick, 1000); }
+        })
+        .catch(function () { setTimeout(tick, 3000); });
+    }
+    tick();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var bar = document.getElementById("run-progress");
+    if (bar) { poll(bar); }
+  });
+})();
