@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite: every crate, every test target, the examples and the doc tests.
 #
+# Chromium and chromedriver (Debian packages) are installed when missing.
 # PostgreSQL: DATABASE_URL if set, else postgres://postgres@127.0.0.1:5432/postgres.
 # It must name a superuser: each PostgreSQL test gets a fresh database of its own.
 # Under CI (CI=true) an unreachable PostgreSQL fails the run; elsewhere the
 # PostgreSQL tests are skipped with a loud notice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The browser tests drive Debian's Chromium through chromedriver.
+if ! [ -x /usr/bin/chromedriver ] || ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium and chromium-driver for the browser tests" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null ||
+      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+  else
+    echo "NOTICE: chromium/chromedriver missing and cannot be installed here; the browser test will be skipped (it fails under CI=true)" >&2
+  fi
+fi
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 

@@ -4,11 +4,11 @@
 (function () {
   "use strict";
   function poll(bar) {
-    var id = bar.getAttribute("data-run");
+    var src = bar.getAttribute("data-src");
     var percent = document.getElementById("run-percent");
     var counts = document.getElementById("run-counts");
     function tick() {
-      fetch("/runs/" + encodeURIComponent(id) + "/progress", { credentials: "same-origin" })
+      fetch(src, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (p) {
           if (!p) { return; }

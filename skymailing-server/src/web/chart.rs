@@ -55,7 +55,7 @@ pub(crate) fn daily(lang: Lang, days: &[DailyOutcome], from: NaiveDate, to: Naiv
             base - hs,
             base - hs - hf,
         ));
-        if i == 0 || i == n - 1 || (n > 10 && i % 7 == 0) {
+        if i == 0 || i == n - 1 || (n > 10 && i % 7 == 0 && n - 1 - i >= 4) {
             svg.push_str(&format!(
                 "<text x=\"{x:.1}\" y=\"{y}\" font-size=\"10\" fill=\"#52606d\">{}</text>",
                 day.format("%m-%d"),

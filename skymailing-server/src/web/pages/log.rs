@@ -8,7 +8,7 @@ use poem::handler;
 use poem::web::{Data, Json, Path, Query};
 use skymailing_core::{Error, RunId};
 
-use super::mailings::{RunRow, counts, run_row};
+use super::mailings::{Progress, RunRow, counts, run_progress, run_row};
 use super::{ListParams, PageResult, pager};
 use crate::Service;
 use crate::web::{Chrome, Viewer, chart, render};
@@ -115,29 +115,12 @@ pub(crate) async fn run(
     }))
 }
 
-/// What the live progress bar polls (`static/app.js`), with the viewer's
-/// session; the same figures as the run's page.
-#[derive(serde::Serialize)]
-pub(crate) struct Progress {
-    percent: u64,
-    done: bool,
-    counts: String,
-    report: Option<String>,
-}
-
+/// What the run page's bar polls (`static/app.js`), with the viewer's session.
 #[handler]
 pub(crate) async fn progress(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Path(id): Path<i64>,
 ) -> Result<Json<Progress>, crate::web::session::PageError> {
-    let d = service.app.logs.run(viewer.actor, RunId(id)).await?;
-    let t = d.totals;
-    let done = t.sent + t.failed + t.cancelled;
-    Ok(Json(Progress {
-        percent: (done * 100).checked_div(t.total).unwrap_or(100).min(100),
-        done: d.run.finished_at.is_some(),
-        counts: counts(viewer.lang, t.sent, t.failed, t.total),
-        report: d.run.report,
-    }))
+    Ok(Json(run_progress(&service, &viewer, RunId(id)).await?))
 }

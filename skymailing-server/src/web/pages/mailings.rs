@@ -326,7 +326,6 @@ pub(crate) async fn update(
 
 /// The run shown with a live bar.
 pub(crate) struct Current {
-    pub run_id: i64,
     pub percent: u64,
     pub counts: String,
 }
@@ -394,18 +393,20 @@ pub(crate) async fn show(
         .mailings
         .runs(viewer.actor, MailingId(id), &ListQuery::new(1, 20, None)?)
         .await?;
-    // The newest run gets the live bar while it sends, and shows 100 % after.
+    // The newest run gets the live bar; a mailing about to start its first
+    // run shows an empty bar that fills once the run begins.
     let current = match runs.items.first() {
         Some(r) => {
-            let d = service.app.logs.run(viewer.actor, r.id).await?;
-            let t = d.totals;
-            let done = t.sent + t.failed + t.cancelled;
+            let p = run_progress(&service, &viewer, r.id).await?;
             Some(Current {
-                run_id: r.id.0,
-                percent: (done * 100).checked_div(t.total).unwrap_or(100).min(100),
-                counts: counts(viewer.lang, t.sent, t.failed, t.total),
+                percent: p.percent,
+                counts: p.counts,
             })
         }
+        None if view.status == skymailing_core::MailingStatus::Running => Some(Current {
+            percent: 0,
+            counts: viewer.t("mailings.starting"),
+        }),
         None => None,
     };
     Ok(render(&Show {
@@ -481,4 +482,53 @@ pub(crate) async fn enable(
         .enable(viewer.actor, MailingId(id))
         .await?;
     Ok(see_other(&format!("/mailings/{id}")))
+}
+
+/// The figures the live bar shows.
+#[derive(serde::Serialize)]
+pub(crate) struct Progress {
+    pub percent: u64,
+    pub done: bool,
+    pub counts: String,
+    pub report: Option<String>,
+}
+
+pub(crate) async fn run_progress(
+    service: &Service,
+    viewer: &Viewer,
+    id: skymailing_core::RunId,
+) -> Result<Progress, Error> {
+    let d = service.app.logs.run(viewer.actor, id).await?;
+    let t = d.totals;
+    let done = t.sent + t.failed + t.cancelled;
+    Ok(Progress {
+        percent: (done * 100).checked_div(t.total).unwrap_or(100).min(100),
+        done: d.run.finished_at.is_some(),
+        counts: counts(viewer.lang, t.sent, t.failed, t.total),
+        report: d.run.report,
+    })
+}
+
+/// What the mailing page's bar polls: its newest run (none yet: 0 %, waiting).
+#[handler]
+pub(crate) async fn progress(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> Result<poem::web::Json<Progress>, crate::web::session::PageError> {
+    let runs = service
+        .app
+        .mailings
+        .runs(viewer.actor, MailingId(id), &ListQuery::new(1, 1, None)?)
+        .await?;
+    let p = match runs.items.first() {
+        Some(r) => run_progress(&service, &viewer, r.id).await?,
+        None => Progress {
+            percent: 0,
+            done: false,
+            counts: viewer.t("mailings.starting"),
+            report: None,
+        },
+    };
+    Ok(poem::web::Json(p))
 }

@@ -82,6 +82,7 @@ pub(crate) fn routes() -> Route {
             "/mailings/:id/delete",
             get(mailings::delete_form).post(mailings::delete),
         )
+        .at("/mailings/:id/progress", get(mailings::progress))
         .at("/mailings/:id/disable", poem::post(mailings::disable))
         .at("/mailings/:id/enable", poem::post(mailings::enable))
         .at("/log", get(log::list))
