@@ -102,10 +102,21 @@ async fn a_worker_killed_mid_run_loses_nothing_and_resends_only_what_was_in_flig
     let db = database_url(&pool);
 
     let mut first = worker(&db, &server.url(), "w1@mail.example");
+    // Kill while a batch is claimed (a worker is briefly between batches,
+    // and a kill there would test nothing in flight).
     wait_until(
-        "a quarter of the run",
+        "a quarter of the run, with a batch in flight",
         Duration::from_secs(120),
-        async || server.count() >= N as usize / 4,
+        async || {
+            server.count() >= N as usize / 4
+                && sqlx::query_scalar::<_, i64>(
+                    "SELECT count(*) FROM deliveries WHERE state = 'sending'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                    > 0
+        },
     )
     .await;
     first.kill(); // SIGKILL: no chance to finish or release anything

@@ -48,6 +48,12 @@ pub trait UserStore: Send + Sync {
         name: &DisplayName,
         time_zone: TimeZone,
     ) -> StoreResult<Option<User>>;
+    /// Sets (or clears) the user's language.
+    async fn set_user_language(
+        &self,
+        id: UserId,
+        language: Option<Language>,
+    ) -> StoreResult<Option<User>>;
     /// Users ordered by id; `search` matches email or name.
     async fn list_users(&self, query: &ListQuery) -> StoreResult<Page<User>>;
 }

@@ -105,6 +105,7 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
             time_zone: TimeZone::parse("Asia/Tokyo").unwrap(),
             role: Role::User,
             state: UserState::Active,
+            language: None,
             created_at: t("2026-01-01T00:00:00Z"),
         }))
     });

@@ -114,6 +114,23 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    async fn set_user_language(
+        &self,
+        id: UserId,
+        language: Option<Language>,
+    ) -> StoreResult<Option<User>> {
+        sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET language = $2 WHERE id = $1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id.0)
+        .bind(language.as_ref().map(Language::as_str))
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(User::from))
+        .map_err(db_err)
+    }
+
     async fn update_profile(
         &self,
         id: UserId,
@@ -182,7 +199,7 @@ impl SessionStore for PgStore {
 
     async fn session_user(&self, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(
-            "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.created_at \
+            "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.language, u.created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(hash)

@@ -15,6 +15,7 @@ pub(crate) struct UserRow {
     pub time_zone: String,
     pub role: String,
     pub state: String,
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -27,6 +28,7 @@ impl From<UserRow> for User {
             time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
             role: Role::parse(&r.role).unwrap_or(Role::User),
             state: UserState::parse(&r.state).unwrap_or(UserState::Blocked),
+            language: r.language.map(Language::from_trusted),
             created_at: r.created_at,
         }
     }
@@ -42,7 +44,7 @@ pub(crate) struct UserHashRow {
 /// Columns of a user row (a macro, so queries stay `&'static str` with `concat!`).
 macro_rules! user_columns {
     () => {
-        "id, email, name, time_zone, role, state, created_at"
+        "id, email, name, time_zone, role, state, language, created_at"
     };
 }
 pub(crate) use user_columns;

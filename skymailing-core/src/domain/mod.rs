@@ -25,4 +25,6 @@ pub use run::{
 };
 pub use template::{CompiledMessage, PLACEHOLDERS, RenderedMessage, TemplateContext, Templates};
 pub use user::{NewUser, Role, TokenPurpose, User, UserState};
-pub use values::{DisplayName, EmailAddress, Password, TimeZone, bounded_text, single_line};
+pub use values::{
+    DisplayName, EmailAddress, Language, Password, TimeZone, bounded_text, single_line,
+};

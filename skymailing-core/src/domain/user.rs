@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DisplayName, EmailAddress, TimeZone, UserId};
+use super::{DisplayName, EmailAddress, Language, TimeZone, UserId};
 use crate::Error;
 
 /// What a signed-in user may do beyond their own data.
@@ -88,6 +88,8 @@ pub struct User {
     pub role: Role,
     /// Pending, active or blocked.
     pub state: UserState,
+    /// The language the user chose for the pages; none: the browser's.
+    pub language: Option<Language>,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }

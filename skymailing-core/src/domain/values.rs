@@ -224,6 +224,41 @@ impl<'de> Deserialize<'de> for TimeZone {
     }
 }
 
+/// A preferred language, as a BCP 47 primary subtag (`en`, `ru`): the pages
+/// (and what else speaks to the user) use it when they have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Language(String);
+
+impl Language {
+    /// Parses the `language` field: `ru`, `RU`, `ru-RU` all give `ru`.
+    pub fn parse(input: &str) -> Result<Self, Error> {
+        let primary = input.trim().split(['-', '_']).next().unwrap_or_default();
+        if (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic()) {
+            Ok(Language(primary.to_ascii_lowercase()))
+        } else {
+            Err(Error::invalid(
+                "language",
+                "is not a language code (such as en or ru)",
+            ))
+        }
+    }
+    /// The code.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Wraps a code that was validated before.
+    pub fn from_trusted(s: impl Into<String>) -> Self {
+        Language(s.into())
+    }
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A password as typed: 8 to 1024 characters. Its `Debug` never shows it.
 #[derive(Clone)]
 pub struct Password(String);

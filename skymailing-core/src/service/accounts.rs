@@ -12,8 +12,8 @@ use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
 use crate::{
-    DisplayName, EmailAddress, Error, ListQuery, NewUser, Page, Password, Role, StoreConflict,
-    StoreError, TimeZone, TokenPurpose, User, UserId, UserState, security,
+    DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Role,
+    StoreConflict, StoreError, TimeZone, TokenPurpose, User, UserId, UserState, security,
 };
 
 /// A signed-in session: the bearer token (shown once) and its user.
@@ -332,6 +332,17 @@ impl AccountService {
         let name = DisplayName::parse(name)?;
         let tz = TimeZone::parse(time_zone)?;
         store(self.users.update_profile(p.id, &name, tz).await)?.ok_or(Error::Unauthenticated)
+    }
+
+    /// Sets the signed-in user's language for the pages; empty clears it (the
+    /// browser's language applies again).
+    pub async fn set_language(&self, actor: Actor, language: &str) -> Result<User, Error> {
+        let p = actor.principal()?;
+        let language = Some(language.trim())
+            .filter(|l| !l.is_empty())
+            .map(Language::parse)
+            .transpose()?;
+        store(self.users.set_user_language(p.id, language).await)?.ok_or(Error::Unauthenticated)
     }
 
     /// Changes the signed-in user's password; their other sessions end.

@@ -308,6 +308,17 @@ pub async fn users_are_found_and_updated(s: S) {
         ("Robert", "Asia/Tokyo")
     );
     assert_eq!(s.user(u.id).await.unwrap().unwrap(), u4);
+    assert_eq!(u4.language, None);
+    let ru = Language::parse("ru").unwrap();
+    let u5 = s
+        .set_user_language(u.id, Some(ru.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u5.language, Some(ru));
+    assert_eq!(s.user(u.id).await.unwrap().unwrap(), u5);
+    let u6 = s.set_user_language(u.id, None).await.unwrap().unwrap();
+    assert_eq!(u6.language, None);
     assert_eq!(s.user(UserId(987_654)).await.unwrap(), None);
     assert_eq!(
         s.set_user_role(UserId(987_654), Role::User).await.unwrap(),

@@ -164,6 +164,7 @@ impl UserStore for MemoryStore {
             time_zone: u.time_zone,
             role: u.role,
             state: u.state,
+            language: None,
             created_at: u.created_at,
         };
         s.users
@@ -228,6 +229,18 @@ impl UserStore for MemoryStore {
         Ok(s.users.get_mut(&id).map(|(u, _)| {
             u.name = name.clone();
             u.time_zone = tz;
+            u.clone()
+        }))
+    }
+
+    async fn set_user_language(
+        &self,
+        id: UserId,
+        language: Option<Language>,
+    ) -> StoreResult<Option<User>> {
+        let mut s = self.lock();
+        Ok(s.users.get_mut(&id).map(|(u, _)| {
+            u.language = language;
             u.clone()
         }))
     }

@@ -63,6 +63,8 @@ struct ResetConfirmIn {
 struct ProfileIn {
     name: String,
     time_zone: String,
+    /// `en`, `ru`…; an empty string clears it; absent leaves it as it is.
+    language: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -215,7 +217,7 @@ impl MeApi {
         Json(auth.0.user.into())
     }
 
-    /// Change your name and time zone.
+    /// Change your name, time zone and language.
     #[oai(path = "/me", method = "put")]
     async fn update_me(
         &self,
@@ -223,11 +225,17 @@ impl MeApi {
         auth: BearerAuth,
         body: Json<ProfileIn>,
     ) -> Result<Json<UserOut>, ApiError> {
-        let user = service
-            .app
-            .accounts
+        let accounts = &service.app.accounts;
+        // Check the language before changing anything: all or nothing.
+        if let Some(l) = body.language.as_deref().filter(|l| !l.trim().is_empty()) {
+            skymailing_core::Language::parse(l)?;
+        }
+        let mut user = accounts
             .update_profile(auth.0.actor, &body.name, &body.time_zone)
             .await?;
+        if let Some(l) = &body.language {
+            user = accounts.set_language(auth.0.actor, l).await?;
+        }
         Ok(Json(user.into()))
     }
 

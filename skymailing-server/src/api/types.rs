@@ -44,6 +44,8 @@ pub struct UserOut {
     pub state: String,
     /// IANA zone in which mailing schedules are computed, e.g. `Europe/Moscow`.
     pub time_zone: String,
+    /// The language chosen for the pages (`en`, `ru`); none: the browser's.
+    pub language: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -56,6 +58,7 @@ impl From<User> for UserOut {
             role: u.role.as_str().into(),
             state: u.state.as_str().into(),
             time_zone: u.time_zone.to_string(),
+            language: u.language.map(|l| l.to_string()),
             created_at: u.created_at,
         }
     }

@@ -1,6 +1,7 @@
 //! Languages of the pages: English and Russian, with rust-i18n's compiled-in
-//! tables (`locales/*.json`). The language is the visitor's choice (the
-//! switcher in the footer, kept in a cookie), else the browser's
+//! tables (`locales/*.json`). The language is the signed-in user's setting
+//! (profile, or the switcher in the footer), else an anonymous visitor's
+//! choice in the switcher (kept in a cookie), else the browser's
 //! `Accept-Language`, else English.
 
 use poem::Request;
@@ -36,9 +37,15 @@ impl Lang {
         }
     }
 
-    /// The language for a request: the cookie, else the best of
-    /// `Accept-Language` by its q-values, else English.
-    pub fn of(req: &Request) -> Lang {
+    /// The language for a request: the user's setting, else the cookie, else
+    /// the best of `Accept-Language` by its q-values, else English.
+    pub fn of(req: &Request, user: Option<&skymailing_core::User>) -> Lang {
+        if let Some(lang) = user
+            .and_then(|u| u.language.as_ref())
+            .and_then(|l| Lang::parse(l.as_str()))
+        {
+            return lang;
+        }
         if let Some(lang) = req
             .cookie()
             .get(LANG_COOKIE)

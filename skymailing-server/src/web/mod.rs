@@ -17,6 +17,7 @@ use poem::http::{StatusCode, header};
 use poem::web::{Html, Redirect};
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use skymailing_core::User;
+use skymailing_core::policy::{Action, Actor, Decision, Target, decide};
 
 use crate::Service;
 pub use i18n::Lang;
@@ -34,8 +35,6 @@ pub struct Chrome {
     pub path: String,
     /// Whether mail goes to the outbox (the outbox page is shown).
     pub outbox: bool,
-    /// A one-time notice to show ("Saved.").
-    pub notice: Option<String>,
 }
 
 impl Chrome {
@@ -44,25 +43,36 @@ impl Chrome {
         self.lang.t(key)
     }
 
-    /// Whether the signed-in user has at least the manager role.
+    /// Whether the permission table allows `action` on `target` (for showing
+    /// links and buttons; the use cases decide again on every request).
+    pub fn may(&self, action: Action, target: Target) -> bool {
+        decide(self.actor(), action, target) == Decision::Allow
+    }
+
+    fn actor(&self) -> Actor {
+        self.user
+            .as_ref()
+            .map_or(Actor::Anonymous, |u| Actor::user(u.id, u.role))
+    }
+
+    /// Whether the user administration is theirs (managers and admins).
     pub fn is_staff(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| u.role != skymailing_core::Role::User)
+        self.may(Action::ListUsers, Target::None)
     }
 
-    /// Whether the signed-in user is an admin.
+    /// Whether the blog editor is theirs (admins).
     pub fn is_admin(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| u.role == skymailing_core::Role::Admin)
+        self.may(Action::WriteBlog, Target::None)
     }
 
-    /// Whether the signed-in user keeps clients and mailings (not a manager).
+    /// Whether they see everyone's mailings (managers and admins).
+    pub fn sees_all_mailings(&self) -> bool {
+        self.may(Action::ViewAllMailings, Target::None)
+    }
+
+    /// Whether they keep clients and mailings of their own (not managers).
     pub fn has_own_data(&self) -> bool {
-        self.user
-            .as_ref()
-            .is_some_and(|u| u.role != skymailing_core::Role::Manager)
+        self.may(Action::ManageClients, Target::None)
     }
 }
 

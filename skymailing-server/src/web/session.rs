@@ -46,7 +46,6 @@ impl Viewer {
             csrf: self.csrf.clone(),
             path: self.path.clone(),
             outbox: self.outbox,
-            notice: None,
         }
     }
 
@@ -82,11 +81,12 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
         .uri()
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
+    let lang = Lang::of(&req, user.as_ref());
     let viewer = Viewer {
         actor,
         token: user.as_ref().and(token),
         user,
-        lang: Lang::of(&req),
+        lang,
         csrf: req
             .extensions()
             .get::<CsrfToken>()

@@ -71,6 +71,7 @@ impl TestServer {
         );
         let settings = Settings {
             base_url: BASE_URL.into(),
+            uploads_dir: dir.path().join("uploads"),
             from: from.into(),
             mail_url: format!("outbox:{}", dir.path().join("outbox").display()),
             rate_limits: limits,
@@ -135,7 +136,8 @@ impl TestServer {
         let resp = self.router.get_response(req).await;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.into_body().into_string().await.unwrap();
+        let bytes = resp.into_body().into_vec().await.unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Resp {
             status,

@@ -375,6 +375,7 @@ struct Profile {
     role: String,
     name: String,
     time_zone: String,
+    language: String,
 }
 
 fn profile_page(
@@ -393,6 +394,7 @@ fn profile_page(
         role: viewer.t(&format!("role.{}", user.role.as_str())),
         name: name.unwrap_or_else(|| user.name.to_string()),
         time_zone: tz.unwrap_or_else(|| user.time_zone.to_string()),
+        language: user.language.map(|l| l.to_string()).unwrap_or_default(),
     }))
 }
 
@@ -413,6 +415,8 @@ pub(crate) struct ProfileForm {
     name: String,
     #[serde(default)]
     time_zone: String,
+    #[serde(default)]
+    language: String,
 }
 
 #[handler]
@@ -421,12 +425,15 @@ pub(crate) async fn update_profile(
     viewer: Data<&Viewer>,
     Form(form): Form<ProfileForm>,
 ) -> PageResult {
-    match service
-        .app
-        .accounts
+    let accounts = &service.app.accounts;
+    let saved = match accounts
         .update_profile(viewer.actor, &form.name, &form.time_zone)
         .await
     {
+        Ok(_) => accounts.set_language(viewer.actor, &form.language).await,
+        Err(e) => Err(e),
+    };
+    match saved {
         Ok(_) => Ok(see_other("/profile")),
         Err(e) => profile_page(
             &viewer,

@@ -7,6 +7,7 @@ use poem::handler;
 use poem::http::StatusCode;
 use poem::web::{Data, Form, Multipart, Path, Query};
 use poem::{IntoResponse, Response};
+use skymailing_core::policy::{Action, Target};
 use skymailing_core::{Error, Page, PostDraft, PostId, Role, User, UserId, UserState};
 
 use super::content::ConfirmDelete;
@@ -50,11 +51,10 @@ pub(crate) async fn users(
         .accounts
         .list_users(viewer.actor, &params.query(25)?)
         .await?;
-    let me = viewer.user.as_ref().map(|u| (u.id, u.role));
+    let c = viewer.chrome();
     let row = |u: User| {
-        // The buttons mirror the permission table; the use cases decide anyway.
-        let (my_id, my_role) = me.unwrap_or((UserId(0), Role::User));
-        let other = u.id != my_id;
+        // The buttons follow the permission table; the use cases decide anyway.
+        let target = Target::Account(u.id, u.role);
         UserRow {
             id: u.id.0,
             email: u.email.to_string(),
@@ -63,8 +63,8 @@ pub(crate) async fn users(
             state_label: viewer.t(&format!("state.{}", u.state.as_str())),
             blocked: u.state == UserState::Blocked,
             is_manager: u.role == Role::Manager,
-            can_block: other && (my_role == Role::Admin || u.role != Role::Admin),
-            can_promote: other && my_role == Role::Admin && u.role != Role::Admin,
+            can_block: c.may(Action::BlockUser, target),
+            can_promote: c.may(Action::ChangeRole, target) && u.role != Role::Admin,
         }
     };
     let pager = pager(viewer.lang, &page, &params);

@@ -5,7 +5,7 @@ use askama::Template;
 use poem::handler;
 use poem::web::{Data, Form, Path, Query};
 use skymailing_core::{
-    Client, ClientDraft, ClientId, Error, Message, MessageDraft, MessageId, Page, Role,
+    Client, ClientDraft, ClientId, Error, Message, MessageDraft, MessageId, Page,
 };
 
 use super::{FormState, ListParams, PageResult, pager};
@@ -209,10 +209,10 @@ struct Messages {
 
 impl Messages {
     fn can_edit(&self, m: &Message) -> bool {
-        self.c
-            .user
-            .as_ref()
-            .is_some_and(|u| u.role == Role::Admin || (u.id == m.owner && u.role == Role::User))
+        self.c.may(
+            skymailing_core::policy::Action::EditMessage,
+            skymailing_core::policy::Target::OwnedBy(m.owner),
+        )
     }
 }
 

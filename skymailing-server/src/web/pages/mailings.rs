@@ -7,6 +7,7 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
 use poem::handler;
 use poem::web::{Data, Path, Query};
+use skymailing_core::policy::{Action, Target};
 use skymailing_core::service::{MailingScope, MailingView};
 use skymailing_core::{
     ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Role, Run,
@@ -365,6 +366,7 @@ struct Show {
     c: Chrome,
     m: MailingRow,
     owner: bool,
+    can_toggle: bool,
     message: String,
     current: Option<Current>,
     runs: Vec<RunRow>,
@@ -382,6 +384,11 @@ pub(crate) async fn show(
         .get(viewer.actor, MailingId(id))
         .await?;
     let owner = viewer.user.as_ref().map(|u| u.id) == Some(view.mailing.owner);
+    // A mailing a manager disabled comes back only by a manager's hand.
+    let c = viewer.chrome();
+    let manager_disabled = view.mailing.disabled_by == Some(skymailing_core::DisabledBy::Manager);
+    let can_toggle = c.may(Action::ToggleMailing, Target::OwnedBy(view.mailing.owner))
+        && (!manager_disabled || c.sees_all_mailings());
     let message = service
         .app
         .messages
@@ -410,8 +417,9 @@ pub(crate) async fn show(
         None => None,
     };
     Ok(render(&Show {
-        c: viewer.chrome(),
+        c,
         owner,
+        can_toggle,
         message,
         current,
         runs: runs

@@ -132,10 +132,19 @@ pub(crate) struct LangForm {
 #[handler]
 pub(crate) async fn set_lang(
     service: Data<&Service>,
+    viewer: Data<&Viewer>,
     jar: &CookieJar,
     Form(form): Form<LangForm>,
 ) -> PageResult {
     let lang = Lang::parse(&form.lang).unwrap_or(Lang::En);
+    // A signed-in user's choice is their setting, on every browser.
+    if viewer.user.is_some() {
+        service
+            .app
+            .accounts
+            .set_language(viewer.actor, lang.code())
+            .await?;
+    }
     let mut c = Cookie::new_with_str(LANG_COOKIE, lang.code());
     c.set_path("/");
     c.set_same_site(SameSite::Lax);

@@ -1,0 +1,577 @@
+//! The pages through the real router (no browser): CSRF on every form,
+//! the security headers and cookie flags, another user's data as a 404 page,
+//! the language rules and the Russian pages' completeness, and image uploads.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{Resp, TestServer};
+use poem::http::Method;
+use serde_json::json;
+
+/// A cookie-keeping visitor of the pages.
+struct Visitor<'a> {
+    srv: &'a TestServer,
+    cookies: HashMap<String, String>,
+    lang: Option<&'static str>,
+}
+
+impl<'a> Visitor<'a> {
+    fn new(srv: &'a TestServer) -> Self {
+        Visitor {
+            srv,
+            cookies: HashMap::new(),
+            lang: None,
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<String>,
+        ctype: &str,
+    ) -> Resp {
+        let mut req = poem::Request::builder()
+            .method(method)
+            .uri(path.parse().unwrap());
+        if !self.cookies.is_empty() {
+            let c: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            req = req.header("cookie", c.join("; "));
+        }
+        if let Some(l) = self.lang {
+            req = req.header("accept-language", l);
+        }
+        let req = match form {
+            Some(body) => req.content_type(ctype).body(body),
+            None => req.finish(),
+        };
+        let r = self.srv.raw(req).await;
+        for v in r.headers.get_all("set-cookie") {
+            let v = v.to_str().unwrap();
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (k, val) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), val.to_owned());
+            }
+        }
+        r
+    }
+
+    async fn get(&mut self, path: &str) -> Resp {
+        self.send(Method::GET, path, None, "").await
+    }
+
+    /// The CSRF token of the page at `path`.
+    async fn token(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        csrf_of(&page.text)
+    }
+
+    /// Posts a form with the page's CSRF token.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let token = self.token("/").await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &token));
+        let body = serde_urlencoded::to_string(&all).unwrap();
+        self.send(
+            Method::POST,
+            path,
+            Some(body),
+            "application/x-www-form-urlencoded",
+        )
+        .await
+    }
+
+    /// Posts a form without a CSRF token.
+    async fn post_bare(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.send(
+            Method::POST,
+            path,
+            Some(body),
+            "application/x-www-form-urlencoded",
+        )
+        .await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) {
+        let r = self
+            .post(
+                "/signin",
+                &[("email", email), ("password", password), ("next", "/")],
+            )
+            .await;
+        assert_eq!(r.status, 303, "{}", r.text);
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a CSRF field")
+        + 25;
+    let end = html[at..].find('"').unwrap();
+    html[at..at + end]
+        .replace("&#43;", "+")
+        .replace("&#47;", "/")
+        .replace("&#61;", "=")
+}
+
+/// The text of a page, without tags.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Ann with a client, a message and a mailing that ran; Bob a second user.
+async fn two_users(srv: &TestServer) -> (String, String, i64, i64, i64, i64) {
+    let (ann, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let (bob, _) = srv.signed_up("bob@example.com", "Bob").await;
+    let client = srv.client(&ann, "carl@client.test", "Carl").await;
+    let msg = srv.message(&ann, "Ann's news").await;
+    let mailing = srv
+        .mailing(&ann, msg, &[client], chrono::Duration::zero())
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    srv.mail_to("carl@client.test", "Ann's news").await;
+    let mut run = 0;
+    for _ in 0..200 {
+        let runs = srv
+            .get(&format!("/api/v1/mailings/{mailing}/runs"), Some(&ann))
+            .await;
+        if let Some(r) = runs.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["finished_at"].is_string())
+        {
+            run = r["id"].as_i64().unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(run > 0);
+    (ann, bob, client, msg, mailing, run)
+}
+
+#[tokio::test]
+async fn every_form_is_refused_without_its_csrf_token() {
+    let srv = TestServer::sqlite().await;
+    let (_, _, client, msg, mailing, _) = two_users(&srv).await;
+    let mut v = Visitor::new(&srv);
+    v.sign_in("ann@example.com", "correct horse").await;
+    let posts = [
+        "/lang".to_owned(),
+        "/signup".into(),
+        "/verify".into(),
+        "/signin".into(),
+        "/signout".into(),
+        "/password-reset".into(),
+        "/password-reset/confirm".into(),
+        "/profile".into(),
+        "/profile/password".into(),
+        "/clients/new".into(),
+        format!("/clients/{client}/edit"),
+        format!("/clients/{client}/delete"),
+        "/messages/new".into(),
+        format!("/messages/{msg}/edit"),
+        format!("/messages/{msg}/delete"),
+        "/mailings/new".into(),
+        format!("/mailings/{mailing}/edit"),
+        format!("/mailings/{mailing}/delete"),
+        format!("/mailings/{mailing}/disable"),
+        format!("/mailings/{mailing}/enable"),
+        "/users/1/block".into(),
+        "/users/1/unblock".into(),
+        "/users/1/role".into(),
+        "/admin/blog/new".into(),
+        "/admin/blog/1/edit".into(),
+        "/admin/blog/1/delete".into(),
+    ];
+    for path in &posts {
+        let r = v
+            .post_bare(path, &[("email", "x@client.test"), ("name", "x")])
+            .await;
+        assert_eq!(r.status, 403, "{path} accepted a form without a CSRF token");
+        assert!(
+            r.text.contains("not sent from this site"),
+            "{path}: {}",
+            r.text
+        );
+        // A forged token is refused just the same.
+        let r = v
+            .post_bare(path, &[("csrf_token", "AAAA"), ("name", "x")])
+            .await;
+        assert_eq!(r.status, 403, "{path} accepted a forged token");
+    }
+    // Nothing was changed: still signed in, the mailing still enabled, the client still there.
+    let r = v.get(&format!("/mailings/{mailing}")).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("/disable"), "the mailing was disabled");
+    assert_eq!(v.get(&format!("/clients/{client}/edit")).await.status, 200);
+    // With its token the same form works.
+    let r = v.post(&format!("/mailings/{mailing}/disable"), &[]).await;
+    assert_eq!(r.status, 303);
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_a_strict_session_cookie() {
+    let srv = TestServer::sqlite().await;
+    srv.signed_up("ann@example.com", "Ann").await;
+    let mut v = Visitor::new(&srv);
+    for path in [
+        "/",
+        "/signin",
+        "/blog",
+        "/no-such-page",
+        "/unsubscribe/nothing",
+    ] {
+        let r = v.get(path).await;
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(r.headers["referrer-policy"], "same-origin", "{path}");
+        // No inline script anywhere; scripts come from /static only.
+        assert!(!r.text.contains("<script>"), "{path} has an inline script");
+    }
+    let r = v
+        .post(
+            "/signin",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "correct horse"),
+                ("next", "/clients"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.headers["location"], "/clients");
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("sky_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    // Sign-in never sends anyone to another site.
+    let r = v
+        .post(
+            "/signin",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "correct horse"),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers["location"], "/");
+    // Signing out ends the session on the server, not only in the browser.
+    let token = v.cookies["sky_session"].clone();
+    v.post("/signout", &[]).await;
+    assert_eq!(srv.get("/api/v1/me", Some(&token)).await.status, 401);
+}
+
+#[tokio::test]
+async fn another_users_data_is_a_404_page() {
+    let srv = TestServer::sqlite().await;
+    let (_, _, client, _, mailing, run) = two_users(&srv).await;
+    let mut bob = Visitor::new(&srv);
+    bob.sign_in("bob@example.com", "correct horse").await;
+    for path in [
+        format!("/clients/{client}/edit"),
+        format!("/clients/{client}/delete"),
+        format!("/mailings/{mailing}"),
+        format!("/mailings/{mailing}/edit"),
+        format!("/mailings/{mailing}/delete"),
+        format!("/mailings/{mailing}/progress"),
+    ] {
+        let r = bob.get(&path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.text.contains("Not found"), "{path}");
+        assert!(!r.text.contains("carl@client.test"), "{path} leaks");
+    }
+    for path in [
+        format!("/clients/{client}/edit"),
+        format!("/clients/{client}/delete"),
+        format!("/mailings/{mailing}/delete"),
+        format!("/mailings/{mailing}/disable"),
+    ] {
+        let r = bob
+            .post(
+                &path,
+                &[
+                    ("email", "x@client.test"),
+                    ("full_name", "X"),
+                    ("comment", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, 404, "POST {path}");
+    }
+    // The run's report is public to users; its addresses are not.
+    let r = bob.get(&format!("/log/{run}")).await;
+    assert_eq!(r.status, 200);
+    assert!(!r.text.contains("carl@client.test"));
+    let mut ann = Visitor::new(&srv);
+    ann.sign_in("ann@example.com", "correct horse").await;
+    let r = ann.get(&format!("/log/{run}")).await;
+    assert!(r.text.contains("carl@client.test"));
+    assert!(
+        ann.get(&format!("/mailings/{mailing}"))
+            .await
+            .text
+            .contains("Autumn news")
+    );
+    // A manager may not open the client pages at all.
+    let (admin, _) = srv.admin().await;
+    let mona = srv.manager(&admin).await;
+    let _ = mona;
+    let mut m = Visitor::new(&srv);
+    m.sign_in("mona@sky.test", "correct horse").await;
+    assert_eq!(m.get("/clients/new").await.status, 403);
+    assert_eq!(m.get(&format!("/mailings/{mailing}")).await.status, 200);
+}
+
+#[tokio::test]
+async fn russian_pages_have_no_english_left() {
+    let srv = TestServer::sqlite().await;
+    let (_, _, client, msg, mailing, run) = two_users(&srv).await;
+    let (admin, _) = srv.admin().await;
+    srv.post(
+        "/api/v1/blog/posts",
+        Some(&admin),
+        json!({"title": "Привет", "body": "Первая запись", "image": null, "published": true}),
+    )
+    .await;
+    let en: HashMap<String, String> =
+        serde_json::from_str(include_str!("../locales/en.json")).unwrap();
+    let ru: HashMap<String, String> =
+        serde_json::from_str(include_str!("../locales/ru.json")).unwrap();
+    // English texts that Russian pages must not show.
+    let english: Vec<&String> = en
+        .iter()
+        .filter(|(k, v)| {
+            ru.get(*k) != Some(v) && v.len() >= 4 && !v.contains("%{") && !v.contains("{{")
+        })
+        .map(|(_, v)| v)
+        .collect();
+    let check = |path: &str, html: &str| {
+        let text = visible_text(html);
+        assert!(text.contains("SkyMailing"), "{path}");
+        for e in &english {
+            assert!(!contains_word(&text, e), "{path} shows English {e:?}");
+        }
+    };
+    // Anonymous, by Accept-Language.
+    let mut v = Visitor::new(&srv);
+    v.lang = Some("ru-RU,ru;q=0.9,en;q=0.5");
+    for path in [
+        "/",
+        "/blog",
+        "/blog/1",
+        "/signin",
+        "/signup",
+        "/password-reset",
+        "/nowhere",
+    ] {
+        let r = v.get(path).await;
+        check(path, &r.text);
+    }
+    // The outbox lists the mails themselves (the account emails are English);
+    // its own words are Russian.
+    let r = v.get("/outbox").await;
+    assert!(r.text.contains("Исходящие") && r.text.contains("Кому"));
+    // Signed in with Russian as their setting, whatever the browser says.
+    let mut admin_v = Visitor::new(&srv);
+    admin_v.lang = Some("en-US");
+    admin_v.sign_in("root@sky.test", "admin password").await;
+    admin_v
+        .post("/lang", &[("lang", "ru"), ("next", "/")])
+        .await;
+    let mut ann = Visitor::new(&srv);
+    ann.lang = Some("en-US");
+    ann.sign_in("ann@example.com", "correct horse").await;
+    let r = ann
+        .post(
+            "/profile",
+            &[
+                ("name", "Ann"),
+                ("time_zone", "Europe/Moscow"),
+                ("language", "ru"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    for path in [
+        "/".to_owned(),
+        "/clients".into(),
+        "/clients/new".into(),
+        format!("/clients/{client}/edit"),
+        format!("/clients/{client}/delete"),
+        "/messages".into(),
+        "/messages/new".into(),
+        format!("/messages/{msg}/edit"),
+        "/mailings".into(),
+        "/mailings/new".into(),
+        format!("/mailings/{mailing}"),
+        format!("/mailings/{mailing}/edit"),
+        "/log".into(),
+        format!("/log/{run}"),
+        "/profile".into(),
+    ] {
+        let r = ann.get(&path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.text.contains("lang=\"ru\""), "{path}");
+        check(&path, &r.text);
+    }
+    // A form error, in Russian too.
+    let r = ann
+        .post(
+            "/clients/new",
+            &[
+                ("email", "carl@client.test"),
+                ("full_name", "Карл"),
+                ("comment", ""),
+            ],
+        )
+        .await;
+    check("/clients/new (error)", &r.text);
+    assert!(r.text.contains("у вас уже есть клиент"), "{}", r.text);
+    for path in ["/users", "/admin/blog", "/admin/blog/new", "/mailings"] {
+        let r = admin_v.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        check(path, &r.text);
+    }
+    // The setting is the account's: the API shows it.
+    assert_eq!(
+        srv.get("/api/v1/me", Some(&admin)).await.body["language"],
+        "ru"
+    );
+}
+
+#[tokio::test]
+async fn blog_images_are_checked_stored_and_served() {
+    let srv = TestServer::sqlite().await;
+    srv.admin().await;
+    let mut v = Visitor::new(&srv);
+    v.sign_in("root@sky.test", "admin password").await;
+    let token = v.token("/admin/blog/new").await;
+    let upload = |v: &mut Visitor<'_>, title: &str, image: Vec<u8>, token: &str| {
+        let boundary = "XyZ";
+        let mut body = Vec::new();
+        for (name, value) in [
+            ("title", title),
+            ("body", "Text of the post"),
+            ("published", "1"),
+        ] {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+        body.extend(image);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let path = format!("/admin/blog/new?csrf_token={}", urlencode(token));
+        let cookies: Vec<String> = v
+            .cookies
+            .iter()
+            .map(|(k, val)| format!("{k}={val}"))
+            .collect();
+        poem::Request::builder()
+            .method(Method::POST)
+            .uri(path.parse().unwrap())
+            .header("cookie", cookies.join("; "))
+            .content_type(&format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+    };
+    // An SVG named .png is refused (its bytes say what it is), and so is a huge file.
+    let r = srv
+        .raw(upload(
+            &mut v,
+            "Bad",
+            b"<svg onload=alert(1)></svg>".to_vec(),
+            &token,
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text.contains("choose a PNG, JPEG, GIF or WebP image"),
+        "{}",
+        r.text
+    );
+    let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
+    huge.resize(3 * 1024 * 1024, 0);
+    let r = srv.raw(upload(&mut v, "Huge", huge, &token)).await;
+    assert!(r.text.contains("larger than 2 MB"), "{}", r.status);
+    assert_eq!(
+        srv.get("/api/v1/blog/posts", None).await.body["total"],
+        0,
+        "nothing half-written"
+    );
+    // A real PNG is stored and served with its type.
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    let r = srv.raw(upload(&mut v, "Good", png.clone(), &token)).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let posts = srv.get("/api/v1/blog/posts", None).await;
+    let image = posts.body["items"][0]["image"].as_str().unwrap().to_owned();
+    assert!(
+        image.starts_with("/uploads/") && image.ends_with(".png"),
+        "{image}"
+    );
+    let served = srv.get(&image, None).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.headers["content-type"], "image/png");
+    assert_eq!(srv.get("/uploads/..%2Fsky.db", None).await.status, 404);
+    // The post shows on the home page and the blog, with its image.
+    let home = v.get("/").await;
+    assert!(home.text.contains("Good") && home.text.contains(&image));
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether `text` contains `phrase` on its own (not inside a longer word,
+/// as "Mailing" is inside "SkyMailing").
+fn contains_word(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + phrase.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
