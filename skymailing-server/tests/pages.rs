@@ -302,6 +302,38 @@ async fn pages_carry_security_headers_and_a_strict_session_cookie() {
 }
 
 #[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let srv = TestServer::sqlite_at(
+        "https://mail.example.com",
+        skymailing_server::RateLimits::uniform(100),
+    )
+    .await;
+    srv.admin().await;
+    let mut v = Visitor::new(&srv);
+    let r = v
+        .post(
+            "/signin",
+            &[
+                ("email", "root@sky.test"),
+                ("password", "admin password"),
+                ("next", "/"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let cookies: Vec<String> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .collect();
+    for name in ["sky_session=", "sky_csrf="] {
+        let c = cookies.iter().find(|c| c.starts_with(name)).unwrap();
+        assert!(c.contains("Secure") && c.contains("HttpOnly"), "{c}");
+    }
+}
+
+#[tokio::test]
 async fn another_users_data_is_a_404_page() {
     let srv = TestServer::sqlite().await;
     let (_, _, client, _, mailing, run) = two_users(&srv).await;

@@ -51,9 +51,14 @@ impl TestServer {
     }
 
     pub async fn sqlite_with(limits: RateLimits) -> TestServer {
+        Self::sqlite_at(BASE_URL, limits).await
+    }
+
+    /// A server whose public URL is `base_url` (links in mail start with it).
+    pub async fn sqlite_at(base_url: &str, limits: RateLimits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("sky.db")).await.unwrap();
-        Self::start(Arc::new(store), dir, limits).await
+        Self::start_at(Arc::new(store), dir, limits, base_url).await
     }
 
     pub async fn postgres(pool: sqlx::PgPool) -> TestServer {
@@ -63,6 +68,15 @@ impl TestServer {
     }
 
     async fn start(store: Arc<dyn Store>, dir: tempfile::TempDir, limits: RateLimits) -> Self {
+        Self::start_at(store, dir, limits, BASE_URL).await
+    }
+
+    async fn start_at(
+        store: Arc<dyn Store>,
+        dir: tempfile::TempDir,
+        limits: RateLimits,
+        base_url: &str,
+    ) -> Self {
         let from = "SkyMailing <no-reply@sky.test>";
         let outbox = Arc::new(
             Outbox::open(dir.path().join("outbox"), parse_from(from).unwrap())
@@ -70,7 +84,7 @@ impl TestServer {
                 .unwrap(),
         );
         let settings = Settings {
-            base_url: BASE_URL.into(),
+            base_url: base_url.into(),
             uploads_dir: dir.path().join("uploads"),
             from: from.into(),
             mail_url: format!("outbox:{}", dir.path().join("outbox").display()),
