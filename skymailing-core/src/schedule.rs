@@ -160,8 +160,10 @@ impl Schedule {
 }
 
 /// Turns a local wall-clock time into an instant: the first occurrence of an
-/// ambiguous time, and for a time inside a DST gap, the offset before the gap.
-fn resolve_local(tz: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
+/// ambiguous time, and for a time inside a DST gap, the offset before the gap
+/// (RFC 5545). Forms that take times in the user's zone use it too, so a
+/// typed time means what the schedule means.
+pub fn resolve_local(tz: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
     match tz.0.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),

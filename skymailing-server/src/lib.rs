@@ -48,6 +48,13 @@ pub fn routes(service: Service) -> impl Endpoint {
             "/unsubscribe/:token",
             poem::get(unsubscribe::confirm_page)
                 .post(unsubscribe::one_click)
+                .with(poem::middleware::CookieJarManager::new())
+                .around(web::security_headers),
+        )
+        .at(
+            "/unsubscribe/:token/undo",
+            poem::post(unsubscribe::undo)
+                .with(poem::middleware::CookieJarManager::new())
                 .around(web::security_headers),
         )
         .at("/healthz", poem::get(ops::healthz))
@@ -61,7 +68,7 @@ pub fn routes(service: Service) -> impl Endpoint {
 /// Refuses request bodies over `max` bytes with 413, whether the client
 /// declares a `Content-Length` or streams the body chunked. (poem's own
 /// `SizeLimit` also refuses requests that have no body at all.)
-async fn limit_body<E: Endpoint>(
+pub(crate) async fn limit_body<E: Endpoint>(
     ep: std::sync::Arc<E>,
     mut req: poem::Request,
     max: usize,

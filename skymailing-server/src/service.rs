@@ -43,7 +43,7 @@ impl StoreUrl {
         } else if url.contains("://") {
             Err(StartError::Option {
                 option: "--database-url",
-                reason: format!("`{url}` is neither postgres:// nor sqlite://"),
+                reason: format!("`{}` is neither postgres:// nor sqlite://", redact(url)),
             })
         } else {
             Ok(StoreUrl::Sqlite(PathBuf::from(url)))
@@ -236,9 +236,12 @@ async fn open_mailer(
         option: "--from",
         reason: e.to_string(),
     })?;
+    // Errors quote the URL: never with its password.
     let mail_err = |e: skymailing_smtp::ConfigError| StartError::Option {
         option: "--mail-url",
-        reason: e.to_string(),
+        reason: e
+            .to_string()
+            .replace(&settings.mail_url, &redact(&settings.mail_url)),
     };
     if let Some(dir) = settings.mail_url.strip_prefix("outbox:") {
         let dir = if dir.is_empty() { "outbox" } else { dir };
@@ -306,6 +309,22 @@ fn check_base_url(url: &str) -> Result<String, StartError> {
     Ok(url.to_owned())
 }
 
+/// A URL with the password of its user part replaced by `***`.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// The host part of a URL, for Message-IDs.
 fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -350,5 +369,18 @@ mod tests {
         );
         assert!(check_base_url("mail.example.com").is_err());
         assert_eq!(host_of("http://user@example.com:8000/x"), "example.com");
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("smtp://ann:s3cret@mail.example.com:587?tls=requred"),
+            "smtp://ann:***@mail.example.com:587?tls=requred"
+        );
+        assert_eq!(redact("smtp://mail.example.com"), "smtp://mail.example.com");
+        let err = StoreUrl::parse("mysql://root:hunter2@db/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

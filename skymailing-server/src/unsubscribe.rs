@@ -2,93 +2,117 @@
 //! confirmation (mail scanners open links; opening must not unsubscribe);
 //! `POST` unsubscribes — from that page's button, or straight from the mail
 //! client's one-click button (RFC 8058: `List-Unsubscribe=One-Click` in a form
-//! body). The token in the path is the only credential.
+//! body). The page that confirms it offers to subscribe again. The token in
+//! the path is the only credential, so these forms need no CSRF token: a
+//! forged request would have to know it. The page speaks the browser's language.
 
+use askama::Template;
 use poem::http::StatusCode;
-use poem::web::{Data, Html, Path};
-use poem::{IntoResponse, Response, handler};
+use poem::web::{Data, Path};
+use poem::{IntoResponse, Request, Response, handler};
 use skymailing_core::Error;
 use skymailing_core::service::UnsubscribeInfo;
 
 use crate::Service;
+use crate::web::Lang;
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct Page {
+    lang: Lang,
+    title: String,
+    text: String,
+    email: Option<String>,
+    button: Option<(String, String)>,
+}
 
 #[handler]
-pub(crate) async fn confirm_page(service: Data<&Service>, Path(token): Path<String>) -> Response {
+pub(crate) async fn confirm_page(
+    service: Data<&Service>,
+    req: &Request,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = Lang::of(req, None);
     match service.app.clients.unsubscribe_info(&token).await {
-        Ok(info) if info.unsubscribed => done(&info),
-        Ok(info) => page(
-            "Unsubscribe",
-            &format!(
-                "<p>Stop receiving mailings at <strong>{}</strong>?</p>\
-                 <form method=\"post\"><button type=\"submit\">Unsubscribe</button></form>",
-                escape(&info.email)
-            ),
-        ),
-        Err(e) => failure(e),
+        Ok(info) if info.unsubscribed => done(lang, &token, &info),
+        Ok(info) => page(Page {
+            lang,
+            title: lang.t("unsub.title"),
+            text: lang.t("unsub.ask"),
+            email: Some(info.email),
+            button: Some((format!("/unsubscribe/{token}"), lang.t("unsub.submit"))),
+        }),
+        Err(e) => failure(lang, e),
     }
 }
 
 #[handler]
-pub(crate) async fn one_click(service: Data<&Service>, Path(token): Path<String>) -> Response {
+pub(crate) async fn one_click(
+    service: Data<&Service>,
+    req: &Request,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = Lang::of(req, None);
     match service.app.clients.unsubscribe(&token).await {
-        Ok(info) => done(&info),
-        Err(e) => failure(e),
+        Ok(info) => done(lang, &token, &info),
+        Err(e) => failure(lang, e),
     }
 }
 
-fn done(info: &UnsubscribeInfo) -> Response {
-    page(
-        "Unsubscribed",
-        &format!(
-            "<p><strong>{}</strong> will receive no more mailings from this sender.</p>",
-            escape(&info.email)
-        ),
-    )
+#[handler]
+pub(crate) async fn undo(
+    service: Data<&Service>,
+    req: &Request,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = Lang::of(req, None);
+    match service.app.clients.resubscribe(&token).await {
+        Ok(info) => page(Page {
+            lang,
+            title: lang.t("unsub.back_title"),
+            text: lang.t("unsub.back_text"),
+            email: Some(info.email),
+            button: Some((format!("/unsubscribe/{token}"), lang.t("unsub.submit"))),
+        }),
+        Err(e) => failure(lang, e),
+    }
 }
 
-fn failure(e: Error) -> Response {
-    match e {
-        Error::NotFound | Error::InvalidToken => page(
-            "Link not found",
-            "<p>This unsubscribe link is not valid. It may belong to a client that was deleted.</p>",
-        )
-        .with_status(StatusCode::NOT_FOUND)
-        .into_response(),
+fn done(lang: Lang, token: &str, info: &UnsubscribeInfo) -> Response {
+    page(Page {
+        lang,
+        title: lang.t("unsub.done_title"),
+        text: lang.t("unsub.done_text"),
+        email: Some(info.email.clone()),
+        button: Some((format!("/unsubscribe/{token}/undo"), lang.t("unsub.undo"))),
+    })
+}
+
+fn failure(lang: Lang, e: Error) -> Response {
+    let (status, title, text) = match e {
+        Error::NotFound | Error::InvalidToken => {
+            (StatusCode::NOT_FOUND, "unsub.bad_title", "unsub.bad_text")
+        }
         e => {
             tracing::error!(error = %e, "unsubscribe failed");
-            page(
-                "Try again later",
-                "<p>We could not process this request; please try again in a moment.</p>",
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error.unavailable",
+                "error.unavailable_text",
             )
-            .with_status(StatusCode::SERVICE_UNAVAILABLE)
-            .into_response()
         }
-    }
-}
-
-fn page(title: &str, body: &str) -> Response {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} — SkyMailing</title></head>\
-         <body style=\"font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem\">\
-         <h1>{title}</h1>{body}</body></html>"
-    ))
+    };
+    page(Page {
+        lang,
+        title: lang.t(title),
+        text: lang.t(text),
+        email: None,
+        button: None,
+    })
+    .with_status(status)
     .into_response()
 }
 
-/// Escapes text for HTML content and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+fn page(p: Page) -> Response {
+    crate::web::render(&p)
 }

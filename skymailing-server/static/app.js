@@ -9,7 +9,13 @@
     var counts = document.getElementById("run-counts");
     function tick() {
       fetch(src, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          // Signed out (a redirect to sign-in) or gone: stop. A passing
+          // failure (503): try again a little later.
+          if (r.redirected || r.status === 401 || r.status === 403 || r.status === 404) { return null; }
+          if (!r.ok) { setTimeout(tick, 3000); return null; }
+          return r.json();
+        })
         .then(function (p) {
           if (!p) { return; }
           bar.value = p.percent;

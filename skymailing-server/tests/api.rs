@@ -112,6 +112,22 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     assert_eq!(done.status, 200, "{done:?}");
     let c = srv.get(&format!("/api/v1/clients/{bob}"), t).await;
     assert!(c.body["unsubscribed_at"].is_string(), "{c:?}");
+    assert!(
+        done.text.contains(&format!("{path}/undo")),
+        "offers to undo"
+    );
+    // The recipient can change their mind from the same page.
+    let undo = srv
+        .call(
+            poem::http::Method::POST,
+            &format!("{path}/undo"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(undo.status, 200, "{undo:?}");
+    let c = srv.get(&format!("/api/v1/clients/{bob}"), t).await;
+    assert_eq!(c.body["unsubscribed_at"], json!(null), "{c:?}");
     assert_eq!(srv.get("/unsubscribe/not-a-token", None).await.status, 404);
 
     // Lists paginate.

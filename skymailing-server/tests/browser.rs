@@ -105,15 +105,48 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Signs in; waits for the answer (the home page, or the form with its error).
     async fn sign_in(&self, email: &str, password: &str) {
         self.go("/signin").await;
         self.fill("#f-email", email).await;
         self.fill("#f-password", password).await;
         self.click("form.stack button[type=submit]").await;
+        for _ in 0..100 {
+            if self.path().await != "/signin"
+                || self.c.find(Locator::Css(".form-error")).await.is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("signing in as {email} got no answer");
     }
 
     async fn sign_out(&self) {
         self.click("header form[action='/signout'] button").await;
+        self.wait_path("/").await;
+        for _ in 0..100 {
+            if self.c.find(Locator::Css("a[href='/signin']")).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("still signed in");
+    }
+
+    /// Waits (10 s) until the element's text is `expected`.
+    async fn wait_for_text(&self, css: &str, expected: &str) {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(e) = self.c.find(Locator::Css(css)).await {
+                last = e.text().await.unwrap_or_default();
+                if last == expected {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{css} shows {last:?}, not {expected:?}");
     }
 }
 
@@ -342,12 +375,22 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     }
     b.shot("mailing-form").await;
     b.click("form.stack button[type=submit]").await;
+    let mut mailing_path = String::new();
+    for _ in 0..100 {
+        mailing_path = b.path().await;
+        let id = mailing_path.strip_prefix("/mailings/").unwrap_or_default();
+        if !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
-        b.path().await.starts_with("/mailings/"),
-        "{}",
-        b.path().await
+        mailing_path
+            .trim_start_matches("/mailings/")
+            .parse::<i64>()
+            .is_ok(),
+        "not on the mailing's page: {mailing_path}"
     );
-    let mailing_path = b.path().await;
 
     // The bar fills without a reload.
     let mut percent = String::new();
@@ -443,21 +486,20 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     b.go("/users").await;
     b.click("tr[data-email='mona@sky.test'] form[action$='/role'] button")
         .await;
-    b.wait_text("manager").await;
+    b.wait_for_text("tr[data-email='mona@sky.test'] td:nth-child(3)", "manager")
+        .await;
     b.sign_out().await;
 
     b.sign_in("mona@sky.test", "manager password").await;
     b.go("/users").await;
     b.click("tr[data-email='ann@example.com'] button.block-toggle")
         .await;
-    assert_eq!(
-        b.text("tr[data-email='ann@example.com'] td.state").await,
-        "blocked"
-    );
+    b.wait_for_text("tr[data-email='ann@example.com'] td.state", "blocked")
+        .await;
     b.shot("users").await;
     b.go(&mailing_path).await;
     b.click("#toggle").await;
-    assert_eq!(b.text("#status").await, "disabled");
+    b.wait_for_text("#status", "disabled").await;
     b.go("/mailings").await;
     assert!(
         b.body().await.contains("Autumn"),

@@ -126,6 +126,22 @@ async fn a_wrong_option_gives_one_clear_line_and_exit_code_2() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    // A URL's password never shows in the message.
+    let out = skymailing(d)
+        .args([
+            "migrate",
+            "--mail-url",
+            "smtp://ann:s3cret@127.0.0.1:1?tls=bogus",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--mail-url") && !stderr.contains("s3cret"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]

@@ -295,6 +295,29 @@ async fn pages_carry_security_headers_and_a_strict_session_cookie() {
         )
         .await;
     assert_eq!(r.headers["location"], "/");
+    let r = v
+        .post(
+            "/signin",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "correct horse"),
+                ("next", "/\t/evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.headers["location"], "/",
+        "a tab would let the browser leave the site"
+    );
+    // Page forms have a size limit too, declared or not.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let r = v
+        .post(
+            "/clients/new",
+            &[("email", "a@client.test"), ("full_name", &huge)],
+        )
+        .await;
+    assert_eq!(r.status, 413);
     // Signing out ends the session on the server, not only in the browser.
     let token = v.cookies["sky_session"].clone();
     v.post("/signout", &[]).await;
@@ -439,10 +462,22 @@ async fn russian_pages_have_no_english_left() {
         let r = v.get(path).await;
         check(path, &r.text);
     }
-    // The outbox lists the mails themselves (the account emails are English);
-    // its own words are Russian.
-    let r = v.get("/outbox").await;
-    assert!(r.text.contains("Исходящие") && r.text.contains("Кому"));
+    // The outbox is for this machine's visitors and admins only; it lists
+    // the mails themselves (the account emails are English), in Russian words.
+    assert_eq!(
+        v.get("/outbox").await.status,
+        404,
+        "not from another machine"
+    );
+    let mut root = Visitor::new(&srv);
+    root.lang = Some("ru");
+    root.sign_in("root@sky.test", "admin password").await;
+    let r = root.get("/outbox").await;
+    assert!(
+        r.text.contains("Исходящие") && r.text.contains("Кому"),
+        "{}",
+        r.text
+    );
     // Signed in with Russian as their setting, whatever the browser says.
     let mut admin_v = Visitor::new(&srv);
     admin_v.lang = Some("en-US");

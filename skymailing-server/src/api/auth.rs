@@ -244,9 +244,15 @@ impl MeApi {
     async fn change_password(
         &self,
         service: Data<&Service>,
+        req: &Request,
         auth: BearerAuth,
         body: Json<PasswordIn>,
     ) -> Result<NoContent, ApiError> {
+        // Checking the current password is a guess like a sign-in: same limits.
+        let email = auth.0.user.email.to_string();
+        service
+            .limiters
+            .check(Limited::Login, client_ip(req), Some(&email))?;
         service
             .app
             .accounts

@@ -9,8 +9,8 @@ use poem::http::{Method, StatusCode};
 use poem::web::CsrfVerifier;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
-/// The largest form accepted (blog images are checked on their own).
-const MAX_FORM: usize = 8 * 1024 * 1024;
+/// The largest form read here (the routes' own limit is smaller).
+const MAX_FORM: usize = 2 * 1024 * 1024;
 
 /// A state-changing request without a valid CSRF token.
 #[derive(Debug, thiserror::Error)]
@@ -27,22 +27,23 @@ pub(crate) async fn check<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         return Ok(ep.call(req).await?.into_response());
     }
-    let from_query = req.uri().query().and_then(|q| form_field(q, "csrf_token"));
-    let token = match from_query {
-        Some(t) => Some(t),
-        None if is_urlencoded(&req) => {
-            let body = req
-                .take_body()
-                .into_bytes_limit(MAX_FORM)
-                .await
-                .map_err(|_| poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE))?;
-            let token = std::str::from_utf8(&body)
-                .ok()
-                .and_then(|b| form_field(b, "csrf_token"));
-            req.set_body(body);
-            token
-        }
-        None => None,
+    // Uploads carry the token in the URL (their body is read later, as a
+    // stream); every other form carries it in its body.
+    let token = if is_multipart(&req) {
+        req.uri().query().and_then(|q| form_field(q, "csrf_token"))
+    } else if is_urlencoded(&req) {
+        let body = req
+            .take_body()
+            .into_bytes_limit(MAX_FORM)
+            .await
+            .map_err(|_| poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE))?;
+        let token = std::str::from_utf8(&body)
+            .ok()
+            .and_then(|b| form_field(b, "csrf_token"));
+        req.set_body(body);
+        token
+    } else {
+        None
     };
     let valid = match (token, req.extensions().get::<CsrfVerifier>()) {
         (Some(t), Some(v)) => v.is_valid(&t),
@@ -52,6 +53,11 @@ pub(crate) async fn check<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Re
         return Err(CsrfRejected.into());
     }
     Ok(ep.call(req).await?.into_response())
+}
+
+fn is_multipart(req: &Request) -> bool {
+    req.content_type()
+        .is_some_and(|c| c.starts_with("multipart/form-data"))
 }
 
 fn is_urlencoded(req: &Request) -> bool {

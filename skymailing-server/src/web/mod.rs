@@ -107,7 +107,19 @@ pub fn routes(service: &Service) -> impl Endpoint + use<> {
         .nest("/static", pages::static_files())
         .nest(
             "/",
-            pages.around(csrf::check).around(session::attach).with(csrf),
+            pages
+                .around(csrf::check)
+                .around(|ep, req| {
+                    // Forms are small; only the blog editor uploads an image.
+                    let max = if req.uri().path().starts_with("/admin/blog") {
+                        2 * pages::MAX_IMAGE
+                    } else {
+                        crate::api::MAX_BODY
+                    };
+                    crate::limit_body(ep, req, max)
+                })
+                .around(session::attach)
+                .with(csrf),
         )
         .around(security_headers)
 }

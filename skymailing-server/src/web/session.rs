@@ -34,6 +34,7 @@ pub struct Viewer {
     pub csrf: String,
     /// The request path and query, to come back to after signing in.
     pub path: String,
+    pub(crate) method_was_get: bool,
     pub(crate) outbox: bool,
 }
 
@@ -93,6 +94,7 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
             .map(|t| t.0.clone())
             .unwrap_or_default(),
         path,
+        method_was_get: req.method() == poem::http::Method::GET,
         outbox: service.outbox.is_some(),
     };
     req.extensions_mut().insert(viewer.clone());
@@ -107,8 +109,14 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
 pub(crate) fn error_page(viewer: &Viewer, err: poem::Error) -> Response {
     let status = match err.downcast_ref::<PageError>() {
         Some(PageError(Error::Unauthenticated)) => {
-            let next = urlencode(&viewer.path);
-            return see_other(&format!("/signin?next={next}"));
+            // After signing in, come back here; a form's target (POST only)
+            // is no page to come back to, so go home instead.
+            let next = if viewer.method_was_get {
+                viewer.path.as_str()
+            } else {
+                "/"
+            };
+            return see_other(&format!("/signin?next={}", urlencode(next)));
         }
         Some(PageError(e)) => status_of(e),
         None => err.status(),

@@ -426,12 +426,20 @@ pub(crate) async fn update_profile(
     Form(form): Form<ProfileForm>,
 ) -> PageResult {
     let accounts = &service.app.accounts;
-    let saved = match accounts
-        .update_profile(viewer.actor, &form.name, &form.time_zone)
-        .await
-    {
-        Ok(_) => accounts.set_language(viewer.actor, &form.language).await,
+    // Every field is checked before anything is saved.
+    let language = Some(form.language.trim())
+        .filter(|l| !l.is_empty())
+        .map(skymailing_core::Language::parse)
+        .transpose();
+    let saved = match language {
         Err(e) => Err(e),
+        Ok(_) => match accounts
+            .update_profile(viewer.actor, &form.name, &form.time_zone)
+            .await
+        {
+            Ok(_) => accounts.set_language(viewer.actor, &form.language).await,
+            Err(e) => Err(e),
+        },
     };
     match saved {
         Ok(_) => Ok(see_other("/profile")),
@@ -457,8 +465,18 @@ pub(crate) struct PasswordForm {
 pub(crate) async fn change_password(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
+    req: &Request,
     Form(form): Form<PasswordForm>,
 ) -> PageResult {
+    // Checking the current password is a guess like a sign-in: same limits.
+    let email = viewer.user.as_ref().map(|u| u.email.to_string());
+    if service
+        .limiters
+        .check(Limited::Login, ip(req), email.as_deref())
+        .is_err()
+    {
+        return Ok(too_many(&viewer));
+    }
     match service
         .app
         .accounts

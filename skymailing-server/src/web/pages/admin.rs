@@ -180,37 +180,51 @@ struct PostInput {
     upload: Option<(Vec<u8>, String)>,
 }
 
-async fn read_post(mut form: Multipart) -> Result<PostInput, Error> {
+/// Reads the editor's form. A failure (an image too large, a broken upload)
+/// comes back with the fields read so far, so the text is not lost.
+async fn read_post(mut form: Multipart) -> (PostInput, Option<Error>) {
     let mut input = PostInput::default();
     let bad = |_| Error::invalid("image", "the form could not be read");
-    while let Some(field) = form.next_field().await.map_err(bad)? {
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => return (input, None),
+            Err(e) => return (input, Some(bad(e))),
+        };
         let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "title" => input.title = field.text().await.map_err(bad)?,
-            "body" => input.body = field.text().await.map_err(bad)?,
-            "published" => input.published = true,
-            "remove_image" => input.remove_image = true,
-            "image" => {
-                let file = field.file_name().unwrap_or_default().to_owned();
-                let mut bytes = Vec::new();
-                let mut reader = field.into_async_read();
-                use tokio::io::AsyncReadExt;
-                let mut limited = (&mut reader).take(MAX_IMAGE as u64 + 1);
-                limited
-                    .read_to_end(&mut bytes)
-                    .await
-                    .map_err(|_| Error::invalid("image", "the upload was interrupted"))?;
-                if bytes.len() > MAX_IMAGE {
-                    return Err(Error::invalid("image", "the image is larger than 2 MB"));
-                }
-                if !bytes.is_empty() || !file.is_empty() {
-                    input.upload = Some((bytes, file));
-                }
+        let read = match name.as_str() {
+            "title" => field.text().await.map(|t| input.title = t).map_err(bad),
+            "body" => field.text().await.map(|t| input.body = t).map_err(bad),
+            "published" => {
+                input.published = true;
+                Ok(())
             }
-            _ => {}
+            "remove_image" => {
+                input.remove_image = true;
+                Ok(())
+            }
+            "image" => read_image(field).await.map(|img| input.upload = img),
+            _ => Ok(()),
+        };
+        if let Err(e) = read {
+            return (input, Some(e));
         }
     }
-    Ok(input)
+}
+
+async fn read_image(field: poem::web::Field) -> Result<Option<(Vec<u8>, String)>, Error> {
+    use tokio::io::AsyncReadExt;
+    let file = field.file_name().unwrap_or_default().to_owned();
+    let mut bytes = Vec::new();
+    let mut limited = field.into_async_read().take(MAX_IMAGE as u64 + 1);
+    limited
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|_| Error::invalid("image", "the upload was interrupted"))?;
+    if bytes.len() > MAX_IMAGE {
+        return Err(Error::invalid("image", "the image is larger than 2 MB"));
+    }
+    Ok((!bytes.is_empty() || !file.is_empty()).then_some((bytes, file)))
 }
 
 /// The extension of a PNG, JPEG, GIF or WebP image, read from its first bytes
@@ -325,20 +339,18 @@ pub(crate) async fn post_create(
     form: Multipart,
 ) -> PageResult {
     require_writer(&viewer)?;
-    let input = match read_post(form).await {
-        Ok(i) => i,
-        Err(e) => {
-            let f = FormState::from_error(viewer.lang, e)?;
-            return Ok(post_form(
-                &viewer,
-                "blog.new",
-                "/admin/blog/new".into(),
-                f,
-                PostInput::default(),
-                None,
-            ));
-        }
-    };
+    let (input, failed) = read_post(form).await;
+    if let Some(e) = failed {
+        let f = FormState::from_error(viewer.lang, e)?;
+        return Ok(post_form(
+            &viewer,
+            "blog.new",
+            "/admin/blog/new".into(),
+            f,
+            input,
+            None,
+        ));
+    }
     match save_post(&service, &viewer, None, &input, None).await {
         Ok(()) => Ok(see_other("/admin/blog")),
         Err(e) => {
@@ -362,7 +374,7 @@ pub(crate) async fn post_edit(
     Path(id): Path<i64>,
 ) -> PageResult {
     require_writer(&viewer)?;
-    let p = service.app.blog.read(viewer.actor, PostId(id)).await?;
+    let p = service.app.blog.get(viewer.actor, PostId(id)).await?;
     let input = PostInput {
         title: p.title,
         body: p.body,
@@ -387,22 +399,13 @@ pub(crate) async fn post_update(
     form: Multipart,
 ) -> PageResult {
     require_writer(&viewer)?;
-    let current = service.app.blog.read(viewer.actor, PostId(id)).await?.image;
+    let current = service.app.blog.get(viewer.actor, PostId(id)).await?.image;
     let action = format!("/admin/blog/{id}/edit");
-    let input = match read_post(form).await {
-        Ok(i) => i,
-        Err(e) => {
-            let f = FormState::from_error(viewer.lang, e)?;
-            return Ok(post_form(
-                &viewer,
-                "blog.edit",
-                action,
-                f,
-                PostInput::default(),
-                current,
-            ));
-        }
-    };
+    let (input, failed) = read_post(form).await;
+    if let Some(e) = failed {
+        let f = FormState::from_error(viewer.lang, e)?;
+        return Ok(post_form(&viewer, "blog.edit", action, f, input, current));
+    }
     match save_post(&service, &viewer, Some(PostId(id)), &input, current.clone()).await {
         Ok(()) => Ok(see_other("/admin/blog")),
         Err(e) => {
@@ -419,7 +422,7 @@ pub(crate) async fn post_delete_form(
     Path(id): Path<i64>,
 ) -> PageResult {
     require_writer(&viewer)?;
-    let p = service.app.blog.read(viewer.actor, PostId(id)).await?;
+    let p = service.app.blog.get(viewer.actor, PostId(id)).await?;
     Ok(render(&ConfirmDelete {
         c: viewer.chrome(),
         what: p.title,

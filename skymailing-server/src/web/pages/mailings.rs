@@ -4,7 +4,7 @@
 //! a running one, and the enable/disable buttons.
 
 use askama::Template;
-use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use poem::handler;
 use poem::web::{Data, Path, Query};
 use skymailing_core::policy::{Action, Target};
@@ -134,6 +134,8 @@ struct FormPage {
     v: Values,
     messages: Vec<(i64, String)>,
     clients: Vec<(i64, String)>,
+    /// Chosen clients beyond the listed ones: kept as they are.
+    unlisted_clients: Vec<i64>,
     periodicities: Vec<(String, String)>,
     tz: String,
 }
@@ -145,20 +147,40 @@ async fn form_page(
     f: FormState,
     v: Values,
 ) -> PageResult {
-    // The owner's own clients only (the use case would refuse others anyway).
+    // The owner's own clients only (the use case would refuse others anyway),
+    // and the messages: the first 200 of each.
     let all = ListQuery::new(1, 200, None)?;
     let clients = service.app.clients.list(viewer.actor, &all).await?;
-    let messages = service.app.messages.list(viewer.actor, &all).await?;
+    let mut messages: Vec<(i64, String)> = service
+        .app
+        .messages
+        .list(viewer.actor, &all)
+        .await?
+        .items
+        .into_iter()
+        .map(|m| (m.id.0, m.subject))
+        .collect();
+    // What the mailing uses is always offered, listed or not, so that saving
+    // the form never changes its message or drops a recipient unseen.
+    if let Ok(id) = v.message_id.parse::<i64>()
+        && !messages.iter().any(|(m, _)| *m == id)
+        && let Ok(m) = service.app.messages.get(viewer.actor, MessageId(id)).await
+    {
+        messages.insert(0, (m.id.0, m.subject));
+    }
+    let listed: Vec<i64> = clients.items.iter().map(|c| c.id.0).collect();
+    let unlisted_clients = v
+        .client_ids
+        .iter()
+        .copied()
+        .filter(|id| !listed.contains(id))
+        .collect();
     Ok(render(&FormPage {
         c: viewer.chrome(),
         title: viewer.t(title),
         f,
         v,
-        messages: messages
-            .items
-            .into_iter()
-            .map(|m| (m.id.0, m.subject))
-            .collect(),
+        messages,
         clients: clients
             .items
             .into_iter()
@@ -171,6 +193,7 @@ async fn form_page(
                 (c.id.0, label)
             })
             .collect(),
+        unlisted_clients,
         periodicities: ["once", "daily", "weekly", "monthly"]
             .into_iter()
             .map(|p| (p.to_owned(), viewer.t(&format!("periodicity.{p}"))))
@@ -180,26 +203,25 @@ async fn form_page(
 }
 
 fn input_time(viewer: &Viewer, t: DateTime<Utc>) -> String {
-    t.with_timezone(&tz_of(viewer))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string()
+    let local = t.with_timezone(&tz_of(viewer));
+    let format = if local.second() == 0 {
+        "%Y-%m-%dT%H:%M"
+    } else {
+        "%Y-%m-%dT%H:%M:%S"
+    };
+    local.format(format).to_string()
 }
 
-/// A `datetime-local` value in the viewer's zone (a time in a DST gap takes
-/// the offset before the gap, as schedules do).
+/// A `datetime-local` value in the viewer's zone, resolved as schedules
+/// resolve local times (a DST gap takes the offset before it).
 fn parse_time(viewer: &Viewer, field: &'static str, s: &str) -> Result<DateTime<Utc>, Error> {
-    let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S"))
+    let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M"))
         .map_err(|_| Error::invalid(field, "enter a date and time"))?;
-    let tz = tz_of(viewer);
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .or_else(|| {
-            tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
-                .earliest()
-        })
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| Error::invalid(field, "enter a date and time"))
+    Ok(skymailing_core::schedule::resolve_local(
+        skymailing_core::TimeZone(tz_of(viewer)),
+        naive,
+    ))
 }
 
 impl Values {

@@ -10,6 +10,8 @@ mod mailings;
 mod outbox;
 mod public;
 
+pub(crate) use admin::MAX_IMAGE;
+
 use askama::Template;
 use poem::endpoint::make_sync;
 use poem::http::header;

@@ -1,13 +1,14 @@
 //! The outbox pages, in outbox mode only: the mail the service "sent", so a
 //! new user can open their own verification link. They exist for development
-//! and evaluation (nothing leaves the machine in that mode); with a real
-//! relay they answer 404.
+//! and evaluation (nothing leaves the machine in that mode): they answer only
+//! visitors on this machine (loopback) and admins, since every account's
+//! links are in there; with a real relay they answer 404.
 
 use askama::Template;
-use poem::handler;
 use poem::web::{Data, Path};
+use poem::{Request, handler};
 use skymailing_core::Error;
-use skymailing_smtp::OutboxEntry;
+use skymailing_smtp::{Outbox, OutboxEntry};
 
 use super::PageResult;
 use crate::Service;
@@ -20,9 +21,27 @@ struct List {
     mails: Vec<OutboxEntry>,
 }
 
+/// The outbox, if this visitor may read it.
+fn outbox<'a>(service: &'a Service, viewer: &Viewer, req: &Request) -> Result<&'a Outbox, Error> {
+    let outbox = service.outbox.as_deref().ok_or(Error::NotFound)?;
+    let local = req
+        .remote_addr()
+        .as_socket_addr()
+        .is_some_and(|a| a.ip().is_loopback());
+    if local || viewer.chrome().is_admin() {
+        Ok(outbox)
+    } else {
+        Err(Error::NotFound)
+    }
+}
+
 #[handler]
-pub(crate) async fn list(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
-    let outbox = service.outbox.as_ref().ok_or(Error::NotFound)?;
+pub(crate) async fn list(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    req: &Request,
+) -> PageResult {
+    let outbox = outbox(&service, &viewer, req)?;
     let mails = outbox
         .list(100)
         .await
@@ -51,8 +70,9 @@ pub(crate) async fn show(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Path(file): Path<String>,
+    req: &Request,
 ) -> PageResult {
-    let outbox = service.outbox.as_ref().ok_or(Error::NotFound)?;
+    let outbox = outbox(&service, &viewer, req)?;
     let mail = outbox
         .read(&file)
         .await
@@ -66,15 +86,12 @@ pub(crate) async fn show(
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let t = l.trim();
-            let link = t.starts_with(&base).then(|| {
-                // Relative, so the link works whatever host the browser used.
-                let rest = &t[base.len()..];
-                if rest.starts_with('/') {
-                    rest.to_owned()
-                } else {
-                    format!("/{rest}")
-                }
-            });
+            // Relative, so the link works whatever host the browser used,
+            // and never off this site.
+            let link = t
+                .strip_prefix(base.as_str())
+                .map(super::public::local_path)
+                .filter(|l| l != "/");
             Line {
                 text: l.to_owned(),
                 link,

@@ -155,11 +155,43 @@ pub(crate) async fn set_lang(
     Ok(see_other(&local_path(&form.next)))
 }
 
-/// A path on this site to go back to; anything else (another site) is `/`.
+/// A path on this site to go back to; anything else is `/`. Only plain path
+/// and query characters pass: browsers drop tabs and newlines from a
+/// `Location` and read `\\` as `/`, so `/\t/evil.example` would leave the site.
 pub(crate) fn local_path(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let plain = next
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/-._~%?&=+,;:@!$'()*".contains(&b));
+    let mut chars = next.chars();
+    let local = chars.next() == Some('/') && !matches!(chars.next(), Some('/'));
+    if plain && local {
         next.to_owned()
     } else {
         "/".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        for ok in ["/", "/clients", "/clients?page=2&q=ann", "/mailings/5"] {
+            assert_eq!(local_path(ok), ok);
+        }
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example",
+            "evil",
+            "",
+            " /x",
+            "/x y",
+        ] {
+            assert_eq!(local_path(bad), "/", "{bad:?}");
+        }
     }
 }
