@@ -48,7 +48,7 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
 
     // The run reaches the log with its report; the owner sees the addresses.
     let mailing = m["id"].as_i64().unwrap();
-    let run = wait_for_finished_run(&srv, t, mailing).await;
+    let run = srv.finished_run(t, mailing).await;
     assert_eq!(
         (run["recipients"].as_u64(), run["sent"].as_u64()),
         (Some(2), Some(2))
@@ -147,29 +147,6 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     );
     let r = srv.get("/api/v1/me", t).await;
     assert_eq!((r.status, r.code()), (401, "unauthenticated"));
-}
-
-async fn wait_for_finished_run(
-    srv: &TestServer,
-    t: Option<&str>,
-    mailing: i64,
-) -> serde_json::Value {
-    for _ in 0..300 {
-        let runs = srv
-            .get(&format!("/api/v1/mailings/{mailing}/runs"), t)
-            .await;
-        assert_eq!(runs.status, 200, "{runs:?}");
-        if let Some(run) = runs.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["finished_at"].is_string())
-        {
-            return run.clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the run of mailing {mailing} did not finish");
 }
 
 async fn a_mailing_due_in_two_seconds_sends_with_no_further_request(srv: TestServer) {
@@ -408,7 +385,7 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
         .as_i64()
         .unwrap();
     srv.mail_to("carl@client.test", "Ann's news").await;
-    let run = wait_for_finished_run(&srv, Some(&ann), mailing).await["id"]
+    let run = srv.finished_run(Some(&ann), mailing).await["id"]
         .as_i64()
         .unwrap();
     let bobs_client = srv.client(&bob, "dora@client.test", "Dora").await;

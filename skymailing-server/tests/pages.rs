@@ -155,23 +155,9 @@ async fn two_users(srv: &TestServer) -> (String, String, i64, i64, i64, i64) {
         .as_i64()
         .unwrap();
     srv.mail_to("carl@client.test", "Ann's news").await;
-    let mut run = 0;
-    for _ in 0..200 {
-        let runs = srv
-            .get(&format!("/api/v1/mailings/{mailing}/runs"), Some(&ann))
-            .await;
-        if let Some(r) = runs.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["finished_at"].is_string())
-        {
-            run = r["id"].as_i64().unwrap();
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(run > 0);
+    let run = srv.finished_run(Some(&ann), mailing).await["id"]
+        .as_i64()
+        .unwrap();
     (ann, bob, client, msg, mailing, run)
 }
 

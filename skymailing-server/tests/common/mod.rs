@@ -199,6 +199,26 @@ impl TestServer {
         }
     }
 
+    /// Waits (15 s) for the first finished run of a mailing, as the API shows it.
+    pub async fn finished_run(&self, token: Option<&str>, mailing: i64) -> Value {
+        for _ in 0..300 {
+            let runs = self
+                .get(&format!("/api/v1/mailings/{mailing}/runs"), token)
+                .await;
+            assert_eq!(runs.status, 200, "{runs:?}");
+            if let Some(run) = runs.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["finished_at"].is_string())
+            {
+                return run.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the run of mailing {mailing} did not finish");
+    }
+
     /// Every message in the outbox to `to`.
     pub async fn mails_to(&self, to: &str) -> Vec<OutboxEntry> {
         self.outbox
