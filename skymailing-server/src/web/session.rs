@@ -135,12 +135,9 @@ pub(crate) fn error_page(viewer: &Viewer, err: poem::Error) -> Response {
         s if s.is_server_error() => ("error.internal", "error.internal_text"),
         _ => ("error.bad_request", "error.bad_request_text"),
     };
-    let detail = match err.downcast_ref::<PageError>() {
-        Some(PageError(Error::Forbidden(_))) | None if status == StatusCode::FORBIDDEN => err
-            .downcast_ref::<super::csrf::CsrfRejected>()
-            .map(|_| viewer.t("error.csrf")),
-        _ => None,
-    };
+    let detail = err
+        .is::<super::csrf::CsrfRejected>()
+        .then(|| viewer.t("error.csrf"));
     let page = ErrorPage {
         c: viewer.chrome(),
         status: status.as_u16(),

@@ -10,7 +10,7 @@ use super::public::local_path;
 use super::{FormState, NoticePage, PageResult};
 use crate::Service;
 use crate::ratelimit::Limited;
-use crate::web::session::{SESSION_COOKIE, session_cookie};
+use crate::web::session::session_cookie;
 use crate::web::{Chrome, Viewer, render, see_other};
 
 fn ip(req: &Request) -> Option<std::net::IpAddr> {
@@ -242,7 +242,6 @@ pub(crate) async fn signout(
     let mut gone = session_cookie(&service, "");
     gone.set_max_age(std::time::Duration::ZERO);
     jar.add(gone);
-    let _ = SESSION_COOKIE;
     Ok(see_other("/"))
 }
 
