@@ -517,5 +517,22 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     b.wait_text("Вход").await;
     b.shot("signin-ru").await;
 
+    // The pages fit a phone.
+    b.c.set_window_size(390, 844).await.unwrap();
+    b.go("/").await;
+    b.shot("home-phone").await;
+    let overflow =
+        b.c.execute(
+            "return document.documentElement.scrollWidth > window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overflow,
+        serde_json::Value::Bool(false),
+        "the home page scrolls sideways on a phone"
+    );
+
     b.c.close().await.unwrap();
 }

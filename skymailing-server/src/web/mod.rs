@@ -33,7 +33,8 @@ pub struct Chrome {
     pub csrf: String,
     /// The path of this page (for the sign-in return and the language switch).
     pub path: String,
-    /// Whether mail goes to the outbox (the outbox page is shown).
+    /// Whether the outbox page is there for this visitor (outbox mode, and
+    /// this machine or an admin).
     pub outbox: bool,
 }
 

@@ -35,6 +35,7 @@ pub struct Viewer {
     /// The request path and query, to come back to after signing in.
     pub path: String,
     pub(crate) method_was_get: bool,
+    /// Whether this visitor may read the outbox.
     pub(crate) outbox: bool,
 }
 
@@ -83,6 +84,9 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
     let lang = Lang::of(&req, user.as_ref());
+    let user_is_admin = user
+        .as_ref()
+        .is_some_and(|u| u.role == skymailing_core::Role::Admin);
     let viewer = Viewer {
         actor,
         token: user.as_ref().and(token),
@@ -95,13 +99,23 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
             .unwrap_or_default(),
         path,
         method_was_get: req.method() == poem::http::Method::GET,
-        outbox: service.outbox.is_some(),
+        outbox: may_read_outbox(&service, &req, user_is_admin),
     };
     req.extensions_mut().insert(viewer.clone());
     match ep.call(req).await {
         Ok(resp) => Ok(resp.into_response()),
         Err(err) => Ok(error_page(&viewer, err)),
     }
+}
+
+/// The outbox (outbox mode only) holds every account's links: it is for
+/// visitors on this machine (the zero-setup case) and for admins.
+fn may_read_outbox(service: &Service, req: &Request, admin: bool) -> bool {
+    let local = req
+        .remote_addr()
+        .as_socket_addr()
+        .is_some_and(|a| a.ip().is_loopback());
+    service.outbox.is_some() && (local || admin)
 }
 
 /// The page for an error: sign-in for `Unauthenticated`, else a clear page

@@ -5,8 +5,8 @@
 //! links are in there; with a real relay they answer 404.
 
 use askama::Template;
+use poem::handler;
 use poem::web::{Data, Path};
-use poem::{Request, handler};
 use skymailing_core::Error;
 use skymailing_smtp::{Outbox, OutboxEntry};
 
@@ -21,27 +21,17 @@ struct List {
     mails: Vec<OutboxEntry>,
 }
 
-/// The outbox, if this visitor may read it.
-fn outbox<'a>(service: &'a Service, viewer: &Viewer, req: &Request) -> Result<&'a Outbox, Error> {
-    let outbox = service.outbox.as_deref().ok_or(Error::NotFound)?;
-    let local = req
-        .remote_addr()
-        .as_socket_addr()
-        .is_some_and(|a| a.ip().is_loopback());
-    if local || viewer.chrome().is_admin() {
-        Ok(outbox)
-    } else {
-        Err(Error::NotFound)
+/// The outbox, if this visitor may read it (see `Viewer::outbox`).
+fn outbox<'a>(service: &'a Service, viewer: &Viewer) -> Result<&'a Outbox, Error> {
+    match service.outbox.as_deref() {
+        Some(outbox) if viewer.outbox => Ok(outbox),
+        _ => Err(Error::NotFound),
     }
 }
 
 #[handler]
-pub(crate) async fn list(
-    service: Data<&Service>,
-    viewer: Data<&Viewer>,
-    req: &Request,
-) -> PageResult {
-    let outbox = outbox(&service, &viewer, req)?;
+pub(crate) async fn list(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
+    let outbox = outbox(&service, &viewer)?;
     let mails = outbox
         .list(100)
         .await
@@ -70,9 +60,8 @@ pub(crate) async fn show(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Path(file): Path<String>,
-    req: &Request,
 ) -> PageResult {
-    let outbox = outbox(&service, &viewer, req)?;
+    let outbox = outbox(&service, &viewer)?;
     let mail = outbox
         .read(&file)
         .await
