@@ -111,6 +111,62 @@ async fn registering_a_taken_address_looks_the_same_and_sends_a_notice() {
 }
 
 #[tokio::test]
+async fn account_emails_speak_the_accounts_language() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .register_in(
+            "ann@example.com",
+            "s3cret-pass",
+            "Анна",
+            None,
+            Some("ru-RU"),
+        )
+        .await
+        .unwrap();
+    w.mail("ann@example.com", 1).await;
+    let verify = &w.mailer.sent_to("ann@example.com")[0];
+    assert!(
+        verify.subject.starts_with("Подтвердите"),
+        "{}",
+        verify.subject
+    );
+    assert!(verify.text.contains("Здравствуйте, Анна!") && verify.text.contains("/verify?token="));
+    let token = w.token("ann@example.com", 1).await;
+    let user = w.app.accounts.verify_email(&token).await.unwrap();
+    assert_eq!(user.language.as_ref().map(|l| l.as_str()), Some("ru"));
+    w.app
+        .accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    w.mail("ann@example.com", 2).await;
+    assert!(
+        w.mailer.sent_to("ann@example.com")[1]
+            .subject
+            .starts_with("Сброс пароля")
+    );
+    // Without a language, or with one we have no texts for: English.
+    w.app
+        .accounts
+        .register_in("bob@example.com", "s3cret-pass", "Bob", None, Some("de"))
+        .await
+        .unwrap();
+    w.mail("bob@example.com", 1).await;
+    assert!(
+        w.mailer.sent_to("bob@example.com")[0]
+            .subject
+            .starts_with("Confirm your")
+    );
+    let bad = w
+        .app
+        .accounts
+        .register_in("eve@example.com", "s3cret-pass", "Eve", None, Some("r2"))
+        .await;
+    assert_eq!(bad.unwrap_err().field(), Some("language"));
+}
+
+#[tokio::test]
 async fn registration_validates_each_field() {
     let w = world_at("2026-05-01T09:00:00Z");
     let cases = [

@@ -60,10 +60,10 @@ impl Browser {
             .unwrap();
     }
 
-    /// Waits (10 s) until the browser is at `path`.
+    /// Waits (10 s) until the browser is at `path` and the page has loaded.
     async fn wait_path(&self, path: &str) {
         for _ in 0..100 {
-            if self.path().await == path {
+            if self.path().await == path && self.loaded().await {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -85,14 +85,26 @@ impl Browser {
             .unwrap()
     }
 
+    async fn loaded(&self) -> bool {
+        self.c
+            .execute("return document.readyState", vec![])
+            .await
+            .is_ok_and(|s| s == "complete")
+    }
+
     async fn body(&self) -> String {
         self.text("body").await
     }
 
-    /// Polls `check` on the page's text until it holds (10 s).
+    /// Waits (10 s) until the page's text contains `what` (a page still
+    /// loading has no body yet: that is waited out too).
     async fn wait_text(&self, what: &str) {
         for _ in 0..100 {
-            if self.body().await.contains(what) {
+            let body = match self.c.find(Locator::Css("body")).await {
+                Ok(b) => b.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if body.contains(what) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -395,16 +407,16 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     // The bar fills without a reload.
     let mut percent = String::new();
     for _ in 0..200 {
+        // (Empty while the page is still loading.)
         percent =
             b.c.execute(
-                "return String(document.getElementById('run-progress').value)",
+                "var bar = document.getElementById('run-progress'); return bar ? String(bar.value) : ''",
                 vec![],
             )
             .await
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned();
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         if percent == "100" {
             break;
         }

@@ -464,6 +464,23 @@ async fn russian_pages_have_no_english_left() {
         "{}",
         r.text
     );
+    // Signing up on a Russian page: the account is Russian, and so is its mail.
+    let r = v
+        .post(
+            "/signup",
+            &[
+                ("name", "Вера"),
+                ("email", "vera@example.com"),
+                ("password", "correct horse"),
+                ("time_zone", "Europe/Moscow"),
+            ],
+        )
+        .await;
+    check("/signup (done)", &r.text);
+    let mail = srv
+        .mail_to("vera@example.com", "Подтвердите аккаунт SkyMailing")
+        .await;
+    assert!(mail.text.contains("Здравствуйте, Вера!"), "{}", mail.text);
     // Signed in with Russian as their setting, whatever the browser says.
     let mut admin_v = Visitor::new(&srv);
     admin_v.lang = Some("en-US");

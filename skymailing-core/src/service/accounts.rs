@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{Config, store};
+use super::{Config, account_mail, store};
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
@@ -97,6 +97,24 @@ impl AccountService {
         name: &str,
         time_zone: Option<&str>,
     ) -> Result<(), Error> {
+        self.register_in(email, password, name, time_zone, None)
+            .await
+    }
+
+    /// [`register`](Self::register) with the account's language (`en`, `ru`…),
+    /// which its emails and pages then use.
+    pub async fn register_in(
+        &self,
+        email: &str,
+        password: &str,
+        name: &str,
+        time_zone: Option<&str>,
+        language: Option<&str>,
+    ) -> Result<(), Error> {
+        let language = language
+            .filter(|l| !l.trim().is_empty())
+            .map(Language::parse)
+            .transpose()?;
         let email = EmailAddress::parse(email)?;
         let password = Password::parse(password)?;
         let name = DisplayName::parse(name)?;
@@ -117,20 +135,31 @@ impl AccountService {
             created_at: now,
         };
         match self.users.create_user(&new).await {
-            Ok(user) => self.send_verification(&user).await,
+            Ok(mut user) => {
+                if language.is_some() {
+                    // A preference: should it fail to save, the account still
+                    // works, in the browser's language.
+                    match self.users.set_user_language(user.id, language).await {
+                        Ok(Some(u)) => user = u,
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "saving a new account's language failed")
+                        }
+                    }
+                }
+                self.send_verification(&user).await
+            }
             Err(StoreError::Conflict(StoreConflict::UserEmailTaken)) => {
-                let service = &self.config.service_name;
-                let text = format!(
-                    "Someone (perhaps you) tried to register a {service} account with this address, which already has one.\n\n\
-                     If you forgot your password, reset it here: {}/password-reset\n\nIf it was not you, ignore this email.\n",
+                let reset = format!(
+                    "{}/password-reset",
                     self.config.base_url.trim_end_matches('/')
                 );
-                self.send_account_mail(
-                    &email,
-                    name.as_str(),
-                    format!("Your {service} account"),
-                    text,
+                let mail = account_mail::already_registered(
+                    language.as_ref(),
+                    &self.config.service_name,
+                    &reset,
                 );
+                self.send_account_mail(&email, name.as_str(), mail.subject, mail.text);
                 Ok(())
             }
             Err(e) => Err(Error::Store(e)),
@@ -150,19 +179,14 @@ impl AccountService {
                 )
                 .await,
         )?;
-        let service = &self.config.service_name;
-        let text = format!(
-            "Welcome to {service}, {}!\n\nConfirm your email address to activate your account:\n{}\n\nThe link works once, for {} hours.\n",
-            user.name,
-            self.link("/verify", &token),
-            self.config.verify_ttl.num_hours()
-        );
-        self.send_account_mail(
-            &user.email,
+        let mail = account_mail::verification(
+            user.language.as_ref(),
+            &self.config.service_name,
             user.name.as_str(),
-            format!("Confirm your {service} account"),
-            text,
+            &self.link("/verify", &token),
+            self.config.verify_ttl.num_hours(),
         );
+        self.send_account_mail(&user.email, user.name.as_str(), mail.subject, mail.text);
         Ok(())
     }
 
@@ -266,19 +290,13 @@ impl AccountService {
                 )
                 .await,
         )?;
-        let service = &self.config.service_name;
-        let text = format!(
-            "Someone asked to reset the password of your {service} account.\n\nChoose a new password here:\n{}\n\n\
-             The link works once, for {} minutes. If it was not you, ignore this email.\n",
-            self.link("/password-reset/confirm", &token),
-            self.config.reset_ttl.num_minutes()
+        let mail = account_mail::password_reset(
+            user.language.as_ref(),
+            &self.config.service_name,
+            &self.link("/password-reset/confirm", &token),
+            self.config.reset_ttl.num_minutes(),
         );
-        self.send_account_mail(
-            &user.email,
-            user.name.as_str(),
-            format!("Reset your {service} password"),
-            text,
-        );
+        self.send_account_mail(&user.email, user.name.as_str(), mail.subject, mail.text);
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! checks the permission table, validates input and calls the ports. The server's
 //! pages and JSON API call these and nothing else, so they cannot disagree.
 
+mod account_mail;
 mod accounts;
 mod blog;
 mod clients;

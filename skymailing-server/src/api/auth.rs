@@ -22,6 +22,8 @@ struct RegisterIn {
     name: String,
     /// IANA zone for your schedules; UTC if absent.
     time_zone: Option<String>,
+    /// `en`, `ru`…: the language of your emails and pages; the browser's if absent.
+    language: Option<String>,
 }
 
 #[derive(Debug, Object)]
@@ -107,11 +109,12 @@ impl AuthApi {
         service
             .app
             .accounts
-            .register(
+            .register_in(
                 &body.email,
                 &body.password,
                 &body.name,
                 body.time_zone.as_deref(),
+                body.language.as_deref(),
             )
             .await?;
         Ok(AcceptedResponse::Accepted(Json(Accepted {

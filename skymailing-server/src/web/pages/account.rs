@@ -82,11 +82,12 @@ pub(crate) async fn signup(
     match service
         .app
         .accounts
-        .register(
+        .register_in(
             &form.email,
             &form.password,
             &form.name,
             Some(&form.time_zone),
+            Some(viewer.lang.code()),
         )
         .await
     {
