@@ -119,7 +119,7 @@ pub struct Options {
     /// Cap on messages per second sent by this process (none by default).
     #[arg(long, env = "SKYMAILING_RATE_LIMIT", global = true)]
     pub rate_limit: Option<NonZeroU32>,
-    /// Sign-in, registration and reset requests allowed per minute, per
+    /// Sign-in, registration, reset and password-change requests allowed per minute, per
     /// client address and per email.
     #[arg(
         long,

@@ -1,8 +1,8 @@
-//! Rate limits on the account endpoints an attacker would hammer: sign-in
-//! (password guessing), registration (mail bombing) and password reset. Each
-//! counts per client address and, where the request names one, per email, so
-//! neither one address nor one target account can be flooded. governor's GCRA
-//! keeps the state; stale keys are dropped now and then.
+//! Rate limits on the account endpoints an attacker would hammer: sign-in and
+//! password change (password guessing), registration (mail bombing) and
+//! password reset. Each counts per client address and, where the request
+//! names one, per email, so neither one address nor one target account can be
+//! flooded. governor's GCRA keeps the state; stale keys are dropped now and then.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -27,7 +27,7 @@ impl Rule {
 /// The limits of the account endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Sign-in attempts, per client address and per email.
+    /// Sign-in attempts and password changes, per client address and per email.
     pub login: Rule,
     /// Registrations, per client address and per email.
     pub register: Rule,
@@ -54,6 +54,11 @@ impl RateLimits {
             reset: Rule::per_minute(n),
         }
     }
+}
+
+/// The connecting address of a request (behind a proxy: the proxy's).
+pub(crate) fn client_ip(req: &poem::Request) -> Option<IpAddr> {
+    req.remote_addr().as_socket_addr().map(|a| a.ip())
 }
 
 /// Which endpoint a request counts against.

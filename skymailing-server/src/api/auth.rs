@@ -8,7 +8,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::{BearerAuth, NoContent, Tag, UserOut};
-use crate::ratelimit::Limited;
+use crate::ratelimit::{Limited, client_ip};
 use crate::{ApiError, Service};
 
 pub struct AuthApi;
@@ -86,10 +86,6 @@ enum AcceptedResponse {
     /// Accepted; an email goes out if the request applies to an account.
     #[oai(status = 202)]
     Accepted(Json<Accepted>),
-}
-
-fn client_ip(req: &Request) -> Option<std::net::IpAddr> {
-    req.remote_addr().as_socket_addr().map(|a| a.ip())
 }
 
 #[OpenApi(prefix_path = "/auth", tag = "Tag::Auth")]

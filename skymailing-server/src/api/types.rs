@@ -266,11 +266,7 @@ pub struct RunDetailOut {
 impl From<RunDetail> for RunDetailOut {
     fn from(d: RunDetail) -> Self {
         let t = d.totals;
-        let done = t.sent + t.failed + t.cancelled;
-        // An empty run is complete.
-        let percent = (done * 100)
-            .checked_div(t.total)
-            .map_or(100, |p| p.min(100) as u8);
+        let percent = t.percent();
         RunDetailOut {
             run: d.run.into(),
             progress: RunProgress {

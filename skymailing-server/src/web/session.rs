@@ -111,10 +111,7 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
 /// The outbox (outbox mode only) holds every account's links: it is for
 /// visitors on this machine (the zero-setup case) and for admins.
 fn may_read_outbox(service: &Service, req: &Request, admin: bool) -> bool {
-    let local = req
-        .remote_addr()
-        .as_socket_addr()
-        .is_some_and(|a| a.ip().is_loopback());
+    let local = crate::ratelimit::client_ip(req).is_some_and(|ip| ip.is_loopback());
     service.outbox.is_some() && (local || admin)
 }
 

@@ -9,13 +9,9 @@ use skymailing_core::Error;
 use super::public::local_path;
 use super::{FormState, NoticePage, PageResult};
 use crate::Service;
-use crate::ratelimit::Limited;
+use crate::ratelimit::{Limited, client_ip};
 use crate::web::session::session_cookie;
 use crate::web::{Chrome, Viewer, render, see_other};
-
-fn ip(req: &Request) -> Option<std::net::IpAddr> {
-    req.remote_addr().as_socket_addr().map(|a| a.ip())
-}
 
 fn notice(viewer: &Viewer, title: &str, text: &str, link: Option<(&str, &str)>) -> poem::Response {
     render(&NoticePage {
@@ -74,7 +70,7 @@ pub(crate) async fn signup(
 ) -> PageResult {
     if service
         .limiters
-        .check(Limited::Register, ip(req), Some(&form.email))
+        .check(Limited::Register, client_ip(req), Some(&form.email))
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -201,7 +197,7 @@ pub(crate) async fn signin(
 ) -> PageResult {
     if service
         .limiters
-        .check(Limited::Login, ip(req), Some(&form.email))
+        .check(Limited::Login, client_ip(req), Some(&form.email))
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -278,7 +274,7 @@ pub(crate) async fn reset_request(
 ) -> PageResult {
     if service
         .limiters
-        .check(Limited::Reset, ip(req), Some(&form.email))
+        .check(Limited::Reset, client_ip(req), Some(&form.email))
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -335,7 +331,7 @@ pub(crate) async fn reset_confirm(
 ) -> PageResult {
     if service
         .limiters
-        .check(Limited::Reset, ip(req), None)
+        .check(Limited::Reset, client_ip(req), None)
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -472,7 +468,7 @@ pub(crate) async fn change_password(
     let email = viewer.user.as_ref().map(|u| u.email.to_string());
     if service
         .limiters
-        .check(Limited::Login, ip(req), email.as_deref())
+        .check(Limited::Login, client_ip(req), email.as_deref())
         .is_err()
     {
         return Ok(too_many(&viewer));

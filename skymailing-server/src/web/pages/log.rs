@@ -63,7 +63,7 @@ pub(crate) struct DeliveryRow {
 struct RunPage {
     c: Chrome,
     run: RunRow,
-    percent: u64,
+    percent: u8,
     counts: String,
     deliveries: Option<Vec<DeliveryRow>>,
     pager: String,
@@ -78,8 +78,7 @@ pub(crate) async fn run(
 ) -> PageResult {
     let detail = service.app.logs.run(viewer.actor, RunId(id)).await?;
     let t = &detail.totals;
-    let done = t.sent + t.failed + t.cancelled;
-    let percent = (done * 100).checked_div(t.total).unwrap_or(100).min(100);
+    let percent = t.percent();
     let counts = counts(viewer.lang, t.sent, t.failed, t.total);
     // Addresses are the owner's, managers' and admins': others see the report only.
     let (deliveries, pager) = match service

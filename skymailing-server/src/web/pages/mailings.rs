@@ -349,7 +349,7 @@ pub(crate) async fn update(
 
 /// The run shown with a live bar.
 pub(crate) struct Current {
-    pub percent: u64,
+    pub percent: u8,
     pub counts: String,
 }
 
@@ -517,7 +517,7 @@ pub(crate) async fn enable(
 /// The figures the live bar shows.
 #[derive(serde::Serialize)]
 pub(crate) struct Progress {
-    pub percent: u64,
+    pub percent: u8,
     pub done: bool,
     pub counts: String,
     pub report: Option<String>,
@@ -530,9 +530,8 @@ pub(crate) async fn run_progress(
 ) -> Result<Progress, Error> {
     let d = service.app.logs.run(viewer.actor, id).await?;
     let t = d.totals;
-    let done = t.sent + t.failed + t.cancelled;
     Ok(Progress {
-        percent: (done * 100).checked_div(t.total).unwrap_or(100).min(100),
+        percent: t.percent(),
         done: d.run.finished_at.is_some(),
         counts: counts(viewer.lang, t.sent, t.failed, t.total),
         report: d.run.report,
