@@ -183,9 +183,15 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
         .await?
         .items
         .remove(0);
-    println!("report: {}", run.report.clone().unwrap_or_default());
+    println!(
+        "report: {}",
+        run.report
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    );
     assert_eq!(
-        run.report.as_deref(),
+        run.report.as_ref().map(ToString::to_string).as_deref(),
         Some("Sent 1 of 2; 1 failed: HTTP/1.1 422 Unprocessable Entity ×1")
     );
     let got = received.lock().unwrap().clone();

@@ -84,7 +84,11 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
     // Wait for the run's report, then show what was "sent".
     let report = loop {
         let runs = app.logs.list(me, &Default::default()).await?;
-        if let Some(report) = runs.items.first().and_then(|r| r.report.clone()) {
+        if let Some(report) = runs
+            .items
+            .first()
+            .and_then(|r| r.report.as_ref().map(ToString::to_string))
+        {
             break report;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -32,6 +32,16 @@ impl Worker {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+
+    /// Sends a signal by name (`STOP`, `CONT`).
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.0.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
 }
 
 impl Drop for Worker {
@@ -73,19 +83,28 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -
     }
 }
 
-async fn report(pool: &PgPool) -> Option<String> {
-    sqlx::query_scalar("SELECT report FROM runs WHERE finished_at IS NOT NULL")
-        .fetch_optional(pool)
+/// The finished run's report, in English.
+async fn report(store: &PgStore) -> Option<String> {
+    use skymailing_core::ports::{RunFilter, RunStore};
+    store
+        .list_runs(RunFilter::default(), &ListQuery::default())
         .await
         .unwrap()
-        .flatten()
+        .items
+        .first()
+        .and_then(|r| r.report.as_ref())
+        .map(ToString::to_string)
 }
 
 /// Recipient → the Message-IDs it received.
 fn by_recipient(server: &TestSmtpServer) -> HashMap<String, Vec<String>> {
     let mut seen: HashMap<String, Vec<String>> = HashMap::new();
     for r in server.received() {
-        let id = r.parsed().message_id().unwrap_or_default().to_owned();
+        let id = r
+            .parsed()
+            .message_id()
+            .expect("every message carries a Message-ID")
+            .to_owned();
         for to in &r.to {
             seen.entry(to.clone()).or_default().push(id.clone());
         }
@@ -102,41 +121,46 @@ async fn a_worker_killed_mid_run_loses_nothing_and_resends_only_what_was_in_flig
     let db = database_url(&pool);
 
     let mut first = worker(&db, &server.url(), "w1@mail.example");
-    // Kill while a batch is claimed (a worker is briefly between batches,
-    // and a kill there would test nothing in flight).
+    // Kill while a batch is claimed: a worker is briefly between batches, and
+    // a kill there would test nothing in flight. So the worker is frozen
+    // (SIGSTOP) first and looked at; if nothing is claimed at that instant it
+    // runs on and is frozen again, and only a frozen worker with deliveries
+    // claimed is killed: what is claimed then is what the kill catches.
     wait_until(
-        "a quarter of the run, with a batch in flight",
+        "a quarter of the run",
         Duration::from_secs(120),
-        async || {
-            server.count() >= N as usize / 4
-                && sqlx::query_scalar::<_, i64>(
-                    "SELECT count(*) FROM deliveries WHERE state = 'sending'",
-                )
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-                    > 0
-        },
+        async || server.count() >= N as usize / 4,
     )
     .await;
-    first.kill(); // SIGKILL: no chance to finish or release anything
-    let in_flight: std::collections::HashSet<String> =
+    let sending = async || -> std::collections::HashSet<String> {
         sqlx::query_scalar("SELECT email FROM deliveries WHERE state = 'sending'")
             .fetch_all(&pool)
             .await
             .unwrap()
             .into_iter()
-            .collect();
+            .collect()
+    };
+    let mut in_flight = std::collections::HashSet::new();
+    for _ in 0..200 {
+        first.signal("STOP");
+        in_flight = sending().await;
+        if !in_flight.is_empty() {
+            break;
+        }
+        first.signal("CONT");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(
         !in_flight.is_empty(),
-        "the kill caught deliveries in flight"
+        "in 200 looks the worker never had a batch claimed"
     );
+    first.kill(); // SIGKILL: no chance to finish or release anything
     let seen_at_kill = server.count();
     assert!(seen_at_kill < N as usize, "killed mid-run");
 
     let mut second = worker(&db, &server.url(), "w2@mail.example");
     wait_until("the run to finish", Duration::from_secs(300), async || {
-        report(&pool).await.is_some()
+        report(&store).await.is_some()
     })
     .await;
     second.kill();
@@ -157,7 +181,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_resends_only_what_was_in_flig
             "{to} got two copies but was not in flight at the kill"
         );
     }
-    assert_eq!(report(&pool).await.as_deref(), Some("Sent 20000 of 20000"));
+    assert_eq!(report(&store).await.as_deref(), Some("Sent 20000 of 20000"));
 }
 
 #[sqlx::test(migrations = false)]
@@ -171,7 +195,7 @@ async fn three_workers_send_one_run_to_every_recipient_exactly_once(pool: PgPool
         .map(|i| worker(&db, &server.url(), &format!("w{i}@mail.example")))
         .collect();
     wait_until("the run to finish", Duration::from_secs(300), async || {
-        report(&pool).await.is_some()
+        report(&store).await.is_some()
     })
     .await;
     for w in &mut workers {
@@ -188,5 +212,5 @@ async fn three_workers_send_one_run_to_every_recipient_exactly_once(pool: PgPool
         per_worker.len() >= 2,
         "the workers shared the run: {per_worker:?}"
     );
-    assert_eq!(report(&pool).await.as_deref(), Some("Sent 30000 of 30000"));
+    assert_eq!(report(&store).await.as_deref(), Some("Sent 30000 of 30000"));
 }

@@ -1,9 +1,11 @@
-//! The two error types of the core: [`StoreError`], what a store adapter may
+//! The error types of the core: [`StoreError`], what a store adapter may
 //! report, and [`Error`], what a use case reports to its caller. Each variant of
 //! [`Error`] is something a caller can act on; the server maps them to HTTP
-//! status codes in one place.
+//! status codes in one place. What an error tells a person is a [`Reason`]: a
+//! code with parameters, English through `Display`, translated by whoever
+//! renders it in another language.
 
-use std::borrow::Cow;
+use std::fmt;
 
 /// A uniqueness or reference rule that a store refused to break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,15 +40,228 @@ impl StoreError {
     }
 }
 
+/// Why an input was refused, or an action forbidden or in conflict: a code
+/// with parameters. `Display` gives the English sentence (a fragment after the
+/// field's name for [`Error::Invalid`]); [`Reason::code`] and
+/// [`Reason::params`] let a renderer translate it.
+///
+/// ```
+/// use skymailing_core::Reason;
+/// let r = Reason::TooLong { max: 100 };
+/// assert_eq!(r.code(), "too_long");
+/// assert_eq!(r.to_string(), "is too long (100 characters at most)");
+/// assert_eq!(r.params(), vec![("max", "100".to_owned())]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// Nothing was given.
+    Required,
+    /// More than `max` characters.
+    TooLong {
+        /// The most accepted.
+        max: usize,
+    },
+    /// Fewer than `min` characters.
+    TooShort {
+        /// The fewest accepted.
+        min: usize,
+    },
+    /// A line break or another control character in a one-line field.
+    NotSingleLine,
+    /// A control character in free text.
+    ControlCharacters,
+    /// Spaces or control characters in an address.
+    SpacesInAddress,
+    /// Not an email address; `detail` says what is wrong, in English.
+    InvalidEmail {
+        /// The parser's words.
+        detail: String,
+    },
+    /// Not an IANA time zone.
+    UnknownTimeZone,
+    /// Not a language code.
+    UnknownLanguage,
+    /// A page number below 1.
+    PageTooSmall,
+    /// A number outside `min..=max`.
+    OutOfRange {
+        /// The smallest accepted.
+        min: i64,
+        /// The largest accepted.
+        max: i64,
+    },
+    /// Not one of the periodicities.
+    UnknownPeriodicity,
+    /// Not one of the roles.
+    UnknownRole,
+    /// Not one of the account states.
+    UnknownUserState,
+    /// A mailing with no recipient.
+    NoClients,
+    /// A mailing with more than `max` chosen clients.
+    TooManyClients {
+        /// The most accepted.
+        max: usize,
+    },
+    /// An end at or before the start.
+    EndBeforeStart,
+    /// A placeholder a message may not use.
+    UnknownPlaceholder {
+        /// The placeholder as written.
+        name: String,
+    },
+    /// A template that does not parse.
+    TemplateSyntax {
+        /// Line of the error, from 1.
+        line: usize,
+        /// Column of the error, from 1.
+        column: usize,
+        /// The template engine's words, in English.
+        detail: String,
+    },
+    /// An account with this email exists.
+    EmailRegistered,
+    /// The owner already has a client with this email.
+    ClientEmailTaken,
+    /// A mailing uses the message.
+    MessageInUse,
+    /// The chosen message does not exist.
+    NoSuchMessage,
+    /// A chosen client is not the owner's.
+    NotYourClients,
+    /// Other users' mailings send the message.
+    MessageUsedByOthers,
+    /// The current password given does not match.
+    WrongCurrentPassword,
+    /// Only `user` and `manager` can be granted.
+    RoleNotSettable,
+    /// A manager disabled the mailing; its owner cannot enable it.
+    DisabledByManager,
+    /// The caller's role does not allow the action.
+    RoleNotAllowed,
+    /// A date and time field is empty or unreadable.
+    DateTimeRequired,
+    /// A form that could not be read at all.
+    FormUnreadable,
+    /// An upload that ended early.
+    UploadInterrupted,
+    /// An image over the size limit.
+    ImageTooLarge {
+        /// The limit in megabytes.
+        max_mb: u32,
+    },
+    /// A file that is not one of the accepted image types.
+    ImageType,
+}
+
+impl Reason {
+    /// The stable code, in `snake_case`: `too_long`, `end_before_start`, ...
+    pub fn code(&self) -> &'static str {
+        self.into()
+    }
+
+    /// The parameters a translation may use, by name (`max`, `line`, ...).
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        use Reason::*;
+        match self {
+            TooLong { max } | TooManyClients { max } => vec![("max", max.to_string())],
+            TooShort { min } => vec![("min", min.to_string())],
+            InvalidEmail { detail } => vec![("detail", detail.clone())],
+            OutOfRange { min, max } => vec![("min", min.to_string()), ("max", max.to_string())],
+            UnknownPlaceholder { name } => vec![("name", name.clone())],
+            TemplateSyntax {
+                line,
+                column,
+                detail,
+            } => vec![
+                ("line", line.to_string()),
+                ("column", column.to_string()),
+                ("detail", detail.clone()),
+            ],
+            ImageTooLarge { max_mb } => vec![("max_mb", max_mb.to_string())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// One reason of every kind (with default parameters), for checking that
+    /// every code has a translation.
+    pub fn every_kind() -> impl Iterator<Item = Reason> {
+        <Reason as strum::IntoEnumIterator>::iter()
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Reason::*;
+        match self {
+            Required => f.write_str("is required"),
+            TooLong { max } => write!(f, "is too long ({max} characters at most)"),
+            TooShort { min } => write!(f, "must be at least {min} characters long"),
+            NotSingleLine => f.write_str("must be a single line without control characters"),
+            ControlCharacters => f.write_str("must not contain control characters"),
+            SpacesInAddress => f.write_str("must not contain spaces or control characters"),
+            InvalidEmail { detail } => write!(f, "is not a valid email address ({detail})"),
+            UnknownTimeZone => f.write_str("is not a known IANA time zone (such as Europe/Moscow)"),
+            UnknownLanguage => f.write_str("is not a language code (such as en or ru)"),
+            PageTooSmall => f.write_str("must be 1 or more"),
+            OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
+            UnknownPeriodicity => f.write_str("must be one of once, daily, weekly, monthly"),
+            UnknownRole => f.write_str("must be one of user, manager, admin"),
+            UnknownUserState => f.write_str("unknown user state"),
+            NoClients => f.write_str("choose at least one client"),
+            TooManyClients { max } => {
+                write!(f, "too many clients for one mailing ({max} at most)")
+            }
+            EndBeforeStart => f.write_str("must be after the start"),
+            UnknownPlaceholder { name } => write!(
+                f,
+                "unknown placeholder `{name}` (use name, email or unsubscribe_url)"
+            ),
+            TemplateSyntax {
+                line,
+                column,
+                detail,
+            } => write!(
+                f,
+                "template error at line {line}, column {column}: {detail}"
+            ),
+            EmailRegistered => f.write_str("is already registered"),
+            ClientEmailTaken => f.write_str("you already have a client with this address"),
+            MessageInUse => {
+                f.write_str("this message is used by a mailing; change or delete the mailing first")
+            }
+            NoSuchMessage => f.write_str("no such message"),
+            NotYourClients => f.write_str("choose only your own clients"),
+            MessageUsedByOthers => {
+                f.write_str("other users' mailings send this message; write a new message instead")
+            }
+            WrongCurrentPassword => f.write_str("is not your current password"),
+            RoleNotSettable => f.write_str("only user or manager can be set here"),
+            DisabledByManager => {
+                f.write_str("a manager disabled this mailing; only a manager can enable it again")
+            }
+            RoleNotAllowed => f.write_str("your role does not allow this"),
+            DateTimeRequired => f.write_str("enter a date and time"),
+            FormUnreadable => f.write_str("the form could not be read"),
+            UploadInterrupted => f.write_str("the upload was interrupted"),
+            ImageTooLarge { max_mb } => write!(f, "the image is larger than {max_mb} MB"),
+            ImageType => f.write_str("choose a PNG, JPEG, GIF or WebP image"),
+        }
+    }
+}
+
 /// The error of every use case.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The caller must sign in first.
     #[error("sign-in required")]
     Unauthenticated,
     /// The caller is signed in but may not do this.
     #[error("forbidden: {0}")]
-    Forbidden(Cow<'static, str>),
+    Forbidden(Reason),
     /// No such thing, or it is someone else's private data.
     #[error("not found")]
     NotFound,
@@ -55,12 +270,12 @@ pub enum Error {
     Invalid {
         /// The field, as named in forms and the JSON API (`email`, `end_at`, ...).
         field: &'static str,
-        /// A sentence for the user.
-        reason: Cow<'static, str>,
+        /// Why.
+        reason: Reason,
     },
-    /// The request conflicts with the current state (a duplicate, a message in use).
+    /// The request conflicts with the current state (a message in use).
     #[error("conflict: {0}")]
-    Conflict(Cow<'static, str>),
+    Conflict(Reason),
     /// Email and password do not match an active account.
     #[error("wrong email or password")]
     InvalidCredentials,
@@ -73,9 +288,9 @@ pub enum Error {
     /// A one-time link is unknown, used or expired.
     #[error("this link is invalid or has expired")]
     InvalidToken,
-    /// The store failed.
+    /// The store failed (a conflict never lands here: see the `From<StoreError>`).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// Something that should not happen (a failed hash, a closed channel).
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,16 +298,8 @@ pub enum Error {
 
 impl Error {
     /// An [`Error::Invalid`] for `field`.
-    pub fn invalid(field: &'static str, reason: impl Into<Cow<'static, str>>) -> Self {
-        Error::Invalid {
-            field,
-            reason: reason.into(),
-        }
-    }
-
-    /// An [`Error::Forbidden`] with a reason.
-    pub fn forbidden(reason: impl Into<Cow<'static, str>>) -> Self {
-        Error::Forbidden(reason.into())
+    pub fn invalid(field: &'static str, reason: Reason) -> Self {
+        Error::Invalid { field, reason }
     }
 
     /// The field named by an [`Error::Invalid`], if this is one.
@@ -100,6 +307,74 @@ impl Error {
         match self {
             Error::Invalid { field, .. } => Some(field),
             _ => None,
+        }
+    }
+
+    /// The reason of an invalid input, a refusal or a conflict.
+    pub fn reason(&self) -> Option<&Reason> {
+        match self {
+            Error::Invalid { reason, .. } | Error::Forbidden(reason) | Error::Conflict(reason) => {
+                Some(reason)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The one mapping from store errors to use-case errors: a conflict becomes the
+/// error its user sees (a field's error or a conflict), never an outage.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        use StoreConflict::*;
+        match e {
+            StoreError::Conflict(c) => match c {
+                UserEmailTaken => Error::invalid("email", Reason::EmailRegistered),
+                ClientEmailTaken => Error::invalid("email", Reason::ClientEmailTaken),
+                MessageInUse => Error::Conflict(Reason::MessageInUse),
+                UnknownMessage => Error::invalid("message_id", Reason::NoSuchMessage),
+                UnknownClient => Error::invalid("client_ids", Reason::NotYourClients),
+            },
+            other => Error::Store(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_store_conflict_becomes_a_user_error_not_an_outage() {
+        use StoreConflict::*;
+        for c in [
+            UserEmailTaken,
+            ClientEmailTaken,
+            MessageInUse,
+            UnknownMessage,
+            UnknownClient,
+        ] {
+            let e = Error::from(StoreError::Conflict(c));
+            assert!(
+                matches!(e, Error::Invalid { .. } | Error::Conflict(_)),
+                "{c:?} became {e:?}"
+            );
+        }
+        let e = Error::from(StoreError::backend(std::io::Error::other("down")));
+        assert!(matches!(e, Error::Store(_)));
+    }
+
+    #[test]
+    fn reason_codes_are_distinct_snake_case() {
+        let codes: Vec<&str> = Reason::every_kind().map(|r| r.code()).collect();
+        let mut unique = codes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len());
+        for c in codes {
+            assert!(
+                c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                "{c}"
+            );
         }
     }
 }

@@ -43,5 +43,5 @@ pub mod service;
 pub mod testkit;
 
 pub use domain::*;
-pub use error::{Error, StoreConflict, StoreError};
+pub use error::{Error, Reason, StoreConflict, StoreError};
 pub use service::{Config, SkyMailing};

@@ -6,7 +6,7 @@
 //! not leak); something the actor can see but not change answers
 //! [`Decision::Deny`]. `docs/permissions.md` mirrors this table.
 
-use crate::{Error, Role, UserId};
+use crate::{Error, Reason, Role, UserId};
 
 /// A signed-in, active user as seen by the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,7 @@ impl Decision {
     pub fn into_result(self) -> Result<(), Error> {
         match self {
             Decision::Allow => Ok(()),
-            Decision::Deny => Err(Error::forbidden("your role does not allow this")),
+            Decision::Deny => Err(Error::Forbidden(Reason::RoleNotAllowed)),
             Decision::Hidden => Err(Error::NotFound),
             Decision::SignIn => Err(Error::Unauthenticated),
         }

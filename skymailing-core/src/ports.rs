@@ -286,13 +286,12 @@ pub trait DeliveryQueue: Send + Sync {
     async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>>;
     /// Counts a run's deliveries by state, with the most common failure replies.
     async fn run_totals(&self, run: RunId) -> StoreResult<RunTotals>;
-    /// Marks a run finished with its report, if it is unfinished and nothing is
-    /// left to send. Returns whether it did.
+    /// Marks a run finished with its report (whose counts become the run's), if
+    /// it is unfinished and nothing is left to send. Returns whether it did.
     async fn finish_run(
         &self,
         run: RunId,
-        totals: &RunTotals,
-        report: &str,
+        report: &RunReport,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// The earliest time something becomes due: a mailing's next run, a retry,

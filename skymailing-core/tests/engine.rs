@@ -46,6 +46,7 @@ async fn future_mailing_fires_at_its_start_with_no_action() {
             })
             .await
     });
+    assert!(w.clock.wait_for_sleeps(1, WAIT).await, "the engine is idle");
 
     w.mailing(
         ann,
@@ -55,7 +56,10 @@ async fn future_mailing_fires_at_its_start_with_no_action() {
         Periodicity::Once,
     )
     .await;
-    tokio::time::sleep(StdDuration::from_millis(100)).await;
+    assert!(
+        w.clock.wait_for_sleeps(2, WAIT).await,
+        "woken by the new mailing, the engine looked and went back to sleep"
+    );
     assert!(w.mailer.sent().is_empty(), "nothing before the start");
 
     w.clock.set(t("2026-05-01T09:00:00Z"));
@@ -77,7 +81,10 @@ async fn mailing_created_inside_its_window_sends_at_once() {
     let ids = w.clients(ann, &["a@example.com"]).await;
     let engine = w.engine.clone();
     let task = tokio::spawn(async move { engine.run(std::future::pending()).await });
-    tokio::time::sleep(StdDuration::from_millis(50)).await; // the engine is asleep now
+    assert!(
+        w.clock.wait_for_sleeps(1, WAIT).await,
+        "the engine is asleep"
+    );
 
     let m = w
         .mailing(
@@ -230,7 +237,7 @@ async fn missed_slots_are_coalesced_into_one_run_with_a_count() {
         (t("2026-05-04T09:00:00Z"), 3)
     );
     assert_eq!(
-        r[0].report.as_deref(),
+        r[0].report.as_ref().map(ToString::to_string).as_deref(),
         Some("Sent 1 of 1 (3 missed slots skipped)")
     );
 }
@@ -321,7 +328,10 @@ async fn a_worker_that_dies_mid_batch_loses_nothing_once_its_lease_expires() {
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent().len(), 30, "every recipient once");
     let r = &runs(&w).await[0];
-    assert_eq!(r.report.as_deref(), Some("Sent 30 of 30"));
+    assert_eq!(
+        r.report.as_ref().map(ToString::to_string).as_deref(),
+        Some("Sent 30 of 30")
+    );
     // The dead worker's late results are fenced off.
     let late: Vec<_> = dead
         .iter()
@@ -418,7 +428,14 @@ async fn transient_failures_retry_with_backoff_then_succeed_with_the_same_messag
         ids.iter().all(|i| *i == ids[0]),
         "the same Message-ID on every attempt"
     );
-    assert_eq!(runs(&w).await[0].report.as_deref(), Some("Sent 2 of 2"));
+    assert_eq!(
+        runs(&w).await[0]
+            .report
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("Sent 2 of 2")
+    );
 }
 
 #[tokio::test]
@@ -447,7 +464,7 @@ async fn permanent_failures_fail_at_once_and_are_reported() {
     w.engine.round().await.unwrap();
     let r = &runs(&w).await[0];
     assert_eq!(
-        r.report.as_deref(),
+        r.report.as_ref().map(ToString::to_string).as_deref(),
         Some("Sent 1 of 3; 2 failed: 550 5.1.1 user unknown ×2")
     );
     assert_eq!((r.sent, r.failed, r.recipients), (1, 2, 3));
@@ -477,7 +494,11 @@ async fn exhausted_retries_fail_with_the_last_reply() {
     }
     assert_eq!(w.mailer.attempts().len(), 3, "max_attempts");
     assert_eq!(
-        runs(&w).await[0].report.as_deref(),
+        runs(&w).await[0]
+            .report
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("Sent 0 of 1; 1 failed: 421 busy 2 ×1")
     );
 }
@@ -521,7 +542,11 @@ async fn disabling_a_mailing_cancels_its_pending_deliveries() {
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent().len(), 2, "nothing more sent");
     assert_eq!(
-        runs(&w).await[0].report.as_deref(),
+        runs(&w).await[0]
+            .report
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("Sent 2 of 5; 3 cancelled")
     );
     // Disabled mailings do not run their next slots either.
@@ -569,7 +594,11 @@ async fn blocking_the_owner_stops_the_mailing() {
     w.app.accounts.block(manager, p.id).await.unwrap();
     w.engine.round().await.unwrap();
     assert_eq!(
-        runs(&w).await[0].report.as_deref(),
+        runs(&w).await[0]
+            .report
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("Sent 1 of 3; 2 cancelled")
     );
     w.clock.set(t("2026-05-02T09:00:00Z"));
@@ -659,7 +688,7 @@ async fn graceful_shutdown_finishes_sends_in_flight_and_releases_the_rest() {
             ..engine_config()
         },
     );
-    w.mailer.set_delay(Some(StdDuration::from_millis(300)));
+    w.mailer.hold();
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
     let emails: Vec<String> = (0..30).map(|i| format!("c{i}@example.com")).collect();
     let ids = w
@@ -682,8 +711,20 @@ async fn graceful_shutdown_finishes_sends_in_flight_and_releases_the_rest() {
             })
             .await
     });
-    tokio::time::sleep(StdDuration::from_millis(100)).await; // 2 batches × 2 sends in flight
+    assert!(
+        w.mailer.wait_for_in_flight(4, WAIT).await,
+        "2 batches × 2 sends in flight"
+    );
     stop_tx.send(()).unwrap();
+    // Only once the engine has taken the stop may the held sends finish:
+    // otherwise their batch would go on to send more.
+    let stopping = tokio::time::timeout(WAIT, async {
+        while !w.engine.is_stopping() {
+            tokio::task::yield_now().await;
+        }
+    });
+    stopping.await.expect("the engine takes the stop");
+    w.mailer.release();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
     assert_eq!(
         w.mailer.sent().len(),
@@ -797,7 +838,11 @@ async fn a_retry_after_the_mailing_was_disabled_is_never_sent() {
     w.engine.round().await.unwrap();
     assert_eq!(w.mailer.sent_to("a@example.com").len(), 0);
     assert_eq!(
-        runs(&w).await[0].report.as_deref(),
+        runs(&w).await[0]
+            .report
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
         Some("Sent 1 of 2; 1 cancelled")
     );
 }
@@ -825,7 +870,7 @@ async fn the_report_never_shows_an_address() {
     w.engine.round().await.unwrap();
     let run = &runs(&w).await[0];
     assert_eq!(
-        run.report.as_deref(),
+        run.report.as_ref().map(ToString::to_string).as_deref(),
         Some("Sent 0 of 1; 1 failed: 550 5.1.1 <address>: user unknown ×1")
     );
     let seen_by_bob = w.app.logs.run(bob, run.id).await.unwrap();

@@ -53,6 +53,45 @@ async fn a_manager_is_refused_before_the_store_is_asked() {
     assert!(matches!(err, Error::Forbidden(_)));
 }
 
+/// Account mail goes out from a background task (so the answer takes the same
+/// time whether or not a mail is sent), where a mock's panic would be lost. So
+/// the mailer counts its sends instead, and the test lets every ready task run
+/// before it reads the count. `a_reset_for_a_known_address_is_sent` shows this
+/// observation does see a send.
+fn counting_mailer() -> (Arc<MockMailer>, Arc<std::sync::atomic::AtomicUsize>) {
+    let sends = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sends.clone();
+    let mut mailer = MockMailer::new();
+    mailer.expect_send().returning(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok("250 ok".into())
+    });
+    (Arc::new(mailer), sends)
+}
+
+/// Lets every task spawned so far run to completion (the test runtime has one
+/// thread, and a mocked send never waits).
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+fn reset_service(
+    users: MockUserStore,
+    sessions: MockSessionStore,
+    mailer: Arc<MockMailer>,
+) -> AccountService {
+    AccountService::new(
+        Arc::new(users),
+        Arc::new(sessions),
+        mailer,
+        clock("2026-05-01T09:00:00Z"),
+        Arc::new(Config::default()),
+        Wakeup::new(),
+    )
+}
+
 #[tokio::test]
 async fn a_reset_for_an_unknown_address_writes_and_sends_nothing() {
     let mut users = MockUserStore::new();
@@ -62,20 +101,45 @@ async fn a_reset_for_an_unknown_address_writes_and_sends_nothing() {
         .returning(|_| Ok(None));
     let mut sessions = MockSessionStore::new();
     sessions.expect_create_token().never();
-    let mut mailer = MockMailer::new();
-    mailer.expect_send().never();
-    let service = AccountService::new(
-        Arc::new(users),
-        Arc::new(sessions),
-        Arc::new(mailer),
-        clock("2026-05-01T09:00:00Z"),
-        Arc::new(Config::default()),
-        Wakeup::new(),
-    );
-    service
+    let (mailer, sends) = counting_mailer();
+    reset_service(users, sessions, mailer)
         .request_password_reset("nobody@example.com")
         .await
         .unwrap();
+    settle().await;
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_reset_for_a_known_address_is_sent() {
+    let mut users = MockUserStore::new();
+    users.expect_user_by_email().times(1).returning(|email| {
+        Ok(Some((
+            User {
+                id: UserId(3),
+                email: email.clone(),
+                name: DisplayName::parse("Ann").unwrap(),
+                time_zone: TimeZone::UTC,
+                role: Role::User,
+                state: UserState::Active,
+                language: None,
+                created_at: t("2026-01-01T00:00:00Z"),
+            },
+            "hash".to_owned(),
+        )))
+    });
+    let mut sessions = MockSessionStore::new();
+    sessions
+        .expect_create_token()
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    let (mailer, sends) = counting_mailer();
+    reset_service(users, sessions, mailer)
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    settle().await;
+    assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
-use skymailing_core::Error;
+use skymailing_core::{Error, Reason};
 
 /// The body of every error answer of the JSON API.
 #[derive(Debug, Clone, Object, serde::Deserialize)]
@@ -22,6 +22,12 @@ pub struct ErrorBody {
     /// For `invalid`: the request field at fault.
     #[oai(skip_serializing_if_is_none)]
     pub field: Option<String>,
+    /// For `invalid`, `forbidden` and `conflict`: why, as a stable code
+    /// (`required`, `too_long`, `end_before_start`, `message_in_use`, ...);
+    /// `message` says it in English.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl ErrorBody {
@@ -30,6 +36,14 @@ impl ErrorBody {
             code: code.into(),
             message: message.into(),
             field: None,
+            reason: None,
+        })
+    }
+
+    fn with_reason(code: &str, message: String, reason: &Reason) -> Json<ErrorBody> {
+        Json(ErrorBody {
+            reason: Some(reason.code().into()),
+            ..ErrorBody::new(code, message).0
         })
     }
 }
@@ -97,14 +111,19 @@ impl From<Error> for ApiError {
         let message = err.to_string();
         match err {
             Error::Unauthenticated => ApiError::unauthenticated(),
-            Error::Forbidden(_) => ApiError::Forbidden(ErrorBody::new("forbidden", message)),
+            Error::Forbidden(reason) => {
+                ApiError::Forbidden(ErrorBody::with_reason("forbidden", message, &reason))
+            }
             Error::NotFound => ApiError::NotFound(ErrorBody::new("not_found", message)),
             Error::Invalid { field, reason } => ApiError::Invalid(Json(ErrorBody {
-                code: "invalid".into(),
-                message: format!("{field}: {reason}"),
                 field: Some(field.into()),
+                ..ErrorBody::with_reason("invalid", format!("{field}: {reason}"), &reason).0
             })),
-            Error::Conflict(reason) => ApiError::Conflict(ErrorBody::new("conflict", reason)),
+            Error::Conflict(reason) => ApiError::Conflict(ErrorBody::with_reason(
+                "conflict",
+                reason.to_string(),
+                &reason,
+            )),
             Error::InvalidCredentials => {
                 ApiError::Unauthorized(ErrorBody::new("invalid_credentials", message))
             }
@@ -123,7 +142,7 @@ impl From<Error> for ApiError {
                     "the database is unavailable; try again shortly",
                 ))
             }
-            Error::Internal(e) => {
+            e => {
                 tracing::error!(error = %e, "internal error");
                 ApiError::Internal(ErrorBody::new(
                     "internal",
@@ -131,6 +150,20 @@ impl From<Error> for ApiError {
                 ))
             }
         }
+    }
+}
+
+/// The HTTP status of a core error, for the pages and the API alike.
+pub(crate) fn status_of(e: &Error) -> StatusCode {
+    match e {
+        Error::Unauthenticated | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) | Error::AccountBlocked | Error::NotVerified => StatusCode::FORBIDDEN,
+        Error::NotFound => StatusCode::NOT_FOUND,
+        Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::InvalidToken => StatusCode::BAD_REQUEST,
+        Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -162,4 +195,43 @@ pub(crate) async fn json_error(err: poem::Error) -> Response {
     let mut resp = ErrorBody::new(code, message).into_response();
     resp.set_status(status);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skymailing_core::{StoreConflict, StoreError};
+
+    /// The API and the pages answer every core error with the same status.
+    #[test]
+    fn api_and_pages_agree_on_every_status() {
+        let errors = vec![
+            Error::Unauthenticated,
+            Error::Forbidden(Reason::RoleNotAllowed),
+            Error::NotFound,
+            Error::invalid("email", Reason::Required),
+            Error::Conflict(Reason::MessageInUse),
+            Error::InvalidCredentials,
+            Error::AccountBlocked,
+            Error::NotVerified,
+            Error::InvalidToken,
+            Error::from(StoreError::backend(std::io::Error::other("down"))),
+            Error::from(StoreError::Conflict(StoreConflict::MessageInUse)),
+            Error::Internal("x".into()),
+        ];
+        for e in errors {
+            let want = status_of(&e);
+            let got = ApiError::from(e).into_response().status();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_store_conflict_is_a_409_with_its_reason_not_a_503() {
+        let e = Error::from(StoreError::Conflict(StoreConflict::MessageInUse));
+        let ApiError::Conflict(body) = ApiError::from(e) else {
+            panic!("not a conflict")
+        };
+        assert_eq!(body.0.reason.as_deref(), Some("message_in_use"));
+    }
 }

@@ -225,7 +225,8 @@ async fn report(p: &Pipeline) -> Option<String> {
         .unwrap()
         .items[0]
         .report
-        .clone()
+        .as_ref()
+        .map(ToString::to_string)
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
 use skymailing_core::*;
+use sqlx::types::Json;
 
 use crate::rows::{
     DeliveryRow, MailingRow, RunRow, count, like, limits, mailing_columns, run_columns,
@@ -280,8 +281,7 @@ impl DeliveryQueue for PgStore {
     async fn finish_run(
         &self,
         run: RunId,
-        t: &RunTotals,
-        report: &str,
+        report: &RunReport,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let r = sqlx::query(
@@ -291,10 +291,10 @@ impl DeliveryQueue for PgStore {
         )
         .bind(run.0)
         .bind(now)
-        .bind(i64::try_from(t.sent).unwrap_or(i64::MAX))
-        .bind(i64::try_from(t.failed).unwrap_or(i64::MAX))
-        .bind(i64::try_from(t.cancelled).unwrap_or(i64::MAX))
-        .bind(report)
+        .bind(i64::try_from(report.sent).unwrap_or(i64::MAX))
+        .bind(i64::try_from(report.failed).unwrap_or(i64::MAX))
+        .bind(i64::try_from(report.cancelled).unwrap_or(i64::MAX))
+        .bind(Json(report))
         .execute(&self.pool)
         .await
         .map_err(db_err)?;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use skymailing_core::*;
+use sqlx::types::Json;
 
 fn n(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -166,7 +167,7 @@ pub(crate) struct RunRow {
     pub sent: i64,
     pub failed: i64,
     pub cancelled: i64,
-    pub report: Option<String>,
+    pub report: Option<Json<RunReport>>,
 }
 
 /// Columns of a run row.
@@ -193,7 +194,7 @@ impl From<RunRow> for Run {
             sent: n(r.sent),
             failed: n(r.failed),
             cancelled: n(r.cancelled),
-            report: r.report,
+            report: r.report.map(|j| j.0),
         }
     }
 }

@@ -13,6 +13,7 @@ use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
 use skymailing_core::*;
+use sqlx::types::Json;
 
 use crate::rows::{
     DeliveryRow, MailingRow, RunRow, at, count, day, like, limits, mailing_columns, run_columns,
@@ -262,8 +263,7 @@ impl DeliveryQueue for SqliteStore {
     async fn finish_run(
         &self,
         run: RunId,
-        t: &RunTotals,
-        report: &str,
+        report: &RunReport,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let r = sqlx::query(
@@ -273,10 +273,10 @@ impl DeliveryQueue for SqliteStore {
         )
         .bind(run.0)
         .bind(ts(now))
-        .bind(i64::try_from(t.sent).unwrap_or(i64::MAX))
-        .bind(i64::try_from(t.failed).unwrap_or(i64::MAX))
-        .bind(i64::try_from(t.cancelled).unwrap_or(i64::MAX))
-        .bind(report)
+        .bind(i64::try_from(report.sent).unwrap_or(i64::MAX))
+        .bind(i64::try_from(report.failed).unwrap_or(i64::MAX))
+        .bind(i64::try_from(report.cancelled).unwrap_or(i64::MAX))
+        .bind(Json(report))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;

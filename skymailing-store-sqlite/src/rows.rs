@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use skymailing_core::*;
+use sqlx::types::Json;
 
 /// Microseconds since the epoch: how this store keeps times.
 pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
@@ -192,7 +193,7 @@ pub(crate) struct RunRow {
     pub sent: i64,
     pub failed: i64,
     pub cancelled: i64,
-    pub report: Option<String>,
+    pub report: Option<Json<RunReport>>,
 }
 
 macro_rules! run_columns {
@@ -218,7 +219,7 @@ impl From<RunRow> for Run {
             sent: count(r.sent),
             failed: count(r.failed),
             cancelled: count(r.cancelled),
-            report: r.report,
+            report: r.report.map(|j| j.0),
         }
     }
 }

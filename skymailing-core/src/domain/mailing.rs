@@ -4,7 +4,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{ClientId, MailingId, MessageId, UserId, single_line};
-use crate::Error;
+use crate::{Error, Reason};
 
 /// How often a mailing repeats inside its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,10 +44,7 @@ impl Periodicity {
             "daily" => Ok(Periodicity::Daily),
             "weekly" => Ok(Periodicity::Weekly),
             "monthly" => Ok(Periodicity::Monthly),
-            _ => Err(Error::invalid(
-                "periodicity",
-                "must be one of once, daily, weekly, monthly",
-            )),
+            _ => Err(Error::invalid("periodicity", Reason::UnknownPeriodicity)),
         }
     }
 }
@@ -189,19 +186,21 @@ impl MailingDraft {
         client_ids.sort_unstable();
         client_ids.dedup();
         if client_ids.is_empty() {
-            return Err(Error::invalid("client_ids", "choose at least one client"));
+            return Err(Error::invalid("client_ids", Reason::NoClients));
         }
         if client_ids.len() > Self::MAX_CLIENTS {
             return Err(Error::invalid(
                 "client_ids",
-                "too many clients for one mailing",
+                Reason::TooManyClients {
+                    max: Self::MAX_CLIENTS,
+                },
             ));
         }
         // Stores keep microseconds: drop finer digits here so that what is
         // stored is exactly what the schedule computes with.
         let (start_at, end_at) = (start_at.trunc_subsecs(6), end_at.trunc_subsecs(6));
         if end_at <= start_at {
-            return Err(Error::invalid("end_at", "must be after the start"));
+            return Err(Error::invalid("end_at", Reason::EndBeforeStart));
         }
         Ok(MailingDraft {
             name,

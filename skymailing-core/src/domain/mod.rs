@@ -8,6 +8,7 @@ mod ids;
 mod mailing;
 mod message;
 mod page;
+mod report;
 mod run;
 mod template;
 mod user;
@@ -19,6 +20,7 @@ pub use ids::{ClientId, DeliveryId, MailingId, MessageId, PostId, RunId, UserId}
 pub use mailing::{DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
 pub use message::{Message, MessageDraft};
 pub use page::{ListQuery, Page};
+pub use report::{FailureCount, ReportLine, RunReport, redact_addresses};
 pub use run::{
     ClaimedDelivery, Delivery, DeliveryOutcome, DeliveryResult, DeliveryState, Recipient, Run,
     RunContent, RunTotals,

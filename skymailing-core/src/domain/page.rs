@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::Error;
+use crate::{Error, Reason};
 
 /// Which slice of a list to return, and an optional search text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,17 +22,20 @@ impl ListQuery {
     /// Validates page, size and search text.
     pub fn new(page: u32, per_page: u32, search: Option<&str>) -> Result<Self, Error> {
         if page == 0 {
-            return Err(Error::invalid("page", "must be 1 or more"));
+            return Err(Error::invalid("page", Reason::PageTooSmall));
         }
         if per_page == 0 || per_page > Self::MAX_PER_PAGE {
-            return Err(Error::invalid("per_page", "must be between 1 and 200"));
+            return Err(Error::invalid(
+                "per_page",
+                Reason::OutOfRange {
+                    min: 1,
+                    max: i64::from(Self::MAX_PER_PAGE),
+                },
+            ));
         }
         let search = search.map(str::trim).filter(|s| !s.is_empty());
         if search.is_some_and(|s| s.chars().count() > 200) {
-            return Err(Error::invalid(
-                "search",
-                "is too long (200 characters at most)",
-            ));
+            return Err(Error::invalid("search", Reason::TooLong { max: 200 }));
         }
         Ok(ListQuery {
             page,

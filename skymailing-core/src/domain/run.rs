@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, DeliveryId, EmailAddress, MailingId, RunId, UserId};
+use super::{ClientId, DeliveryId, EmailAddress, MailingId, RunId, RunReport, UserId};
 
 /// The message and recipients a run froze when it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,8 +98,8 @@ pub struct Run {
     pub failed: u64,
     /// Cancelled (final once finished).
     pub cancelled: u64,
-    /// The readable report, once finished.
-    pub report: Option<String>,
+    /// The report, once finished.
+    pub report: Option<RunReport>,
 }
 
 /// Where a delivery is.

@@ -7,7 +7,7 @@
 use minijinja::{Environment, UndefinedBehavior, context};
 
 use super::RunContent;
-use crate::Error;
+use crate::{Error, Reason};
 
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: [&str; 3] = ["name", "email", "unsubscribe_url"];
@@ -36,7 +36,9 @@ impl Templates {
         if let Some(first) = unknown.first() {
             return Err(Error::invalid(
                 field,
-                format!("unknown placeholder `{first}` (use name, email or unsubscribe_url)"),
+                Reason::UnknownPlaceholder {
+                    name: first.clone(),
+                },
             ));
         }
         Ok(())
@@ -65,10 +67,14 @@ fn template_error(field: &'static str, source: &str, e: &minijinja::Error) -> Er
             source[line_start..start].chars().count() + 1
         })
         .unwrap_or(1);
-    let detail = e.detail().unwrap_or("syntax error");
+    let detail = e.detail().unwrap_or("syntax error").to_owned();
     Error::invalid(
         field,
-        format!("template error at line {line}, column {column}: {detail}"),
+        Reason::TemplateSyntax {
+            line,
+            column,
+            detail,
+        },
     )
 }
 

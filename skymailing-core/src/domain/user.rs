@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{DisplayName, EmailAddress, Language, TimeZone, UserId};
-use crate::Error;
+use crate::{Error, Reason};
 
 /// What a signed-in user may do beyond their own data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,10 +33,7 @@ impl Role {
             "user" => Ok(Role::User),
             "manager" => Ok(Role::Manager),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::invalid(
-                "role",
-                "must be one of user, manager, admin",
-            )),
+            _ => Err(Error::invalid("role", Reason::UnknownRole)),
         }
     }
 }
@@ -68,7 +65,7 @@ impl UserState {
             "pending_verification" => Ok(UserState::PendingVerification),
             "active" => Ok(UserState::Active),
             "blocked" => Ok(UserState::Blocked),
-            _ => Err(Error::invalid("state", "unknown user state")),
+            _ => Err(Error::invalid("state", Reason::UnknownUserState)),
         }
     }
 }

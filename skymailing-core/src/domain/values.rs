@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::{Error, Reason};
 
 /// An email address, validated (RFC 5322 addr-spec, no display text, no domain
 /// literal, a dot in the domain) and stored lower-cased, so that equality and
@@ -34,19 +34,16 @@ impl EmailAddress {
     pub fn parse_field(field: &'static str, input: &str) -> Result<Self, Error> {
         let s = input.trim();
         if s.is_empty() {
-            return Err(Error::invalid(field, "is required"));
+            return Err(Error::invalid(field, Reason::Required));
         }
         if s.len() > Self::MAX_LEN {
             return Err(Error::invalid(
                 field,
-                "is too long (254 characters at most)",
+                Reason::TooLong { max: Self::MAX_LEN },
             ));
         }
         if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(Error::invalid(
-                field,
-                "must not contain spaces or control characters",
-            ));
+            return Err(Error::invalid(field, Reason::SpacesInAddress));
         }
         let options = email_address::Options {
             minimum_sub_domains: 2,
@@ -54,8 +51,14 @@ impl EmailAddress {
             allow_display_text: false,
             allow_long_local_parts: false,
         };
-        email_address::EmailAddress::parse_with_options(s, options)
-            .map_err(|e| Error::invalid(field, format!("is not a valid email address ({e})")))?;
+        email_address::EmailAddress::parse_with_options(s, options).map_err(|e| {
+            Error::invalid(
+                field,
+                Reason::InvalidEmail {
+                    detail: e.to_string(),
+                },
+            )
+        })?;
         Ok(EmailAddress(s.to_lowercase()))
     }
 
@@ -99,19 +102,13 @@ impl<'de> Deserialize<'de> for EmailAddress {
 pub fn single_line(field: &'static str, input: &str, max: usize) -> Result<String, Error> {
     let s = input.trim();
     if s.is_empty() {
-        return Err(Error::invalid(field, "is required"));
+        return Err(Error::invalid(field, Reason::Required));
     }
     if s.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("is too long ({max} characters at most)"),
-        ));
+        return Err(Error::invalid(field, Reason::TooLong { max }));
     }
     if s.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            field,
-            "must be a single line without control characters",
-        ));
+        return Err(Error::invalid(field, Reason::NotSingleLine));
     }
     Ok(s.to_owned())
 }
@@ -125,19 +122,16 @@ pub fn bounded_text(
     required: bool,
 ) -> Result<String, Error> {
     if required && input.trim().is_empty() {
-        return Err(Error::invalid(field, "is required"));
+        return Err(Error::invalid(field, Reason::Required));
     }
     if input.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("is too long ({max} characters at most)"),
-        ));
+        return Err(Error::invalid(field, Reason::TooLong { max }));
     }
     if input
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err(Error::invalid(field, "must not contain control characters"));
+        return Err(Error::invalid(field, Reason::ControlCharacters));
     }
     Ok(input.to_owned())
 }
@@ -186,12 +180,7 @@ impl TimeZone {
             .trim()
             .parse::<chrono_tz::Tz>()
             .map(TimeZone)
-            .map_err(|_| {
-                Error::invalid(
-                    "time_zone",
-                    "is not a known IANA time zone (such as Europe/Moscow)",
-                )
-            })
+            .map_err(|_| Error::invalid("time_zone", Reason::UnknownTimeZone))
     }
     /// The IANA name.
     pub fn name(&self) -> &'static str {
@@ -237,10 +226,7 @@ impl Language {
         if (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic()) {
             Ok(Language(primary.to_ascii_lowercase()))
         } else {
-            Err(Error::invalid(
-                "language",
-                "is not a language code (such as en or ru)",
-            ))
+            Err(Error::invalid("language", Reason::UnknownLanguage))
         }
     }
     /// The code.
@@ -268,16 +254,10 @@ impl Password {
     pub fn parse(input: &str) -> Result<Self, Error> {
         let n = input.chars().count();
         if n < 8 {
-            return Err(Error::invalid(
-                "password",
-                "must be at least 8 characters long",
-            ));
+            return Err(Error::invalid("password", Reason::TooShort { min: 8 }));
         }
         if n > 1024 {
-            return Err(Error::invalid(
-                "password",
-                "is too long (1024 characters at most)",
-            ));
+            return Err(Error::invalid("password", Reason::TooLong { max: 1024 }));
         }
         Ok(Password(input.to_owned()))
     }

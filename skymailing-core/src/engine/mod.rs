@@ -13,7 +13,6 @@
 //! Between rounds it sleeps until the store's next due time, the polling
 //! interval, or a [`Wakeup`], whichever comes first.
 
-mod report;
 mod retry;
 mod wakeup;
 
@@ -27,7 +26,6 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio::sync::Notify;
 
-pub use report::{redact_addresses, summarize};
 pub use retry::RetryPolicy;
 pub use wakeup::Wakeup;
 
@@ -35,7 +33,7 @@ use crate::ports::{Clock, DeliveryQueue, Mailer, NewRun, OutgoingEmail, RunPlan,
 use crate::schedule::{Schedule, Tick};
 use crate::{
     ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, Error, Run, RunContent,
-    RunId, TemplateContext, security,
+    RunId, RunReport, TemplateContext, security,
 };
 
 /// How the engine works.
@@ -135,6 +133,12 @@ impl Engine {
     /// The wake-up handle: waking it makes a sleeping engine look for work at once.
     pub fn wakeup(&self) -> Wakeup {
         self.wakeup.clone()
+    }
+
+    /// Whether the engine was told to stop: it claims nothing more, and its
+    /// sends in flight are finishing.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Starts the runs of every due mailing. Returns the runs started.
@@ -361,10 +365,10 @@ impl Engine {
             if !totals.is_complete() {
                 continue;
             }
-            let report = summarize(&totals, run.skipped_slots);
+            let report = RunReport::new(&totals, run.skipped_slots);
             if self
                 .queue
-                .finish_run(run.id, &totals, &report, self.clock.now())
+                .finish_run(run.id, &report, self.clock.now())
                 .await?
             {
                 tracing::info!(run = %run.id, %report, "run finished");

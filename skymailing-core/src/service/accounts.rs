@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
-use super::{Config, account_mail, store};
+use super::{Config, account_mail};
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
 use crate::{
-    DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Role,
+    DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Reason, Role,
     StoreConflict, StoreError, TimeZone, TokenPurpose, User, UserId, UserState, security,
 };
 
@@ -169,16 +169,14 @@ impl AccountService {
     async fn send_verification(&self, user: &User) -> Result<(), Error> {
         let token = security::new_token();
         let expires = self.clock.now() + self.config.verify_ttl;
-        store(
-            self.sessions
-                .create_token(
-                    user.id,
-                    TokenPurpose::VerifyEmail,
-                    &security::token_hash(&token),
-                    expires,
-                )
-                .await,
-        )?;
+        self.sessions
+            .create_token(
+                user.id,
+                TokenPurpose::VerifyEmail,
+                &security::token_hash(&token),
+                expires,
+            )
+            .await?;
         let mail = account_mail::verification(
             user.language.as_ref(),
             &self.config.service_name,
@@ -193,18 +191,18 @@ impl AccountService {
     /// Follows a verification link: the account becomes active.
     pub async fn verify_email(&self, token: &str) -> Result<User, Error> {
         let now = self.clock.now();
-        let id = store(
-            self.sessions
-                .consume_token(TokenPurpose::VerifyEmail, &security::token_hash(token), now)
-                .await,
-        )?
-        .ok_or(Error::InvalidToken)?;
-        let user = store(self.users.user(id).await)?.ok_or(Error::InvalidToken)?;
+        let id = self
+            .sessions
+            .consume_token(TokenPurpose::VerifyEmail, &security::token_hash(token), now)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let user = self.users.user(id).await?.ok_or(Error::InvalidToken)?;
         match user.state {
-            UserState::PendingVerification => {
-                store(self.users.set_user_state(id, UserState::Active, now).await)?
-                    .ok_or(Error::InvalidToken)
-            }
+            UserState::PendingVerification => self
+                .users
+                .set_user_state(id, UserState::Active, now)
+                .await?
+                .ok_or(Error::InvalidToken),
             UserState::Active => Ok(user),
             UserState::Blocked => Err(Error::AccountBlocked),
         }
@@ -216,7 +214,7 @@ impl AccountService {
             return Err(Error::InvalidCredentials);
         }
         let found = match EmailAddress::parse(email) {
-            Ok(e) => store(self.users.user_by_email(&e).await)?,
+            Ok(e) => self.users.user_by_email(&e).await?,
             Err(_) => None,
         };
         let (user, hash) = match found {
@@ -238,31 +236,27 @@ impl AccountService {
     async fn start_session(&self, user: User) -> Result<Session, Error> {
         let token = security::new_token();
         let expires = self.clock.now() + self.config.session_ttl;
-        store(
-            self.sessions
-                .create_session(user.id, &security::token_hash(&token), expires)
-                .await,
-        )?;
+        self.sessions
+            .create_session(user.id, &security::token_hash(&token), expires)
+            .await?;
         Ok(Session { token, user })
     }
 
     /// Ends a session.
     pub async fn logout(&self, token: &str) -> Result<(), Error> {
-        store(
-            self.sessions
-                .delete_session(&security::token_hash(token))
-                .await,
-        )
+        Ok(self
+            .sessions
+            .delete_session(&security::token_hash(token))
+            .await?)
     }
 
     /// The actor behind a session token: anonymous if the token is unknown or
     /// expired or its account is no longer active.
     pub async fn authenticate(&self, token: &str) -> Result<(Actor, Option<User>), Error> {
-        let user = store(
-            self.sessions
-                .session_user(&security::token_hash(token), self.clock.now())
-                .await,
-        )?;
+        let user = self
+            .sessions
+            .session_user(&security::token_hash(token), self.clock.now())
+            .await?;
         match user {
             Some(u) if u.state == UserState::Active => Ok((Actor::user(u.id, u.role), Some(u))),
             _ => Ok((Actor::Anonymous, None)),
@@ -272,7 +266,7 @@ impl AccountService {
     /// Emails a password-reset link if the account exists (the answer is the same either way).
     pub async fn request_password_reset(&self, email: &str) -> Result<(), Error> {
         let email = EmailAddress::parse(email)?;
-        let Some((user, _)) = store(self.users.user_by_email(&email).await)? else {
+        let Some((user, _)) = self.users.user_by_email(&email).await? else {
             return Ok(());
         };
         if user.state == UserState::Blocked {
@@ -280,16 +274,14 @@ impl AccountService {
         }
         let token = security::new_token();
         let expires = self.clock.now() + self.config.reset_ttl;
-        store(
-            self.sessions
-                .create_token(
-                    user.id,
-                    TokenPurpose::PasswordReset,
-                    &security::token_hash(&token),
-                    expires,
-                )
-                .await,
-        )?;
+        self.sessions
+            .create_token(
+                user.id,
+                TokenPurpose::PasswordReset,
+                &security::token_hash(&token),
+                expires,
+            )
+            .await?;
         let mail = account_mail::password_reset(
             user.language.as_ref(),
             &self.config.service_name,
@@ -309,25 +301,27 @@ impl AccountService {
     ) -> Result<User, Error> {
         let password = Password::parse(new_password)?;
         let now = self.clock.now();
-        let id = store(
-            self.sessions
-                .consume_token(
-                    TokenPurpose::PasswordReset,
-                    &security::token_hash(token),
-                    now,
-                )
-                .await,
-        )?
-        .ok_or(Error::InvalidToken)?;
-        let user = store(self.users.user(id).await)?.ok_or(Error::InvalidToken)?;
+        let id = self
+            .sessions
+            .consume_token(
+                TokenPurpose::PasswordReset,
+                &security::token_hash(token),
+                now,
+            )
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let user = self.users.user(id).await?.ok_or(Error::InvalidToken)?;
         if user.state == UserState::Blocked {
             return Err(Error::AccountBlocked);
         }
         let hash = security::hash_password(&password).await?;
-        store(self.users.set_password_hash(id, &hash).await)?;
-        store(self.sessions.delete_user_sessions(id, None).await)?;
+        self.users.set_password_hash(id, &hash).await?;
+        self.sessions.delete_user_sessions(id, None).await?;
         if user.state == UserState::PendingVerification {
-            return store(self.users.set_user_state(id, UserState::Active, now).await)?
+            return self
+                .users
+                .set_user_state(id, UserState::Active, now)
+                .await?
                 .ok_or(Error::InvalidToken);
         }
         Ok(user)
@@ -336,7 +330,7 @@ impl AccountService {
     /// The signed-in user.
     pub async fn me(&self, actor: Actor) -> Result<User, Error> {
         let p = actor.principal()?;
-        store(self.users.user(p.id).await)?.ok_or(Error::Unauthenticated)
+        self.users.user(p.id).await?.ok_or(Error::Unauthenticated)
     }
 
     /// Changes the signed-in user's name and time zone.
@@ -349,7 +343,10 @@ impl AccountService {
         let p = actor.principal()?;
         let name = DisplayName::parse(name)?;
         let tz = TimeZone::parse(time_zone)?;
-        store(self.users.update_profile(p.id, &name, tz).await)?.ok_or(Error::Unauthenticated)
+        self.users
+            .update_profile(p.id, &name, tz)
+            .await?
+            .ok_or(Error::Unauthenticated)
     }
 
     /// Sets the signed-in user's language for the pages; empty clears it (the
@@ -360,7 +357,10 @@ impl AccountService {
             .filter(|l| !l.is_empty())
             .map(Language::parse)
             .transpose()?;
-        store(self.users.set_user_language(p.id, language).await)?.ok_or(Error::Unauthenticated)
+        self.users
+            .set_user_language(p.id, language)
+            .await?
+            .ok_or(Error::Unauthenticated)
     }
 
     /// Changes the signed-in user's password; their other sessions end.
@@ -372,32 +372,35 @@ impl AccountService {
         session_token: Option<&str>,
     ) -> Result<(), Error> {
         let p = actor.principal()?;
-        let user = store(self.users.user(p.id).await)?.ok_or(Error::Unauthenticated)?;
+        let user = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
         let password = Password::parse(new)?;
-        let (_, hash) =
-            store(self.users.user_by_email(&user.email).await)?.ok_or(Error::Unauthenticated)?;
+        let (_, hash) = self
+            .users
+            .user_by_email(&user.email)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
         if !security::verify_password(current, Some(hash)).await? {
             return Err(Error::invalid(
                 "current_password",
-                "is not your current password",
+                Reason::WrongCurrentPassword,
             ));
         }
         let hash = security::hash_password(&password).await?;
-        store(self.users.set_password_hash(p.id, &hash).await)?;
+        self.users.set_password_hash(p.id, &hash).await?;
         let keep = session_token.map(security::token_hash);
-        store(self.sessions.delete_user_sessions(p.id, keep).await)?;
+        self.sessions.delete_user_sessions(p.id, keep).await?;
         Ok(())
     }
 
     /// Lists users (managers and admins).
     pub async fn list_users(&self, actor: Actor, query: &ListQuery) -> Result<Page<User>, Error> {
         authorize(actor, Action::ListUsers, Target::None)?;
-        store(self.users.list_users(query).await)
+        Ok(self.users.list_users(query).await?)
     }
 
     async fn target(&self, actor: Actor, id: UserId) -> Result<User, Error> {
         authorize(actor, Action::ListUsers, Target::None)?;
-        store(self.users.user(id).await)?.ok_or(Error::NotFound)
+        self.users.user(id).await?.ok_or(Error::NotFound)
     }
 
     /// Blocks a user: they cannot sign in, their sessions end at once and their
@@ -405,12 +408,11 @@ impl AccountService {
     pub async fn block(&self, actor: Actor, id: UserId) -> Result<User, Error> {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::BlockUser, Target::Account(id, target.role))?;
-        let user = store(
-            self.users
-                .set_user_state(id, UserState::Blocked, self.clock.now())
-                .await,
-        )?
-        .ok_or(Error::NotFound)?;
+        let user = self
+            .users
+            .set_user_state(id, UserState::Blocked, self.clock.now())
+            .await?
+            .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(user)
     }
@@ -422,12 +424,11 @@ impl AccountService {
         if target.state != UserState::Blocked {
             return Ok(target);
         }
-        let user = store(
-            self.users
-                .set_user_state(id, UserState::Active, self.clock.now())
-                .await,
-        )?
-        .ok_or(Error::NotFound)?;
+        let user = self
+            .users
+            .set_user_state(id, UserState::Active, self.clock.now())
+            .await?
+            .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(user)
     }
@@ -437,12 +438,12 @@ impl AccountService {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::ChangeRole, Target::Account(id, target.role))?;
         if role == Role::Admin {
-            return Err(Error::invalid(
-                "role",
-                "only user or manager can be set here",
-            ));
+            return Err(Error::invalid("role", Reason::RoleNotSettable));
         }
-        store(self.users.set_user_role(id, role).await)?.ok_or(Error::NotFound)
+        self.users
+            .set_user_role(id, role)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// Creates an active admin, or promotes (and re-passwords) an existing
@@ -457,15 +458,14 @@ impl AccountService {
         let password = Password::parse(password)?;
         let hash = security::hash_password(&password).await?;
         let now = self.clock.now();
-        if let Some((user, _)) = store(self.users.user_by_email(&email).await)? {
-            store(self.users.set_password_hash(user.id, &hash).await)?;
-            store(self.users.set_user_role(user.id, Role::Admin).await)?;
-            return store(
-                self.users
-                    .set_user_state(user.id, UserState::Active, now)
-                    .await,
-            )?
-            .ok_or(Error::NotFound);
+        if let Some((user, _)) = self.users.user_by_email(&email).await? {
+            self.users.set_password_hash(user.id, &hash).await?;
+            self.users.set_user_role(user.id, Role::Admin).await?;
+            return self
+                .users
+                .set_user_state(user.id, UserState::Active, now)
+                .await?
+                .ok_or(Error::NotFound);
         }
         let new = NewUser {
             email,
@@ -476,7 +476,7 @@ impl AccountService {
             password_hash: hash,
             created_at: now,
         };
-        store(self.users.create_user(&new).await)
+        Ok(self.users.create_user(&new).await?)
     }
 }
 

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use super::store;
 use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{BlogStore, Clock};
 use crate::{BlogPost, Error, ListQuery, Page, PostDraft, PostId};
@@ -27,16 +26,16 @@ impl BlogService {
     /// Published posts; admins also see drafts.
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<BlogPost>, Error> {
         authorize_public(actor)?;
-        store(self.posts.list_posts(Self::is_writer(actor), query).await)
+        Ok(self.posts.list_posts(Self::is_writer(actor), query).await?)
     }
 
     /// Reads a post, counting a view. Drafts are found only by admins (uncounted).
     pub async fn read(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
         authorize_public(actor)?;
-        if let Some(post) = store(self.posts.view_post(id).await)? {
+        if let Some(post) = self.posts.view_post(id).await? {
             return Ok(post);
         }
-        match store(self.posts.post(id).await)? {
+        match self.posts.post(id).await? {
             Some(draft) if Self::is_writer(actor) => Ok(draft),
             _ => Err(Error::NotFound),
         }
@@ -45,13 +44,13 @@ impl BlogService {
     /// A post as it is, drafts included, for its editor (admins); no view is counted.
     pub async fn get(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
-        store(self.posts.post(id).await)?.ok_or(Error::NotFound)
+        self.posts.post(id).await?.ok_or(Error::NotFound)
     }
 
     /// Writes a post.
     pub async fn create(&self, actor: Actor, draft: &PostDraft) -> Result<BlogPost, Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
-        store(self.posts.create_post(draft, self.clock.now()).await)
+        Ok(self.posts.create_post(draft, self.clock.now()).await?)
     }
 
     /// Changes a post.
@@ -62,13 +61,16 @@ impl BlogService {
         draft: &PostDraft,
     ) -> Result<BlogPost, Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
-        store(self.posts.update_post(id, draft, self.clock.now()).await)?.ok_or(Error::NotFound)
+        self.posts
+            .update_post(id, draft, self.clock.now())
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// Deletes a post.
     pub async fn delete(&self, actor: Actor, id: PostId) -> Result<(), Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
-        if store(self.posts.delete_post(id).await)? {
+        if self.posts.delete_post(id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)

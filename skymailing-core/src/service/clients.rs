@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use super::store;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{ClientStore, Clock};
 use crate::{Client, ClientDraft, ClientId, Error, ListQuery, Page, security};
@@ -32,24 +31,23 @@ impl ClientService {
     /// The actor's clients.
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Client>, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
-        store(self.clients.list_clients(p.id, query).await)
+        Ok(self.clients.list_clients(p.id, query).await?)
     }
 
     /// One of the actor's clients.
     pub async fn get(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
-        store(self.clients.client(p.id, id).await)?.ok_or(Error::NotFound)
+        self.clients.client(p.id, id).await?.ok_or(Error::NotFound)
     }
 
     /// Adds a client.
     pub async fn create(&self, actor: Actor, draft: &ClientDraft) -> Result<Client, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         let token = security::new_token();
-        store(
-            self.clients
-                .create_client(p.id, draft, &token, self.clock.now())
-                .await,
-        )
+        Ok(self
+            .clients
+            .create_client(p.id, draft, &token, self.clock.now())
+            .await?)
     }
 
     /// Changes one of the actor's clients.
@@ -60,13 +58,16 @@ impl ClientService {
         draft: &ClientDraft,
     ) -> Result<Client, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
-        store(self.clients.update_client(p.id, id, draft).await)?.ok_or(Error::NotFound)
+        self.clients
+            .update_client(p.id, id, draft)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// Deletes one of the actor's clients.
     pub async fn delete(&self, actor: Actor, id: ClientId) -> Result<(), Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
-        if store(self.clients.delete_client(p.id, id).await)? {
+        if self.clients.delete_client(p.id, id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)
@@ -75,7 +76,10 @@ impl ClientService {
 
     /// What an unsubscribe link is about (anyone holding the link may ask).
     pub async fn unsubscribe_info(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
-        let c = store(self.clients.client_by_unsubscribe_token(token).await)?
+        let c = self
+            .clients
+            .client_by_unsubscribe_token(token)
+            .await?
             .ok_or(Error::InvalidToken)?;
         Ok(UnsubscribeInfo {
             email: c.email.to_string(),
@@ -87,11 +91,9 @@ impl ClientService {
     pub async fn unsubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let current = self.unsubscribe_info(token).await?;
         if !current.unsubscribed {
-            store(
-                self.clients
-                    .set_unsubscribed(token, Some(self.clock.now()))
-                    .await,
-            )?;
+            self.clients
+                .set_unsubscribed(token, Some(self.clock.now()))
+                .await?;
         }
         Ok(UnsubscribeInfo {
             unsubscribed: true,
@@ -101,8 +103,11 @@ impl ClientService {
 
     /// Undoes an unsubscribe; only the recipient, holding the link, can.
     pub async fn resubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
-        let c =
-            store(self.clients.set_unsubscribed(token, None).await)?.ok_or(Error::InvalidToken)?;
+        let c = self
+            .clients
+            .set_unsubscribed(token, None)
+            .await?
+            .ok_or(Error::InvalidToken)?;
         Ok(UnsubscribeInfo {
             email: c.email.to_string(),
             unsubscribed: false,

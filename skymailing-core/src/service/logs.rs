@@ -6,11 +6,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde::Serialize;
 
-use super::store;
-use crate::engine::redact_addresses;
 use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{Clock, DailyOutcome, DeliveryQueue, RunFilter, RunStore};
-use crate::{Delivery, Error, ListQuery, Page, Run, RunId, RunTotals};
+use crate::{Delivery, Error, ListQuery, Page, Run, RunId, RunTotals, redact_addresses};
 
 /// A run with its live progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,15 +41,15 @@ impl LogService {
     /// All runs, newest first.
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Run>, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
-        store(self.runs.list_runs(RunFilter::default(), query).await)
+        Ok(self.runs.list_runs(RunFilter::default(), query).await?)
     }
 
     /// One run with its progress. Failure replies name recipients only for
     /// those who may see the run's addresses.
     pub async fn run(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
-        let run = store(self.runs.run(id).await)?.ok_or(Error::NotFound)?;
-        let mut totals = store(self.queue.run_totals(id).await)?;
+        let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
+        let mut totals = self.queue.run_totals(id).await?;
         if decide(actor, Action::ViewDeliveries, Target::OwnedBy(run.owner)) != Decision::Allow {
             for (reply, _) in &mut totals.failures {
                 *reply = redact_addresses(reply);
@@ -68,9 +66,9 @@ impl LogService {
         query: &ListQuery,
     ) -> Result<Page<Delivery>, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
-        let run = store(self.runs.run(id).await)?.ok_or(Error::NotFound)?;
+        let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
         authorize(actor, Action::ViewDeliveries, Target::OwnedBy(run.owner))?;
-        store(self.runs.run_deliveries(id, query).await)
+        Ok(self.runs.run_deliveries(id, query).await?)
     }
 
     /// Sent and failed deliveries per day over the last `days` days, for the chart.
@@ -78,6 +76,6 @@ impl LogService {
         authorize(actor, Action::ListLog, Target::None)?;
         let days = days.clamp(1, 366);
         let since = self.clock.now() - Duration::days(i64::from(days));
-        store(self.runs.daily_outcomes(None, since).await)
+        Ok(self.runs.daily_outcomes(None, since).await?)
     }
 }

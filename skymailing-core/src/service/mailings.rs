@@ -6,14 +6,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::store;
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, MailingStore, RunFilter, RunStore, UserStore};
 use crate::schedule::Schedule;
 use crate::{
     DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page,
-    Periodicity, Role, Run, TimeZone, UserId,
+    Periodicity, Reason, Role, Run, TimeZone, UserId,
 };
 
 /// Which mailings to list.
@@ -82,12 +81,16 @@ impl MailingService {
                 None
             }
         };
-        Ok(store(self.mailings.list_mailings(owner, query).await)?.map(|m| self.view(m)))
+        Ok(self
+            .mailings
+            .list_mailings(owner, query)
+            .await?
+            .map(|m| self.view(m)))
     }
 
     async fn load(&self, actor: Actor, id: MailingId, action: Action) -> Result<Mailing, Error> {
         actor.principal()?;
-        let m = store(self.mailings.mailing(id).await)?.ok_or(Error::NotFound)?;
+        let m = self.mailings.mailing(id).await?.ok_or(Error::NotFound)?;
         // Hidden data must not leak through a 403: check visibility first.
         authorize(actor, Action::ViewMailing, Target::OwnedBy(m.owner))?;
         authorize(actor, action, Target::OwnedBy(m.owner))?;
@@ -100,7 +103,10 @@ impl MailingService {
     }
 
     async fn time_zone(&self, user: UserId) -> Result<TimeZone, Error> {
-        Ok(store(self.users.user(user).await)?
+        Ok(self
+            .users
+            .user(user)
+            .await?
             .map(|u| u.time_zone)
             .unwrap_or_default())
     }
@@ -111,7 +117,7 @@ impl MailingService {
         let tz = self.time_zone(p.id).await?;
         let now = self.clock.now();
         let next = schedule_of(draft.start_at, draft.end_at, draft.periodicity, tz).seed(now);
-        let m = store(self.mailings.create_mailing(p.id, draft, next, now).await)?;
+        let m = self.mailings.create_mailing(p.id, draft, next, now).await?;
         self.wakeup.wake();
         Ok(self.view(m))
     }
@@ -136,7 +142,7 @@ impl MailingService {
                 owner: None,
             };
             let one = ListQuery::new(1, 1, None)?;
-            if store(self.runs.list_runs(ran, &one).await)?.total == 0 {
+            if self.runs.list_runs(ran, &one).await?.total == 0 {
                 schedule.seed(now)
             } else {
                 schedule.first_after(now)
@@ -144,7 +150,10 @@ impl MailingService {
         } else {
             m.next_run_at
         };
-        let m = store(self.mailings.update_mailing(id, draft, next, now).await)?
+        let m = self
+            .mailings
+            .update_mailing(id, draft, next, now)
+            .await?
             .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(self.view(m))
@@ -153,7 +162,7 @@ impl MailingService {
     /// Deletes a mailing: its pending deliveries are cancelled, its reports stay.
     pub async fn delete(&self, actor: Actor, id: MailingId) -> Result<(), Error> {
         self.load(actor, id, Action::ManageMailings).await?;
-        if store(self.mailings.delete_mailing(id, self.clock.now()).await)? {
+        if self.mailings.delete_mailing(id, self.clock.now()).await? {
             self.wakeup.wake();
             Ok(())
         } else {
@@ -174,12 +183,11 @@ impl MailingService {
             DisabledBy::Owner
         };
         let now = self.clock.now();
-        let m = store(
-            self.mailings
-                .set_mailing_enabled(id, false, Some(by), m.next_run_at, now)
-                .await,
-        )?
-        .ok_or(Error::NotFound)?;
+        let m = self
+            .mailings
+            .set_mailing_enabled(id, false, Some(by), m.next_run_at, now)
+            .await?
+            .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(self.view(m))
     }
@@ -194,19 +202,16 @@ impl MailingService {
             return Ok(self.view(m));
         }
         if m.disabled_by == Some(DisabledBy::Manager) && p.role == Role::User {
-            return Err(Error::forbidden(
-                "a manager disabled this mailing; only a manager can enable it again",
-            ));
+            return Err(Error::Forbidden(Reason::DisabledByManager));
         }
         let tz = self.time_zone(m.owner).await?;
         let now = self.clock.now();
         let next = schedule_of(m.start_at, m.end_at, m.periodicity, tz).seed(now);
-        let m = store(
-            self.mailings
-                .set_mailing_enabled(id, true, None, next, now)
-                .await,
-        )?
-        .ok_or(Error::NotFound)?;
+        let m = self
+            .mailings
+            .set_mailing_enabled(id, true, None, next, now)
+            .await?
+            .ok_or(Error::NotFound)?;
         self.wakeup.wake();
         Ok(self.view(m))
     }
@@ -223,7 +228,7 @@ impl MailingService {
             mailing: Some(id),
             owner: None,
         };
-        store(self.runs.list_runs(filter, query).await)
+        Ok(self.runs.list_runs(filter, query).await?)
     }
 }
 

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use super::store;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, MessageStore};
-use crate::{Error, ListQuery, Message, MessageDraft, MessageId, Page};
+use crate::{Error, ListQuery, Message, MessageDraft, MessageId, Page, Reason};
 
 /// Message use cases.
 #[derive(Clone)]
@@ -24,23 +23,22 @@ impl MessageService {
     /// All messages.
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Message>, Error> {
         authorize(actor, Action::UseMessages, Target::None)?;
-        store(self.messages.list_messages(query).await)
+        Ok(self.messages.list_messages(query).await?)
     }
 
     /// One message.
     pub async fn get(&self, actor: Actor, id: MessageId) -> Result<Message, Error> {
         authorize(actor, Action::UseMessages, Target::None)?;
-        store(self.messages.message(id).await)?.ok_or(Error::NotFound)
+        self.messages.message(id).await?.ok_or(Error::NotFound)
     }
 
     /// Writes a new message.
     pub async fn create(&self, actor: Actor, draft: &MessageDraft) -> Result<Message, Error> {
         let p = authorize(actor, Action::UseMessages, Target::None)?;
-        store(
-            self.messages
-                .create_message(p.id, draft, self.clock.now())
-                .await,
-        )
+        Ok(self
+            .messages
+            .create_message(p.id, draft, self.clock.now())
+            .await?)
     }
 
     /// Changes a message; runs already started keep the copy they froze. A
@@ -54,25 +52,21 @@ impl MessageService {
     ) -> Result<Message, Error> {
         let m = self.get(actor, id).await?;
         let p = authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
-        let users = store(self.messages.message_users(id).await)?;
+        let users = self.messages.message_users(id).await?;
         if users.iter().any(|u| *u != m.owner && *u != p.id) {
-            return Err(Error::Conflict(
-                "other users' mailings send this message; write a new message instead".into(),
-            ));
+            return Err(Error::Conflict(Reason::MessageUsedByOthers));
         }
-        store(
-            self.messages
-                .update_message(id, draft, self.clock.now())
-                .await,
-        )?
-        .ok_or(Error::NotFound)
+        self.messages
+            .update_message(id, draft, self.clock.now())
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// Deletes a message that no mailing uses.
     pub async fn delete(&self, actor: Actor, id: MessageId) -> Result<(), Error> {
         let m = self.get(actor, id).await?;
         authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
-        if store(self.messages.delete_message(id).await)? {
+        if self.messages.delete_message(id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)

@@ -135,25 +135,3 @@ impl SkyMailing {
         )
     }
 }
-
-/// Maps a store conflict to the error a user sees.
-fn conflict(c: crate::StoreConflict) -> crate::Error {
-    use crate::{Error, StoreConflict::*};
-    match c {
-        UserEmailTaken => Error::invalid("email", "is already registered"),
-        ClientEmailTaken => Error::invalid("email", "you already have a client with this address"),
-        MessageInUse => Error::Conflict(
-            "this message is used by a mailing; change or delete the mailing first".into(),
-        ),
-        UnknownMessage => Error::invalid("message_id", "no such message"),
-        UnknownClient => Error::invalid("client_ids", "choose only your own clients"),
-    }
-}
-
-/// Converts store errors, turning conflicts into user-facing errors.
-fn store<T>(r: Result<T, crate::StoreError>) -> Result<T, crate::Error> {
-    r.map_err(|e| match e {
-        crate::StoreError::Conflict(c) => conflict(c),
-        other => crate::Error::Store(other),
-    })
-}

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::store;
 use crate::ports::{BlogStore, Clock, Stats, StatsStore};
 use crate::{BlogPost, Error};
 
@@ -41,14 +40,14 @@ impl StatsService {
 
     /// The figures: mailings, running mailings, unique clients.
     pub async fn home(&self) -> Result<Stats, Error> {
-        store(self.stats.stats(self.clock.now()).await)
+        Ok(self.stats.stats(self.clock.now()).await?)
     }
 
     /// The figures and three random published posts.
     pub async fn home_page(&self) -> Result<HomePage, Error> {
         Ok(HomePage {
             stats: self.home().await?,
-            posts: store(self.posts.random_posts(3).await)?,
+            posts: self.posts.random_posts(3).await?,
         })
     }
 }

@@ -11,6 +11,7 @@ use crate::ports::Clock;
 #[derive(Debug)]
 pub struct ManualClock {
     now: watch::Sender<DateTime<Utc>>,
+    sleeps: watch::Sender<u64>,
 }
 
 impl ManualClock {
@@ -18,7 +19,22 @@ impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         ManualClock {
             now: watch::Sender::new(start),
+            sleeps: watch::Sender::new(0),
         }
+    }
+    /// How many times something (the engine, between rounds) began to sleep on
+    /// this clock.
+    pub fn sleeps_started(&self) -> u64 {
+        *self.sleeps.borrow()
+    }
+    /// Waits until something has begun to sleep on this clock `n` times in
+    /// all, or `timeout` passes; returns whether it had. An engine that sleeps
+    /// has finished its round: a test that waits for this needs no guessed pause.
+    pub async fn wait_for_sleeps(&self, n: u64, timeout: std::time::Duration) -> bool {
+        let mut rx = self.sleeps.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|c| *c >= n))
+            .await
+            .is_ok()
     }
     /// Moves the clock to `t` (it never moves back).
     pub fn set(&self, t: DateTime<Utc>) {
@@ -37,6 +53,7 @@ impl Clock for ManualClock {
     }
     async fn sleep_until(&self, deadline: DateTime<Utc>) {
         let mut rx = self.now.subscribe();
+        self.sleeps.send_modify(|n| *n += 1);
         loop {
             if *rx.borrow_and_update() >= deadline {
                 return;

@@ -1363,7 +1363,9 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
         (5, 2, 2, 1)
     );
     assert!(
-        !s.finish_run(run.id, &partial, "early", t0()).await.unwrap(),
+        !s.finish_run(run.id, &RunReport::new(&partial, 0), t0())
+            .await
+            .unwrap(),
         "not while sending"
     );
     s.complete_deliveries(&results[4..], t0()).await.unwrap();
@@ -1389,11 +1391,9 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
         }
     );
     let later = t0() + Span::minutes(1);
-    assert!(s.finish_run(run.id, &t, "the report", later).await.unwrap());
-    assert!(
-        !s.finish_run(run.id, &t, "again", later).await.unwrap(),
-        "once"
-    );
+    let report = RunReport::new(&t, 0);
+    assert!(s.finish_run(run.id, &report, later).await.unwrap());
+    assert!(!s.finish_run(run.id, &report, later).await.unwrap(), "once");
     let r = s.run(run.id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -1401,9 +1401,10 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
             r.sent,
             r.failed,
             r.cancelled,
-            r.report.as_deref()
+            r.report.as_ref()
         ),
-        (Some(later), 2, 3, 0, Some("the report"))
+        (Some(later), 2, 3, 0, Some(&report)),
+        "the report reads back as it was written"
     );
     assert!(s.runs_to_finish(10).await.unwrap().is_empty());
 }
@@ -1498,7 +1499,9 @@ pub async fn mailing_is_sending_while_a_run_is_unfinished(s: S) {
     let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap();
     let t = s.run_totals(run.id).await.unwrap();
-    s.finish_run(run.id, &t, "done", t0()).await.unwrap();
+    s.finish_run(run.id, &RunReport::new(&t, 0), t0())
+        .await
+        .unwrap();
     assert!(!s.mailing(m.id).await.unwrap().unwrap().sending);
     assert!(!s.list_mailings(None, &all()).await.unwrap().items[0].sending);
 }
@@ -2084,7 +2087,11 @@ pub async fn smaller_queries_and_filters(s: S) {
     assert_eq!(after.running_mailings + 1, before.running_mailings);
     for r in s.runs_to_finish(10).await.unwrap() {
         let t = s.run_totals(r.id).await.unwrap();
-        assert!(s.finish_run(r.id, &t, "done", t0()).await.unwrap());
+        assert!(
+            s.finish_run(r.id, &RunReport::new(&t, 0), t0())
+                .await
+                .unwrap()
+        );
     }
     let late = s.stats(t0() + Span::days(365)).await.unwrap();
     assert_eq!(late.running_mailings, 0, "past their end nothing runs");

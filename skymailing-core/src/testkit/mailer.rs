@@ -34,8 +34,9 @@ pub struct RecordingMailer {
     script: Mutex<HashMap<String, VecDeque<Scripted>>>,
     delay: Mutex<Option<Duration>>,
     count: watch::Sender<usize>,
-    in_flight: AtomicUsize,
+    in_flight: watch::Sender<usize>,
     max_in_flight: AtomicUsize,
+    gate_open: watch::Sender<bool>,
 }
 
 impl Default for RecordingMailer {
@@ -53,9 +54,35 @@ impl RecordingMailer {
             script: Mutex::new(HashMap::new()),
             delay: Mutex::new(None),
             count: watch::Sender::new(0),
-            in_flight: AtomicUsize::new(0),
+            in_flight: watch::Sender::new(0),
             max_in_flight: AtomicUsize::new(0),
+            gate_open: watch::Sender::new(true),
         }
+    }
+
+    /// Holds every send (those under way and new ones) until [`release`](Self::release):
+    /// a relay that has stopped answering, for as long as a test needs.
+    pub fn hold(&self) {
+        self.gate_open.send_replace(false);
+    }
+
+    /// Lets held sends go on.
+    pub fn release(&self) {
+        self.gate_open.send_replace(true);
+    }
+
+    /// Sends in progress now.
+    pub fn in_flight(&self) -> usize {
+        *self.in_flight.borrow()
+    }
+
+    /// Waits until at least `n` sends are in progress at once, or `timeout`
+    /// passes; returns whether they were.
+    pub async fn wait_for_in_flight(&self, n: usize, timeout: Duration) -> bool {
+        let mut rx = self.in_flight.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|c| *c >= n))
+            .await
+            .is_ok()
     }
 
     /// Queues answers for sends to `address`, used one per send, in order.
@@ -134,11 +161,18 @@ impl RecordingMailer {
 #[async_trait]
 impl Mailer for RecordingMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
-        let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut now_in_flight = 0;
+        self.in_flight.send_modify(|n| {
+            *n += 1;
+            now_in_flight = *n;
+        });
         self.max_in_flight
             .fetch_max(now_in_flight, Ordering::SeqCst);
+        let mut gate = self.gate_open.subscribe();
+        // The sender lives as long as `self`: this cannot fail.
+        let _ = gate.wait_for(|open| *open).await;
         let result = self.answer(email).await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.in_flight.send_modify(|n| *n -= 1);
         result
     }
 }

@@ -921,8 +921,7 @@ impl DeliveryQueue for MemoryStore {
     async fn finish_run(
         &self,
         run: RunId,
-        totals: &RunTotals,
-        report: &str,
+        report: &RunReport,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut s = self.lock();
@@ -933,10 +932,10 @@ impl DeliveryQueue for MemoryStore {
             return Ok(false);
         };
         r.run.finished_at = Some(now);
-        r.run.sent = totals.sent;
-        r.run.failed = totals.failed;
-        r.run.cancelled = totals.cancelled;
-        r.run.report = Some(report.to_owned());
+        r.run.sent = report.sent;
+        r.run.failed = report.failed;
+        r.run.cancelled = report.cancelled;
+        r.run.report = Some(report.clone());
         Ok(true)
     }
 

@@ -230,7 +230,7 @@ impl From<Run> for RunOut {
             sent: r.sent,
             failed: r.failed,
             cancelled: r.cancelled,
-            report: r.report,
+            report: r.report.map(|r| r.to_string()),
         }
     }
 }

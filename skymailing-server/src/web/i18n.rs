@@ -5,6 +5,7 @@
 //! `Accept-Language`, else English.
 
 use poem::Request;
+use skymailing_core::{Reason, ReportLine, RunReport};
 
 /// A language the pages are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,59 @@ impl Lang {
     pub fn tn(&self, key: &str, n: impl std::fmt::Display) -> String {
         self.t(key).replace("%{n}", &n.to_string())
     }
+
+    /// The text of `key` with each `%{name}` replaced by its value.
+    pub fn tp(&self, key: &str, params: &[(&str, String)]) -> String {
+        let mut text = self.t(key);
+        for (name, value) in params {
+            text = text.replace(&format!("%{{{name}}}"), value);
+        }
+        text
+    }
+
+    /// Why core refused something, from its code and parameters.
+    pub fn reason(&self, reason: &Reason) -> String {
+        self.tp(&format!("reason.{}", reason.code()), &reason.params())
+    }
+
+    /// A run's report, sentence by sentence from its codes. Failure replies
+    /// are the relays' own words and stay as they are.
+    pub fn report(&self, report: &RunReport) -> String {
+        let mut out = String::new();
+        for line in report.lines() {
+            let part = match line {
+                ReportLine::NoRecipients => self.t("report.no_recipients"),
+                ReportLine::Sent { sent, total } => self.tp(
+                    "report.sent",
+                    &[("sent", sent.to_string()), ("total", total.to_string())],
+                ),
+                ReportLine::Failed { failed } => {
+                    let mut s = self.tp("report.failed", &[("failed", failed.to_string())]);
+                    let list = report.failure_list();
+                    if !list.is_empty() {
+                        s = format!("{s}: {list}");
+                    }
+                    format!("; {s}")
+                }
+                ReportLine::Cancelled { cancelled } => format!(
+                    "; {}",
+                    self.tp("report.cancelled", &[("cancelled", cancelled.to_string())])
+                ),
+                ReportLine::SkippedSlots { skipped: 1 } => {
+                    format!(" ({})", self.t("report.skipped_one"))
+                }
+                ReportLine::SkippedSlots { skipped } => format!(
+                    " ({})",
+                    self.tp("report.skipped", &[("skipped", skipped.to_string())])
+                ),
+                // A line this version does not know yet: the English sentence
+                // of the whole report is better than nothing.
+                _ => return report.to_string(),
+            };
+            out.push_str(&part);
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +155,61 @@ mod tests {
         assert_eq!(best("fr, en;q=0.1"), Some(Lang::En));
         assert_eq!(best("fr, de"), None);
         assert_eq!(best("ru;q=0, en"), Some(Lang::En));
+    }
+
+    /// Every code core can give has a text in every language, and the English
+    /// pages say what core's own English says.
+    #[test]
+    fn every_reason_and_report_line_has_both_languages() {
+        for lang in [Lang::En, Lang::Ru] {
+            for reason in Reason::every_kind() {
+                let key = format!("reason.{}", reason.code());
+                let text = lang.t(&key);
+                assert!(
+                    !text.is_empty() && !text.contains(&key),
+                    "{lang:?} lacks {key}"
+                );
+            }
+        }
+        let samples = [
+            Reason::TooLong { max: 100 },
+            Reason::OutOfRange { min: 1, max: 200 },
+            Reason::TemplateSyntax {
+                line: 2,
+                column: 5,
+                detail: "unexpected end".into(),
+            },
+            Reason::DisabledByManager,
+        ];
+        for r in samples {
+            assert_eq!(Lang::En.reason(&r), r.to_string());
+        }
+        let report = RunReport::new(
+            &skymailing_core::RunTotals {
+                total: 5,
+                sent: 2,
+                failed: 2,
+                cancelled: 1,
+                failures: vec![("550 no such user".into(), 2)],
+                ..Default::default()
+            },
+            3,
+        );
+        assert_eq!(Lang::En.report(&report), report.to_string());
+        assert_eq!(
+            Lang::Ru.report(&report),
+            "Отправлено 2 из 5; не доставлено 2: 550 no such user ×2; отменено 1 (пропущено запусков: 3)"
+        );
+        let empty = RunReport::default();
+        assert_eq!(Lang::En.report(&empty), empty.to_string());
+        assert!(Lang::Ru.report(&empty).starts_with("Нет получателей"));
+        let one_skipped = RunReport {
+            total: 1,
+            sent: 1,
+            skipped_slots: 1,
+            ..Default::default()
+        };
+        assert_eq!(Lang::En.report(&one_skipped), one_skipped.to_string());
     }
 
     /// Every English text has a Russian one, and no Russian text is left in

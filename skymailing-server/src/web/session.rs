@@ -15,6 +15,7 @@ use skymailing_core::{Error, User};
 use super::pages::ErrorPage;
 use super::{Chrome, Lang, render, see_other};
 use crate::Service;
+use crate::error::status_of;
 
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "sky_session";
@@ -156,19 +157,6 @@ pub(crate) fn error_page(viewer: &Viewer, err: poem::Error) -> Response {
         text: detail.unwrap_or_else(|| viewer.t(text)),
     };
     render(&page).with_status(status).into_response()
-}
-
-fn status_of(e: &Error) -> StatusCode {
-    match e {
-        Error::Unauthenticated | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) | Error::AccountBlocked | Error::NotVerified => StatusCode::FORBIDDEN,
-        Error::NotFound => StatusCode::NOT_FOUND,
-        Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Conflict(_) => StatusCode::CONFLICT,
-        Error::InvalidToken => StatusCode::BAD_REQUEST,
-        Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
 }
 
 /// A core error raised by a page handler, rendered by [`attach`].

@@ -8,7 +8,7 @@ use poem::http::StatusCode;
 use poem::web::{Data, Form, Multipart, Path, Query};
 use poem::{IntoResponse, Response};
 use skymailing_core::policy::{Action, Target};
-use skymailing_core::{Error, Page, PostDraft, PostId, Role, User, UserId, UserState};
+use skymailing_core::{Error, Page, PostDraft, PostId, Reason, Role, User, UserId, UserState};
 
 use super::content::ConfirmDelete;
 use super::public::PostView;
@@ -184,7 +184,7 @@ struct PostInput {
 /// comes back with the fields read so far, so the text is not lost.
 async fn read_post(mut form: Multipart) -> (PostInput, Option<Error>) {
     let mut input = PostInput::default();
-    let bad = |_| Error::invalid("image", "the form could not be read");
+    let bad = |_| Error::invalid("image", Reason::FormUnreadable);
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
@@ -220,9 +220,14 @@ async fn read_image(field: poem::web::Field) -> Result<Option<(Vec<u8>, String)>
     limited
         .read_to_end(&mut bytes)
         .await
-        .map_err(|_| Error::invalid("image", "the upload was interrupted"))?;
+        .map_err(|_| Error::invalid("image", Reason::UploadInterrupted))?;
     if bytes.len() > MAX_IMAGE {
-        return Err(Error::invalid("image", "the image is larger than 2 MB"));
+        return Err(Error::invalid(
+            "image",
+            Reason::ImageTooLarge {
+                max_mb: (MAX_IMAGE / (1024 * 1024)) as u32,
+            },
+        ));
     }
     Ok((!bytes.is_empty() || !file.is_empty()).then_some((bytes, file)))
 }
@@ -254,8 +259,7 @@ fn image_kind(bytes: &[u8]) -> Option<&'static str> {
 }
 
 async fn store_image(service: &Service, bytes: &[u8]) -> Result<String, Error> {
-    let ext = image_kind(bytes)
-        .ok_or_else(|| Error::invalid("image", "choose a PNG, JPEG, GIF or WebP image"))?;
+    let ext = image_kind(bytes).ok_or_else(|| Error::invalid("image", Reason::ImageType))?;
     let dir = service.uploads_dir();
     tokio::fs::create_dir_all(&dir)
         .await

@@ -10,7 +10,7 @@ use poem::web::{Data, Path, Query};
 use skymailing_core::policy::{Action, Target};
 use skymailing_core::service::{MailingScope, MailingView};
 use skymailing_core::{
-    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Role, Run,
+    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason, Role, Run,
 };
 
 use super::content::ConfirmDelete;
@@ -217,7 +217,7 @@ fn input_time(viewer: &Viewer, t: DateTime<Utc>) -> String {
 fn parse_time(viewer: &Viewer, field: &'static str, s: &str) -> Result<DateTime<Utc>, Error> {
     let naive = NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S")
         .or_else(|_| NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M"))
-        .map_err(|_| Error::invalid(field, "enter a date and time"))?;
+        .map_err(|_| Error::invalid(field, Reason::DateTimeRequired))?;
     Ok(skymailing_core::schedule::resolve_local(
         skymailing_core::TimeZone(tz_of(viewer)),
         naive,
@@ -229,7 +229,7 @@ impl Values {
         let message = self
             .message_id
             .parse::<i64>()
-            .map_err(|_| Error::invalid("message_id", "no such message"))?;
+            .map_err(|_| Error::invalid("message_id", Reason::NoSuchMessage))?;
         MailingDraft::new(
             &self.name,
             MessageId(message),
@@ -364,12 +364,15 @@ pub(crate) fn run_row(viewer: &Viewer, r: Run) -> RunRow {
     RunRow {
         id: r.id.0,
         started: local(viewer, r.started_at),
-        report: r.report.unwrap_or_else(|| {
-            viewer
-                .t("log.in_progress")
-                .replace("%{done}", &(r.sent + r.failed + r.cancelled).to_string())
-                .replace("%{total}", &r.recipients.to_string())
-        }),
+        report: r
+            .report
+            .map(|rep| viewer.lang.report(&rep))
+            .unwrap_or_else(|| {
+                viewer
+                    .t("log.in_progress")
+                    .replace("%{done}", &(r.sent + r.failed + r.cancelled).to_string())
+                    .replace("%{total}", &r.recipients.to_string())
+            }),
         mailing: r.mailing_name,
     }
 }
@@ -534,7 +537,7 @@ pub(crate) async fn run_progress(
         percent: t.percent(),
         done: d.run.finished_at.is_some(),
         counts: counts(viewer.lang, t.sent, t.failed, t.total),
-        report: d.run.report,
+        report: d.run.report.map(|r| viewer.lang.report(&r)),
     })
 }
 

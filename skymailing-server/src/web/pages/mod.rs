@@ -178,11 +178,11 @@ impl FormState {
         match e {
             Error::Invalid { field, reason } => Ok(FormState {
                 field: Some(field.to_owned()),
-                message: reason_text(lang, &reason),
+                message: lang.reason(&reason),
                 general: None,
             }),
             Error::Conflict(reason) => Ok(FormState {
-                general: Some(reason_text(lang, &reason)),
+                general: Some(lang.reason(&reason)),
                 ..FormState::default()
             }),
             e => Err(PageError(e)),
@@ -195,21 +195,6 @@ impl FormState {
             general: Some(text),
             ..FormState::default()
         }
-    }
-}
-
-/// A core reason in the page's language: known reasons are translated; in
-/// Russian an unknown one becomes a general hint rather than English text.
-fn reason_text(lang: Lang, reason: &str) -> String {
-    if lang == Lang::En {
-        return reason.to_owned();
-    }
-    let key = format!("reason.{reason}");
-    let text = lang.t(&key);
-    if text == key || text.ends_with(&key) {
-        lang.t("reason.generic")
-    } else {
-        text
     }
 }
 
