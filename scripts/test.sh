@@ -16,7 +16,11 @@ if ! [ -x /usr/bin/chromedriver ] || ! [ -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null ||
       { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
   else
-    echo "NOTICE: chromium/chromedriver missing and cannot be installed here; the browser test will be skipped (it fails under CI=true)" >&2
+    echo "######################################################################" >&2
+    echo "# NOTICE: chromium/chromedriver missing and cannot be installed here:" >&2
+    echo "# the browser test is SKIPPED (under CI=true it fails instead)." >&2
+    echo "######################################################################" >&2
+    export SKYMAILING_SKIP_BROWSER=1
   fi
 fi
 

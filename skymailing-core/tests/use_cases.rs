@@ -607,6 +607,36 @@ async fn manager_cannot_create_clients() {
     ));
 }
 
+/// Another user's client is private data: "not found" for a manager too,
+/// never "forbidden" (which would say it exists).
+#[tokio::test]
+async fn a_manager_gets_not_found_for_another_users_client() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
+    let id = w.clients(ann, &["carl@example.com"]).await[0];
+    let d = ClientDraft::parse("x@example.com", "X", "").unwrap();
+    for missing in [id, ClientId(9999)] {
+        assert!(matches!(
+            w.app.clients.get(manager, missing).await,
+            Err(Error::NotFound)
+        ));
+        assert!(matches!(
+            w.app.clients.update(manager, missing, &d).await,
+            Err(Error::NotFound)
+        ));
+        assert!(matches!(
+            w.app.clients.delete(manager, missing).await,
+            Err(Error::NotFound)
+        ));
+    }
+    assert_eq!(
+        w.app.clients.get(ann, id).await.unwrap().email.as_str(),
+        "carl@example.com",
+        "untouched"
+    );
+}
+
 #[tokio::test]
 async fn client_input_errors_name_the_field() {
     let w = world_at("2026-05-01T09:00:00Z");

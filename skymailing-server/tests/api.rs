@@ -53,7 +53,7 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
         (run["recipients"].as_u64(), run["sent"].as_u64()),
         (Some(2), Some(2))
     );
-    assert!(run["report"].as_str().unwrap().contains('2'), "{run}");
+    assert_eq!(run["report"], "Sent 2 of 2", "{run}");
     let id = run["id"].as_i64().unwrap();
     let log = srv.get("/api/v1/logs", t).await;
     assert!(
@@ -205,6 +205,12 @@ async fn managers_see_block_and_disable_but_edit_nothing(srv: TestServer) {
         )
         .await;
     assert_eq!((r.status, r.code()), (403, "forbidden"), "{r:?}");
+    // Another user's client is not found, as it is for every other user.
+    let path = format!("/api/v1/clients/{client}");
+    assert_eq!(srv.get(&path, m).await.status, 404);
+    let edit = json!({"email": "x@client.test", "full_name": "X", "comment": ""});
+    assert_eq!(srv.put(&path, m, edit).await.status, 404);
+    assert_eq!(srv.delete(&path, m).await.status, 404);
     let body = mailing_body(
         msg,
         &[client],

@@ -303,6 +303,49 @@ async fn sign_in_registration_and_reset_are_rate_limited() {
 }
 
 #[tokio::test]
+async fn registration_is_rate_limited() {
+    let srv = TestServer::sqlite_with(RateLimits::uniform(3)).await;
+    let register = |n: u32| {
+        srv.post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": format!("r{n}@example.com"), "password": "correct horse", "name": "R"}),
+        )
+    };
+    for n in 0..3 {
+        assert_eq!(register(n).await.status, 202);
+    }
+    let r = register(3).await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{r:?}");
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+/// Checking the current password is a guess like a sign-in, and shares its limit.
+#[tokio::test]
+async fn password_changes_share_the_sign_in_limit() {
+    let srv = TestServer::sqlite_with(RateLimits::uniform(3)).await;
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await; // one sign-in
+    let change = || {
+        srv.post(
+            "/api/v1/me/password",
+            Some(&token),
+            json!({"current_password": "a wrong guess", "new_password": "another horse"}),
+        )
+    };
+    for _ in 0..2 {
+        let r = change().await;
+        assert_eq!(
+            (r.status, r.body["field"].as_str()),
+            (422, Some("current_password")),
+            "{r:?}"
+        );
+    }
+    let r = change().await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{r:?}");
+    assert!(r.headers.contains_key("retry-after"));
+}
+
+#[tokio::test]
 async fn registering_a_taken_address_answers_the_same() {
     let srv = TestServer::sqlite().await;
     let body = json!({"email": "ann@example.com", "password": "correct horse", "name": "Ann"});
@@ -330,6 +373,24 @@ async fn registering_a_taken_address_answers_the_same() {
         )
         .await;
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
+}
+
+/// With its database gone the process lives (`/healthz`), says it cannot
+/// serve (`/readyz` 503), and the API answers 503 `unavailable`, not 500.
+#[tokio::test]
+async fn without_the_database_readiness_and_the_api_answer_503() {
+    let (srv, store) = TestServer::sqlite_and_store().await;
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    assert_eq!(srv.get("/readyz", None).await.status, 200);
+    store.close().await;
+    assert_eq!(srv.get("/healthz", None).await.status, 200);
+    let r = srv.get("/readyz", None).await;
+    assert_eq!(r.status, 503, "{r:?}");
+    assert_eq!(r.body["status"], "unavailable");
+    let r = srv.get("/api/v1/stats", None).await;
+    assert_eq!((r.status, r.code()), (503, "unavailable"), "{r:?}");
+    let r = srv.get("/api/v1/clients", Some(&token)).await;
+    assert_eq!((r.status, r.code()), (503, "unavailable"), "{r:?}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Resp, TestServer};
+use common::{Resp, TestServer, contains_word, english_only_texts};
 use poem::http::Method;
 use serde_json::json;
 
@@ -408,24 +408,19 @@ async fn russian_pages_have_no_english_left() {
     let srv = TestServer::sqlite().await;
     let (_, _, client, msg, mailing, run) = two_users(&srv).await;
     let (admin, _) = srv.admin().await;
-    srv.post(
-        "/api/v1/blog/posts",
-        Some(&admin),
-        json!({"title": "Привет", "body": "Первая запись", "image": null, "published": true}),
-    )
-    .await;
-    let en: HashMap<String, String> =
-        serde_json::from_str(include_str!("../locales/en.json")).unwrap();
-    let ru: HashMap<String, String> =
-        serde_json::from_str(include_str!("../locales/ru.json")).unwrap();
-    // English texts that Russian pages must not show.
-    let english: Vec<&String> = en
-        .iter()
-        .filter(|(k, v)| {
-            ru.get(*k) != Some(v) && v.len() >= 4 && !v.contains("%{") && !v.contains("{{")
-        })
-        .map(|(_, v)| v)
-        .collect();
+    let post = srv
+        .post(
+            "/api/v1/blog/posts",
+            Some(&admin),
+            json!({"title": "Привет", "body": "Первая запись", "image": null, "published": true}),
+        )
+        .await;
+    assert_eq!(
+        post.status, 201,
+        "the post the blog pages below show: {post:?}"
+    );
+    assert_eq!(post.body["id"], 1, "/blog/1 below is this post");
+    let english = english_only_texts();
     let check = |path: &str, html: &str| {
         let text = visible_text(html);
         assert!(text.contains("SkyMailing"), "{path}");
@@ -448,6 +443,7 @@ async fn russian_pages_have_no_english_left() {
         let r = v.get(path).await;
         check(path, &r.text);
     }
+    assert!(v.get("/blog/1").await.text.contains("Первая запись"));
     // The outbox is for this machine's visitors and admins only; it lists
     // the mails themselves (the account emails are English), in Russian words.
     assert_eq!(
@@ -523,6 +519,16 @@ async fn russian_pages_have_no_english_left() {
         assert_eq!(r.status, 200, "{path}");
         assert!(r.text.contains("lang=\"ru\""), "{path}");
         check(&path, &r.text);
+    }
+    // Run reports are written from codes: Russian here, on the log and the run.
+    for path in [
+        "/log".to_owned(),
+        format!("/log/{run}"),
+        format!("/mailings/{mailing}"),
+    ] {
+        let text = visible_text(&ann.get(&path).await.text);
+        assert!(text.contains("Отправлено 1 из 1"), "{path}: {text}");
+        assert!(!text.contains("Sent 1 of 1"), "{path}: {text}");
     }
     // A form error, in Russian too.
     let r = ann
@@ -634,14 +640,4 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Whether `text` contains `phrase` on its own (not inside a longer word,
-/// as "Mailing" is inside "SkyMailing").
-fn contains_word(text: &str, phrase: &str) -> bool {
-    text.match_indices(phrase).any(|(i, _)| {
-        let before = text[..i].chars().next_back();
-        let after = text[i + phrase.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-    })
 }

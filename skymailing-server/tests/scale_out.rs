@@ -31,13 +31,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn skymailing(args: &[&str], db: &str, smtp: &str, dir: &std::path::Path) -> Child {
+/// The binary with `args`; `from` is the sender address of everything this
+/// process sends, so the relay tells which process sent what.
+fn skymailing(args: &[&str], db: &str, smtp: &str, from: &str, dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_skymailing"))
         .args(args)
         .current_dir(dir)
         .env("DATABASE_URL", db)
         .env("SKYMAILING_MAIL_URL", smtp)
-        .env("SKYMAILING_FROM", "News <news@sky.test>")
+        .env("SKYMAILING_FROM", format!("News <{from}>"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -96,9 +98,10 @@ mod on_pg {
             &["serve", "--no-worker", &bind],
             &db,
             &smtp.url(),
+            "web@sky.test",
             dir.path(),
         );
-        let _worker = skymailing(&["worker"], &db, &smtp.url(), dir.path());
+        let _worker = skymailing(&["worker"], &db, &smtp.url(), "worker@sky.test", dir.path());
         wait_for("the web process", async || {
             tokio::net::TcpStream::connect(&addr).await.ok()
         })
@@ -114,14 +117,18 @@ mod on_pg {
         )
         .await;
         assert_eq!(status, 202);
-        let token = wait_for("the verification mail", async || {
+        let (token, sender) = wait_for("the verification mail", async || {
             smtp.received().into_iter().find_map(|m| {
                 let text = String::from_utf8_lossy(&m.data).into_owned();
                 let at = text.find("verify?token=")? + 13;
-                Some(text[at..at + 64].to_owned())
+                Some((text[at..at + 64].to_owned(), m.from.clone()))
             })
         })
         .await;
+        assert_eq!(
+            sender, "web@sky.test",
+            "account mail comes from the web process"
+        );
         let (status, _) = http(
             &addr,
             "POST",
@@ -175,6 +182,10 @@ mod on_pg {
         })
         .await;
         assert!(String::from_utf8_lossy(&sent.data).contains("Hi Bob"));
+        assert_eq!(
+            sent.from, "worker@sky.test",
+            "the worker sent the mailing, not the web process started with --no-worker"
+        );
         // The run's report, written by the worker, reads back through the web process.
         let path = format!("/api/v1/mailings/{}/runs", mailing["id"]);
         let report = wait_for("the run's report", async || {

@@ -208,3 +208,87 @@ impl DroppingProxy {
         format!("smtp://{}", self.addr)
     }
 }
+
+/// An SMTP server that takes the whole first message and then hangs up
+/// instead of answering the final dot: the relay may or may not have queued
+/// it, and the sender cannot know. Later connections are answered normally.
+/// Every message it read, the cut one included, is kept.
+pub struct HangUpAfterData {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl HangUpAfterData {
+    /// Starts the server on a free loopback port.
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let kept = received.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            while let Ok((stream, _)) = listener.accept().await {
+                let cut = std::mem::take(&mut first);
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read);
+                    let _ = write.write_all(b"220 cut.test ESMTP\r\n").await;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-cut.test\r\n250 8BITMIME\r\n",
+                            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.0.0 Ok\r\n",
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 2.0.0 Bye\r\n").await;
+                                return;
+                            }
+                            "DATA" => {
+                                let _ = write.write_all(b"354 End data with .\r\n").await;
+                                let mut data = Vec::new();
+                                loop {
+                                    line.clear();
+                                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                        return;
+                                    }
+                                    if line == ".\r\n" {
+                                        break;
+                                    }
+                                    data.extend_from_slice(line.as_bytes());
+                                }
+                                kept.lock().unwrap().push(data);
+                                if cut {
+                                    return; // hang up: no reply to the dot
+                                }
+                                b"250 2.0.0 Ok: queued\r\n"
+                            }
+                            _ => b"502 5.5.2 Command not recognized\r\n",
+                        };
+                        if write.write_all(reply).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        HangUpAfterData { addr, received }
+    }
+
+    /// `smtp://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// Every message read so far, the cut one first.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+}

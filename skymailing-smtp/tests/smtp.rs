@@ -10,7 +10,7 @@ use skymailing_core::policy::Actor;
 use skymailing_core::ports::{Mailer, OutgoingEmail, RunFilter, RunStore, SendError, Store};
 use skymailing_core::testkit::{ManualClock, active_user};
 use skymailing_core::*;
-use skymailing_smtp::testing::{DroppingProxy, TestSmtpServer};
+use skymailing_smtp::testing::{DroppingProxy, HangUpAfterData, TestSmtpServer};
 use skymailing_smtp::{SmtpConfig, SmtpMailer};
 use skymailing_store_sqlite::SqliteStore;
 
@@ -275,6 +275,49 @@ async fn a_4xx_is_retried_and_then_delivered() {
     p.engine.round().await.unwrap();
     assert_eq!(server.count(), 2);
     assert_eq!(report(&p).await.as_deref(), Some("Sent 2 of 2"));
+}
+
+/// The relay read the whole message and dropped the connection instead of
+/// answering: it may have queued it or not. That is a connection error, so
+/// the delivery is retried, and the copy sent again carries the same
+/// Message-ID (a receiving system can drop the duplicate).
+#[tokio::test]
+async fn a_connection_dropped_after_data_is_retried_with_the_same_message_id() {
+    let server = HangUpAfterData::start().await;
+    let p = pipeline(&server.url(), &["ann@example.com"]).await;
+    p.engine.round().await.unwrap();
+    assert_eq!(server.received().len(), 1, "the whole message went across");
+    assert_eq!(report(&p).await, None, "not failed: waiting to retry");
+    let run = p
+        .app
+        .logs
+        .list(p.owner, &ListQuery::default())
+        .await
+        .unwrap()
+        .items[0]
+        .id;
+    let d = &p
+        .app
+        .logs
+        .deliveries(p.owner, run, &ListQuery::default())
+        .await
+        .unwrap()
+        .items[0];
+    assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 1));
+    assert!(d.last_reply.is_some(), "the connection error is kept");
+
+    p.clock.advance(chrono::Duration::seconds(11));
+    p.engine.round().await.unwrap();
+    assert_eq!(report(&p).await.as_deref(), Some("Sent 1 of 1"));
+    let copies = server.received();
+    assert_eq!(copies.len(), 2);
+    let message_id = |data: &[u8]| {
+        mail_parser::MessageParser::default()
+            .parse(data)
+            .and_then(|m| m.message_id().map(str::to_owned))
+            .expect("a Message-ID")
+    };
+    assert_eq!(message_id(&copies[0]), message_id(&copies[1]));
 }
 
 #[tokio::test]

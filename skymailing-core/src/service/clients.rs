@@ -34,10 +34,19 @@ impl ClientService {
         Ok(self.clients.list_clients(p.id, query).await?)
     }
 
-    /// One of the actor's clients.
+    /// One of the actor's clients. Clients are private: one that is not the
+    /// actor's is looked up as absent, so another user's client is "not found"
+    /// for every role (the table's `Hidden`), and only the actor's own client
+    /// is then checked against the table (a manager's own is refused).
     pub async fn get(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
-        let p = authorize(actor, Action::ManageClients, Target::None)?;
-        self.clients.client(p.id, id).await?.ok_or(Error::NotFound)
+        let p = actor.principal()?;
+        let c = self
+            .clients
+            .client(p.id, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        authorize(actor, Action::ManageClients, Target::OwnedBy(c.owner))?;
+        Ok(c)
     }
 
     /// Adds a client.
@@ -57,17 +66,17 @@ impl ClientService {
         id: ClientId,
         draft: &ClientDraft,
     ) -> Result<Client, Error> {
-        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        let c = self.get(actor, id).await?;
         self.clients
-            .update_client(p.id, id, draft)
+            .update_client(c.owner, id, draft)
             .await?
             .ok_or(Error::NotFound)
     }
 
     /// Deletes one of the actor's clients.
     pub async fn delete(&self, actor: Actor, id: ClientId) -> Result<(), Error> {
-        let p = authorize(actor, Action::ManageClients, Target::None)?;
-        if self.clients.delete_client(p.id, id).await? {
+        let c = self.get(actor, id).await?;
+        if self.clients.delete_client(c.owner, id).await? {
             Ok(())
         } else {
             Err(Error::NotFound)

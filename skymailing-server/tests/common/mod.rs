@@ -54,6 +54,14 @@ impl TestServer {
         Self::sqlite_at(BASE_URL, limits).await
     }
 
+    /// A server on SQLite, and its store (to take the database away).
+    pub async fn sqlite_and_store() -> (TestServer, Arc<SqliteStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("sky.db")).await.unwrap());
+        let srv = Self::start(store.clone(), dir, RateLimits::uniform(1000)).await;
+        (srv, store)
+    }
+
     /// A server whose public URL is `base_url` (links in mail start with it).
     pub async fn sqlite_at(base_url: &str, limits: RateLimits) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
@@ -397,4 +405,30 @@ macro_rules! on_both_stores {
             )*
         }
     };
+}
+
+/// The English texts of the pages that a Russian page must not show: every
+/// text of `en.json` that `ru.json` says differently (four characters or more,
+/// without placeholders).
+pub fn english_only_texts() -> Vec<String> {
+    let en: std::collections::HashMap<String, String> =
+        serde_json::from_str(include_str!("../../locales/en.json")).unwrap();
+    let ru: std::collections::HashMap<String, String> =
+        serde_json::from_str(include_str!("../../locales/ru.json")).unwrap();
+    en.into_iter()
+        .filter(|(k, v)| {
+            ru.get(k) != Some(v) && v.len() >= 4 && !v.contains("%{") && !v.contains("{{")
+        })
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// Whether `text` contains `phrase` on its own (not inside a longer word,
+/// as "Mailing" is inside "SkyMailing").
+pub fn contains_word(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + phrase.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
