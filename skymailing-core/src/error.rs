@@ -107,6 +107,13 @@ pub enum Reason {
     },
     /// An end at or before the start.
     EndBeforeStart,
+    /// A time outside what schedules accept (see `schedule::EARLIEST`).
+    TimeOutOfRange {
+        /// The earliest accepted, as a date (`1970-01-01`).
+        earliest: String,
+        /// The latest accepted, as a date (`2100-01-01`).
+        latest: String,
+    },
     /// A placeholder a message may not use.
     UnknownPlaceholder {
         /// The placeholder as written.
@@ -171,6 +178,9 @@ impl Reason {
             InvalidEmail { detail } => vec![("detail", detail.clone())],
             OutOfRange { min, max } => vec![("min", min.to_string()), ("max", max.to_string())],
             UnknownPlaceholder { name } => vec![("name", name.clone())],
+            TimeOutOfRange { earliest, latest } => {
+                vec![("earliest", earliest.clone()), ("latest", latest.clone())]
+            }
             TemplateSyntax {
                 line,
                 column,
@@ -215,6 +225,9 @@ impl fmt::Display for Reason {
                 write!(f, "too many clients for one mailing ({max} at most)")
             }
             EndBeforeStart => f.write_str("must be after the start"),
+            TimeOutOfRange { earliest, latest } => {
+                write!(f, "must be between {earliest} and {latest} (UTC)")
+            }
             UnknownPlaceholder { name } => write!(
                 f,
                 "unknown placeholder `{name}` (use name, email or unsubscribe_url)"

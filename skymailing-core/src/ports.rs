@@ -270,6 +270,18 @@ pub trait DeliveryQueue: Send + Sync {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Extends the lease of claims still held: each `(id, attempt)` that is
+    /// still `sending` under that attempt gets `lease_until`. Returns how many
+    /// were renewed (a claim another worker took over is not).
+    async fn renew_leases(
+        &self,
+        claims: &[(DeliveryId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Parks a mailing the engine could not handle: disabled with
+    /// [`DisabledBy::EngineError`], its pending deliveries cancelled, in one
+    /// transaction, unless it is disabled already. Returns whether it changed.
+    async fn park_mailing(&self, mailing: MailingId, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Writes a batch of results. A result is applied only if the delivery is
     /// still `sending` under the same attempt number (a stale claim is fenced
     /// off). A `Retry` or `Released` of a delivery whose mailing was deleted or

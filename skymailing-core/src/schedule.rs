@@ -8,12 +8,35 @@
 //! slots keep the start's day of month, clamped to each month's last day
 //! (Jan 31 → Feb 28/29 → Mar 31), always counted from the start so the day is
 //! never lost. Only slots strictly before the end exist.
+//!
+//! Every time a schedule uses lies in [`EARLIEST`] … [`LATEST`]: the time-zone
+//! tables are exact up to 2099 (past their end chrono-tz applies a fixed
+//! offset and forgets DST), and no time outside this range is accepted from
+//! anyone. A schedule built from times outside it (bad stored data) has no
+//! slots rather than wrong ones, and nothing here panics or walks: the slot
+//! at or before a time is computed from the number of periods since the start,
+//! then corrected by at most a few steps for DST and month lengths.
 
 use chrono::{
-    DateTime, Days, Duration, LocalResult, Months, NaiveDateTime, Offset, TimeZone as _, Utc,
+    DateTime, Datelike, Days, Duration, LocalResult, Months, NaiveDateTime, Offset, TimeZone as _,
+    Utc,
 };
 
 use crate::{Periodicity, TimeZone};
+
+/// The earliest time a schedule accepts: 1970-01-01T00:00:00Z.
+pub const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(0);
+/// The latest time a schedule accepts: 2100-01-01T00:00:00Z.
+pub const LATEST: DateTime<Utc> = DateTime::from_timestamp_nanos(4_102_444_800_000_000_000);
+
+/// Whether `t` is a time schedules accept ([`EARLIEST`] ..= [`LATEST`]).
+pub fn in_range(t: DateTime<Utc>) -> bool {
+    (EARLIEST..=LATEST).contains(&t)
+}
+
+/// Steps the slot search may correct its estimate by: a DST shift moves a
+/// slot by hours, a short month by days, never by more than one period.
+const MAX_CORRECTION: u32 = 4;
 
 /// A mailing's schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +74,19 @@ pub enum Tick {
 }
 
 impl Schedule {
+    /// Whether the schedule's times are in the accepted range (see [`EARLIEST`]).
+    pub fn is_valid(&self) -> bool {
+        in_range(self.start) && in_range(self.end)
+    }
+
     /// The `k`-th slot (0 is the start), whether or not it is before the end.
+    /// `None` past the accepted range, or for a schedule outside it.
     pub fn raw_slot(&self, k: u32) -> Option<DateTime<Utc>> {
+        #[cfg(test)]
+        tests::SLOT_CALLS.with(|c| c.set(c.get() + 1));
+        if !self.is_valid() {
+            return None;
+        }
         if k == 0 {
             return Some(self.start);
         }
@@ -64,7 +98,8 @@ impl Schedule {
             Periodicity::Weekly => local.date().checked_add_days(Days::new(7 * u64::from(k)))?,
             Periodicity::Monthly => local.date().checked_add_months(Months::new(k))?,
         };
-        Some(resolve_local(self.tz, date.and_time(local.time())))
+        let slot = resolve_local(self.tz, date.and_time(local.time()));
+        in_range(slot).then_some(slot)
     }
 
     /// The `k`-th slot if it is before the end.
@@ -77,29 +112,49 @@ impl Schedule {
         (0u32..).map_while(move |k| self.slot(k))
     }
 
-    /// The latest slot at or before `t`, with its index.
+    /// The latest slot at or before `t`, with its index. Computed from the
+    /// number of whole periods between the start and `t` on the owner's local
+    /// calendar, then corrected by at most [`MAX_CORRECTION`] steps.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<(u32, DateTime<Utc>)> {
-        if t < self.start || self.end <= self.start {
+        if !self.is_valid() || t < self.start || self.end <= self.start {
             return None;
+        }
+        if self.periodicity == Periodicity::Once {
+            return Some((0, self.start));
         }
         // Slots lie before the end, so a later `t` finds the last slot.
         let t = t.min(self.end - Duration::nanoseconds(1));
-        // Start from an index that cannot overshoot (the longest possible period),
-        // then walk forward.
-        let longest = match self.periodicity {
-            Periodicity::Once => return Some((0, self.start)),
-            Periodicity::Daily => Duration::hours(26),
-            Periodicity::Weekly => Duration::days(7) + Duration::hours(2),
-            Periodicity::Monthly => Duration::days(31) + Duration::hours(2),
+        let tz = self.tz.0;
+        let (from, to) = (
+            self.start.with_timezone(&tz).naive_local(),
+            t.with_timezone(&tz).naive_local(),
+        );
+        let periods = match self.periodicity {
+            Periodicity::Once => 0,
+            Periodicity::Daily => (to.date() - from.date()).num_days(),
+            Periodicity::Weekly => (to.date() - from.date()).num_days() / 7,
+            Periodicity::Monthly => {
+                let months = |d: NaiveDateTime| i64::from(d.year()) * 12 + i64::from(d.month0());
+                months(to) - months(from)
+            }
         };
-        let elapsed = (t - self.start).num_seconds();
-        let mut k = u32::try_from(elapsed / longest.num_seconds())
-            .unwrap_or(u32::MAX)
-            .saturating_sub(1);
-        let mut slot = self.slot(k)?;
-        while let Some(next) = self.slot(k + 1).filter(|n| *n <= t) {
-            k += 1;
-            slot = next;
+        let mut k = u32::try_from(periods.max(0)).unwrap_or(u32::MAX);
+        for _ in 0..MAX_CORRECTION {
+            match self.slot(k) {
+                Some(s) if s <= t => break,
+                _ if k > 0 => k -= 1,
+                _ => break,
+            }
+        }
+        let mut slot = self.slot(k).filter(|s| *s <= t)?;
+        for _ in 0..MAX_CORRECTION {
+            match self.slot(k + 1).filter(|n| *n <= t) {
+                Some(next) => {
+                    k += 1;
+                    slot = next;
+                }
+                None => break,
+            }
         }
         Some((k, slot))
     }
@@ -163,7 +218,15 @@ impl Schedule {
 /// ambiguous time, and for a time inside a DST gap, the offset before the gap
 /// (RFC 5545). Forms that take times in the user's zone use it too, so a
 /// typed time means what the schedule means.
+///
+/// Outside the accepted range (with two days to spare for any offset) the
+/// time is read as UTC, unconverted: the caller refuses it as out of range,
+/// and the zone tables are never asked about years they do not cover.
 pub fn resolve_local(tz: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
+    let slack = Duration::days(2);
+    if local < (EARLIEST - slack).naive_utc() || local > (LATEST + slack).naive_utc() {
+        return local.and_utc();
+    }
     match tz.0.from_local_datetime(&local) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
@@ -184,8 +247,100 @@ pub fn resolve_local(tz: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Datelike;
     use proptest::prelude::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Slots computed on this thread: the work a search did.
+        pub(super) static SLOT_CALLS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    fn slot_calls<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        SLOT_CALLS.with(|c| c.set(0));
+        let out = f();
+        (out, SLOT_CALLS.with(Cell::get))
+    }
+
+    /// Slots near the end of the accepted range keep DST: compared with
+    /// Python's zoneinfo (an independent implementation of the rules).
+    #[test]
+    fn slots_near_the_2100_bound_follow_the_zone_rules() {
+        let ny = sched(
+            "2099-03-06T14:00:00Z",
+            "2099-03-10T00:00:00Z",
+            Periodicity::Daily,
+            "America/New_York",
+        );
+        assert_eq!(
+            slots(&ny),
+            [
+                "2099-03-06T14:00:00+00:00",
+                "2099-03-07T14:00:00+00:00",
+                "2099-03-08T13:00:00+00:00",
+                "2099-03-09T13:00:00+00:00"
+            ]
+        );
+        let berlin = sched(
+            "2099-10-24T07:00:00Z",
+            "2099-10-28T00:00:00Z",
+            Periodicity::Daily,
+            "Europe/Berlin",
+        );
+        assert_eq!(
+            slots(&berlin),
+            [
+                "2099-10-24T07:00:00+00:00",
+                "2099-10-25T08:00:00+00:00",
+                "2099-10-26T08:00:00+00:00",
+                "2099-10-27T08:00:00+00:00"
+            ]
+        );
+        // From 1970 to the last slot before 2100: computed, not walked.
+        let long = sched(
+            "1970-01-01T14:00:00Z",
+            "2100-01-01T00:00:00Z",
+            Periodicity::Daily,
+            "America/New_York",
+        );
+        let ((k, slot), calls) = slot_calls(|| long.latest_at_or_before(LATEST).unwrap());
+        assert_eq!(slot, t("2099-12-31T14:00:00Z"));
+        assert_eq!(
+            u64::from(k),
+            (slot.date_naive() - long.start.date_naive()).num_days() as u64
+        );
+        assert!(
+            calls <= 2 * MAX_CORRECTION as usize + 2,
+            "{calls} slots computed"
+        );
+    }
+
+    #[test]
+    fn times_outside_the_range_make_no_slots_and_no_panic() {
+        let far = DateTime::<Utc>::MIN_UTC;
+        for (start, end) in [
+            (far, t("2026-01-01T00:00:00Z")),
+            (t("0001-01-01T00:00:00Z"), t("2026-01-01T00:00:00Z")),
+            (t("2026-01-01T00:00:00Z"), DateTime::<Utc>::MAX_UTC),
+        ] {
+            let s = Schedule {
+                start,
+                end,
+                periodicity: Periodicity::Daily,
+                tz: TimeZone::parse("America/New_York").unwrap(),
+            };
+            assert!(!s.is_valid());
+            assert_eq!(s.slots().count(), 0);
+            assert_eq!(s.seed(t("2026-06-01T00:00:00Z")), None);
+            assert_eq!(s.latest_at_or_before(t("2026-06-01T00:00:00Z")), None);
+        }
+        assert_eq!(
+            resolve_local(
+                TimeZone::parse("America/New_York").unwrap(),
+                far.naive_utc()
+            ),
+            far
+        );
+    }
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -558,7 +713,52 @@ mod tests {
         }
     }
 
+    /// Any instant chrono can hold, in any zone, with any periodicity.
+    fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {
+        prop_oneof![
+            (DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp()),
+            (-100_000_000_000i64..100_000_000_000),
+            (EARLIEST.timestamp()..=LATEST.timestamp()),
+        ]
+        .prop_map(|secs| DateTime::from_timestamp(secs, 0).unwrap())
+    }
+
+    fn any_zone() -> impl Strategy<Value = TimeZone> {
+        prop::sample::select(chrono_tz::TZ_VARIANTS.to_vec()).prop_map(TimeZone)
+    }
+
     proptest! {
+        /// No date, zone or periodicity makes a schedule function panic, and
+        /// each search computes a bounded number of slots.
+        #[test]
+        fn schedule_functions_never_panic_and_take_bounded_steps(
+            start in any_instant(), end in any_instant(), at in any_instant(), next in any_instant(),
+            p in periodicity(), tz in any_zone(),
+        ) {
+            let s = Schedule { start, end, periodicity: p, tz };
+            let (_, calls) = slot_calls(|| s.latest_at_or_before(at));
+            prop_assert!(calls <= 2 * MAX_CORRECTION as usize + 2, "{} slots computed", calls);
+            let (_, calls) = slot_calls(|| (s.seed(at), s.first_after(at), s.tick(next, at)));
+            prop_assert!(calls <= 8 * MAX_CORRECTION as usize + 8, "{} slots computed", calls);
+            let _ = resolve_local(tz, at.naive_utc());
+        }
+
+        #[test]
+        fn latest_at_or_before_agrees_with_a_linear_scan_in_every_zone(
+            start in EARLIEST.timestamp()..LATEST.timestamp() - 86_400 * 800,
+            len in 60i64..(2 * 365 * 86_400), frac in 0.0f64..1.2, p in periodicity(), tz in any_zone(),
+        ) {
+            let s = Schedule {
+                start: DateTime::from_timestamp(start, 0).unwrap(),
+                end: DateTime::from_timestamp(start + len, 0).unwrap(),
+                periodicity: p,
+                tz,
+            };
+            let at = s.start + Duration::seconds((len as f64 * frac) as i64);
+            let scan = s.slots().enumerate().filter(|(_, x)| *x <= at).last().map(|(k, x)| (k as u32, x));
+            prop_assert_eq!(s.latest_at_or_before(at), scan);
+        }
+
         #[test]
         fn slots_strictly_increase_and_lie_in_the_window(s in schedule()) {
             let all: Vec<_> = s.slots().collect();

@@ -6,8 +6,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use common::*;
-use skymailing_core::engine::EngineConfig;
-use skymailing_core::ports::{Clock, DeliveryQueue, RunFilter, RunStore};
+use skymailing_core::engine::{EngineConfig, EngineHealth};
+use skymailing_core::ports::{Clock, DeliveryQueue, MailingStore, RunFilter, RunStore};
 use skymailing_core::testkit::Scripted;
 use skymailing_core::*;
 
@@ -748,10 +748,14 @@ async fn graceful_shutdown_finishes_sends_in_flight_and_releases_the_rest() {
     );
 }
 
-/// A mailer that takes ten seconds of the manual clock per send.
+/// A mailer that takes ten seconds of the manual clock per send. With
+/// `lets_others_run`, it yields while it "waits", so the worker's other tasks
+/// (its lease renewal) run; without, the worker's task never pauses, as if
+/// it were stuck.
 struct SlowClockMailer {
     clock: std::sync::Arc<skymailing_core::testkit::ManualClock>,
     sent: std::sync::Mutex<Vec<String>>,
+    lets_others_run: bool,
 }
 
 #[async_trait::async_trait]
@@ -761,9 +765,54 @@ impl skymailing_core::ports::Mailer for SlowClockMailer {
         email: &skymailing_core::ports::OutgoingEmail,
     ) -> Result<String, skymailing_core::ports::SendError> {
         self.clock.advance(Duration::seconds(10));
+        if self.lets_others_run {
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
         self.sent.lock().unwrap().push(email.to.to_string());
         Ok("250 ok".into())
     }
+}
+
+/// A live worker renews its claims as it works, so a batch that takes longer
+/// than one lease is still all its own.
+#[tokio::test]
+async fn a_live_worker_renews_its_lease_through_a_long_batch() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let emails: Vec<String> = (0..10).map(|i| format!("c{i}@example.com")).collect();
+    let ids = w
+        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    let mailer = std::sync::Arc::new(SlowClockMailer {
+        clock: w.clock.clone(),
+        sent: Default::default(),
+        lets_others_run: true,
+    });
+    let config = EngineConfig {
+        batch_size: 10,
+        concurrency: 1,
+        lease: StdDuration::from_secs(30),
+        send_timeout: StdDuration::from_secs(5),
+        ..engine_config()
+    };
+    let engine = w.app.engine(mailer.clone(), config);
+    engine.schedule_due().await.unwrap();
+    assert_eq!(
+        engine.work_batch().await.unwrap(),
+        10,
+        "100 s of sends under a 30 s lease"
+    );
+    assert_eq!(mailer.sent.lock().unwrap().len(), 10);
 }
 
 #[tokio::test]
@@ -785,8 +834,10 @@ async fn a_batch_never_sends_past_its_lease() {
     let mailer = std::sync::Arc::new(SlowClockMailer {
         clock: w.clock.clone(),
         sent: Default::default(),
+        lets_others_run: false,
     });
-    // Lease 60 s, send timeout 5 s: a send starts only with 15 s of lease left.
+    // Lease 60 s, never renewed (the worker's task never pauses), send timeout
+    // 5 s: a send starts only with 8 s of lease left (5 s and 3 s to write).
     let config = EngineConfig {
         batch_size: 10,
         concurrency: 1,
@@ -796,11 +847,11 @@ async fn a_batch_never_sends_past_its_lease() {
     };
     let engine = w.app.engine(mailer.clone(), config);
     engine.schedule_due().await.unwrap();
-    assert_eq!(engine.work_batch().await.unwrap(), 5);
+    assert_eq!(engine.work_batch().await.unwrap(), 6);
     assert_eq!(
         mailer.sent.lock().unwrap().len(),
-        5,
-        "sends at 0, 10, 20, 30 and 40 s; none at 50 s"
+        6,
+        "sends at 0, 10, 20, 30, 40 and 50 s; none at 60 s"
     );
     let run = &runs(&w).await[0];
     let ds = deliveries(&w, run.id).await;
@@ -808,11 +859,11 @@ async fn a_batch_never_sends_past_its_lease() {
         ds.iter()
             .filter(|d| d.state == DeliveryState::Pending && d.attempts == 0)
             .count(),
-        5,
+        4,
         "handed back"
     );
     // The next batch takes them.
-    assert_eq!(engine.work_batch().await.unwrap(), 5);
+    assert_eq!(engine.work_batch().await.unwrap(), 4);
     assert_eq!(mailer.sent.lock().unwrap().len(), 10);
 }
 
@@ -883,4 +934,198 @@ async fn the_report_never_shows_an_address() {
         seen_by_owner.totals.failures[0].0,
         "550 5.1.1 <gone@example.com>: user unknown"
     );
+}
+
+/// A mailer that panics for one address (a bug in an adapter, say).
+struct PanickyMailer {
+    inner: std::sync::Arc<skymailing_core::testkit::RecordingMailer>,
+    address: &'static str,
+}
+
+#[async_trait::async_trait]
+impl skymailing_core::ports::Mailer for PanickyMailer {
+    async fn send(
+        &self,
+        email: &skymailing_core::ports::OutgoingEmail,
+    ) -> Result<String, skymailing_core::ports::SendError> {
+        if email.to.as_str() == self.address {
+            panic!("the adapter broke on {}", self.address);
+        }
+        self.inner.send(email).await
+    }
+}
+
+/// The input the issue found: a start in year -262143, stored before times
+/// were bounded, with an owner in New York. The engine parks that mailing
+/// with the reason `engine_error` and goes on sending everyone else's.
+#[tokio::test]
+async fn a_mailing_with_impossible_times_is_parked_and_the_rest_keep_sending() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let eve = w
+        .user("eve@example.com", Role::User, "America/New_York")
+        .await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let eve_clients = w.clients(eve, &["x@example.com"]).await;
+    let ann_clients = w.clients(ann, &["a@example.com"]).await;
+    let msg = w
+        .app
+        .messages
+        .create(eve, &MessageDraft::parse("Hi", "Hello", None).unwrap())
+        .await
+        .unwrap();
+    // What the API accepted before: built around the validating constructor.
+    let bad = MailingDraft {
+        name: "Ancient".into(),
+        message_id: msg.id,
+        client_ids: eve_clients,
+        start_at: "-262143-01-01T00:00:00Z".parse().unwrap(),
+        end_at: t("2026-06-01T00:00:00Z"),
+        periodicity: Periodicity::Daily,
+    };
+    let owner = eve.principal().unwrap().id;
+    let bad = w
+        .store
+        .create_mailing(owner, &bad, Some(t("2026-05-01T08:00:00Z")), w.clock.now())
+        .await
+        .unwrap();
+    w.mailing(
+        ann,
+        &ann_clients,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    w.engine.round().await.unwrap();
+    assert_eq!(
+        w.mailer.sent_to("a@example.com").len(),
+        1,
+        "Ann's mail went out"
+    );
+    let parked = w.app.mailings.get(eve, bad.id).await.unwrap().mailing;
+    assert_eq!(
+        (parked.enabled, parked.disabled_by),
+        (false, Some(DisabledBy::EngineError))
+    );
+    // The engine goes on: another round is fine.
+    w.engine.round().await.unwrap();
+}
+
+/// A delivery that panics fails alone; its mailing is parked, and another
+/// user's mailing in the same batch is sent.
+#[tokio::test]
+async fn a_panicking_delivery_parks_its_mailing_and_spares_the_others() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let eve = w.user("eve@example.com", Role::User, "UTC").await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let eve_clients = w.clients(eve, &["boom@example.com", "y@example.com"]).await;
+    let ann_clients = w.clients(ann, &["a@example.com"]).await;
+    let window = (t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"));
+    let bad = w
+        .mailing(eve, &eve_clients, window.0, window.1, Periodicity::Once)
+        .await;
+    w.mailing(ann, &ann_clients, window.0, window.1, Periodicity::Once)
+        .await;
+    let mailer = std::sync::Arc::new(PanickyMailer {
+        inner: w.mailer.clone(),
+        address: "boom@example.com",
+    });
+    let config = EngineConfig {
+        concurrency: 1,
+        ..engine_config()
+    };
+    let engine = w.app.engine(mailer, config);
+    engine.round().await.unwrap();
+    assert_eq!(w.mailer.sent_to("a@example.com").len(), 1);
+    let parked = w.app.mailings.get(eve, bad.id).await.unwrap().mailing;
+    assert_eq!(parked.disabled_by, Some(DisabledBy::EngineError));
+    let eve_run = runs(&w)
+        .await
+        .into_iter()
+        .find(|r| r.mailing_id == Some(bad.id))
+        .unwrap();
+    let states: Vec<_> = deliveries(&w, eve_run.id)
+        .await
+        .into_iter()
+        .map(|d| (d.email.to_string(), d.state))
+        .collect();
+    assert!(
+        states.contains(&("boom@example.com".into(), DeliveryState::Failed)),
+        "{states:?}"
+    );
+    // Its other recipient was either sent before the panic or cancelled by the park.
+    assert!(
+        states.iter().all(|(_, s)| s.is_final()),
+        "nothing of the parked mailing is left to send: {states:?}"
+    );
+    // Enabling it again tries again.
+    let again = w.app.mailings.enable(eve, bad.id).await.unwrap().mailing;
+    assert!(again.enabled);
+}
+
+/// A clock whose first sleep panics: the engine's loop dies outside every guard.
+struct BrokenOnceClock {
+    inner: std::sync::Arc<skymailing_core::testkit::ManualClock>,
+    broke: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Clock for BrokenOnceClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.now()
+    }
+    async fn sleep_until(&self, deadline: chrono::DateTime<chrono::Utc>) {
+        if !self.broke.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("a bug outside every guard");
+        }
+        self.inner.sleep_until(deadline).await
+    }
+}
+
+/// The supervisor restarts an engine whose task died, says so in its health,
+/// and the restarted engine sends.
+#[tokio::test]
+async fn a_dead_engine_is_restarted_and_says_so_meanwhile() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let ids = w.clients(ann, &["a@example.com"]).await;
+    let clock = std::sync::Arc::new(BrokenOnceClock {
+        inner: w.clock.clone(),
+        broke: Default::default(),
+    });
+    let engine = std::sync::Arc::new(skymailing_core::engine::Engine::new(
+        w.store.clone(),
+        w.mailer.clone(),
+        clock,
+        engine_config(),
+        w.app.wakeup.clone(),
+    ));
+    let handle = engine.spawn();
+    let mut seen_restart = false;
+    for _ in 0..200 {
+        if let EngineHealth::Restarting { restarts, reason } = handle.health().await {
+            assert_eq!(restarts, 1);
+            assert!(reason.contains("a bug outside every guard"), "{reason}");
+            seen_restart = true;
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
+    assert!(seen_restart, "the health said the engine was down");
+    // After the pause it runs again, and sends.
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    assert!(
+        w.mailer.wait_for_sent(1, WAIT).await,
+        "the restarted engine sent"
+    );
+    assert_eq!(handle.health().await, EngineHealth::Running);
+    handle.shutdown().await;
+    assert_eq!(handle.health().await, EngineHealth::Stopped);
 }

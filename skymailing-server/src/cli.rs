@@ -36,7 +36,7 @@ pub enum Command {
         #[arg(long, env = "SKYMAILING_ADMIN_EMAIL")]
         email: String,
         /// The name shown for a new account.
-        #[arg(long, default_value = "Administrator")]
+        #[arg(long, env = "SKYMAILING_ADMIN_NAME", default_value = "Administrator")]
         name: String,
     },
 }
@@ -140,7 +140,7 @@ pub struct Options {
         global = true
     )]
     pub uploads_dir: std::path::PathBuf,
-    /// Log format; the level comes from RUST_LOG (default `info`).
+    /// Log format; the levels come from RUST_LOG (default `info,sqlx=warn,poem=warn`).
     #[arg(
         long,
         env = "SKYMAILING_LOG_FORMAT",

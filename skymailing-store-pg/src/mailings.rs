@@ -206,6 +206,31 @@ impl MailingStore for PgStore {
     }
 }
 
+/// Disables a mailing with the reason `engine_error` and cancels its pending
+/// deliveries, unless it is disabled already.
+pub(crate) async fn park(
+    pool: &sqlx::PgPool,
+    mailing: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let r = sqlx::query(
+        "UPDATE mailings SET enabled = false, disabled_by = 'engine_error', updated_at = $2 \
+         WHERE id = $1 AND enabled",
+    )
+    .bind(mailing)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    let parked = r.rows_affected() == 1;
+    if parked {
+        cancel_pending(&mut tx, mailing, now).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(parked)
+}
+
 async fn cancel_pending(
     tx: &mut Transaction<'_, Postgres>,
     mailing: i64,

@@ -181,6 +181,37 @@ impl DeliveryQueue for PgStore {
             .collect())
     }
 
+    async fn renew_leases(
+        &self,
+        claims: &[(DeliveryId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = claims.iter().map(|(id, _)| id.0).collect();
+        let attempts: Vec<i32> = claims
+            .iter()
+            .map(|(_, a)| i32::try_from(*a).unwrap_or(i32::MAX))
+            .collect();
+        let r = sqlx::query(
+            "UPDATE deliveries d SET lease_until = $3 \
+             FROM unnest($1::bigint[], $2::int[]) AS v(id, attempt) \
+             WHERE d.id = v.id AND d.attempts = v.attempt AND d.state = 'sending'",
+        )
+        .bind(&ids)
+        .bind(&attempts)
+        .bind(lease_until)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn park_mailing(&self, mailing: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
+        crate::mailings::park(&self.pool, mailing.0, now).await
+    }
+
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],
@@ -241,15 +272,17 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
-        let row: Option<(String, String, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = $1",
+        #[allow(clippy::type_complexity)]
+        let row: Option<(Option<i64>, String, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT mailing_id, mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = $1",
         )
         .bind(run.0)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
         Ok(row.map(
-            |(mailing_name, subject, body_text, body_html, nonce)| RunContent {
+            |(mailing_id, mailing_name, subject, body_text, body_html, nonce)| RunContent {
+                mailing_id: mailing_id.map(MailingId),
                 mailing_name,
                 subject,
                 body_text,

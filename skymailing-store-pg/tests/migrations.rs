@@ -1,8 +1,8 @@
 //! Migrations that change stored data: a database written by an older version
 //! reads back correctly after upgrading.
 
-use skymailing_core::ports::RunStore;
-use skymailing_core::{FailureCount, RunId, RunReport};
+use skymailing_core::ports::{DeliveryQueue, MailingStore, RunStore};
+use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
 use skymailing_store_pg::{MIGRATOR, PgStore};
 use sqlx::PgPool;
 
@@ -62,4 +62,54 @@ async fn english_reports_become_report_data(pool: PgPool) {
     );
     let unfinished = store.run(RunId(2)).await.unwrap().unwrap();
     assert_eq!(unfinished.report, None);
+}
+
+/// Migration 4 lets the engine park a mailing; mailings written before it
+/// (with their clients and runs) are kept as they were.
+#[sqlx::test(migrations = false)]
+async fn mailings_survive_the_engine_error_migration(pool: PgPool) {
+    MIGRATOR.run_to(3, &pool).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
+           VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', now()); \
+         INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
+           VALUES (1, 'bob@example.com', 'Bob', 'tok', now()); \
+         INSERT INTO messages (owner_id, subject, body_text, created_at, updated_at) \
+           VALUES (1, 's', 'b', now(), now()); \
+         INSERT INTO mailings (owner_id, name, message_id, start_at, end_at, periodicity, enabled, \
+                               disabled_by, next_run_at, created_at, updated_at) \
+           VALUES (1, 'News', 1, now(), now() + interval '1 day', 'daily', true, NULL, now(), now(), now()); \
+         INSERT INTO mailing_clients (mailing_id, client_id) VALUES (1, 1); \
+         INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, started_at, subject, body_text, nonce) \
+           VALUES (1, 1, 'News', now(), now(), 's', 'b', 'n');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = PgStore::from_pool(pool)
+        .await
+        .expect("the rest of the migrations apply");
+    survived(&store).await;
+}
+
+async fn survived(store: &PgStore) {
+    let m = store
+        .mailing(MailingId(1))
+        .await
+        .unwrap()
+        .expect("the mailing is kept");
+    assert_eq!(
+        (m.name.as_str(), m.client_ids.clone(), m.enabled),
+        ("News", vec![ClientId(1)], true)
+    );
+    let run = store.run(RunId(1)).await.unwrap().unwrap();
+    assert_eq!(run.mailing_id, Some(MailingId(1)));
+    assert!(
+        store
+            .park_mailing(MailingId(1), chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    let m = store.mailing(MailingId(1)).await.unwrap().unwrap();
+    assert_eq!(m.disabled_by, Some(DisabledBy::EngineError));
 }

@@ -200,7 +200,7 @@ impl MailingStore for SqliteStore {
     }
 }
 
-async fn cancel_pending(
+pub(crate) async fn cancel_pending(
     tx: &mut Transaction<'_, Sqlite>,
     mailing: i64,
     now: DateTime<Utc>,

@@ -173,6 +173,49 @@ impl DeliveryQueue for SqliteStore {
             .collect())
     }
 
+    async fn renew_leases(
+        &self,
+        claims: &[(DeliveryId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if claims.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<(i64, u32)> = claims.iter().map(|(id, a)| (id.0, *a)).collect();
+        let json = serde_json::to_string(&rows).map_err(StoreError::backend)?;
+        let r = sqlx::query(
+            "UPDATE deliveries SET lease_until = ?2 \
+             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS attempt \
+                   FROM json_each(?1)) AS v \
+             WHERE deliveries.id = v.id AND deliveries.attempts = v.attempt AND deliveries.state = 'sending'",
+        )
+        .bind(json)
+        .bind(ts(lease_until))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn park_mailing(&self, mailing: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query(
+            "UPDATE mailings SET enabled = 0, disabled_by = 'engine_error', updated_at = ?2 \
+             WHERE id = ?1 AND enabled = 1",
+        )
+        .bind(mailing.0)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let parked = r.rows_affected() == 1;
+        if parked {
+            crate::mailings::cancel_pending(&mut tx, mailing.0, now).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(parked)
+    }
+
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],
@@ -223,15 +266,17 @@ impl DeliveryQueue for SqliteStore {
     }
 
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
-        let row: Option<(String, String, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = ?1",
+        #[allow(clippy::type_complexity)]
+        let row: Option<(Option<i64>, String, String, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT mailing_id, mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = ?1",
         )
         .bind(run.0)
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?;
         Ok(row.map(
-            |(mailing_name, subject, body_text, body_html, nonce)| RunContent {
+            |(mailing_id, mailing_name, subject, body_text, body_html, nonce)| RunContent {
+                mailing_id: mailing_id.map(MailingId),
                 mailing_name,
                 subject,
                 body_text,

@@ -1,8 +1,8 @@
 //! Migrations that change stored data: a database written by an older version
 //! reads back correctly after upgrading.
 
-use skymailing_core::ports::RunStore;
-use skymailing_core::{FailureCount, RunId, RunReport};
+use skymailing_core::ports::{DeliveryQueue, MailingStore, RunStore};
+use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
 use skymailing_store_sqlite::{MIGRATOR, SqliteStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
@@ -74,4 +74,78 @@ async fn english_reports_become_report_data() {
     );
     let unfinished = store.run(RunId(2)).await.unwrap().unwrap();
     assert_eq!(unfinished.report, None);
+}
+
+/// Migration 4 rebuilds the mailings table so the engine can park a mailing;
+/// mailings written before it (with their clients and runs) are kept as they
+/// were, and the tables that reference it still do.
+#[tokio::test]
+async fn mailings_survive_the_engine_error_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    MIGRATOR.run_to(3, &pool).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
+           VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
+         INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
+           VALUES (1, 'bob@example.com', 'Bob', 'tok', 0); \
+         INSERT INTO messages (owner_id, subject, body_text, created_at, updated_at) \
+           VALUES (1, 's', 'b', 0, 0); \
+         INSERT INTO mailings (owner_id, name, message_id, start_at, end_at, periodicity, enabled, \
+                               disabled_by, next_run_at, created_at, updated_at) \
+           VALUES (1, 'News', 1, 0, 86400000000, 'daily', 1, NULL, 0, 0, 0); \
+         INSERT INTO mailing_clients (mailing_id, client_id) VALUES (1, 1); \
+         INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, started_at, subject, body_text, nonce) \
+           VALUES (1, 1, 'News', 0, 0, 's', 'b', 'n');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = SqliteStore::open(&path)
+        .await
+        .expect("the rest of the migrations apply");
+    let m = store
+        .mailing(MailingId(1))
+        .await
+        .unwrap()
+        .expect("the mailing is kept");
+    assert_eq!(
+        (m.name.as_str(), m.client_ids.clone(), m.enabled),
+        ("News", vec![ClientId(1)], true)
+    );
+    assert_eq!(
+        store.run(RunId(1)).await.unwrap().unwrap().mailing_id,
+        Some(MailingId(1))
+    );
+    assert!(
+        store
+            .park_mailing(MailingId(1), chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    let m = store.mailing(MailingId(1)).await.unwrap().unwrap();
+    assert_eq!(m.disabled_by, Some(DisabledBy::EngineError));
+    // The foreign keys still hold: deleting the mailing keeps its run, unlinked.
+    assert!(
+        store
+            .delete_mailing(MailingId(1), chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.run(RunId(1)).await.unwrap().unwrap().mailing_id, None);
+    let (violations,): (i64,) = sqlx::query_as("SELECT count(*) FROM pragma_foreign_key_check")
+        .fetch_one(store.reader())
+        .await
+        .unwrap();
+    assert_eq!(violations, 0);
 }

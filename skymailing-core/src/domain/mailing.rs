@@ -58,6 +58,9 @@ pub enum DisabledBy {
     Owner,
     /// A manager or an admin disabled it.
     Manager,
+    /// The engine parked it: its scheduling or a delivery of it failed in a
+    /// way retrying would not mend (bad data, a bug). Enabling it tries again.
+    EngineError,
 }
 
 impl DisabledBy {
@@ -66,6 +69,7 @@ impl DisabledBy {
         match self {
             DisabledBy::Owner => "owner",
             DisabledBy::Manager => "manager",
+            DisabledBy::EngineError => "engine_error",
         }
     }
     /// Parses a stored value.
@@ -73,6 +77,7 @@ impl DisabledBy {
         match s {
             "owner" => Some(DisabledBy::Owner),
             "manager" => Some(DisabledBy::Manager),
+            "engine_error" => Some(DisabledBy::EngineError),
             _ => None,
         }
     }
@@ -199,6 +204,11 @@ impl MailingDraft {
         // Stores keep microseconds: drop finer digits here so that what is
         // stored is exactly what the schedule computes with.
         let (start_at, end_at) = (start_at.trunc_subsecs(6), end_at.trunc_subsecs(6));
+        for (field, t) in [("start_at", start_at), ("end_at", end_at)] {
+            if !crate::schedule::in_range(t) {
+                return Err(Error::invalid(field, Self::out_of_range()));
+            }
+        }
         if end_at <= start_at {
             return Err(Error::invalid("end_at", Reason::EndBeforeStart));
         }
@@ -210,6 +220,15 @@ impl MailingDraft {
             end_at,
             periodicity,
         })
+    }
+
+    /// Why a time outside `schedule::EARLIEST ..= schedule::LATEST` is refused.
+    pub fn out_of_range() -> Reason {
+        let date = |t: DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+        Reason::TimeOutOfRange {
+            earliest: date(crate::schedule::EARLIEST),
+            latest: date(crate::schedule::LATEST),
+        }
     }
 
     /// Whether the schedule (start, end, periodicity) differs from `m`'s.

@@ -9,6 +9,8 @@ use super::{ClientId, DeliveryId, EmailAddress, MailingId, RunId, RunReport, Use
 /// The message and recipients a run froze when it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunContent {
+    /// The mailing, unless it was deleted since.
+    pub mailing_id: Option<MailingId>,
     /// The mailing's name at the time.
     pub mailing_name: String,
     /// Subject template.

@@ -161,6 +161,7 @@ mod tests {
 
     fn content(subject: &str, text: &str, html: Option<&str>) -> RunContent {
         RunContent {
+            mailing_id: None,
             mailing_name: "m".into(),
             subject: subject.into(),
             body_text: text.into(),

@@ -1,39 +1,62 @@
-//! The delivery engine (DESIGN §5), driven only through the ports.
+//! The delivery engine (see `docs/delivery.md`), driven only through the ports.
 //!
 //! One loop does three jobs, each safe to run in any number of processes on one
 //! shared store:
 //! - **schedule**: for each due mailing, apply one [`Tick`] of its
 //!   [`Schedule`] as a [`RunPlan`] (the store freezes recipients and moves the
 //!   next run in one transaction; one run per mailing and slot);
-//! - **work**: claim a batch of deliveries under a lease, send them with
-//!   bounded concurrency, write the results in one call (the attempt number
+//! - **work**: claim a batch of deliveries under a short lease that the worker
+//!   renews while it works, send them with bounded concurrency, and write the
+//!   results as sends complete, in small group commits (the attempt number
 //!   fences off a worker whose lease expired);
 //! - **finish**: turn runs with nothing left to send into reports.
 //!
 //! Between rounds it sleeps until the store's next due time, the polling
 //! interval, or a [`Wakeup`], whichever comes first.
+//!
+//! **Isolation**: each mailing's scheduler step and each delivery runs inside a
+//! guard. A panic or a mailing-specific error there is logged with the mailing,
+//! counted (`skymailing_engine_errors_total`), and that one mailing is parked:
+//! disabled with [`DisabledBy::EngineError`](crate::DisabledBy::EngineError)
+//! until someone enables it again. Every other mailing keeps sending.
+//! [`Engine::spawn`] runs the engine under a supervisor that restarts it if it
+//! ever exits, and reports its health ([`EngineHandle`]).
+//!
+//! **Crash safety**: a dead worker's claims are taken over when its lease
+//! ends (a lease is short and renewed at a third of its length by the live
+//! worker); a result is written within a few tens of milliseconds of its send,
+//! so a crash re-sends at most the sends that were in flight (with the same
+//! Message-ID). A worker that cannot write results stops starting sends until
+//! it can, so an outage of the database never turns claimed work into
+//! duplicates.
 
+mod handle;
 mod retry;
 mod wakeup;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
-use tokio::sync::Notify;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{Notify, mpsc, watch};
 
+pub use handle::{EngineHandle, EngineHealth};
 pub use retry::RetryPolicy;
 pub use wakeup::Wakeup;
 
-use crate::ports::{Clock, DeliveryQueue, Mailer, NewRun, OutgoingEmail, RunPlan, SendError};
+use crate::ports::{
+    Clock, DeliveryQueue, DueMailing, Mailer, NewRun, OutgoingEmail, RunPlan, SendError,
+};
 use crate::schedule::{Schedule, Tick};
 use crate::{
-    ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, Error, Run, RunContent,
-    RunId, RunReport, TemplateContext, security,
+    ClaimedDelivery, CompiledMessage, DeliveryId, DeliveryOutcome, DeliveryResult, Error,
+    MailingDraft, MailingId, Run, RunContent, RunId, RunReport, StoreError, TemplateContext,
+    security,
 };
 
 /// How the engine works.
@@ -43,16 +66,22 @@ pub struct EngineConfig {
     pub batch_size: u32,
     /// Sends in flight at once, per batch.
     pub concurrency: usize,
-    /// Batches worked side by side (each claims its own), so that claiming and
-    /// writing results overlap sending. Memory is bounded by
-    /// `batch_size × parallel_batches` deliveries.
+    /// Batches worked side by side (each claims its own), so that claiming
+    /// overlaps sending. Memory is bounded by `batch_size × parallel_batches`
+    /// deliveries.
     pub parallel_batches: usize,
-    /// How long a claim is held before another worker may take it over.
+    /// How long a claim is held before another worker may take it over. The
+    /// live worker renews its claims every third of this, so a dead worker's
+    /// claims move on within one lease.
     pub lease: Duration,
     /// Longest wait for one send; a send that takes longer counts as a
     /// connection error. A delivery is sent only while its lease has room for a
-    /// whole send, so no send outlives its claim.
+    /// whole send, so no send outlives its claim: keep it well below `lease`.
     pub send_timeout: Duration,
+    /// Results written together at most (a group commit).
+    pub result_group: usize,
+    /// Longest a finished send waits for its result to be written.
+    pub result_delay: Duration,
     /// Retries of transient and connection errors.
     pub retry: RetryPolicy,
     /// Longest sleep between rounds when nothing wakes the engine.
@@ -69,8 +98,10 @@ impl Default for EngineConfig {
             batch_size: 500,
             concurrency: 16,
             parallel_batches: 2,
-            lease: Duration::from_secs(300),
-            send_timeout: Duration::from_secs(60),
+            lease: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(15),
+            result_group: 64,
+            result_delay: Duration::from_millis(20),
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
             base_url: "http://127.0.0.1:8000".into(),
@@ -100,14 +131,35 @@ pub struct Engine {
     templates: Mutex<HashMap<RunId, Arc<(RunContent, CompiledMessage)>>>,
     stopping: AtomicBool,
     stop: Notify,
+    /// Open while results can be written; closed while the store refuses them.
+    writes_ok: watch::Sender<bool>,
+    /// When the engine last did something (milliseconds since the epoch, clock time).
+    last_progress: AtomicI64,
 }
 
 /// How many rounds of due mailings one scheduling pass handles at most.
 const SCHEDULE_ROUNDS: usize = 20;
 /// Compiled runs kept between batches.
 const TEMPLATE_CACHE: usize = 64;
-/// Time kept in hand after a send's timeout for writing the result before the lease ends.
-const LEASE_MARGIN: Duration = Duration::from_secs(10);
+/// Time kept in hand after a send's timeout for writing its result before the lease ends.
+const LEASE_MARGIN: Duration = Duration::from_secs(3);
+/// Longest pause between two tries to write results while the store refuses them.
+const WRITE_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// One claimed batch as its worker sees it: the lease, renewed while it works,
+/// and the claims not yet completed.
+struct Lease {
+    /// The lease's end, in microseconds since the epoch.
+    until: AtomicI64,
+    /// Claims still open: id → attempt.
+    open: Mutex<HashMap<DeliveryId, u32>>,
+}
+
+impl Lease {
+    fn until(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.until.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+}
 
 impl Engine {
     /// Builds an engine over a delivery queue, a mailer and a clock.
@@ -118,6 +170,7 @@ impl Engine {
         config: EngineConfig,
         wakeup: Wakeup,
     ) -> Self {
+        let now = clock.now().timestamp_millis();
         Engine {
             queue,
             mailer,
@@ -127,6 +180,8 @@ impl Engine {
             templates: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            writes_ok: watch::Sender::new(true),
+            last_progress: AtomicI64::new(now),
         }
     }
 
@@ -135,70 +190,63 @@ impl Engine {
         self.wakeup.clone()
     }
 
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
     /// Whether the engine was told to stop: it claims nothing more, and its
     /// sends in flight are finishing.
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Starts the runs of every due mailing. Returns the runs started.
+    /// When the engine last made progress: a scheduling pass, a claim, or
+    /// results written.
+    pub fn last_progress(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.last_progress.load(Ordering::SeqCst))
+            .unwrap_or_default()
+    }
+
+    fn progressed(&self) {
+        self.last_progress
+            .store(self.clock.now().timestamp_millis(), Ordering::SeqCst);
+    }
+
+    /// Starts the runs of every due mailing. Returns the runs started. A
+    /// mailing whose step panics or fails on its own data is parked (see the
+    /// module's notes); a failing store ends the pass with its error.
     pub async fn schedule_due(&self) -> Result<Vec<Run>, Error> {
         let mut started = Vec::new();
         for _ in 0..SCHEDULE_ROUNDS {
             let now = self.clock.now();
             let due = self.queue.due_mailings(now, 100).await?;
+            self.progressed();
             if due.is_empty() {
                 break;
             }
             let mut progressed = false;
             for d in &due {
-                let m = &d.mailing;
-                let Some(expected) = m.next_run_at else {
-                    continue;
-                };
-                let schedule = Schedule {
-                    start: m.start_at,
-                    end: m.end_at,
-                    periodicity: m.periodicity,
-                    tz: d.time_zone,
-                };
-                let (run, next_run_at) = match schedule.tick(expected, now) {
-                    Tick::Run {
-                        slot,
-                        skipped,
-                        next,
-                    } => (
-                        Some(NewRun {
-                            slot_at: slot,
-                            skipped_slots: skipped,
-                            nonce: security::random_hex(12),
-                        }),
-                        next,
-                    ),
-                    Tick::Expire { skipped } => {
-                        tracing::info!(mailing = %m.id, skipped, "window closed before the due slot could run");
-                        (None, None)
-                    }
-                    Tick::Wait => (None, schedule.first_after(expected)),
-                };
-                let plan = RunPlan {
-                    mailing_id: m.id,
-                    expected_next_run_at: expected,
-                    expected_updated_at: m.updated_at,
-                    run,
-                    next_run_at,
-                    now,
-                };
-                // One mailing's failure must not hold up the others.
-                match self.queue.apply_plan(&plan).await {
-                    Ok(Some(run)) => {
-                        tracing::info!(mailing = %m.id, run = %run.id, recipients = run.recipients, "run started");
+                let step = AssertUnwindSafe(self.step(d, now)).catch_unwind().await;
+                match step {
+                    Ok(Ok(Some(run))) => {
+                        tracing::info!(mailing = %d.mailing.id, run = %run.id, recipients = run.recipients, "run started");
                         started.push(run);
                         progressed = true;
                     }
-                    Ok(None) => progressed = true,
-                    Err(e) => {
-                        tracing::warn!(mailing = %m.id, error = %e, "scheduling a mailing failed")
+                    Ok(Ok(None)) => progressed = true,
+                    // The store is failing: not this mailing's fault.
+                    Ok(Err(Error::Store(StoreError::Backend(e)))) => {
+                        tracing::warn!(mailing = %d.mailing.id, error = %e, "scheduling a mailing failed")
+                    }
+                    Ok(Err(e)) => {
+                        self.park(d.mailing.id, "schedule", &e.to_string()).await;
+                        progressed = true;
+                    }
+                    Err(panic) => {
+                        self.park(d.mailing.id, "schedule", &panic_message(&*panic))
+                            .await;
+                        progressed = true;
                     }
                 }
             }
@@ -209,38 +257,220 @@ impl Engine {
         Ok(started)
     }
 
+    /// One mailing's scheduler step.
+    async fn step(&self, d: &DueMailing, now: DateTime<Utc>) -> Result<Option<Run>, Error> {
+        let m = &d.mailing;
+        let Some(expected) = m.next_run_at else {
+            return Ok(None);
+        };
+        let schedule = Schedule {
+            start: m.start_at,
+            end: m.end_at,
+            periodicity: m.periodicity,
+            tz: d.time_zone,
+        };
+        if !schedule.is_valid() {
+            // Stored before times were bounded: no slot can be trusted.
+            return Err(Error::invalid("start_at", MailingDraft::out_of_range()));
+        }
+        let (run, next_run_at) = match schedule.tick(expected, now) {
+            Tick::Run {
+                slot,
+                skipped,
+                next,
+            } => (
+                Some(NewRun {
+                    slot_at: slot,
+                    skipped_slots: skipped,
+                    nonce: security::random_hex(12),
+                }),
+                next,
+            ),
+            Tick::Expire { skipped } => {
+                tracing::info!(mailing = %m.id, skipped, "window closed before the due slot could run");
+                (None, None)
+            }
+            Tick::Wait => (None, schedule.first_after(expected)),
+        };
+        let plan = RunPlan {
+            mailing_id: m.id,
+            expected_next_run_at: expected,
+            expected_updated_at: m.updated_at,
+            run,
+            next_run_at,
+            now,
+        };
+        Ok(self.queue.apply_plan(&plan).await?)
+    }
+
+    /// Parks a mailing the engine could not handle.
+    async fn park(&self, mailing: MailingId, step: &'static str, error: &str) {
+        tracing::error!(%mailing, step, %error, "the engine parked a mailing it could not handle (disabled: engine_error)");
+        metrics::counter!("skymailing_engine_errors_total", "step" => step).increment(1);
+        if let Err(e) = self.queue.park_mailing(mailing, self.clock.now()).await {
+            tracing::warn!(%mailing, error = %e, "parking the mailing failed; it will be tried again");
+        }
+    }
+
     /// Claims one batch, sends it and records the results. Returns how many
     /// sends were attempted: 0 when nothing was due, or when everything claimed
     /// was handed back (shutting down, or too little lease left).
     pub async fn work_batch(&self) -> Result<usize, Error> {
+        let (tx, rx) = mpsc::channel(self.config.batch_size.max(1) as usize);
+        let (worked, written) = tokio::join!(
+            async move {
+                let n = self.claim_and_send(&tx).await;
+                drop(tx);
+                n
+            },
+            self.write_results(rx)
+        );
+        written?;
+        worked
+    }
+
+    /// Claims a batch and sends it, handing each result to `results` as its
+    /// send completes; renews the lease while it works.
+    async fn claim_and_send(&self, results: &mpsc::Sender<DeliveryResult>) -> Result<usize, Error> {
+        if self.is_stopping() {
+            return Ok(0);
+        }
         let now = self.clock.now();
         let batch = self
             .queue
             .claim_deliveries(now, self.config.lease, self.config.batch_size)
             .await?;
+        self.progressed();
         if batch.is_empty() {
             return Ok(0);
         }
+        let lease = Lease {
+            until: AtomicI64::new(
+                batch
+                    .iter()
+                    .map(|d| d.lease_until)
+                    .min()
+                    .unwrap_or(now)
+                    .timestamp_micros(),
+            ),
+            open: Mutex::new(batch.iter().map(|d| (d.id, d.attempt)).collect()),
+        };
         let contents = self.contents_for(&batch).await?;
-        let sends: Vec<_> = batch
-            .into_iter()
-            .map(|d| {
-                let content = contents.get(&d.run_id).cloned();
-                async move { self.deliver(&d, content).await }
-            })
-            .collect();
-        let results: Vec<DeliveryResult> = futures::stream::iter(sends)
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
-        self.queue
-            .complete_deliveries(&results, self.clock.now())
-            .await?;
-        record_outcomes(&results);
-        Ok(results
-            .iter()
-            .filter(|r| r.outcome != DeliveryOutcome::Released)
-            .count())
+        let sends = futures::stream::iter(batch.into_iter().map(|d| {
+            let content = contents.get(&d.run_id).cloned();
+            let lease = &lease;
+            async move {
+                let result = self.guarded_deliver(&d, content, lease).await;
+                lease
+                    .open
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&d.id);
+                result
+            }
+        }))
+        .buffer_unordered(self.config.concurrency.max(1))
+        .fold(0usize, |attempted, r| async move {
+            let counted = usize::from(r.outcome != DeliveryOutcome::Released);
+            // The writer outlives every batch loop: a send cannot fail here.
+            let _ = results.send(r).await;
+            attempted + counted
+        });
+        tokio::pin!(sends);
+        let renewals = self.renew(&lease);
+        tokio::pin!(renewals);
+        tokio::select! {
+            attempted = &mut sends => Ok(attempted),
+            // Renewing never ends by itself.
+            () = &mut renewals => Ok(sends.await),
+        }
+    }
+
+    /// Renews the batch's open claims every third of a lease, for as long as
+    /// it is polled. A failed renewal leaves the lease as it was: sends stop
+    /// starting when it runs short, and the claims go back when it ends.
+    async fn renew(&self, lease: &Lease) {
+        let every = self.config.lease / 3;
+        let every = chrono::Duration::from_std(every).unwrap_or(chrono::Duration::seconds(10));
+        loop {
+            self.clock.sleep_until(self.clock.now() + every).await;
+            let open: Vec<(DeliveryId, u32)> = lease
+                .open
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .map(|(id, attempt)| (*id, *attempt))
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            let until = self.clock.now()
+                + chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::MAX);
+            match self.queue.renew_leases(&open, until).await {
+                Ok(_) => lease
+                    .until
+                    .store(until.timestamp_micros(), Ordering::SeqCst),
+                Err(e) => tracing::warn!(error = %e, "renewing a lease failed"),
+            }
+        }
+    }
+
+    /// Writes results in small groups as they arrive: whatever came within
+    /// `result_delay` of the first one, up to `result_group`. While the store
+    /// refuses writes, the gate for new sends is closed and the write is tried
+    /// again until it goes through (the results wait in memory: at most the
+    /// sends that were in flight). Ends when every sender is gone.
+    async fn write_results(&self, mut rx: mpsc::Receiver<DeliveryResult>) -> Result<(), Error> {
+        let group = self.config.result_group.max(1);
+        let mut pending: Vec<DeliveryResult> = Vec::with_capacity(group);
+        while let Some(first) = rx.recv().await {
+            pending.push(first);
+            let deadline = tokio::time::Instant::now() + self.config.result_delay;
+            while pending.len() < group {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(r)) => pending.push(r),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            self.write_group(&pending).await;
+            pending.clear();
+        }
+        Ok(())
+    }
+
+    async fn write_group(&self, results: &[DeliveryResult]) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self
+                .queue
+                .complete_deliveries(results, self.clock.now())
+                .await
+            {
+                Ok(_) => {
+                    self.writes_ok
+                        .send_if_modified(|ok| !std::mem::replace(ok, true));
+                    record_outcomes(results);
+                    self.progressed();
+                    return;
+                }
+                Err(e) => {
+                    if self
+                        .writes_ok
+                        .send_if_modified(|ok| std::mem::replace(ok, false))
+                    {
+                        tracing::warn!(error = %e, "cannot write results: no new sends until the store takes them");
+                    }
+                    if self.is_stopping() {
+                        // Shutting down with the store gone: these sends will
+                        // be sent again once their lease ends (same Message-ID).
+                        tracing::error!(results = results.len(), error = %e, "stopping without writing the last results");
+                        return;
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(WRITE_RETRY_MAX);
+                }
+            }
+        }
     }
 
     async fn contents_for(
@@ -250,12 +480,7 @@ impl Engine {
         let runs: HashSet<RunId> = batch.iter().map(|d| d.run_id).collect();
         let mut out = HashMap::new();
         for run in runs {
-            let cached = self
-                .templates
-                .lock()
-                .expect("template cache")
-                .get(&run)
-                .cloned();
+            let cached = self.template_cache().get(&run).cloned();
             let entry = match cached {
                 Some(e) => e,
                 None => {
@@ -266,7 +491,7 @@ impl Engine {
                         continue;
                     };
                     let e = Arc::new((content, compiled));
-                    let mut cache = self.templates.lock().expect("template cache");
+                    let mut cache = self.template_cache();
                     if cache.len() >= TEMPLATE_CACHE {
                         cache.clear();
                     }
@@ -279,10 +504,56 @@ impl Engine {
         Ok(out)
     }
 
+    fn template_cache(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<RunId, Arc<(RunContent, CompiledMessage)>>> {
+        // A panic elsewhere must not make the cache unusable: it holds no
+        // invariant a half-done insert could break.
+        self.templates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`Engine::deliver`] inside a guard: a panic fails this delivery and
+    /// parks its mailing.
+    async fn guarded_deliver(
+        &self,
+        d: &ClaimedDelivery,
+        content: Option<Arc<(RunContent, CompiledMessage)>>,
+        lease: &Lease,
+    ) -> DeliveryResult {
+        let mailing = content.as_ref().and_then(|c| c.0.mailing_id);
+        match AssertUnwindSafe(self.deliver(d, content, lease))
+            .catch_unwind()
+            .await
+        {
+            Ok(r) => r,
+            Err(panic) => {
+                let message = panic_message(&*panic);
+                match mailing {
+                    Some(m) => self.park(m, "deliver", &message).await,
+                    None => {
+                        tracing::error!(run = %d.run_id, error = %message, "a delivery of a deleted mailing failed");
+                        metrics::counter!("skymailing_engine_errors_total", "step" => "deliver")
+                            .increment(1);
+                    }
+                }
+                DeliveryResult {
+                    id: d.id,
+                    attempt: d.attempt,
+                    outcome: DeliveryOutcome::Failed {
+                        reply: "internal error while preparing this message".into(),
+                    },
+                }
+            }
+        }
+    }
+
     async fn deliver(
         &self,
         d: &ClaimedDelivery,
         content: Option<Arc<(RunContent, CompiledMessage)>>,
+        lease: &Lease,
     ) -> DeliveryResult {
         let result = |outcome| DeliveryResult {
             id: d.id,
@@ -294,14 +565,23 @@ impl Engine {
                 reply: "the run's message could not be loaded or compiled".into(),
             });
         };
-        if self.stopping.load(Ordering::SeqCst) {
+        // No new send while results cannot be written.
+        let mut writes_ok = self.writes_ok.subscribe();
+        while !*writes_ok.borrow_and_update() && !self.is_stopping() {
+            tokio::select! {
+                _ = writes_ok.changed() => {}
+                _ = self.stop.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        if self.is_stopping() {
             return result(DeliveryOutcome::Released);
         }
         // Room for a whole send and the write of its result; with a lease shorter
         // than that (a misconfiguration), half the lease.
         let room = (self.config.send_timeout + LEASE_MARGIN).min(self.config.lease / 2);
         let room = chrono::Duration::from_std(room).unwrap_or(chrono::Duration::MAX);
-        if self.clock.now() + room > d.lease_until {
+        if self.clock.now() + room > lease.until() {
             // Not enough lease left to finish a send: hand it back rather than
             // risk another worker sending it too.
             return result(DeliveryOutcome::Released);
@@ -377,10 +657,7 @@ impl Engine {
                     .max(0);
                 metrics::histogram!("skymailing_run_duration_seconds").record(took as f64 / 1000.0);
                 metrics::counter!("skymailing_runs_finished_total").increment(1);
-                self.templates
-                    .lock()
-                    .expect("template cache")
-                    .remove(&run.id);
+                self.template_cache().remove(&run.id);
                 finished.push(run.id);
             }
         }
@@ -399,34 +676,42 @@ impl Engine {
     }
 
     /// Works batches until nothing is due (or the engine stops), with
-    /// `parallel_batches` batch loops side by side so that one loop's claim and
-    /// result writes overlap the other's sends. Returns sends attempted and runs
-    /// finished.
+    /// `parallel_batches` batch loops side by side so that one loop's claim
+    /// overlaps the other's sends, and one writer for all their results.
+    /// Returns sends attempted and runs finished.
     async fn drain(&self) -> Result<(usize, usize), Error> {
-        let one_loop = || async {
+        let (tx, rx) = mpsc::channel(
+            (self.config.batch_size.max(1) as usize) * self.config.parallel_batches.max(1),
+        );
+        let one_loop = |tx: mpsc::Sender<DeliveryResult>| async move {
             let (mut attempted, mut finished) = (0, 0);
             loop {
-                let n = self.work_batch().await?;
+                let n = self.claim_and_send(&tx).await?;
                 attempted += n;
                 finished += self.finish_runs().await?.len();
-                if n == 0 || self.stopping.load(Ordering::SeqCst) {
+                if n == 0 || self.is_stopping() {
                     return Ok::<_, Error>((attempted, finished));
                 }
             }
         };
         let loops = futures::future::try_join_all(
-            (0..self.config.parallel_batches.max(1)).map(|_| one_loop()),
-        )
-        .await?;
-        Ok(loops
+            (0..self.config.parallel_batches.max(1)).map(|_| one_loop(tx.clone())),
+        );
+        drop(tx);
+        let (loops, written) = tokio::join!(loops, self.write_results(rx));
+        written?;
+        let (attempted, finished) = loops?
             .into_iter()
-            .fold((0, 0), |(a, f), (x, y)| (a + x, f + y)))
+            .fold((0, 0), |(a, f), (x, y)| (a + x, f + y));
+        // The last results were written after the loops looked for finished runs.
+        Ok((attempted, finished + self.finish_runs().await?.len()))
     }
 
     /// Runs until `shutdown` resolves. Then it claims nothing more: sends in
     /// flight finish and are recorded, and the rest of the batch is released
     /// (back to pending, the attempt not counted) for another worker. Store
     /// errors are logged and the round is retried after the polling interval.
+    /// Prefer [`Engine::spawn`], which also restarts the engine should it fail.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         let main = self.main_loop();
         tokio::pin!(main);
@@ -442,7 +727,7 @@ impl Engine {
     }
 
     async fn main_loop(&self) {
-        while !self.stopping.load(Ordering::SeqCst) {
+        while !self.is_stopping() {
             let failed = match self.work_until_idle().await {
                 Ok(()) => false,
                 Err(e) => {
@@ -450,7 +735,7 @@ impl Engine {
                     true
                 }
             };
-            if self.stopping.load(Ordering::SeqCst) {
+            if self.is_stopping() {
                 break;
             }
             let poll = self.clock.now()
@@ -471,6 +756,17 @@ impl Engine {
     async fn work_until_idle(&self) -> Result<(), Error> {
         self.schedule_due().await?;
         self.drain().await.map(drop)
+    }
+}
+
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("panic: {s}")
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        format!("panic: {s}")
+    } else {
+        "panic".to_owned()
     }
 }
 

@@ -77,6 +77,8 @@ macro_rules! store_conformance_tests {
             sub_second_times_round_trip_exactly,
             search_treats_wildcards_literally,
             smaller_queries_and_filters,
+            renewed_leases_hold_until_their_new_end,
+            parking_disables_with_engine_error_and_cancels_pending,
         );
     };
 }
@@ -910,6 +912,7 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
     assert_eq!(
         content,
         RunContent {
+            mailing_id: Some(m.id),
             mailing_name: "Weekly news".into(),
             subject: msg.subject.clone(),
             body_text: msg.body_text.clone(),
@@ -1129,6 +1132,72 @@ pub async fn claim_leases_and_fences_stale_results(s: S) {
         (d1.state, d1.last_reply.as_deref()),
         (DeliveryState::Failed, Some("550 no such user"))
     );
+}
+
+/// A live worker's renewal moves its lease's end; a claim another worker took
+/// over (a higher attempt) is not renewed.
+pub async fn renewed_leases_hold_until_their_new_end(s: S) {
+    let (_, _, run) = run_with(&s, "ann@example.com", 2).await;
+    let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
+    assert_eq!(c.len(), 2);
+    let later = t0() + Span::seconds(100);
+    let renewed = s
+        .renew_leases(
+            &[(c[0].id, c[0].attempt), (c[1].id, c[1].attempt + 1)],
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renewed, 1, "only the claim under its own attempt");
+    let at_old_end = s
+        .claim_deliveries(t0() + Span::seconds(60), LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        at_old_end.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![c[1].id],
+        "the unrenewed claim is taken over at its lease's end"
+    );
+    assert!(
+        s.claim_deliveries(t0() + Span::seconds(99), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the renewed one holds"
+    );
+    let taken = s.claim_deliveries(later, LEASE, 10).await.unwrap();
+    assert_eq!(
+        (taken.len(), taken[0].id, taken[0].attempt),
+        (1, c[0].id, 2)
+    );
+    assert_eq!(s.renew_leases(&[], later).await.unwrap(), 0);
+    assert_eq!(states(&s, run.id).await[&DeliveryState::Sending], 2);
+}
+
+/// The engine parks a mailing it cannot handle: disabled with the reason
+/// `engine_error` and its pending deliveries cancelled, once.
+pub async fn parking_disables_with_engine_error_and_cancels_pending(s: S) {
+    let (_, m, run) = run_with(&s, "ann@example.com", 2).await;
+    assert_eq!(
+        s.run_content(run.id).await.unwrap().unwrap().mailing_id,
+        Some(m.id)
+    );
+    assert!(s.park_mailing(m.id, t0()).await.unwrap());
+    let parked = s.mailing(m.id).await.unwrap().unwrap();
+    assert_eq!(
+        (parked.enabled, parked.disabled_by),
+        (false, Some(DisabledBy::EngineError))
+    );
+    assert_eq!(states(&s, run.id).await[&DeliveryState::Cancelled], 2);
+    assert!(!s.park_mailing(m.id, t0()).await.unwrap(), "once");
+    assert!(!s.park_mailing(MailingId(999_999), t0()).await.unwrap());
+    // Enabling it again is an ordinary enable.
+    let on = s
+        .set_mailing_enabled(m.id, true, None, Some(t0()), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((on.enabled, on.disabled_by), (true, None));
 }
 
 /// A lease that expires is claimed again; the old worker's result is then refused.
@@ -2095,4 +2164,33 @@ pub async fn smaller_queries_and_filters(s: S) {
     }
     let late = s.stats(t0() + Span::days(365)).await.unwrap();
     assert_eq!(late.running_mailings, 0, "past their end nothing runs");
+}
+
+#[cfg(test)]
+mod tests {
+    /// The macro's list of cases and the cases in this file agree: a case left
+    /// off the list would silently never run against any store.
+    #[test]
+    fn every_case_is_in_the_macro_and_every_listed_case_exists() {
+        let source = include_str!("conformance.rs");
+        let mut cases: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub async fn "))
+            .filter(|l| l.contains("(s: S)"))
+            .map(|l| l.split('(').next().unwrap())
+            .collect();
+        let start = source
+            .find("__conformance_cases!([$attr] $args $make;")
+            .unwrap();
+        let end = start + source[start..].find(");").unwrap();
+        let mut listed: Vec<&str> = source[start..end]
+            .lines()
+            .skip(1)
+            .map(|l| l.trim().trim_end_matches(','))
+            .filter(|l| !l.is_empty())
+            .collect();
+        cases.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(cases, listed);
+    }
 }

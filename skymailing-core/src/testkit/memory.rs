@@ -751,6 +751,7 @@ impl DeliveryQueue for MemoryStore {
             report: None,
         };
         let content = RunContent {
+            mailing_id: Some(m.id),
             mailing_name: m.name.clone(),
             subject: message.subject,
             body_text: message.body_text,
@@ -842,6 +843,38 @@ impl DeliveryQueue for MemoryStore {
         Ok(out)
     }
 
+    async fn renew_leases(
+        &self,
+        claims: &[(DeliveryId, u32)],
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let mut renewed = 0;
+        for (id, attempt) in claims {
+            if let Some(row) = s
+                .deliveries
+                .get_mut(id)
+                .filter(|r| r.d.state == DeliveryState::Sending && r.d.attempts == *attempt)
+            {
+                row.lease_until = Some(lease_until);
+                renewed += 1;
+            }
+        }
+        Ok(renewed)
+    }
+
+    async fn park_mailing(&self, mailing: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(m) = s.mailings.get_mut(&mailing).filter(|m| m.enabled) else {
+            return Ok(false);
+        };
+        m.enabled = false;
+        m.disabled_by = Some(DisabledBy::EngineError);
+        m.updated_at = now;
+        s.cancel_pending(|r| r.mailing_id == Some(mailing), now);
+        Ok(true)
+    }
+
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],
@@ -895,7 +928,10 @@ impl DeliveryQueue for MemoryStore {
     }
 
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
-        Ok(self.lock().runs.get(&run).map(|r| r.content.clone()))
+        Ok(self.lock().runs.get(&run).map(|r| RunContent {
+            mailing_id: r.run.mailing_id,
+            ..r.content.clone()
+        }))
     }
 
     async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
