@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Delivery benchmark (release build). Installs Postfix's smtp-sink/smtp-source
 # from Debian's packages if missing, then runs skymailing-bench's bench-delivery:
-# the engine (worker binary) sends a RECIPIENTS-recipient mailing (default
+# the engine (the shipped `skymailing worker`) sends a RECIPIENTS-recipient mailing (default
 # 50,000, 4 KB messages, 16 connections) from PostgreSQL into smtp-sink, and
 # smtp-source -d -s 16 sends as many 4 KB messages into the same sink.
 # Needs PostgreSQL: DATABASE_URL (a superuser URL; the benchmark creates and
@@ -18,5 +18,6 @@ if ! command -v smtp-sink >/dev/null || ! command -v smtp-source >/dev/null; the
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
 fi
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-cargo build --release --quiet -p skymailing-bench --bin worker --bin bench-delivery
+cargo build --release --quiet -p skymailing-server --bin skymailing
+cargo build --release --quiet -p skymailing-bench --bin bench-delivery
 exec target/release/bench-delivery

@@ -48,7 +48,7 @@ else
   echo "# The PostgreSQL tests are NOT RUN. Set DATABASE_URL to a superuser URL" >&2
   echo "# of a running server to run them." >&2
   echo "######################################################################" >&2
-  # The PostgreSQL store's tests and the worker crash/scale-out tests need it;
+  # The PostgreSQL store's tests and the benchmarks' fixtures need it;
   # the server's tests run on SQLite only (their PostgreSQL twins are `on_pg::`).
   cargo test --workspace --all-targets --exclude skymailing-store-pg --exclude skymailing-bench \
     --exclude skymailing-server

@@ -53,14 +53,10 @@ pub enum LogFormat {
 /// Options shared by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct Options {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "SKYMAILING_BIND",
-        default_value = "127.0.0.1:8000",
-        global = true
-    )]
-    pub bind: SocketAddr,
+    /// Address to listen on [serve: default 127.0.0.1:8000]. A `worker` serves
+    /// only /healthz, /readyz and /metrics there, and only when it is given.
+    #[arg(long, env = "SKYMAILING_BIND", global = true)]
+    pub bind: Option<SocketAddr>,
     /// `postgres://…` for PostgreSQL; `sqlite://FILE` (or a file path) for SQLite.
     #[arg(
         long,
@@ -116,6 +112,26 @@ pub struct Options {
         global = true
     )]
     pub batch_size: u32,
+    /// Seconds a worker's claim on a delivery lasts; the live worker renews it
+    /// every third of that, so a dead worker's deliveries move on within it.
+    #[arg(
+        long,
+        env = "SKYMAILING_LEASE_SECS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(3..=3600),
+        global = true
+    )]
+    pub lease_secs: u64,
+    /// Seconds one send may take before it counts as a connection error
+    /// (keep it well below the lease).
+    #[arg(
+        long,
+        env = "SKYMAILING_SEND_TIMEOUT_SECS",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=600),
+        global = true
+    )]
+    pub send_timeout_secs: u64,
     /// Cap on messages per second sent by this process (none by default).
     #[arg(long, env = "SKYMAILING_RATE_LIMIT", global = true)]
     pub rate_limit: Option<NonZeroU32>,
@@ -154,18 +170,23 @@ pub struct Options {
 impl Options {
     /// The server settings these options describe.
     pub fn settings(&self) -> Settings {
+        let bind = self
+            .bind
+            .map_or_else(|| Settings::default().bind, |b| b.to_string());
         Settings {
-            bind: self.bind.to_string(),
+            bind: bind.clone(),
             database_url: self.database_url.clone(),
             mail_url: self.mail_url.clone(),
             base_url: self
                 .base_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{}", self.bind)),
+                .unwrap_or_else(|| format!("http://{bind}")),
             from: self.from.clone(),
             concurrency: self.concurrency,
             parallel_batches: self.parallel_batches,
             batch_size: self.batch_size,
+            lease: std::time::Duration::from_secs(self.lease_secs),
+            send_timeout: std::time::Duration::from_secs(self.send_timeout_secs),
             rate_limit: self.rate_limit,
             rate_limits: RateLimits::uniform(self.auth_rate_limit),
             secret: self.secret.clone(),
@@ -193,8 +214,14 @@ mod tests {
                 .unwrap()
                 .to_owned()
         };
-        assert_eq!(default("bind"), "127.0.0.1:8000");
+        assert_eq!(
+            Settings::default().bind,
+            "127.0.0.1:8000",
+            "serve's address when none is given"
+        );
         assert_eq!(default("database_url"), "sqlite://skymailing.db");
+        assert_eq!(default("lease_secs"), "30");
+        assert_eq!(default("send_timeout_secs"), "15");
         assert_eq!(default("mail_url"), "outbox:outbox");
         let cli = Cli::try_parse_from(["skymailing", "--bind", "127.0.0.1:8000"]).unwrap();
         assert!(cli.command.is_none());
@@ -217,7 +244,7 @@ mod tests {
         .unwrap();
         assert!(matches!(cli.command, Some(Command::Serve)));
         assert!(cli.options.no_worker);
-        assert_eq!(cli.options.bind.port(), 9000);
+        assert_eq!(cli.options.bind.map(|b| b.port()), Some(9000));
         assert_eq!(cli.options.database_url, "postgres://db/sky");
     }
 

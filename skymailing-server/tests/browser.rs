@@ -262,8 +262,7 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
             ..Settings::default()
         },
     );
-    let engine = service.engine();
-    tokio::spawn(async move { engine.run(std::future::pending()).await });
+    service.spawn_engine();
     let app = routes(service.clone());
     tokio::spawn(async move { poem::Server::new_with_acceptor(acceptor).run(app).await });
 

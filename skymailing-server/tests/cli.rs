@@ -56,6 +56,7 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
         ready.starts_with("HTTP/1.0 200") || ready.starts_with("HTTP/1.1 200"),
         "{ready}"
     );
+    assert!(ready.contains(r#""engine":"running""#), "{ready}");
     let spec = http_get(addr, "/api/openapi.json").await;
     assert!(spec.contains("\"openapi\": \"3."), "{spec}");
     // The zero-setup defaults: an SQLite file and an outbox folder, here.
@@ -68,6 +69,49 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops within 30 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// `worker --bind` serves health, readiness and metrics, and nothing else.
+#[tokio::test]
+async fn a_worker_serves_its_health_on_bind_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = skymailing(dir.path())
+        .args(["worker", "--bind", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("skymailing worker: health at ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the worker exited before printing its health address");
+    })
+    .await
+    .expect("the health address is printed");
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix("/readyz"))
+        .unwrap();
+    let ready = http_get(addr, "/readyz").await;
+    assert!(ready.contains(" 200 "), "{ready}");
+    assert!(ready.contains(r#""engine":"running""#), "{ready}");
+    assert!(http_get(addr, "/healthz").await.contains(" 200 "));
+    assert!(http_get(addr, "/metrics").await.contains(" 200 "));
+    let page = http_get(addr, "/").await;
+    assert!(page.contains(" 404 "), "no pages on a worker: {page}");
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("stops within 30 s of SIGTERM")

@@ -73,8 +73,9 @@ async fn http(
     (status, json)
 }
 
+/// Polls `f` every 100 ms until it gives a value (for at most two minutes).
 async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..300 {
+    for _ in 0..1200 {
         if let Some(v) = f().await {
             return v;
         }
@@ -194,5 +195,222 @@ mod on_pg {
         })
         .await;
         assert_eq!(report, "Sent 1 of 1");
+    }
+}
+
+/// Worker processes (the shipped `skymailing worker`) killed and shared, on
+/// PostgreSQL, against a real SMTP server.
+mod workers_on_pg {
+    use std::collections::{HashMap, HashSet};
+
+    use chrono::{SubsecRound, Utc};
+    use skymailing_core::ports::{RunFilter, RunStore};
+    use skymailing_core::{ListQuery, MessageDraft};
+    use skymailing_store_pg::PgStore;
+
+    use super::*;
+
+    const LEASE_SECS: u64 = 4;
+    const CONCURRENCY: usize = 8;
+    const PARALLEL_BATCHES: usize = 2;
+    /// Results written together at most (the engine's default group).
+    const RESULT_GROUP: usize = 64;
+
+    /// A worker with a short lease; its log goes to the test's output.
+    fn worker(db: &str, smtp: &str, from: &str, dir: &std::path::Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_skymailing"))
+            .arg("worker")
+            .current_dir(dir)
+            .env("DATABASE_URL", db)
+            .env("SKYMAILING_MAIL_URL", smtp)
+            .env("SKYMAILING_FROM", format!("News <{from}>"))
+            .env("SKYMAILING_LEASE_SECS", LEASE_SECS.to_string())
+            .env("SKYMAILING_SEND_TIMEOUT_SECS", "1")
+            .env("SKYMAILING_BATCH_SIZE", "200")
+            .env("SKYMAILING_CONCURRENCY", CONCURRENCY.to_string())
+            .env("SKYMAILING_PARALLEL_BATCHES", PARALLEL_BATCHES.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
+    fn signal(child: &Child, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(child.id().expect("running").to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
+    async fn mailing(store: &PgStore, n: i64) {
+        let message = MessageDraft::parse("News for {{ name }}", "Hello {{ name }}", None).unwrap();
+        skymailing_bench::pg_mailing(store, n, &message, Utc::now().trunc_subsecs(6)).await;
+    }
+
+    /// The finished run's report, in English.
+    async fn report(store: &PgStore) -> Option<String> {
+        store
+            .list_runs(RunFilter::default(), &ListQuery::default())
+            .await
+            .unwrap()
+            .items
+            .first()
+            .and_then(|r| r.report.as_ref())
+            .map(ToString::to_string)
+    }
+
+    /// Recipient → the Message-IDs it received.
+    fn by_recipient(server: &TestSmtpServer) -> HashMap<String, Vec<String>> {
+        let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+        for r in server.received() {
+            let id = r
+                .parsed()
+                .message_id()
+                .expect("every message carries a Message-ID")
+                .to_owned();
+            for to in &r.to {
+                seen.entry(to.clone()).or_default().push(id.clone());
+            }
+        }
+        seen
+    }
+
+    async fn sending(pool: &PgPool) -> HashSet<String> {
+        sqlx::query_scalar("SELECT email FROM deliveries WHERE state = 'sending'")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect()
+    }
+
+    /// kill -9 in the middle of a run, then a restart: the restarted worker
+    /// takes the dead one's claims over when their lease ends, every recipient
+    /// gets the mail, and only what was in flight at the kill is sent twice,
+    /// with the same Message-ID. When to kill is decided from what the test
+    /// sees (the worker frozen with SIGSTOP and its claims read), never from
+    /// a sleep.
+    #[sqlx::test(migrations = false)]
+    async fn a_worker_killed_mid_run_is_taken_over_within_a_lease_and_resends_only_what_was_in_flight(
+        pool: PgPool,
+    ) {
+        const N: i64 = 6_000;
+        let store = PgStore::from_pool(pool.clone()).await.unwrap();
+        let server = TestSmtpServer::start();
+        mailing(&store, N).await;
+        let db = database_url(&pool);
+        let dir = tempfile::tempdir().unwrap();
+
+        let mut first = worker(&db, &server.url(), "w1@mail.example", dir.path());
+        wait_for("a quarter of the run", async || {
+            (server.count() >= N as usize / 4).then_some(())
+        })
+        .await;
+        let mut in_flight = HashSet::new();
+        for _ in 0..500 {
+            signal(&first, "STOP");
+            in_flight = sending(&pool).await;
+            if !in_flight.is_empty() {
+                break;
+            }
+            signal(&first, "CONT");
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !in_flight.is_empty(),
+            "the worker never held a claim when looked at"
+        );
+        first.start_kill().unwrap(); // SIGKILL: nothing finished, nothing released
+        first.wait().await.unwrap();
+        let seen_at_kill = server.count();
+        assert!(seen_at_kill < N as usize, "killed mid-run");
+
+        let restarted = std::time::Instant::now();
+        let _second = worker(&db, &server.url(), "w2@mail.example", dir.path());
+        // Recovery: every delivery the dead worker held is final again.
+        let recovered = wait_for("the dead worker's claims to be taken over", async || {
+            let left: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM deliveries WHERE email = ANY($1) AND state IN ('pending', 'sending')",
+            )
+            .bind(in_flight.iter().cloned().collect::<Vec<_>>())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            (left == 0).then(|| restarted.elapsed())
+        })
+        .await;
+        wait_for("the run to finish", async || report(&store).await).await;
+
+        let seen = by_recipient(&server);
+        assert_eq!(seen.len(), N as usize, "the server saw every recipient");
+        let twice: Vec<_> = seen.iter().filter(|(_, ids)| ids.len() > 1).collect();
+        for (to, ids) in &twice {
+            assert!(
+                ids.iter().all(|i| i == &ids[0]),
+                "{to} got two Message-IDs: {ids:?}"
+            );
+            assert_eq!(ids.len(), 2, "{to} got more than two copies");
+            assert!(
+                in_flight.contains(*to),
+                "{to} got two copies but was not claimed at the kill"
+            );
+        }
+        // In flight: the sends under way, and the finished ones whose results
+        // were being written (at most one group).
+        let bound = CONCURRENCY * PARALLEL_BATCHES + RESULT_GROUP;
+        eprintln!(
+            "crash: recovery_s={:.2} lease_s={LEASE_SECS} duplicates={} claimed_at_kill={} bound={bound}",
+            recovered.as_secs_f64(),
+            twice.len(),
+            in_flight.len()
+        );
+        assert!(
+            twice.len() <= bound,
+            "{} duplicates, more than {bound}",
+            twice.len()
+        );
+        assert!(
+            recovered <= std::time::Duration::from_secs(2 * LEASE_SECS),
+            "recovered after {recovered:?}, more than two leases"
+        );
+        assert_eq!(report(&store).await.as_deref(), Some("Sent 6000 of 6000"));
+    }
+
+    /// Three workers share one run: every recipient exactly once.
+    #[sqlx::test(migrations = false)]
+    async fn three_workers_send_one_run_to_every_recipient_exactly_once(pool: PgPool) {
+        const N: i64 = 9_000;
+        let store = PgStore::from_pool(pool.clone()).await.unwrap();
+        let server = TestSmtpServer::start();
+        mailing(&store, N).await;
+        let db = database_url(&pool);
+        let dir = tempfile::tempdir().unwrap();
+        let _workers: Vec<Child> = (1..=3)
+            .map(|i| {
+                worker(
+                    &db,
+                    &server.url(),
+                    &format!("w{i}@mail.example"),
+                    dir.path(),
+                )
+            })
+            .collect();
+        wait_for("the run to finish", async || report(&store).await).await;
+        let seen = by_recipient(&server);
+        assert_eq!(seen.len(), N as usize, "every recipient");
+        assert!(seen.values().all(|ids| ids.len() == 1), "exactly once");
+        let mut per_worker: HashMap<String, usize> = HashMap::new();
+        for r in server.received() {
+            *per_worker.entry(r.from).or_default() += 1;
+        }
+        assert!(
+            per_worker.len() >= 2,
+            "the workers shared the run: {per_worker:?}"
+        );
+        assert_eq!(report(&store).await.as_deref(), Some("Sent 9000 of 9000"));
     }
 }

@@ -1,4 +1,5 @@
-//! Delivery benchmark: the engine (the `worker` binary, release build) sends a
+//! Delivery benchmark: the engine (the shipped `skymailing worker`, release
+//! build, next to this program in the target folder) sends a
 //! RECIPIENTS-recipient mailing (default 50,000; 4 KB messages; 16 connections)
 //! from PostgreSQL into Postfix's `smtp-sink`, and in the same run
 //! `smtp-source -d -s 16` sends as many 4 KB messages into the same sink, for
@@ -40,15 +41,18 @@ fn peak_rss_mb(pid: u32) -> f64 {
 }
 
 fn worker(db: &str, mail: &str) -> Proc {
-    let exe = std::env::current_exe().unwrap().with_file_name("worker");
+    let exe = std::env::current_exe()
+        .unwrap()
+        .with_file_name("skymailing");
     let child = Command::new(&exe)
+        .arg("worker")
         .env("DATABASE_URL", db)
         .env("SKYMAILING_MAIL_URL", mail)
+        .env("RUST_LOG", "warn")
         // 8 sends per batch × 2 batches side by side = 16 connections.
         .env("SKYMAILING_CONCURRENCY", "8")
         .env("SKYMAILING_PARALLEL_BATCHES", "2")
-        .env("SKYMAILING_SMTP_POOL", "16")
-        .env("SKYMAILING_BATCH", "500")
+        .env("SKYMAILING_BATCH_SIZE", "500")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

@@ -167,10 +167,15 @@ impl EngineHandle {
         }
     }
 
+    /// Tells the engine to stop, without waiting (see [`EngineHandle::shutdown`]).
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
     /// Tells the engine to stop and waits until it has: sends in flight
     /// finish and are recorded, the rest of their batches is released.
     pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
+        self.stop();
         let supervisor = self
             .supervisor
             .lock()

@@ -78,10 +78,9 @@ pub struct EngineConfig {
     /// connection error. A delivery is sent only while its lease has room for a
     /// whole send, so no send outlives its claim: keep it well below `lease`.
     pub send_timeout: Duration,
-    /// Results written together at most (a group commit).
+    /// Results written together at most (a group commit: whatever finished
+    /// while the previous write was under way).
     pub result_group: usize,
-    /// Longest a finished send waits for its result to be written.
-    pub result_delay: Duration,
     /// Retries of transient and connection errors.
     pub retry: RetryPolicy,
     /// Longest sleep between rounds when nothing wakes the engine.
@@ -101,7 +100,6 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(30),
             send_timeout: Duration::from_secs(15),
             result_group: 64,
-            result_delay: Duration::from_millis(20),
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
             base_url: "http://127.0.0.1:8000".into(),
@@ -415,8 +413,10 @@ impl Engine {
         }
     }
 
-    /// Writes results in small groups as they arrive: whatever came within
-    /// `result_delay` of the first one, up to `result_group`. While the store
+    /// Writes results as they arrive, with no waiting: each write takes the
+    /// results that finished while the previous one was under way (up to
+    /// `result_group`), so a result is durable within about one write of its
+    /// send, and busy workers still write in groups. While the store
     /// refuses writes, the gate for new sends is closed and the write is tried
     /// again until it goes through (the results wait in memory: at most the
     /// sends that were in flight). Ends when every sender is gone.
@@ -425,11 +425,10 @@ impl Engine {
         let mut pending: Vec<DeliveryResult> = Vec::with_capacity(group);
         while let Some(first) = rx.recv().await {
             pending.push(first);
-            let deadline = tokio::time::Instant::now() + self.config.result_delay;
             while pending.len() < group {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(r)) => pending.push(r),
-                    Ok(None) | Err(_) => break,
+                match rx.try_recv() {
+                    Ok(r) => pending.push(r),
+                    Err(_) => break,
                 }
             }
             self.write_group(&pending).await;

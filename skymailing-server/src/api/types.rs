@@ -150,7 +150,9 @@ pub struct MailingOut {
     /// `once`, `daily`, `weekly` or `monthly`.
     pub periodicity: String,
     pub enabled: bool,
-    /// Who disabled it: `owner` or `manager` (only a manager or admin re-enables the latter).
+    /// Why it is disabled: `owner`, `manager` (only a manager or admin
+    /// re-enables it) or `engine_error` (the engine could not handle it; enabling
+    /// it tries again).
     pub disabled_by: Option<String>,
     /// `created`, `running`, `finished` or `disabled`.
     pub status: String,

@@ -16,7 +16,6 @@ use skymailing_server::{RateLimits, Service, Settings, routes};
 use skymailing_smtp::{Outbox, OutboxEntry, parse_from};
 use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
-use tokio::sync::watch;
 
 pub const BASE_URL: &str = "http://sky.test";
 
@@ -24,8 +23,6 @@ pub struct TestServer {
     pub service: Service,
     pub outbox: Arc<Outbox>,
     router: poem::endpoint::BoxEndpoint<'static>,
-    stop: watch::Sender<bool>,
-    engine: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -106,31 +103,19 @@ impl TestServer {
             Arc::new(SystemClock),
             settings,
         );
-        let (stop, rx) = watch::channel(false);
-        let engine = service.engine();
-        let engine = tokio::spawn(async move {
-            let mut rx = rx;
-            engine
-                .run(async move {
-                    let _ = rx.wait_for(|s| *s).await;
-                })
-                .await;
-        });
+        service.spawn_engine();
         TestServer {
             router: routes(service.clone()).map_to_response().boxed(),
             service,
             outbox,
-            stop,
-            engine: Some(engine),
             _dir: dir,
         }
     }
 
     /// Stops the engine as a shutdown signal would, and waits for it.
     pub async fn stop_engine(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(e) = self.engine.take() {
-            e.await.unwrap();
+        if let Some(engine) = self.service.engine_handle() {
+            engine.shutdown().await;
         }
     }
 
@@ -347,9 +332,8 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(e) = self.engine.take() {
-            e.abort();
+        if let Some(engine) = self.service.engine_handle() {
+            engine.stop();
         }
     }
 }

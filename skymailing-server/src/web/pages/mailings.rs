@@ -28,6 +28,8 @@ pub(crate) struct MailingRow {
     pub next_run: String,
     pub window: String,
     pub enabled: bool,
+    /// Why it is disabled, in words, while it is.
+    pub disabled_note: Option<String>,
     pub recipients: usize,
 }
 
@@ -60,6 +62,9 @@ fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
             local(viewer, m.end_at)
         ),
         enabled: m.enabled,
+        disabled_note: m
+            .disabled_by
+            .map(|by| viewer.t(&format!("mailings.disabled_by.{}", by.as_str()))),
         recipients: m.client_ids.len(),
         name: m.name,
     }
