@@ -148,6 +148,16 @@ pub struct Options {
     /// process of one service (random per process otherwise).
     #[arg(long, env = "SKYMAILING_SECRET", global = true, hide_env_values = true)]
     pub secret: Option<String>,
+    /// Host names this service answers to, comma-separated; any other `Host`
+    /// gets 400 (the probes /healthz, /readyz and /metrics excepted) [default:
+    /// the base URL's host, localhost, 127.0.0.1, [::1]]. `*` allows any.
+    #[arg(long, env = "SKYMAILING_ALLOWED_HOSTS", global = true)]
+    pub allowed_hosts: Option<String>,
+    /// Reverse proxies (CIDRs or addresses, comma-separated) whose
+    /// `X-Forwarded-For` / `Forwarded` headers name the client; without it
+    /// those headers are ignored.
+    #[arg(long, env = "SKYMAILING_TRUSTED_PROXIES", global = true, value_parser = parse_proxies)]
+    pub trusted_proxies: Option<Proxies>,
     /// Where uploaded blog images are kept.
     #[arg(
         long,
@@ -165,6 +175,14 @@ pub struct Options {
         global = true
     )]
     pub log_format: LogFormat,
+}
+
+/// The value of `--trusted-proxies`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxies(pub Vec<ipnet::IpNet>);
+
+fn parse_proxies(list: &str) -> Result<Proxies, String> {
+    crate::net::parse_proxies(list).map(Proxies)
 }
 
 impl Options {
@@ -191,6 +209,14 @@ impl Options {
             rate_limits: RateLimits::uniform(self.auth_rate_limit),
             secret: self.secret.clone(),
             uploads_dir: self.uploads_dir.clone(),
+            allowed_hosts: self.allowed_hosts.as_deref().map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty() && *h != "*")
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            trusted_proxies: self.trusted_proxies.clone().map_or_else(Vec::new, |p| p.0),
         }
     }
 }

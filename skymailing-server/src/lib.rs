@@ -16,6 +16,7 @@ pub mod api;
 pub mod cli;
 mod error;
 mod metrics;
+pub mod net;
 mod ops;
 mod ratelimit;
 mod service;
@@ -36,14 +37,17 @@ pub fn routes(service: Service) -> impl Endpoint {
     let pages = web::routes(&service);
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
+    let net = service.net.clone();
     Route::new()
         .nest(
             "/api/v1",
             api.around(|ep, req| limit_body(ep, req, api::MAX_BODY))
-                .catch_all_error(error::json_error),
+                .catch_all_error(error::json_error)
+                // Answers carry tokens and private data: no cache keeps them.
+                .with(poem::middleware::SetHeader::new().overriding("cache-control", "no-store")),
         )
         .at("/api/openapi.json", spec)
-        .nest("/api/docs", docs)
+        .nest("/api/docs", docs.around(web::docs_headers))
         .at(
             "/unsubscribe/:token",
             poem::get(unsubscribe::confirm_page)
@@ -62,16 +66,19 @@ pub fn routes(service: Service) -> impl Endpoint {
         .at("/metrics", poem::get(ops::prometheus))
         .nest("/", pages)
         .with(metrics::HttpMetrics)
+        .around(move |ep, req| net::guard(ep, req, net.clone()))
         .data(service)
 }
 
 /// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`): what a
 /// `worker` serves on its `--bind` address.
 pub fn ops_routes(service: Service) -> impl Endpoint {
+    let net = service.net.clone();
     Route::new()
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
         .at("/metrics", poem::get(ops::prometheus))
+        .around(move |ep, req| net::guard(ep, req, net.clone()))
         .data(service)
 }
 

@@ -56,9 +56,28 @@ impl RateLimits {
     }
 }
 
-/// The connecting address of a request (behind a proxy: the proxy's).
+/// The client's address: through trusted proxies, the one they name (see
+/// [`crate::net`]); otherwise the connecting peer.
 pub(crate) fn client_ip(req: &poem::Request) -> Option<IpAddr> {
-    req.remote_addr().as_socket_addr().map(|a| a.ip())
+    req.extensions()
+        .get::<crate::net::ClientIp>()
+        .map(|c| c.0)
+        .or_else(|| req.remote_addr().as_socket_addr().map(|a| a.ip()))
+}
+
+/// The key an address counts under: an IPv4 address itself, an IPv6 address
+/// its /64 (one subscriber's network, where rotating addresses is free).
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 /// Which endpoint a request counts against.
@@ -107,7 +126,7 @@ impl Limiters {
                 l.retain_recent();
             }
         }
-        let ip = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let ip = ip.map_or_else(|| "unknown".to_owned(), address_key);
         let mut result = self.by_ip[i].check_key(&(i as u8, ip));
         if result.is_ok()
             && let Some(email) = email
@@ -139,6 +158,21 @@ mod tests {
         let other = Some("10.0.0.2".parse().unwrap());
         assert!(l.check(Limited::Login, other, Some("d@x.org")).is_ok());
         assert!(l.check(Limited::Register, ip, Some("e@x.org")).is_ok());
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64() {
+        let l = Limiters::new(&RateLimits::uniform(2));
+        for host in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"] {
+            assert!(
+                l.check(Limited::Login, Some(host.parse().unwrap()), None)
+                    .is_ok()
+            );
+        }
+        let rotated = Some("2001:db8:1:2:abcd::42".parse().unwrap());
+        assert!(l.check(Limited::Login, rotated, None).is_err(), "same /64");
+        let other = Some("2001:db8:1:3::1".parse().unwrap());
+        assert!(l.check(Limited::Login, other, None).is_ok(), "another /64");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
 use tokio::task::JoinHandle;
 
+use crate::net::{NetPolicy, default_allowed_hosts};
 use crate::ratelimit::{Limiters, RateLimits};
 
 /// Where the data lives, as given by `--database-url`.
@@ -82,6 +83,11 @@ pub struct Settings {
     /// The key of the pages' CSRF tokens; random per process when absent
     /// (give every web process of one service the same one).
     pub secret: Option<String>,
+    /// Host names the service answers to (any other `Host` gets 400); `None`:
+    /// the base URL's host, `localhost`, `127.0.0.1` and `[::1]`; empty: any.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where uploaded blog images are kept.
     pub uploads_dir: PathBuf,
 }
@@ -103,6 +109,8 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             secret: None,
             uploads_dir: PathBuf::from("uploads"),
+            allowed_hosts: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -136,6 +144,8 @@ pub struct Service {
     /// The settings it was built from.
     pub settings: Arc<Settings>,
     pub(crate) limiters: Arc<Limiters>,
+    /// Allowed hosts and trusted proxies.
+    pub(crate) net: Arc<NetPolicy>,
     secret_key: [u8; 32],
     listener: Option<Arc<JoinHandle<()>>>,
     engine: Arc<OnceLock<EngineHandle>>,
@@ -199,6 +209,13 @@ impl Service {
             mailer,
             outbox,
             limiters: Arc::new(Limiters::new(&settings.rate_limits)),
+            net: Arc::new(NetPolicy {
+                allowed_hosts: match &settings.allowed_hosts {
+                    Some(hosts) => hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                    None => default_allowed_hosts(&settings.base_url),
+                },
+                trusted_proxies: settings.trusted_proxies.clone(),
+            }),
             secret_key: secret_key(settings.secret.as_deref()),
             settings: Arc::new(settings),
             listener: None,
@@ -215,7 +232,7 @@ impl Service {
             parallel_batches: s.parallel_batches.max(1),
             lease: s.lease,
             send_timeout: s.send_timeout,
-            message_id_domain: host_of(&s.base_url),
+            message_id_domain: crate::net::url_host(&s.base_url),
             ..EngineConfig::default()
         };
         self.app.engine(self.mailer.clone(), config)
@@ -238,6 +255,13 @@ impl Service {
     }
 
     /// The folder of uploaded images.
+    /// Zero-setup mode: mail goes to the outbox and the service is reached
+    /// on this machine only (its base URL names a loopback host).
+    pub(crate) fn is_zero_setup(&self) -> bool {
+        let host = crate::net::url_host(&self.settings.base_url);
+        self.outbox.is_some() && matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]" | "")
+    }
+
     pub(crate) fn uploads_dir(&self) -> PathBuf {
         self.settings.uploads_dir.clone()
     }
@@ -321,7 +345,9 @@ fn secret_key(secret: Option<&str>) -> [u8; 32] {
 
 fn check_base_url(url: &str) -> Result<String, StartError> {
     let url = url.trim_end_matches('/');
-    if !(url.starts_with("http://") || url.starts_with("https://")) || host_of(url).is_empty() {
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || crate::net::url_host(url).is_empty()
+    {
         return Err(StartError::Option {
             option: "--base-url",
             reason: format!("`{url}` is not an http:// or https:// URL"),
@@ -347,12 +373,6 @@ pub(crate) fn redact(url: &str) -> String {
 }
 
 /// The host part of a URL, for Message-IDs.
-fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    host.split(':').next().unwrap_or_default().to_owned()
-}
 
 #[cfg(test)]
 mod tests {
@@ -389,7 +409,10 @@ mod tests {
             "https://mail.example.com"
         );
         assert!(check_base_url("mail.example.com").is_err());
-        assert_eq!(host_of("http://user@example.com:8000/x"), "example.com");
+        assert_eq!(
+            crate::net::url_host("http://user@example.com:8000/x"),
+            "example.com"
+        );
     }
 
     #[test]

@@ -20,8 +20,18 @@ fn skymailing(dir: &std::path::Path) -> Command {
 }
 
 async fn http_get(addr: &str, path: &str) -> String {
+    http_get_as(addr, addr, path).await
+}
+
+/// A GET to `addr` that names `host` in its `Host` header.
+async fn http_get_as(addr: &str, host: &str, path: &str) -> String {
+    http_get_with(addr, path, &format!("Host: {host}\r\n")).await
+}
+
+/// A GET to `addr` with `headers` (each line ending in CRLF).
+async fn http_get_with(addr: &str, path: &str, headers: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+    s.write_all(format!("GET {path} HTTP/1.0\r\n{headers}\r\n").as_bytes())
         .await
         .unwrap();
     let mut out = String::new();
@@ -57,6 +67,26 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
         "{ready}"
     );
     assert!(ready.contains(r#""engine":"running""#), "{ready}");
+    // The zero-setup outbox is this machine's, under this machine's names only:
+    // a page on another origin that rebinds its name to 127.0.0.1 gets 400.
+    assert!(http_get(addr, "/outbox").await.contains(" 200 "));
+    let port = addr.rsplit_once(':').unwrap().1;
+    let rebound = http_get_as(addr, &format!("rebind.attacker.example:{port}"), "/outbox").await;
+    assert!(rebound.contains(" 400 "), "{rebound}");
+    for path in ["/", "/api/v1/stats", "/signin"] {
+        let r = http_get_as(addr, "rebind.attacker.example", path).await;
+        assert!(r.contains(" 400 "), "{path}: {r}");
+    }
+    let probe = http_get_as(addr, "10.1.2.3", "/healthz").await;
+    assert!(
+        probe.contains(" 200 "),
+        "load balancers probe by address: {probe}"
+    );
+    assert!(
+        http_get_as(addr, &format!("localhost:{port}"), "/outbox")
+            .await
+            .contains(" 200 ")
+    );
     let spec = http_get(addr, "/api/openapi.json").await;
     assert!(spec.contains("\"openapi\": \"3."), "{spec}");
     // The zero-setup defaults: an SQLite file and an outbox folder, here.
@@ -74,6 +104,46 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
         .expect("stops within 30 s of SIGTERM")
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// Behind a trusted proxy the forwarded client counts: a request the proxy
+/// forwards for a remote client is not "this machine", so the zero-setup
+/// outbox is not theirs.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = skymailing(dir.path())
+        .args(["--bind", "127.0.0.1:0", "--trusted-proxies", "127.0.0.1/32"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("SkyMailing is running at ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the server exited before printing its URL");
+    })
+    .await
+    .expect("the URL is printed");
+    let addr = url.strip_prefix("http://").unwrap();
+    let host = format!("Host: {addr}\r\n");
+    assert!(
+        http_get_with(addr, "/outbox", &host)
+            .await
+            .contains(" 200 "),
+        "the proxy's own machine"
+    );
+    let forwarded = format!("{host}X-Forwarded-For: 203.0.113.5\r\n");
+    let r = http_get_with(addr, "/outbox", &forwarded).await;
+    assert!(
+        r.contains(" 404 "),
+        "a remote client through the proxy: {r}"
+    );
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
 }
 
 /// `worker --bind` serves health, readiness and metrics, and nothing else.
@@ -143,6 +213,13 @@ async fn a_wrong_option_gives_one_clear_line_and_exit_code_2() {
         "--database-url",
     )
     .await;
+    fails_with(
+        d,
+        &["migrate", "--trusted-proxies", "10.0.0.0/33"],
+        "--trusted-proxies",
+    )
+    .await;
+    fails_with(d, &["migrate", "--lease-secs", "1"], "--lease-secs").await;
     fails_with(
         d,
         &["migrate", "--database-url", "mysql://h/db"],

@@ -375,6 +375,43 @@ async fn registering_a_taken_address_answers_the_same() {
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
 }
 
+/// API answers (the sign-in token among them) are never cached, and the
+/// interactive docs cannot be framed or load anything from elsewhere.
+#[tokio::test]
+async fn api_answers_are_not_cached_and_the_docs_are_not_framed() {
+    let srv = TestServer::sqlite().await;
+    let r = srv
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"email": "ann@example.com", "password": "correct horse", "name": "Ann"}),
+        )
+        .await;
+    assert_eq!(r.headers["cache-control"], "no-store");
+    srv.mail_to("ann@example.com", "Confirm your").await;
+    let (token, _) = srv.signed_up("bob@example.com", "Bob").await;
+    for r in [
+        srv.post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "bob@example.com", "password": "correct horse"}),
+        )
+        .await,
+        srv.get("/api/v1/me", Some(&token)).await,
+        srv.get("/api/v1/nowhere", None).await,
+    ] {
+        assert_eq!(r.headers["cache-control"], "no-store", "{r:?}");
+    }
+    let docs = srv.get("/api/docs", None).await;
+    assert_eq!(docs.status, 200);
+    let csp = docs.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(docs.headers["x-frame-options"], "DENY");
+}
+
 /// Times outside 1970..2100 are refused naming the field (the issue found a
 /// start of year -262143 accepted, which later panicked the engine).
 #[tokio::test]

@@ -126,6 +126,28 @@ pub fn routes(service: &Service) -> impl Endpoint + use<> {
 }
 
 /// The headers of every page: no inline script, no framing, no sniffing.
+/// The interactive API docs (Swagger UI, whose page is one HTML document
+/// with its script and styles inline): no framing, nothing loaded from
+/// elsewhere, no caching.
+pub(crate) async fn docs_headers<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let mut resp = ep.call(req).await?.into_response();
+    let h = resp.headers_mut();
+    let set = |h: &mut poem::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(k, poem::http::HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    );
+    set(h, "x-frame-options", "DENY");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    Ok(resp)
+}
+
 pub(crate) async fn security_headers<E: Endpoint>(
     ep: Arc<E>,
     req: Request,

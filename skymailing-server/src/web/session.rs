@@ -110,10 +110,12 @@ pub(crate) async fn attach<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::R
 }
 
 /// The outbox (outbox mode only) holds every account's links: it is for
-/// visitors on this machine (the zero-setup case) and for admins.
+/// signed-in admins, and in zero-setup mode (outbox mail, a loopback base URL)
+/// for visitors on this machine. The request's `Host` has passed the
+/// allowed-hosts check, so a page elsewhere cannot reach it by DNS rebinding.
 fn may_read_outbox(service: &Service, req: &Request, admin: bool) -> bool {
     let local = crate::ratelimit::client_ip(req).is_some_and(|ip| ip.is_loopback());
-    service.outbox.is_some() && (local || admin)
+    service.outbox.is_some() && (admin || (local && service.is_zero_setup()))
 }
 
 /// The page for an error: sign-in for `Unauthenticated`, else a clear page
