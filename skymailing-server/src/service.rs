@@ -372,8 +372,6 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-/// The host part of a URL, for Message-IDs.
-
 #[cfg(test)]
 mod tests {
     use super::*;
