@@ -128,6 +128,17 @@ pub enum Reason {
         /// The template engine's words, in English.
         detail: String,
     },
+    /// A template that parses but fails when rendered (an unknown filter, a
+    /// runaway loop).
+    TemplateRender {
+        /// The template engine's words, in English.
+        detail: String,
+    },
+    /// A template whose rendering is larger than a mail part may be.
+    RenderedTooLarge {
+        /// The limit in kilobytes.
+        max_kb: usize,
+    },
     /// An account with this email exists.
     EmailRegistered,
     /// The owner already has a client with this email.
@@ -191,6 +202,8 @@ impl Reason {
                 ("detail", detail.clone()),
             ],
             ImageTooLarge { max_mb } => vec![("max_mb", max_mb.to_string())],
+            TemplateRender { detail } => vec![("detail", detail.clone())],
+            RenderedTooLarge { max_kb } => vec![("max_kb", max_kb.to_string())],
             _ => Vec::new(),
         }
     }
@@ -240,6 +253,13 @@ impl fmt::Display for Reason {
                 f,
                 "template error at line {line}, column {column}: {detail}"
             ),
+            TemplateRender { detail } => write!(f, "cannot be rendered: {detail}"),
+            RenderedTooLarge { max_kb } => {
+                write!(
+                    f,
+                    "renders larger than {max_kb} KB, the most one mail part may be"
+                )
+            }
             EmailRegistered => f.write_str("is already registered"),
             ClientEmailTaken => f.write_str("you already have a client with this address"),
             MessageInUse => {
@@ -301,6 +321,9 @@ pub enum Error {
     /// A one-time link is unknown, used or expired.
     #[error("this link is invalid or has expired")]
     InvalidToken,
+    /// The service is at capacity for this work (password hashing); retry in a moment.
+    #[error("the service is busy; try again in a moment")]
+    Busy,
     /// The store failed (a conflict never lands here: see the `From<StoreError>`).
     #[error(transparent)]
     Store(StoreError),

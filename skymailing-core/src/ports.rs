@@ -29,7 +29,8 @@ pub trait UserStore: Send + Sync {
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// A user by (normalised) email, with their password hash.
     async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>>;
-    /// Replaces a user's password hash.
+    /// Replaces a user's password hash and, in the same transaction, voids
+    /// their pending password-reset links (a new password ends the old way in).
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
     /// Sets a user's state. Blocking also ends all their sessions and cancels the
     /// pending deliveries of their runs, in the same transaction.

@@ -6,32 +6,82 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Password};
 
-/// At most this many hashes run at once (each takes 19 MiB and a core for
-/// ~17 ms): a flood of sign-ins queues instead of exhausting memory.
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    tokio::sync::Semaphore::new(cores)
+/// Password hashing has a few threads of its own (one per core) and a short
+/// queue. Each hash takes 19 MiB and a core for ~17 ms: on a fixed set of
+/// threads memory stays flat however many requests come, and a flood beyond
+/// the queue is refused at once with [`Error::Busy`] instead of making every
+/// sign-in wait seconds behind it.
+struct HashPool {
+    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+}
+
+/// Hashes waiting per hashing thread, at most: a sign-in waits ~70 ms at worst.
+const QUEUE_PER_THREAD: usize = 4;
+
+static POOL: std::sync::LazyLock<HashPool> = std::sync::LazyLock::new(|| {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    HashPool::new(threads, threads * QUEUE_PER_THREAD)
 });
 
-async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>, Error> {
-    HASHING
-        .acquire()
-        .await
-        .map_err(|e| Error::Internal(format!("hashing limiter: {e}")))
+impl HashPool {
+    fn new(threads: usize, queue: usize) -> HashPool {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(queue);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("skymailing-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        // Take one job, then let go of the queue while it runs.
+                        let job = rx
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("a hashing thread starts");
+        }
+        HashPool { jobs }
+    }
+
+    /// Runs `f` on the pool's threads; [`Error::Busy`] at once when they are full.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => {
+                metrics::counter!("skymailing_hashing_refused_total").increment(1);
+                Error::Busy
+            }
+            std::sync::mpsc::TrySendError::Disconnected(_) => {
+                Error::Internal("the hashing threads are gone".into())
+            }
+        })?;
+        rx.await
+            .map_err(|_| Error::Internal("a hashing job was lost".into()))
+    }
 }
 
 /// Hashes a password with argon2id (OWASP parameters) off the async threads.
 pub async fn hash_password(password: &Password) -> Result<String, Error> {
     let pw = password.expose().to_owned();
-    let _permit = hashing_permit().await?;
-    tokio::task::spawn_blocking(move || {
+    POOL.run(move || {
         Argon2::default()
             .hash_password(pw.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| Error::Internal(format!("hashing a password: {e}")))
     })
-    .await
-    .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+    .await?
 }
 
 /// Checks a password against a stored hash off the async threads. With no hash
@@ -39,8 +89,7 @@ pub async fn hash_password(password: &Password) -> Result<String, Error> {
 /// either way and does not reveal whether the account exists.
 pub async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, Error> {
     let pw = password.to_owned();
-    let _permit = hashing_permit().await?;
-    tokio::task::spawn_blocking(move || {
+    POOL.run(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         let ok = Argon2::default()
@@ -49,7 +98,6 @@ pub async fn verify_password(password: &str, hash: Option<String>) -> Result<boo
         known && ok
     })
     .await
-    .map_err(|e| Error::Internal(format!("verifying task: {e}")))
 }
 
 /// A hash of a random password with the same parameters, made once.
@@ -97,6 +145,47 @@ mod tests {
                 .unwrap()
         );
         assert!(!verify_password("wrong horse!", Some(h)).await.unwrap());
+    }
+
+    /// Work beyond the threads and their queue is refused at once, and what
+    /// was taken is done (a pool of its own: other tests share the global one).
+    #[tokio::test]
+    async fn work_beyond_the_queue_is_refused_at_once() {
+        let pool = std::sync::Arc::new(HashPool::new(1, 2));
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = std::sync::Arc::new(std::sync::Mutex::new(gate));
+        // One job holds the thread, two wait in the queue: the fourth is refused.
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let mut taken = Vec::new();
+        for i in 0..3 {
+            let (pool, gate, started) = (pool.clone(), gate.clone(), started.clone());
+            taken.push(tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = started.send(());
+                    gate.lock().unwrap().recv().is_ok()
+                })
+                .await
+            }));
+            if i == 0 {
+                // The thread has taken the first job off the queue.
+                while running.try_recv().is_err() {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        // Let the other two tasks hand their jobs over.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        let refused = pool.run(|| true).await;
+        assert!(matches!(refused, Err(Error::Busy)), "{refused:?}");
+        for _ in 0..3 {
+            release.send(()).unwrap();
+        }
+        for t in taken {
+            assert!(t.await.unwrap().unwrap());
+        }
+        assert!(pool.run(|| true).await.unwrap(), "room again");
     }
 
     #[tokio::test]

@@ -224,3 +224,54 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
         .await
         .expect("the engine was woken");
 }
+
+/// The answer to a reset request does no work that depends on the account:
+/// when it returns, the store has not even been asked yet, for a known
+/// address as for an unknown one (the lookup, the link and the mail follow in
+/// the background), so its timing tells nothing.
+#[tokio::test]
+async fn a_reset_answers_before_looking_the_account_up() {
+    for known in [true, false] {
+        let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = asked.clone();
+        let mut users = MockUserStore::new();
+        users
+            .expect_user_by_email()
+            .times(1)
+            .returning(move |email| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(known.then(|| {
+                    (
+                        User {
+                            id: UserId(3),
+                            email: email.clone(),
+                            name: DisplayName::parse("Ann").unwrap(),
+                            time_zone: TimeZone::UTC,
+                            role: Role::User,
+                            state: UserState::Active,
+                            language: None,
+                            created_at: t("2026-01-01T00:00:00Z"),
+                        },
+                        "hash".to_owned(),
+                    )
+                }))
+            });
+        let mut sessions = MockSessionStore::new();
+        sessions
+            .expect_create_token()
+            .times(usize::from(known))
+            .returning(|_, _, _, _| Ok(()));
+        let (mailer, _) = counting_mailer();
+        reset_service(users, sessions, mailer)
+            .request_password_reset("ann@example.com")
+            .await
+            .unwrap();
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "known: {known}"
+        );
+        settle().await;
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

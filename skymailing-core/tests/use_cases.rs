@@ -343,6 +343,50 @@ async fn password_reset_ends_every_session() {
     );
 }
 
+/// A reset link asked for before the password was changed in the profile no
+/// longer works: whoever read that mail cannot take the account back.
+#[tokio::test]
+async fn a_profile_password_change_voids_pending_reset_links() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .ensure_admin("ann@example.com", "old-password", "Ann")
+        .await
+        .unwrap();
+    let s = w
+        .app
+        .accounts
+        .login("ann@example.com", "old-password")
+        .await
+        .unwrap();
+    w.app
+        .accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    let token = w.token("ann@example.com", 1).await;
+    let (actor, _) = w.app.accounts.authenticate(&s.token).await.unwrap();
+    w.app
+        .accounts
+        .change_password(actor, "old-password", "new-password", Some(&s.token))
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app
+            .accounts
+            .complete_password_reset(&token, "attacker-password")
+            .await,
+        Err(Error::InvalidToken)
+    ));
+    assert!(
+        w.app
+            .accounts
+            .login("ann@example.com", "new-password")
+            .await
+            .is_ok()
+    );
+}
+
 #[tokio::test]
 async fn password_reset_for_an_unknown_address_answers_the_same_and_sends_nothing() {
     let w = world_at("2026-05-01T09:00:00Z");

@@ -14,7 +14,7 @@ use skymailing_core::{Error, Reason};
 pub struct ErrorBody {
     /// Machine-readable: `invalid`, `not_found`, `forbidden`, `unauthenticated`,
     /// `invalid_credentials`, `account_blocked`, `not_verified`, `invalid_token`,
-    /// `conflict`, `rate_limited`, `bad_request`, `payload_too_large`,
+    /// `conflict`, `rate_limited`, `busy`, `bad_request`, `payload_too_large`,
     /// `unavailable`, `internal`.
     pub code: String,
     /// A sentence for people.
@@ -135,6 +135,7 @@ impl From<Error> for ApiError {
                 "this account's email address is not verified yet: open the link we emailed",
             )),
             Error::InvalidToken => ApiError::BadRequest(ErrorBody::new("invalid_token", message)),
+            Error::Busy => ApiError::RateLimited(ErrorBody::new("busy", message), 1),
             Error::Store(e) => {
                 tracing::error!(error = %e, "store failed");
                 ApiError::Unavailable(ErrorBody::new(
@@ -162,6 +163,7 @@ pub(crate) fn status_of(e: &Error) -> StatusCode {
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::InvalidToken => StatusCode::BAD_REQUEST,
+        Error::Busy => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -215,6 +217,7 @@ mod tests {
             Error::AccountBlocked,
             Error::NotVerified,
             Error::InvalidToken,
+            Error::Busy,
             Error::from(StoreError::backend(std::io::Error::other("down"))),
             Error::from(StoreError::Conflict(StoreConflict::MessageInUse)),
             Error::Internal("x".into()),

@@ -375,6 +375,53 @@ async fn registering_a_taken_address_answers_the_same() {
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
 }
 
+/// Addresses a relay would refuse are refused on entry, and one address has
+/// one spelling (composed and decomposed accents are the same client).
+#[tokio::test]
+async fn client_addresses_are_sendable_and_have_one_spelling() {
+    let srv = TestServer::sqlite().await;
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let t = Some(token.as_str());
+    for bad in [
+        r#""john..doe"@example.org"#,
+        "john..doe@example.org",
+        ".john@example.org",
+    ] {
+        let r = srv
+            .post(
+                "/api/v1/clients",
+                t,
+                json!({"email": bad, "full_name": "J", "comment": ""}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["field"].as_str()),
+            (422, Some("email")),
+            "{bad}: {r:?}"
+        );
+    }
+    let composed = srv
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "jos\u{e9}@example.org", "full_name": "J", "comment": ""}),
+        )
+        .await;
+    assert_eq!(composed.status, 201, "{composed:?}");
+    let decomposed = srv
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "jose\u{301}@example.org", "full_name": "J", "comment": ""}),
+        )
+        .await;
+    assert_eq!(
+        (decomposed.status, decomposed.body["reason"].as_str()),
+        (422, Some("client_email_taken")),
+        "{decomposed:?}"
+    );
+}
+
 /// API answers (the sign-in token among them) are never cached, and the
 /// interactive docs cannot be framed or load anything from elsewhere.
 #[tokio::test]

@@ -56,12 +56,19 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE users SET password_hash = ?2 WHERE id = ?1")
             .bind(id.0)
             .bind(hash)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        sqlx::query("DELETE FROM tokens WHERE user_id = ?1 AND purpose = 'password_reset'")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 

@@ -12,6 +12,50 @@ use crate::{Error, Reason};
 /// The placeholders a template may use.
 pub const PLACEHOLDERS: [&str; 3] = ["name", "email", "unsubscribe_url"];
 
+/// The most one rendered part (subject, text or HTML) may take: checked on save
+/// with a sample recipient, and enforced at every send (a permanent failure).
+pub const MAX_RENDERED_BYTES: usize = 1024 * 1024;
+
+/// Stops a rendering as soon as it passes [`MAX_RENDERED_BYTES`].
+#[derive(Default)]
+struct Capped {
+    out: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + buf.len() > MAX_RENDERED_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("rendered part too large"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders one template within the size cap; the error is the reason.
+fn render_capped(
+    tmpl: &minijinja::Template<'_, '_>,
+    ctx: &minijinja::Value,
+) -> Result<String, Reason> {
+    let mut out = Capped::default();
+    match tmpl.render_captured_to(ctx, &mut out) {
+        Ok(_) => String::from_utf8(out.out).map_err(|e| Reason::TemplateRender {
+            detail: e.to_string(),
+        }),
+        Err(_) if out.over => Err(Reason::RenderedTooLarge {
+            max_kb: MAX_RENDERED_BYTES / 1024,
+        }),
+        Err(e) => Err(Reason::TemplateRender {
+            detail: e.detail().map_or_else(|| e.to_string(), str::to_owned),
+        }),
+    }
+}
+
 const SUBJECT: &str = "subject.txt";
 const TEXT: &str = "body.txt";
 const HTML: &str = "body.html";
@@ -41,7 +85,17 @@ impl Templates {
                 },
             ));
         }
-        Ok(())
+        // What only rendering finds (an unknown filter, a runaway loop, an
+        // oversized result), found now with a sample recipient rather than at
+        // every send.
+        let sample = context! {
+            name => "Sample Recipient",
+            email => "recipient@example.com",
+            unsubscribe_url => "https://example.com/unsubscribe/sample",
+        };
+        render_capped(&tmpl, &sample)
+            .map(drop)
+            .map_err(|reason| Error::invalid(field, reason))
     }
 }
 
@@ -132,10 +186,11 @@ impl CompiledMessage {
             unsubscribe_url => values.unsubscribe_url,
         };
         let render = |name: &str| -> Result<String, Error> {
-            self.env
+            let tmpl = self
+                .env
                 .get_template(name)
-                .and_then(|t| t.render(&ctx))
-                .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))
+                .map_err(|e| Error::Internal(format!("rendering {name}: {e}")))?;
+            render_capped(&tmpl, &ctx).map_err(|reason| Error::invalid(field_of(name), reason))
         };
         let subject = render(SUBJECT)?
             .split(['\r', '\n'])
@@ -155,9 +210,69 @@ impl CompiledMessage {
     }
 }
 
+/// The message field a compiled template came from.
+fn field_of(template: &str) -> &'static str {
+    match template {
+        SUBJECT => "subject",
+        HTML => "body_html",
+        _ => "body_text",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What only rendering finds is refused on save: an unknown filter, a
+    /// runaway loop, an oversized result.
+    #[test]
+    fn save_refuses_what_would_fail_or_explode_at_send() {
+        let reason = |src: &str| match Templates::check("body_text", src) {
+            Err(Error::Invalid {
+                field: "body_text",
+                reason,
+            }) => reason,
+            other => panic!("{src}: {other:?}"),
+        };
+        assert!(matches!(
+            reason("Hi {{ name | shout }}"),
+            Reason::TemplateRender { .. }
+        ));
+        let runaway = reason(
+            r#"{% for i in "xxxxxxxxxx" * 1000 %}{% for j in "xxxxxxxxxx" * 1000 %}x{% endfor %}{% endfor %}"#,
+        );
+        assert!(
+            matches!(
+                runaway,
+                Reason::TemplateRender { .. } | Reason::RenderedTooLarge { .. }
+            ),
+            "{runaway:?}"
+        );
+        assert_eq!(
+            reason(r#"{{ "x" * 6000000 }}"#),
+            Reason::RenderedTooLarge { max_kb: 1024 }
+        );
+        assert!(Templates::check("body_text", "Hi {{ name | upper }}").is_ok());
+    }
+
+    /// At send the cap holds too, for whatever a recipient's values make of a
+    /// template: a permanent failure of that delivery, not a 12 MB mail.
+    #[test]
+    fn a_rendering_over_the_cap_fails() {
+        let c = CompiledMessage::compile(&content("Hi", "{{ name * 100000 }}", None)).unwrap();
+        let values = TemplateContext {
+            name: "A very long name of a client",
+            email: "a@example.com",
+            unsubscribe_url: "https://x/u/t",
+        };
+        match c.render(&values) {
+            Err(Error::Invalid {
+                reason: Reason::RenderedTooLarge { .. },
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
 
     fn content(subject: &str, text: &str, html: Option<&str>) -> RunContent {
         RunContent {

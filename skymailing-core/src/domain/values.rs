@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::{Error, Reason};
 
@@ -16,6 +17,11 @@ use crate::{Error, Reason};
 /// let e = EmailAddress::parse(" Ann@Example.COM ").unwrap();
 /// assert_eq!(e.as_str(), "ann@example.com");
 /// assert!(EmailAddress::parse("ann@example.com\r\nBcc: x@y.z").is_err());
+/// // One address, one spelling: NFD and NFC forms are the same address.
+/// assert_eq!(EmailAddress::parse("jose\u{301}@example.com").unwrap(), EmailAddress::parse("jos\u{e9}@example.com").unwrap());
+/// // Only what a relay will take.
+/// assert!(EmailAddress::parse("\"john..doe\"@example.org").is_err());
+/// assert!(EmailAddress::parse("john..doe@example.org").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -32,7 +38,9 @@ impl EmailAddress {
 
     /// Parses an address for the named field.
     pub fn parse_field(field: &'static str, input: &str) -> Result<Self, Error> {
-        let s = input.trim();
+        // One spelling per address: the composed (NFC) form of any accents.
+        let normalized: String = input.trim().nfc().collect();
+        let s = normalized.as_str();
         if s.is_empty() {
             return Err(Error::invalid(field, Reason::Required));
         }
@@ -59,6 +67,19 @@ impl EmailAddress {
                 },
             )
         })?;
+        // What a relay takes: a dot-atom before the @ (no quoted local part,
+        // no leading, trailing or doubled dot), as RFC 5321 senders expect.
+        let local = s.rsplit_once('@').map_or(s, |(l, _)| l);
+        if !is_dot_atom(local) {
+            return Err(Error::invalid(
+                field,
+                Reason::InvalidEmail {
+                    detail: "the part before @ must be letters, digits and .!#$%&'*+-/=?^_`{|}~ \
+                             without quotes, spaces or two dots in a row"
+                        .into(),
+                },
+            ));
+        }
         Ok(EmailAddress(s.to_lowercase()))
     }
 
@@ -76,6 +97,16 @@ impl EmailAddress {
     pub fn from_trusted(s: impl Into<String>) -> Self {
         EmailAddress(s.into())
     }
+}
+
+/// Whether `local` is a dot-atom: atoms of letters (any script), digits and
+/// RFC 5322 `atext` symbols, joined by single dots.
+fn is_dot_atom(local: &str) -> bool {
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    !local.is_empty()
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext))
 }
 
 impl fmt::Display for EmailAddress {

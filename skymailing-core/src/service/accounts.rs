@@ -263,10 +263,24 @@ impl AccountService {
         }
     }
 
-    /// Emails a password-reset link if the account exists (the answer is the same either way).
+    /// Emails a password-reset link if the account exists. The answer is the
+    /// same, and comes as soon, either way: only the address is checked here;
+    /// looking the account up, writing the link and sending it happen after the
+    /// answer, in the background (a failure there is logged; the user can ask
+    /// again), so the time taken does not tell whether an account exists.
     pub async fn request_password_reset(&self, email: &str) -> Result<(), Error> {
         let email = EmailAddress::parse(email)?;
-        let Some((user, _)) = self.users.user_by_email(&email).await? else {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.send_reset_link(&email).await {
+                tracing::warn!(error = %e, "a password-reset request failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_link(&self, email: &EmailAddress) -> Result<(), Error> {
+        let Some((user, _)) = self.users.user_by_email(email).await? else {
             return Ok(());
         };
         if user.state == UserState::Blocked {

@@ -78,6 +78,7 @@ macro_rules! store_conformance_tests {
             search_treats_wildcards_literally,
             smaller_queries_and_filters,
             renewed_leases_hold_until_their_new_end,
+            a_new_password_voids_pending_reset_links,
             parking_disables_with_engine_error_and_cancels_pending,
         );
     };
@@ -1132,6 +1133,43 @@ pub async fn claim_leases_and_fences_stale_results(s: S) {
         (d1.state, d1.last_reply.as_deref()),
         (DeliveryState::Failed, Some("550 no such user"))
     );
+}
+
+/// Setting a password voids the account's pending reset links, and nothing else.
+pub async fn a_new_password_voids_pending_reset_links(s: S) {
+    let u = user(&s, "ann@example.com", Role::User).await;
+    let other = user(&s, "bob@example.com", Role::User).await;
+    let exp = t0() + Span::hours(1);
+    s.create_token(u.id, TokenPurpose::PasswordReset, "reset", exp)
+        .await
+        .unwrap();
+    s.create_token(u.id, TokenPurpose::VerifyEmail, "verify", exp)
+        .await
+        .unwrap();
+    s.create_token(other.id, TokenPurpose::PasswordReset, "bobs", exp)
+        .await
+        .unwrap();
+    s.set_password_hash(u.id, "new hash").await.unwrap();
+    assert_eq!(
+        s.consume_token(TokenPurpose::PasswordReset, "reset", t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.consume_token(TokenPurpose::VerifyEmail, "verify", t0())
+            .await
+            .unwrap(),
+        Some(u.id)
+    );
+    assert_eq!(
+        s.consume_token(TokenPurpose::PasswordReset, "bobs", t0())
+            .await
+            .unwrap(),
+        Some(other.id)
+    );
+    let (_, hash) = s.user_by_email(&u.email).await.unwrap().unwrap();
+    assert_eq!(hash, "new hash");
 }
 
 /// A live worker's renewal moves its lease's end; a claim another worker took

@@ -186,9 +186,13 @@ impl UserStore for MemoryStore {
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
-        if let Some((_, h)) = self.lock().users.get_mut(&id) {
+        let mut s = self.lock();
+        if let Some((_, h)) = s.users.get_mut(&id) {
             *h = hash.to_owned();
         }
+        s.tokens.retain(|_, (user, purpose, _)| {
+            !(*user == id && *purpose == TokenPurpose::PasswordReset)
+        });
         Ok(())
     }
 
