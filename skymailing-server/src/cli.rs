@@ -158,6 +158,40 @@ pub struct Options {
     /// those headers are ignored.
     #[arg(long, env = "SKYMAILING_TRUSTED_PROXIES", global = true, value_parser = parse_proxies)]
     pub trusted_proxies: Option<Proxies>,
+    /// Connections open at once, in all; more are closed at once.
+    #[arg(
+        long,
+        env = "SKYMAILING_MAX_CONNECTIONS",
+        default_value_t = 2048,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Connections open at once from one client address (trusted proxies excepted).
+    #[arg(
+        long,
+        env = "SKYMAILING_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 128,
+        global = true
+    )]
+    pub max_connections_per_ip: usize,
+    /// Seconds an open connection may wait before it starts a request.
+    #[arg(
+        long,
+        env = "SKYMAILING_IDLE_TIMEOUT_SECS",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub idle_timeout_secs: u64,
+    /// Seconds a client has to send a request's header, however it trickles.
+    #[arg(
+        long,
+        env = "SKYMAILING_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        global = true
+    )]
+    pub header_timeout_secs: u64,
     /// Where uploaded blog images are kept.
     #[arg(
         long,
@@ -217,6 +251,14 @@ impl Options {
                     .collect()
             }),
             trusted_proxies: self.trusted_proxies.clone().map_or_else(Vec::new, |p| p.0),
+            conn_limits: crate::conn::ConnLimits {
+                max_connections: self.max_connections.max(1),
+                max_per_address: self.max_connections_per_ip.max(1),
+                idle_timeout: std::time::Duration::from_secs(self.idle_timeout_secs),
+                header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
+                trusted_proxies: self.trusted_proxies.clone().map_or_else(Vec::new, |p| p.0),
+                ..crate::conn::ConnLimits::default()
+            },
         }
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod conn;
 mod error;
 mod metrics;
 pub mod net;

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Parser;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use skymailing_server::cli::{Cli, Command, LogFormat};
-use skymailing_server::{Service, StartError, StoreUrl, routes};
+use skymailing_server::conn::GuardedAcceptor;
+use skymailing_server::{Service, Settings, StartError, StoreUrl, routes};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
@@ -86,7 +87,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             // Health, readiness and metrics only when an address is given.
             let ops = match cli.options.bind {
                 Some(_) => {
-                    let acceptor = listen(&settings.bind).await?;
+                    let acceptor = listen(&settings).await?;
                     if let Some(addr) = local_addr(&acceptor) {
                         eprintln!("skymailing worker: health at http://{addr}/readyz");
                     }
@@ -110,7 +111,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::Serve => {
-            let acceptor = listen(&settings.bind).await?;
+            let acceptor = listen(&settings).await?;
             let local = local_addr(&acceptor);
             let engine = (!cli.options.no_worker).then(|| service.spawn_engine());
             let url = match local {
@@ -146,14 +147,17 @@ async fn run(cli: Cli) -> Result<(), StartError> {
     result
 }
 
-async fn listen(bind: &str) -> Result<impl Acceptor + use<>, StartError> {
-    TcpListener::bind(bind.to_owned())
+/// The listener on `--bind`, with the connection caps and slow-client deadlines.
+async fn listen(settings: &Settings) -> Result<impl Acceptor + use<>, StartError> {
+    let bind = &settings.bind;
+    let acceptor = TcpListener::bind(bind.clone())
         .into_acceptor()
         .await
         .map_err(|e| StartError::Option {
             option: "--bind",
             reason: format!("cannot listen on {bind}: {e}"),
-        })
+        })?;
+    Ok(GuardedAcceptor::new(acceptor, settings.conn_limits.clone()))
 }
 
 fn local_addr(acceptor: &impl Acceptor) -> Option<std::net::SocketAddr> {

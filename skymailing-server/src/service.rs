@@ -88,6 +88,8 @@ pub struct Settings {
     pub allowed_hosts: Option<Vec<String>>,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connection caps and the deadlines of slow clients.
+    pub conn_limits: crate::conn::ConnLimits,
     /// Where uploaded blog images are kept.
     pub uploads_dir: PathBuf,
 }
@@ -111,6 +113,7 @@ impl Default for Settings {
             uploads_dir: PathBuf::from("uploads"),
             allowed_hosts: None,
             trusted_proxies: Vec::new(),
+            conn_limits: crate::conn::ConnLimits::default(),
         }
     }
 }

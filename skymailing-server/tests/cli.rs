@@ -106,6 +106,130 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
+/// Starts `skymailing serve` on a free port with `args`; its address.
+async fn start(dir: &std::path::Path, args: &[&str]) -> (tokio::process::Child, String) {
+    let mut child = skymailing(dir)
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("SkyMailing is running at ") {
+                return url.to_owned();
+            }
+        }
+        panic!("the server exited before printing its URL");
+    })
+    .await
+    .expect("the URL is printed");
+    // Keep draining its log so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url.strip_prefix("http://").unwrap().to_owned())
+}
+
+/// Whether the server has closed `s` (a read ends or fails), waiting at most `within`.
+async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 256];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            // An error page before the close is fine; keep reading to the end.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+/// 40 slow or silent sockets are closed in time, and other requests are
+/// served meanwhile: a trickle of bytes does not keep a request alive.
+#[tokio::test]
+async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start(
+        dir.path(),
+        &["--idle-timeout-secs", "2", "--header-timeout-secs", "2"],
+    )
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let mut tricklers = Vec::new();
+    for _ in 0..20 {
+        let s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut r, mut w) = s.into_split();
+        tricklers.push(tokio::spawn(async move {
+            // Half a request line, then one byte every 300 ms: ever "active".
+            if w.write_all(b"GET / HT").await.is_err() {
+                return true;
+            }
+            let started = std::time::Instant::now();
+            let mut buf = [0u8; 64];
+            while started.elapsed() < Duration::from_secs(15) {
+                if let Ok(Ok(0) | Err(_)) =
+                    tokio::time::timeout(Duration::from_millis(300), r.read(&mut buf)).await
+                {
+                    return true;
+                }
+                if w.write_all(b"T").await.is_err() {
+                    return true;
+                }
+            }
+            false
+        }));
+    }
+    // Others are served meanwhile.
+    let ok = http_get(&addr, "/healthz").await;
+    assert!(ok.contains(" 200 "), "{ok}");
+    for s in &mut silent {
+        assert!(
+            closed_within(s, Duration::from_secs(10)).await,
+            "a silent socket stayed open"
+        );
+    }
+    for t in tricklers {
+        assert!(t.await.unwrap(), "a trickling socket stayed open");
+    }
+    assert!(http_get(&addr, "/healthz").await.contains(" 200 "));
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}
+
+/// Past the per-address cap a connection is closed at once; others get in
+/// again as soon as places are free.
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start(dir.path(), &["--max-connections-per-ip", "5"]).await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Let the server take them all in before the one too many.
+    assert!(!closed_within(&mut held[4], Duration::from_millis(300)).await);
+    let mut extra = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut extra, Duration::from_secs(5)).await,
+        "the sixth is refused"
+    );
+    drop(held);
+    let mut served = false;
+    for _ in 0..50 {
+        if http_get(&addr, "/healthz").await.contains(" 200 ") {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "places are given back");
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+}
+
 /// Behind a trusted proxy the forwarded client counts: a request the proxy
 /// forwards for a remote client is not "this machine", so the zero-setup
 /// outbox is not theirs.
