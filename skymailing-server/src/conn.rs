@@ -17,7 +17,7 @@
 //!   ends the connection too.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::Future as _;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
@@ -115,10 +115,8 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
         self.inner.local_addr()
     }
 
-    fn accept(
-        &mut self,
-    ) -> impl Future<Output = io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)>> + Send {
-        async move {
+    async fn accept(&mut self) -> io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        {
             loop {
                 let (io, local, remote, scheme) = self.inner.accept().await?;
                 let peer = remote.as_socket_addr().map(|a| a.ip());
