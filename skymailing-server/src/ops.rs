@@ -13,20 +13,32 @@ pub(crate) fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// How long the readiness check waits for the database.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Readiness: the database answers and, in a process that runs the delivery
 /// engine, the engine is running and not stalled (see `EngineHealth`).
 /// A process without an engine (`serve --no-worker`) reports only itself.
 #[handler]
 pub(crate) async fn readyz(service: Data<&Service>) -> Response {
-    let database = match service.app.store.ping().await {
-        Ok(()) => Ok(()),
-        Err(e) => {
+    // A probe wants its answer in time: a database that does not answer
+    // within the bound is as good as gone.
+    let database = match tokio::time::timeout(PROBE_TIMEOUT, service.app.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
             Err(e.to_string())
         }
+        Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
     };
     let engine = match service.engine_handle() {
-        Some(h) => Some(h.health().await),
+        Some(h) => Some(
+            tokio::time::timeout(PROBE_TIMEOUT, h.health())
+                .await
+                .unwrap_or_else(|_| skymailing_core::engine::EngineHealth::Stalled {
+                    since: h.engine().last_progress(),
+                }),
+        ),
         None => None,
     };
     let engine_ok = engine.as_ref().is_none_or(|h| h.is_running());

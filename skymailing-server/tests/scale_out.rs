@@ -75,7 +75,8 @@ async fn http(
 
 /// Polls `f` every 100 ms until it gives a value (for at most two minutes).
 async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..1200 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while std::time::Instant::now() < deadline {
         if let Some(v) = f().await {
             return v;
         }
@@ -412,5 +413,198 @@ mod workers_on_pg {
             "the workers shared the run: {per_worker:?}"
         );
         assert_eq!(report(&store).await.as_deref(), Some("Sent 9000 of 9000"));
+    }
+}
+
+/// The database going away is an outage, not a loss: a PostgreSQL of the
+/// test's own (initdb and pg_ctl, run as the `postgres` user, on a free port
+/// and a temporary folder) is stopped for 20 s in the middle of a run sent by
+/// the shipped binary, then started again.
+mod outage_on_pg {
+    use std::collections::HashMap;
+
+    use chrono::{SubsecRound, Utc};
+    use skymailing_core::MessageDraft;
+    use skymailing_store_pg::PgStore;
+
+    use super::*;
+
+    /// A PostgreSQL server of this test's own, stopped when dropped.
+    struct OwnPostgres {
+        bin: std::path::PathBuf,
+        dir: tempfile::TempDir,
+        port: u16,
+    }
+
+    impl OwnPostgres {
+        fn start() -> OwnPostgres {
+            let bin = std::fs::read_dir("/usr/lib/postgresql")
+                .expect("PostgreSQL's server binaries under /usr/lib/postgresql")
+                .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+                .find(|b| b.join("initdb").exists())
+                .expect("initdb");
+            let dir = tempfile::tempdir().unwrap();
+            let chown = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(
+                chown.success(),
+                "chown the folder to postgres (run as root)"
+            );
+            let pg = OwnPostgres {
+                bin,
+                port: free_port(),
+                dir,
+            };
+            pg.as_postgres(
+                "initdb",
+                &["-A", "trust", "-U", "postgres", "-D", &pg.data()],
+            );
+            pg.ctl("start");
+            pg
+        }
+
+        fn data(&self) -> String {
+            self.dir.path().join("data").display().to_string()
+        }
+
+        fn as_postgres(&self, tool: &str, args: &[&str]) {
+            let out = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join(tool))
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{tool} {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+
+        fn ctl(&self, action: &str) {
+            let options = format!(
+                "-p {} -k {} -c listen_addresses=127.0.0.1",
+                self.port,
+                self.dir.path().display()
+            );
+            let log = self.dir.path().join("log").display().to_string();
+            let data = self.data();
+            let mut args = vec!["-D", &data, "-l", &log, "-w", "-o", &options];
+            args.extend(["-m", "fast"].iter().filter(|_| action == "stop"));
+            args.push(action);
+            self.as_postgres("pg_ctl", &args);
+        }
+
+        fn url(&self) -> String {
+            format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        }
+    }
+
+    impl Drop for OwnPostgres {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .args(["-D", &self.data(), "-m", "immediate", "stop"])
+                .output();
+        }
+    }
+
+    async fn status(addr: &str, path: &str) -> u16 {
+        match tokio::time::timeout(Duration::from_secs(10), http(addr, "GET", path, None, "")).await
+        {
+            Ok((status, _)) => status,
+            Err(_) => 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_database_outage_mid_run_is_an_outage_not_a_loss() {
+        const N: usize = 2_000;
+        let pg = OwnPostgres::start();
+        let store = PgStore::connect(&pg.url()).await.unwrap();
+        let message = MessageDraft::parse("News for {{ name }}", "Hello {{ name }}", None).unwrap();
+        skymailing_bench::pg_mailing(&store, N as i64, &message, Utc::now().trunc_subsecs(6)).await;
+        store.pool().close().await;
+
+        let smtp = TestSmtpServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let _server = Command::new(env!("CARGO_BIN_EXE_skymailing"))
+            .args(["serve", &format!("--bind={addr}"), "--rate-limit", "100"])
+            .current_dir(dir.path())
+            .env("DATABASE_URL", pg.url())
+            .env("SKYMAILING_MAIL_URL", smtp.url())
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        wait_for("600 sends", async || (smtp.count() >= 600).then_some(())).await;
+        pg.ctl("stop");
+        let stopped_at = smtp.count();
+        // The process lives on and says what is wrong.
+        wait_for("/readyz to answer 503", async || {
+            (status(&addr, "/readyz").await == 503).then_some(())
+        })
+        .await;
+        assert_eq!(
+            status(&addr, "/api/v1/stats").await,
+            503,
+            "the API answers 503"
+        );
+        assert_eq!(status(&addr, "/healthz").await, 200, "the process is alive");
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let during = smtp.count();
+        assert!(during < N, "the run did not finish without its database");
+
+        pg.ctl("start");
+        let back = std::time::Instant::now();
+        let resumed = wait_for("sending to resume", async || {
+            (smtp.count() > during).then(|| back.elapsed())
+        })
+        .await;
+        let recipients = || {
+            smtp.received()
+                .into_iter()
+                .flat_map(|r| r.to)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        wait_for("every recipient", async || {
+            (recipients() >= N).then_some(())
+        })
+        .await;
+        wait_for("/readyz to answer 200", async || {
+            (status(&addr, "/readyz").await == 200).then_some(())
+        })
+        .await;
+
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for r in smtp.received() {
+            for to in r.to {
+                *seen.entry(to).or_default() += 1;
+            }
+        }
+        let twice = seen.values().filter(|n| **n > 1).count();
+        eprintln!(
+            "outage: sent_before_stop={stopped_at} sent_while_down={} resumed_after_s={:.1} duplicates={twice}",
+            during - stopped_at,
+            resumed.as_secs_f64()
+        );
+        assert_eq!(seen.len(), N, "every recipient reached");
+        assert!(
+            twice <= 16,
+            "{twice} duplicates, more than the sends in flight"
+        );
+        assert!(
+            resumed < Duration::from_secs(15),
+            "resumed after {resumed:?}"
+        );
     }
 }

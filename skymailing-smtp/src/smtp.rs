@@ -25,8 +25,10 @@ use crate::{ConfigError, build_message};
 /// How to reach the relay.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
-    /// `smtp://[user:pass@]host[:port][?tls=required|opportunistic]` (port 25,
-    /// plain unless `tls` asks for STARTTLS) or `smtps://[user:pass@]host[:port]`
+    /// `smtp://[user:pass@]host[:port][?tls=required|opportunistic|none]` (port
+    /// 25; STARTTLS whenever the relay offers it, unverified, by default;
+    /// `required` verifies the certificate and insists; `none` never encrypts;
+    /// with a password and no `tls`, `required`) or `smtps://[user:pass@]host[:port]`
     /// (port 465, implicit TLS). Credentials are used with AUTH PLAIN or LOGIN,
     /// whichever the relay offers.
     pub url: String,
@@ -87,12 +89,13 @@ fn parse_url(raw: &str) -> Result<Target, ConfigError> {
             decode(url.password().unwrap_or_default()),
         )
     });
-    // A password never travels in clear unless the URL says `tls=none`.
+    // A password never travels in clear unless the URL says `tls=none`; with
+    // no password, mail is still encrypted whenever the relay offers it.
     let tls = match (implicit, tls, &credentials) {
         (true, _, _) => Tls::Implicit,
         (false, Some(tls), _) => tls,
         (false, None, Some(_)) => Tls::Starttls,
-        (false, None, None) => Tls::None,
+        (false, None, None) => Tls::Opportunistic,
     };
     Ok(Target {
         host,
@@ -166,6 +169,17 @@ impl SmtpMailer {
             detail: format!("connecting to {}:{}: {e}", t.host, t.port),
         };
         let tls = || TlsParameters::new(t.host.clone()).map_err(lettre);
+        // Opportunistic STARTTLS encrypts without checking the relay's
+        // certificate, as MTAs do (many relays, Debian's stock Postfix among
+        // them, offer a self-signed one): better than clear text, and only
+        // `tls=required` (or implicit TLS) insists on a verified certificate.
+        let unverified = || {
+            TlsParameters::builder(t.host.clone())
+                .dangerous_accept_invalid_certs(true)
+                .dangerous_accept_invalid_hostnames(true)
+                .build_rustls()
+                .map_err(lettre)
+        };
         let mut conn = if t.tls == Tls::Implicit {
             AsyncSmtpConnection::connect_tokio1(
                 (t.host.as_str(), t.port),
@@ -202,8 +216,12 @@ impl SmtpMailer {
                 ))
             })?
             .map_err(lettre)?;
-            if t.tls == Tls::Starttls || (t.tls == Tls::Opportunistic && conn.can_starttls()) {
+            if t.tls == Tls::Starttls {
                 conn.starttls(tls()?, &self.hello).await.map_err(lettre)?;
+            } else if t.tls == Tls::Opportunistic && conn.can_starttls() {
+                conn.starttls(unverified()?, &self.hello)
+                    .await
+                    .map_err(lettre)?;
             }
             conn
         };
@@ -311,7 +329,7 @@ mod tests {
         let t = parse_url("smtp://relay.example").unwrap();
         assert_eq!(
             (t.host.as_str(), t.port, t.tls, t.credentials.is_none()),
-            ("relay.example", 25, Tls::None, true)
+            ("relay.example", 25, Tls::Opportunistic, true)
         );
         let t = parse_url("smtp://user%40x:p%3Ass+w@relay.example:587").unwrap();
         assert_eq!((t.port, t.tls), (587, Tls::Starttls));

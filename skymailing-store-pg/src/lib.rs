@@ -47,7 +47,8 @@ impl PgStore {
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // With the database gone a request should get its 503 soon, not wait.
+            .acquire_timeout(Duration::from_secs(5))
             .connect(url)
             .await?;
         Self::from_pool(pool).await

@@ -141,6 +141,8 @@ const SCHEDULE_ROUNDS: usize = 20;
 const TEMPLATE_CACHE: usize = 64;
 /// Time kept in hand after a send's timeout for writing its result before the lease ends.
 const LEASE_MARGIN: Duration = Duration::from_secs(3);
+/// A write of results slower than this closes the gate for new sends until it ends.
+const SLOW_WRITE: Duration = Duration::from_secs(1);
 /// Longest pause between two tries to write results while the store refuses them.
 const WRITE_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -440,11 +442,18 @@ impl Engine {
     async fn write_group(&self, results: &[DeliveryResult]) {
         let mut pause = Duration::from_millis(100);
         loop {
-            match self
-                .queue
-                .complete_deliveries(results, self.clock.now())
-                .await
-            {
+            let write = self.queue.complete_deliveries(results, self.clock.now());
+            tokio::pin!(write);
+            // A store that takes this long to answer is as good as gone for
+            // now: no new send until it takes the results.
+            let written = tokio::select! {
+                r = &mut write => r,
+                _ = tokio::time::sleep(SLOW_WRITE) => {
+                    self.writes_ok.send_if_modified(|ok| std::mem::replace(ok, false));
+                    write.await
+                }
+            };
+            match written {
                 Ok(_) => {
                     self.writes_ok
                         .send_if_modified(|ok| !std::mem::replace(ok, true));
