@@ -108,6 +108,35 @@ pub struct TestSmtpServer {
 impl TestSmtpServer {
     /// Starts a server.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts a server that offers STARTTLS with a self-signed certificate
+    /// for `localhost` (as Debian's stock Postfix does).
+    pub fn start_with_starttls() -> Self {
+        // The test server's TLS (mailin's rustls) takes the process's default
+        // provider; this build links two, so name one.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .and_then(|p| p.self_signed(&key))
+            .expect("a self-signed certificate");
+        let dir = std::env::temp_dir().join(format!(
+            "skymailing-test-smtp-{}-{}",
+            std::process::id(),
+            crate::testing::next_id()
+        ));
+        std::fs::create_dir_all(&dir).expect("a folder for the certificate");
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).expect("the certificate is written");
+        std::fs::write(&key_path, key.serialize_pem()).expect("the key is written");
+        Self::start_with(Some(mailin_embedded::SslConfig::SelfSigned {
+            cert_path: cert_path.display().to_string(),
+            key_path: key_path.display().to_string(),
+        }))
+    }
+
+    fn start_with(ssl: Option<mailin_embedded::SslConfig>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State::default()));
@@ -122,6 +151,9 @@ impl TestSmtpServer {
             .with_name("test.smtp.local")
             .with_num_threads(128)
             .with_tcp_listener(listener);
+        if let Some(ssl) = ssl {
+            server.with_ssl(ssl).expect("the certificate loads");
+        }
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -169,6 +201,69 @@ impl TestSmtpServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.count() >= n
+    }
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A TCP proxy to `target` that keeps every byte the client sent: what an
+/// eavesdropper on the way to the relay would read.
+pub struct RecordingProxy {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl RecordingProxy {
+    /// Starts the proxy on a free loopback port.
+    pub async fn start(target: SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let kept = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (mut in_r, mut in_w) = inbound.into_split();
+                    let (mut out_r, mut out_w) = outbound.into_split();
+                    let up = async {
+                        let mut buf = [0u8; 8192];
+                        while let Ok(n) = in_r.read(&mut buf).await {
+                            if n == 0 || out_w.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                            kept.lock().unwrap().extend_from_slice(&buf[..n]);
+                        }
+                        let _ = out_w.shutdown().await;
+                    };
+                    let down = async {
+                        let _ = tokio::io::copy(&mut out_r, &mut in_w).await;
+                        let _ = in_w.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        RecordingProxy { addr, seen }
+    }
+
+    /// `smtp://localhost:<port>` (the name the test certificate is for).
+    pub fn url(&self) -> String {
+        format!("smtp://localhost:{}", self.addr.port())
+    }
+
+    /// Everything the client sent so far.
+    pub fn client_bytes(&self) -> Vec<u8> {
+        self.seen.lock().unwrap().clone()
     }
 }
 

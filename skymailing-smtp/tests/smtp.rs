@@ -10,7 +10,7 @@ use skymailing_core::policy::Actor;
 use skymailing_core::ports::{Mailer, OutgoingEmail, RunFilter, RunStore, SendError, Store};
 use skymailing_core::testkit::{ManualClock, active_user};
 use skymailing_core::*;
-use skymailing_smtp::testing::{DroppingProxy, HangUpAfterData, TestSmtpServer};
+use skymailing_smtp::testing::{DroppingProxy, HangUpAfterData, RecordingProxy, TestSmtpServer};
 use skymailing_smtp::{SmtpConfig, SmtpMailer};
 use skymailing_store_sqlite::SqliteStore;
 
@@ -70,6 +70,60 @@ async fn a_message_arrives_with_its_recipient_headers_and_parts() {
     assert_eq!(
         m.header_raw("List-Unsubscribe-Post").map(str::trim),
         Some("List-Unsubscribe=One-Click")
+    );
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// `smtp://` with no options encrypts whenever the relay offers STARTTLS,
+/// even with a certificate that does not verify (a self-signed one, as
+/// Debian's stock Postfix offers): what crosses the network is not the mail.
+/// `tls=none` sends in clear (which shows the test can see clear text), and
+/// `tls=required` insists on a certificate that verifies.
+#[tokio::test]
+async fn smtp_upgrades_with_starttls_whenever_the_relay_offers_it() {
+    let server = TestSmtpServer::start_with_starttls();
+    let proxy = RecordingProxy::start(server.addr()).await;
+    mailer(&proxy.url())
+        .send(&email("ann@example.com"))
+        .await
+        .unwrap();
+    let wire = proxy.client_bytes();
+    assert!(contains(&wire, "STARTTLS"), "STARTTLS was asked for");
+    assert!(
+        !contains(&wire, "Plain text"),
+        "the body did not cross in clear"
+    );
+    assert!(!contains(&wire, "ann@example.com"), "nor the recipient");
+    assert_eq!(server.received().len(), 1, "and the mail arrived");
+
+    let plain = RecordingProxy::start(server.addr()).await;
+    mailer(&format!("{}?tls=none", plain.url()))
+        .send(&email("bob@example.com"))
+        .await
+        .unwrap();
+    assert!(
+        contains(&plain.client_bytes(), "Plain text"),
+        "tls=none is clear text"
+    );
+
+    let strict = RecordingProxy::start(server.addr()).await;
+    let refused = mailer(&format!("{}?tls=required", strict.url()))
+        .send(&email("carl@example.com"))
+        .await;
+    assert!(
+        refused.is_err(),
+        "a self-signed certificate does not verify"
+    );
+    assert!(!contains(&strict.client_bytes(), "Plain text"));
+    assert_eq!(
+        server.received().len(),
+        2,
+        "nothing sent without a verified certificate"
     );
 }
 
