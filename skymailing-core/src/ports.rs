@@ -113,24 +113,34 @@ pub trait ClientStore: Send + Sync {
     async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>>;
     /// The owner's clients by name then id; `search` matches email, name or comment.
     async fn list_clients(&self, owner: UserId, query: &ListQuery) -> StoreResult<Page<Client>>;
-    /// Updates one of the owner's clients.
+    /// Updates one of the owner's clients. When its email changes, the client
+    /// gets `new_token` as its unsubscribe link (links already sent keep the
+    /// address they were sent to) and the new address's unsubscribed mark.
     async fn update_client(
         &self,
         owner: UserId,
         id: ClientId,
         draft: &ClientDraft,
+        new_token: &str,
     ) -> StoreResult<Option<Client>>;
     /// Deletes one of the owner's clients (and removes it from their mailings);
     /// runs already started keep their frozen copy.
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool>;
-    /// The client an unsubscribe link belongs to.
-    async fn client_by_unsubscribe_token(&self, token: &str) -> StoreResult<Option<Client>>;
-    /// Sets or clears the unsubscribed mark of the client behind a link.
+    /// The (owner, address) an unsubscribe link was made for, with the
+    /// address's unsubscribe time if it is unsubscribed. A link keeps its
+    /// address when the client's email changes or the client is deleted.
+    async fn unsubscribe_link(&self, token: &str) -> StoreResult<Option<UnsubscribeLink>>;
+    /// Unsubscribes (`Some`) or resubscribes (`None`) the address behind a
+    /// link, for its owner, in one transaction: the address is suppressed
+    /// (reason `unsubscribed`; an existing suppression stays as it is), every
+    /// client of the owner with that address is marked, and their pending
+    /// deliveries to it are cancelled; resubscribing lifts only an
+    /// `unsubscribed` suppression. Returns the link's state afterwards.
     async fn set_unsubscribed(
         &self,
         token: &str,
         at: Option<DateTime<Utc>>,
-    ) -> StoreResult<Option<Client>>;
+    ) -> StoreResult<Option<UnsubscribeLink>>;
 }
 
 /// Messages, readable by every signed-in user.

@@ -15,6 +15,7 @@ on_both_stores!(
     anonymous_visitors_reach_only_stats_and_blog,
     every_endpoint_answers_404_for_another_users_data,
     password_reset_by_emailed_link_ends_every_session,
+    an_unsubscribe_belongs_to_the_recipient,
 );
 
 async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
@@ -579,4 +580,88 @@ async fn password_reset_by_emailed_link_ends_every_session(srv: TestServer) {
         .await;
     assert_eq!((r.status, r.code()), (401, "invalid_credentials"));
     srv.login("ann@example.com", "a new long password").await;
+}
+
+/// The attack: an owner gets an unsubscribe link for their own
+/// address, moves the client to a victim's address, and after the victim
+/// unsubscribes tries to undo it with the old link; then deletes and
+/// re-creates the client. The victim stays unsubscribed throughout, and the
+/// next run records them as suppressed instead of mailing them.
+async fn an_unsubscribe_belongs_to_the_recipient(srv: TestServer) {
+    let (owner, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let t = Some(owner.as_str());
+    let client = srv.client(&owner, "mallory@client.test", "M").await;
+    let msg = srv.message(&owner, "Offers").await;
+    let unsubscribe_path = |text: &str| {
+        let link = text
+            .split_whitespace()
+            .find(|w| w.contains("/unsubscribe/"))
+            .unwrap()
+            .to_owned();
+        link.strip_prefix(common::BASE_URL).unwrap().to_owned()
+    };
+    let first = srv.mailing(&owner, msg, &[client], Duration::zero()).await["id"]
+        .as_i64()
+        .unwrap();
+    srv.finished_run(t, first).await;
+    let owners_link = unsubscribe_path(&srv.mail_to("mallory@client.test", "Offers").await.text);
+
+    let moved = srv
+        .put(
+            &format!("/api/v1/clients/{client}"),
+            t,
+            json!({"email": "victim@client.test", "full_name": "V", "comment": ""}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    let second = srv.mailing(&owner, msg, &[client], Duration::zero()).await["id"]
+        .as_i64()
+        .unwrap();
+    srv.finished_run(t, second).await;
+    let victims_link = unsubscribe_path(&srv.mail_to("victim@client.test", "Offers").await.text);
+    assert_ne!(
+        victims_link, owners_link,
+        "a new address has a link of its own"
+    );
+    let post = async |path: String| srv.call(poem::http::Method::POST, &path, None, None).await;
+    assert_eq!(post(victims_link.clone()).await.status, 200);
+    // The owner's old link speaks for the old address only.
+    assert_eq!(post(format!("{owners_link}/undo")).await.status, 200);
+    let c = srv.get(&format!("/api/v1/clients/{client}"), t).await;
+    assert!(
+        c.body["unsubscribed_at"].is_string(),
+        "still unsubscribed: {c:?}"
+    );
+    // Deleting and re-creating the client does not resubscribe the address.
+    assert_eq!(
+        srv.delete(&format!("/api/v1/clients/{client}"), t)
+            .await
+            .status,
+        204
+    );
+    let again = srv
+        .client(&owner, "victim@client.test", "Victim again")
+        .await;
+    let c = srv.get(&format!("/api/v1/clients/{again}"), t).await;
+    assert!(
+        c.body["unsubscribed_at"].is_string(),
+        "re-created, still unsubscribed: {c:?}"
+    );
+    let third = srv.mailing(&owner, msg, &[again], Duration::zero()).await["id"]
+        .as_i64()
+        .unwrap();
+    let run = srv.finished_run(t, third).await;
+    assert_eq!(
+        run["report"], "Sent 0 of 1; 1 suppressed (unsubscribed)",
+        "{run}"
+    );
+    assert_eq!(
+        srv.mails_to("victim@client.test").await.len(),
+        1,
+        "mailed once, before unsubscribing"
+    );
+    // Only the recipient, from their own link, undoes it.
+    assert_eq!(post(format!("{victims_link}/undo")).await.status, 200);
+    let c = srv.get(&format!("/api/v1/clients/{again}"), t).await;
+    assert_eq!(c.body["unsubscribed_at"], json!(null), "{c:?}");
 }

@@ -102,10 +102,12 @@ impl DeliveryQueue for SqliteStore {
             return Ok(None);
         };
         let frozen = sqlx::query(
-            "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, next_attempt_at, updated_at) \
-             SELECT ?1, c.id, c.email, c.full_name, c.unsubscribe_token, ?3, ?3 \
+            "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, next_attempt_at, updated_at) \
+             SELECT ?1, c.id, c.email, c.full_name, c.unsubscribe_token, \
+                    CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.owner_id = c.owner_id AND s.email = c.email) \
+                         THEN 'suppressed' ELSE 'pending' END, ?3, ?3 \
              FROM mailing_clients mc JOIN clients c ON c.id = mc.client_id \
-             WHERE mc.mailing_id = ?2 AND c.unsubscribed_at IS NULL ORDER BY c.id",
+             WHERE mc.mailing_id = ?2 ORDER BY c.id",
         )
         .bind(run_id)
         .bind(plan.mailing_id.0)
@@ -360,6 +362,9 @@ async fn totals(exec: impl sqlx::SqliteExecutor<'_> + Copy, run: RunId) -> Store
             Some(DeliveryState::Sent) => t.sent = n,
             Some(DeliveryState::Failed) => t.failed = n,
             Some(DeliveryState::Cancelled) => t.cancelled = n,
+            Some(DeliveryState::Suppressed) => t.suppressed = n,
+            // Sent first: they count as sent until the bounce intake exists.
+            Some(DeliveryState::Bounced | DeliveryState::Complained) => t.sent += n,
             None => {}
         }
     }

@@ -54,6 +54,7 @@ async fn english_reports_become_report_data() {
             sent: 1,
             failed: 3,
             cancelled: 0,
+            suppressed: 0,
             skipped_slots: 2,
             failures: vec![
                 FailureCount {

@@ -49,3 +49,14 @@ impl ClientDraft {
         })
     }
 }
+
+/// What an unsubscribe link stands for: one address of one owner's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsubscribeLink {
+    /// The list's owner.
+    pub owner: UserId,
+    /// The address the link was sent to.
+    pub email: EmailAddress,
+    /// When the address unsubscribed, while it is.
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+}

@@ -15,7 +15,7 @@ mod user;
 mod values;
 
 pub use blog::{BlogPost, PostDraft};
-pub use client::{Client, ClientDraft};
+pub use client::{Client, ClientDraft, UnsubscribeLink};
 pub use ids::{ClientId, DeliveryId, MailingId, MessageId, PostId, RunId, UserId};
 pub use mailing::{DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
 pub use message::{Message, MessageDraft};

@@ -39,6 +39,9 @@ pub struct RunReport {
     pub failed: u64,
     /// Stopped before they were sent.
     pub cancelled: u64,
+    /// Not sent: suppressed for the owner (unsubscribed).
+    #[serde(default)]
+    pub suppressed: u64,
     /// Earlier slots coalesced into this run.
     pub skipped_slots: u32,
     /// The most common failure replies, most common first.
@@ -71,6 +74,11 @@ pub enum ReportLine {
         /// Cancelled.
         cancelled: u64,
     },
+    /// `suppressed` were not sent: their addresses are suppressed.
+    Suppressed {
+        /// Suppressed.
+        suppressed: u64,
+    },
     /// `skipped` missed slots were coalesced into this run.
     SkippedSlots {
         /// Skipped slots.
@@ -98,6 +106,7 @@ impl RunReport {
             sent: t.sent,
             failed: t.failed,
             cancelled: t.cancelled,
+            suppressed: t.suppressed,
             skipped_slots,
             failures,
             more_failures,
@@ -122,6 +131,11 @@ impl RunReport {
         if self.cancelled > 0 {
             out.push(ReportLine::Cancelled {
                 cancelled: self.cancelled,
+            });
+        }
+        if self.suppressed > 0 {
+            out.push(ReportLine::Suppressed {
+                suppressed: self.suppressed,
             });
         }
         if self.skipped_slots > 0 {
@@ -154,7 +168,7 @@ impl std::fmt::Display for RunReport {
         for line in self.lines() {
             match line {
                 ReportLine::NoRecipients => {
-                    f.write_str("No recipients: every chosen client was unsubscribed or deleted")?
+                    f.write_str("No recipients: every chosen client was deleted")?
                 }
                 ReportLine::Sent { sent, total } => write!(f, "Sent {sent} of {total}")?,
                 ReportLine::Failed { failed } => {
@@ -165,6 +179,9 @@ impl std::fmt::Display for RunReport {
                     }
                 }
                 ReportLine::Cancelled { cancelled } => write!(f, "; {cancelled} cancelled")?,
+                ReportLine::Suppressed { suppressed } => {
+                    write!(f, "; {suppressed} suppressed (unsubscribed)")?
+                }
                 ReportLine::SkippedSlots { skipped: 1 } => {
                     f.write_str(" (1 missed slot skipped)")?
                 }
@@ -311,7 +328,7 @@ mod tests {
             (totals(10, 4, 0, 6, &[]), 0, "Sent 4 of 10; 6 cancelled"),
             (totals(2, 2, 0, 0, &[]), 3, "Sent 2 of 2 (3 missed slots skipped)"),
             (totals(2, 2, 0, 0, &[]), 1, "Sent 2 of 2 (1 missed slot skipped)"),
-            (totals(0, 0, 0, 0, &[]), 0, "No recipients: every chosen client was unsubscribed or deleted"),
+            (totals(0, 0, 0, 0, &[]), 0, "No recipients: every chosen client was deleted"),
             (totals(1, 0, 1, 0, &[("550 first line\r\nsecond line", 1)]), 0, "Sent 0 of 1; 1 failed: 550 first line ×1"),
             (totals(1, 0, 1, 0, &[("550 5.1.1 <bob.smith@mail.example.com>: user unknown", 1)]), 0,
              "Sent 0 of 1; 1 failed: 550 5.1.1 <address>: user unknown ×1"),

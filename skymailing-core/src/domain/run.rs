@@ -51,6 +51,8 @@ pub struct RunTotals {
     pub failed: u64,
     /// Stopped by a disable, a block or a delete.
     pub cancelled: u64,
+    /// Not sent: the address is suppressed for the owner (unsubscribed).
+    pub suppressed: u64,
     /// Failure replies with their counts, most common first.
     pub failures: Vec<(String, u64)>,
 }
@@ -58,7 +60,7 @@ pub struct RunTotals {
 impl RunTotals {
     /// Deliveries that reached a final state.
     pub fn done(&self) -> u64 {
-        self.sent + self.failed + self.cancelled
+        self.sent + self.failed + self.cancelled + self.suppressed
     }
     /// Whether nothing is left to send.
     pub fn is_complete(&self) -> bool {
@@ -118,6 +120,12 @@ pub enum DeliveryState {
     Failed,
     /// Stopped before it was sent.
     Cancelled,
+    /// Not sent: the address is suppressed for the mailing's owner.
+    Suppressed,
+    /// Sent, then bounced back by the recipient's system.
+    Bounced,
+    /// Sent, then reported as spam by the recipient.
+    Complained,
 }
 
 impl DeliveryState {
@@ -129,6 +137,9 @@ impl DeliveryState {
             DeliveryState::Sent => "sent",
             DeliveryState::Failed => "failed",
             DeliveryState::Cancelled => "cancelled",
+            DeliveryState::Suppressed => "suppressed",
+            DeliveryState::Bounced => "bounced",
+            DeliveryState::Complained => "complained",
         }
     }
     /// Parses a stored state.
@@ -139,15 +150,15 @@ impl DeliveryState {
             "sent" => DeliveryState::Sent,
             "failed" => DeliveryState::Failed,
             "cancelled" => DeliveryState::Cancelled,
+            "suppressed" => DeliveryState::Suppressed,
+            "bounced" => DeliveryState::Bounced,
+            "complained" => DeliveryState::Complained,
             _ => return None,
         })
     }
     /// Whether the state is final.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            DeliveryState::Sent | DeliveryState::Failed | DeliveryState::Cancelled
-        )
+        !matches!(self, DeliveryState::Pending | DeliveryState::Sending)
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{ClientStore, Clock};
-use crate::{Client, ClientDraft, ClientId, Error, ListQuery, Page, security};
+use crate::{Client, ClientDraft, ClientId, Error, ListQuery, Page, UnsubscribeLink, security};
 
 /// What the page behind an unsubscribe link shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +67,10 @@ impl ClientService {
         draft: &ClientDraft,
     ) -> Result<Client, Error> {
         let c = self.get(actor, id).await?;
+        // A new address gets a link of its own; links already sent keep theirs.
+        let token = security::new_token();
         self.clients
-            .update_client(c.owner, id, draft)
+            .update_client(c.owner, id, draft, &token)
             .await?
             .ok_or(Error::NotFound)
     }
@@ -85,41 +87,44 @@ impl ClientService {
 
     /// What an unsubscribe link is about (anyone holding the link may ask).
     pub async fn unsubscribe_info(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
-        let c = self
+        let link = self
             .clients
-            .client_by_unsubscribe_token(token)
+            .unsubscribe_link(token)
             .await?
             .ok_or(Error::InvalidToken)?;
-        Ok(UnsubscribeInfo {
-            email: c.email.to_string(),
-            unsubscribed: c.unsubscribed_at.is_some(),
-        })
+        Ok(info(link))
     }
 
-    /// Unsubscribes the recipient behind a link (idempotent).
+    /// Unsubscribes the address behind a link from its owner's list
+    /// (idempotent). It stays unsubscribed whatever the owner does with their
+    /// clients: deleting and re-creating one, or adding it under another name.
     pub async fn unsubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let current = self.unsubscribe_info(token).await?;
-        if !current.unsubscribed {
-            self.clients
-                .set_unsubscribed(token, Some(self.clock.now()))
-                .await?;
+        if current.unsubscribed {
+            return Ok(current);
         }
-        Ok(UnsubscribeInfo {
-            unsubscribed: true,
-            ..current
-        })
+        let link = self
+            .clients
+            .set_unsubscribed(token, Some(self.clock.now()))
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        Ok(info(link))
     }
 
     /// Undoes an unsubscribe; only the recipient, holding the link, can.
     pub async fn resubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
-        let c = self
+        let link = self
             .clients
             .set_unsubscribed(token, None)
             .await?
             .ok_or(Error::InvalidToken)?;
-        Ok(UnsubscribeInfo {
-            email: c.email.to_string(),
-            unsubscribed: false,
-        })
+        Ok(info(link))
+    }
+}
+
+fn info(link: UnsubscribeLink) -> UnsubscribeInfo {
+    UnsubscribeInfo {
+        email: link.email.to_string(),
+        unsubscribed: link.unsubscribed_at.is_some(),
     }
 }

@@ -79,6 +79,8 @@ macro_rules! store_conformance_tests {
             smaller_queries_and_filters,
             renewed_leases_hold_until_their_new_end,
             a_new_password_voids_pending_reset_links,
+            an_unsubscribe_outlives_the_client,
+            a_changed_email_gets_a_new_link_and_old_links_keep_their_address,
             parking_disables_with_engine_error_and_cancels_pending,
         );
     };
@@ -146,7 +148,7 @@ pub async fn pending_user(s: &S, email: &str) -> User {
 /// Creates a client of `owner`.
 pub async fn client(s: &S, owner: UserId, email: &str) -> Client {
     let draft = ClientDraft::parse(email, &format!("Client {email}"), "").unwrap();
-    s.create_client(owner, &draft, &format!("unsub-{owner}-{email}"), t0())
+    s.create_client(owner, &draft, &crate::security::new_token(), t0())
         .await
         .unwrap()
 }
@@ -467,10 +469,19 @@ pub async fn clients_are_scoped_to_their_owner(s: S) {
     assert_eq!(s.client(ann.id, c.id).await.unwrap().unwrap(), c);
     assert_eq!(s.client(bob.id, c.id).await.unwrap(), None);
     let d = ClientDraft::parse("y@example.com", "Y", "").unwrap();
-    assert_eq!(s.update_client(bob.id, c.id, &d).await.unwrap(), None);
+    assert_eq!(
+        s.update_client(bob.id, c.id, &d, "new-token")
+            .await
+            .unwrap(),
+        None
+    );
     assert!(!s.delete_client(bob.id, c.id).await.unwrap());
     assert_eq!(s.list_clients(bob.id, &all()).await.unwrap().total, 0);
-    let updated = s.update_client(ann.id, c.id, &d).await.unwrap().unwrap();
+    let updated = s
+        .update_client(ann.id, c.id, &d, "new-token")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (updated.email.as_str(), updated.full_name.as_str()),
         ("y@example.com", "Y")
@@ -495,7 +506,7 @@ pub async fn client_email_is_unique_per_owner(s: S) {
         ),
         "{dup:?}"
     );
-    let clash = s.update_client(ann.id, c2.id, &d).await;
+    let clash = s.update_client(ann.id, c2.id, &d, "new-token").await;
     assert!(
         matches!(
             clash,
@@ -504,7 +515,12 @@ pub async fn client_email_is_unique_per_owner(s: S) {
         "{clash:?}"
     );
     // Saving a client with its own address is no clash.
-    assert!(s.update_client(ann.id, c1.id, &d).await.unwrap().is_some());
+    assert!(
+        s.update_client(ann.id, c1.id, &d, "new-token")
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 /// Clients list by name, a page at a time, filtered by email, name or comment.
@@ -549,16 +565,20 @@ pub async fn clients_list_paginates_and_searches(s: S) {
     );
 }
 
-/// The link's token finds its client; the mark is set and cleared.
+/// A link stands for its (owner, address); unsubscribing marks the client,
+/// resubscribing clears the mark.
 pub async fn unsubscribe_links_set_and_clear_the_mark(s: S) {
     let ann = user(&s, "ann@example.com", Role::User).await;
     let c = client(&s, ann.id, "x@example.com").await;
     let found = s
-        .client_by_unsubscribe_token(&c.unsubscribe_token)
+        .unsubscribe_link(&c.unsubscribe_token)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(found.id, c.id);
+    assert_eq!(
+        (found.owner, found.email.clone(), found.unsubscribed_at),
+        (ann.id, c.email.clone(), None)
+    );
     let u = s
         .set_unsubscribed(&c.unsubscribe_token, Some(t0()))
         .await
@@ -579,8 +599,119 @@ pub async fn unsubscribe_links_set_and_clear_the_mark(s: S) {
         .unwrap()
         .unwrap();
     assert_eq!(back.unsubscribed_at, None);
-    assert_eq!(s.client_by_unsubscribe_token("nope").await.unwrap(), None);
+    assert_eq!(
+        s.client(ann.id, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        None
+    );
+    assert_eq!(s.unsubscribe_link("nope").await.unwrap(), None);
     assert_eq!(s.set_unsubscribed("nope", Some(t0())).await.unwrap(), None);
+}
+
+/// An unsubscribe belongs to the address, not to the client row: deleting
+/// and re-creating the client, or adding the address under another name,
+/// finds it unsubscribed, and its next run records it as suppressed.
+pub async fn an_unsubscribe_outlives_the_client(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let c = client(&s, ann.id, "x@example.com").await;
+    s.set_unsubscribed(&c.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap();
+    assert!(s.delete_client(ann.id, c.id).await.unwrap());
+    let again = client(&s, ann.id, "x@example.com").await;
+    assert_eq!(
+        again.unsubscribed_at,
+        Some(t0()),
+        "re-created, still unsubscribed"
+    );
+    // The old link still speaks for the address.
+    let link = s
+        .unsubscribe_link(&c.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.unsubscribed_at, Some(t0()));
+    // Another owner's list is another list.
+    let bobs = client(&s, bob.id, "x@example.com").await;
+    assert_eq!(bobs.unsubscribed_at, None);
+    let msg = message(&s, ann.id).await;
+    let other = client(&s, ann.id, "y@example.com").await;
+    let m = mailing(&s, ann.id, msg.id, &[again.id, other.id]).await;
+    let run = start_run(&s, &m).await;
+    assert_eq!(
+        run.recipients, 2,
+        "the suppressed address is recorded, not dropped"
+    );
+    let states = states(&s, run.id).await;
+    assert_eq!(
+        (
+            states.get(&DeliveryState::Suppressed),
+            states.get(&DeliveryState::Pending)
+        ),
+        (Some(&1), Some(&1))
+    );
+    let t = s.run_totals(run.id).await.unwrap();
+    assert_eq!((t.total, t.suppressed, t.pending), (2, 1, 1));
+    // Resubscribing from the old link frees the address again.
+    s.set_unsubscribed(&c.unsubscribe_token, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.client(ann.id, again.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        None
+    );
+}
+
+/// A client whose email changes gets a new link; the links sent before keep
+/// the address they were sent to, so the new address's recipient is not
+/// unsubscribed (or resubscribed) through the old one.
+pub async fn a_changed_email_gets_a_new_link_and_old_links_keep_their_address(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let c = client(&s, ann.id, "old@example.com").await;
+    let d = ClientDraft::parse("victim@example.com", "V", "").unwrap();
+    let moved = s
+        .update_client(ann.id, c.id, &d, "new-token")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.unsubscribe_token, "new-token");
+    let new = s.unsubscribe_link("new-token").await.unwrap().unwrap();
+    assert_eq!(new.email.as_str(), "victim@example.com");
+    let old = s
+        .unsubscribe_link(&c.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.email.as_str(), "old@example.com");
+    // The victim unsubscribes; the old link cannot undo it.
+    s.set_unsubscribed("new-token", Some(t0())).await.unwrap();
+    s.set_unsubscribed(&c.unsubscribe_token, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.client(ann.id, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        Some(t0())
+    );
+    // A name-only edit keeps the link.
+    let d = ClientDraft::parse("victim@example.com", "Victim", "").unwrap();
+    let renamed = s
+        .update_client(ann.id, c.id, &d, "unused")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.unsubscribe_token, "new-token");
 }
 
 /// Messages are created, listed newest first, updated, and not deleted while in use.
@@ -853,7 +984,8 @@ pub async fn due_mailings_are_enabled_due_and_of_active_owners(s: S) {
     );
 }
 
-/// A run freezes the message and the subscribed clients, and moves the next run.
+/// A run freezes the message and the clients, unsubscribed ones as
+/// `suppressed`, and moves the next run.
 pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
     let ann = user(&s, "ann@example.com", Role::User).await;
     let a = client(&s, ann.id, "a@example.com").await;
@@ -886,10 +1018,25 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
     );
     assert_eq!(
         (run.recipients, run.started_at, run.finished_at),
-        (2, t0() + Span::seconds(3), None)
+        (3, t0() + Span::seconds(3), None)
     );
     assert_eq!(run.mailing_name, "Weekly news");
     let ds = s.run_deliveries(run.id, &all()).await.unwrap();
+    let suppressed: Vec<_> = ds
+        .items
+        .iter()
+        .filter(|d| d.state == DeliveryState::Suppressed)
+        .map(|d| d.email.as_str().to_owned())
+        .collect();
+    assert_eq!(suppressed, vec!["b@example.com"]);
+    let ds = Page {
+        items: ds
+            .items
+            .into_iter()
+            .filter(|d| d.state != DeliveryState::Suppressed)
+            .collect::<Vec<_>>(),
+        ..ds
+    };
     let mut emails: Vec<_> = ds
         .items
         .iter()
@@ -1491,6 +1638,7 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
             sent: 2,
             failed: 3,
             cancelled: 0,
+            suppressed: 0,
             failures: vec![
                 ("550 5.1.1 user unknown".into(), 2),
                 ("554 rejected".into(), 1)
@@ -1926,7 +2074,12 @@ pub async fn another_owners_client_is_not_found_even_on_an_email_clash(s: S) {
     let anns = client(&s, ann.id, "x@example.com").await;
     client(&s, bob.id, "y@example.com").await;
     let d = ClientDraft::parse("y@example.com", "Y", "").unwrap();
-    assert_eq!(s.update_client(bob.id, anns.id, &d).await.unwrap(), None);
+    assert_eq!(
+        s.update_client(bob.id, anns.id, &d, "new-token")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 /// A message's users are the distinct owners of the mailings that send it.

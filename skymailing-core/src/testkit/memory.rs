@@ -37,9 +37,29 @@ struct State {
     runs: BTreeMap<RunId, RunRow>,
     deliveries: BTreeMap<DeliveryId, DeliveryRow>,
     posts: BTreeMap<PostId, BlogPost>,
+    /// Suppressed addresses per owner: reason and time.
+    suppressions: HashMap<(UserId, EmailAddress), (&'static str, DateTime<Utc>)>,
+    /// Unsubscribe links: token → (owner, address).
+    links: HashMap<String, (UserId, EmailAddress)>,
 }
 
 impl State {
+    /// When `email` unsubscribed from `owner`'s list, if it did.
+    fn unsubscribed_at(&self, owner: UserId, email: &EmailAddress) -> Option<DateTime<Utc>> {
+        self.suppressions
+            .get(&(owner, email.clone()))
+            .filter(|(reason, _)| *reason == "unsubscribed")
+            .map(|(_, at)| *at)
+    }
+
+    fn link(&self, token: &str) -> Option<UnsubscribeLink> {
+        self.links.get(token).map(|(owner, email)| UnsubscribeLink {
+            owner: *owner,
+            email: email.clone(),
+            unsubscribed_at: self.unsubscribed_at(*owner, email),
+        })
+    }
+
     fn id(&mut self) -> i64 {
         self.next_id += 1;
         self.next_id
@@ -102,6 +122,9 @@ impl State {
                         .or_default() += 1;
                 }
                 DeliveryState::Cancelled => t.cancelled += 1,
+                DeliveryState::Suppressed => t.suppressed += 1,
+                // Sent first: they count as sent until the bounce intake exists.
+                DeliveryState::Bounced | DeliveryState::Complained => t.sent += 1,
             }
         }
         t.failures = sort_failures(failures);
@@ -360,10 +383,11 @@ impl ClientStore for MemoryStore {
             email: d.email.clone(),
             full_name: d.full_name.clone(),
             comment: d.comment.clone(),
-            unsubscribed_at: None,
+            unsubscribed_at: s.unsubscribed_at(owner, &d.email),
             unsubscribe_token: token.to_owned(),
             created_at: now,
         };
+        s.links.insert(token.to_owned(), (owner, d.email.clone()));
         s.clients.insert(c.id, c.clone());
         Ok(c)
     }
@@ -401,6 +425,7 @@ impl ClientStore for MemoryStore {
         owner: UserId,
         id: ClientId,
         d: &ClientDraft,
+        new_token: &str,
     ) -> StoreResult<Option<Client>> {
         let mut s = self.lock();
         if s.clients.get(&id).is_none_or(|c| c.owner != owner) {
@@ -412,15 +437,24 @@ impl ClientStore for MemoryStore {
         {
             return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
         }
-        Ok(s.clients
-            .get_mut(&id)
-            .filter(|c| c.owner == owner)
-            .map(|c| {
-                c.email = d.email.clone();
-                c.full_name = d.full_name.clone();
-                c.comment = d.comment.clone();
-                c.clone()
-            }))
+        let unsubscribed_at = s.unsubscribed_at(owner, &d.email);
+        let Some(c) = s.clients.get_mut(&id) else {
+            return Ok(None);
+        };
+        let new_address = c.email != d.email;
+        if new_address {
+            c.unsubscribe_token = new_token.to_owned();
+            c.unsubscribed_at = unsubscribed_at;
+        }
+        c.email = d.email.clone();
+        c.full_name = d.full_name.clone();
+        c.comment = d.comment.clone();
+        let c = c.clone();
+        if new_address {
+            s.links
+                .insert(new_token.to_owned(), (owner, d.email.clone()));
+        }
+        Ok(Some(c))
     }
 
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
@@ -440,39 +474,55 @@ impl ClientStore for MemoryStore {
         Ok(true)
     }
 
-    async fn client_by_unsubscribe_token(&self, token: &str) -> StoreResult<Option<Client>> {
-        Ok(self
-            .lock()
-            .clients
-            .values()
-            .find(|c| c.unsubscribe_token == token)
-            .cloned())
+    async fn unsubscribe_link(&self, token: &str) -> StoreResult<Option<UnsubscribeLink>> {
+        Ok(self.lock().link(token))
     }
 
     async fn set_unsubscribed(
         &self,
         token: &str,
         at: Option<DateTime<Utc>>,
-    ) -> StoreResult<Option<Client>> {
+    ) -> StoreResult<Option<UnsubscribeLink>> {
         let mut s = self.lock();
-        let Some(c) = s
-            .clients
-            .values_mut()
-            .find(|c| c.unsubscribe_token == token)
-        else {
+        let Some((owner, email)) = s.links.get(token).cloned() else {
             return Ok(None);
         };
-        c.unsubscribed_at = at;
-        let c = c.clone();
-        if let Some(when) = at {
-            for row in s.deliveries.values_mut() {
-                if row.d.client_id == Some(c.id) && row.d.state == DeliveryState::Pending {
-                    row.d.state = DeliveryState::Cancelled;
-                    row.d.updated_at = when;
+        let key = (owner, email.clone());
+        match at {
+            Some(when) => {
+                s.suppressions.entry(key).or_insert(("unsubscribed", when));
+                let runs: Vec<RunId> = s
+                    .runs
+                    .values()
+                    .filter(|r| r.run.owner == owner)
+                    .map(|r| r.run.id)
+                    .collect();
+                for row in s.deliveries.values_mut() {
+                    if row.d.email == email
+                        && row.d.state == DeliveryState::Pending
+                        && runs.contains(&row.d.run_id)
+                    {
+                        row.d.state = DeliveryState::Cancelled;
+                        row.d.updated_at = when;
+                    }
+                }
+            }
+            None => {
+                if s.suppressions
+                    .get(&key)
+                    .is_some_and(|(r, _)| *r == "unsubscribed")
+                {
+                    s.suppressions.remove(&key);
                 }
             }
         }
-        Ok(Some(c))
+        let marked = s.unsubscribed_at(owner, &email);
+        for c in s.clients.values_mut() {
+            if c.owner == owner && c.email == email {
+                c.unsubscribed_at = marked;
+            }
+        }
+        Ok(s.link(token))
     }
 }
 
@@ -732,12 +782,17 @@ impl DeliveryQueue for MemoryStore {
         let Some(message) = s.messages.get(&m.message_id).cloned() else {
             return Ok(None);
         };
-        let recipients: Vec<Client> = m
+        // Suppressed addresses are recorded as such, never silently dropped.
+        let recipients: Vec<(Client, bool)> = m
             .client_ids
             .iter()
             .filter_map(|id| s.clients.get(id))
-            .filter(|c| c.unsubscribed_at.is_none())
-            .cloned()
+            .map(|c| {
+                (
+                    c.clone(),
+                    s.suppressions.contains_key(&(m.owner, c.email.clone())),
+                )
+            })
             .collect();
         let run = Run {
             id: RunId(s.id()),
@@ -769,7 +824,7 @@ impl DeliveryQueue for MemoryStore {
                 content,
             },
         );
-        for c in recipients {
+        for (c, suppressed) in recipients {
             let id = DeliveryId(s.id());
             s.deliveries.insert(
                 id,
@@ -780,7 +835,11 @@ impl DeliveryQueue for MemoryStore {
                         client_id: Some(c.id),
                         email: c.email,
                         name: c.full_name,
-                        state: DeliveryState::Pending,
+                        state: if suppressed {
+                            DeliveryState::Suppressed
+                        } else {
+                            DeliveryState::Pending
+                        },
                         attempts: 0,
                         last_reply: None,
                         next_attempt_at: plan.now,

@@ -126,6 +126,13 @@ impl Lang {
                     "; {}",
                     self.tp("report.cancelled", &[("cancelled", cancelled.to_string())])
                 ),
+                ReportLine::Suppressed { suppressed } => format!(
+                    "; {}",
+                    self.tp(
+                        "report.suppressed",
+                        &[("suppressed", suppressed.to_string())]
+                    )
+                ),
                 ReportLine::SkippedSlots { skipped: 1 } => {
                     format!(" ({})", self.t("report.skipped_one"))
                 }
@@ -190,6 +197,7 @@ mod tests {
                 sent: 2,
                 failed: 2,
                 cancelled: 1,
+                suppressed: 1,
                 failures: vec![("550 no such user".into(), 2)],
                 ..Default::default()
             },
@@ -198,7 +206,7 @@ mod tests {
         assert_eq!(Lang::En.report(&report), report.to_string());
         assert_eq!(
             Lang::Ru.report(&report),
-            "Отправлено 2 из 5; не доставлено 2: 550 no such user ×2; отменено 1 (пропущено запусков: 3)"
+            "Отправлено 2 из 5; не доставлено 2: 550 no such user ×2; отменено 1; не отправлено (отписались) 1 (пропущено запусков: 3)"
         );
         let empty = RunReport::default();
         assert_eq!(Lang::En.report(&empty), empty.to_string());
