@@ -1,7 +1,7 @@
 //! Migrations that change stored data: a database written by an older version
 //! reads back correctly after upgrading.
 
-use skymailing_core::ports::{DeliveryQueue, MailingStore, RunStore};
+use skymailing_core::ports::{ClientStore, DeliveryQueue, MailingStore, RunStore};
 use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
 use skymailing_store_pg::{MIGRATOR, PgStore};
 use sqlx::PgPool;
@@ -113,4 +113,42 @@ async fn survived(store: &PgStore) {
     );
     let m = store.mailing(MailingId(1)).await.unwrap().unwrap();
     assert_eq!(m.disabled_by, Some(DisabledBy::EngineError));
+}
+
+/// Migration 5 turns unsubscribed clients into suppressions of their address
+/// and keeps every link handed out, in mail already sent too, working for the
+/// address it was sent to.
+#[sqlx::test(migrations = false)]
+async fn unsubscribes_become_suppressions_and_old_links_keep_working(pool: PgPool) {
+    MIGRATOR.run_to(4, &pool).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
+           VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', now()); \
+         INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at, unsubscribed_at) \
+           VALUES (1, 'gone@example.com', 'G', 'tok-gone', now(), now()), \
+                  (1, 'new@example.com', 'N', 'tok-now', now(), NULL); \
+         INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, started_at, subject, body_text, nonce) \
+           VALUES (NULL, 1, 'News', now(), now(), 's', 'b', 'n'); \
+         INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, next_attempt_at, updated_at) \
+           VALUES (1, 2, 'old@example.com', 'N', 'tok-before-the-change', 'sent', now(), now());",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let store = PgStore::from_pool(pool)
+        .await
+        .expect("the rest of the migrations apply");
+    let gone = store.unsubscribe_link("tok-gone").await.unwrap().unwrap();
+    assert!(gone.unsubscribed_at.is_some());
+    let sent = store
+        .unsubscribe_link("tok-before-the-change")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sent.email.as_str(),
+        "old@example.com",
+        "the address the mail went to"
+    );
+    assert!(store.unsubscribe_link("tok-now").await.unwrap().is_some());
 }

@@ -1,7 +1,7 @@
 //! Migrations that change stored data: a database written by an older version
 //! reads back correctly after upgrading.
 
-use skymailing_core::ports::{DeliveryQueue, MailingStore, RunStore};
+use skymailing_core::ports::{ClientStore, DeliveryQueue, MailingStore, RunStore};
 use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
 use skymailing_store_sqlite::{MIGRATOR, SqliteStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
@@ -149,4 +149,59 @@ async fn mailings_survive_the_engine_error_migration() {
         .await
         .unwrap();
     assert_eq!(violations, 0);
+}
+
+/// Migration 5 turns unsubscribed clients into suppressions of their address
+/// and keeps every link handed out, in mail already sent too, working for the
+/// address it was sent to; the rebuilt deliveries table keeps its rows.
+#[tokio::test]
+async fn unsubscribes_become_suppressions_and_old_links_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true),
+        )
+        .await
+        .unwrap();
+    MIGRATOR.run_to(4, &pool).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
+           VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
+         INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at, unsubscribed_at) \
+           VALUES (1, 'gone@example.com', 'G', 'tok-gone', 0, 5), \
+                  (1, 'new@example.com', 'N', 'tok-now', 0, NULL); \
+         INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, started_at, subject, body_text, nonce) \
+           VALUES (NULL, 1, 'News', 0, 0, 's', 'b', 'n'); \
+         INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, next_attempt_at, updated_at) \
+           VALUES (1, 2, 'old@example.com', 'N', 'tok-before-the-change', 'sent', 0, 0);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = SqliteStore::open(&path)
+        .await
+        .expect("the rest of the migrations apply");
+    let gone = store.unsubscribe_link("tok-gone").await.unwrap().unwrap();
+    assert_eq!(
+        gone.unsubscribed_at,
+        chrono::DateTime::from_timestamp_micros(5)
+    );
+    let sent = store
+        .unsubscribe_link("tok-before-the-change")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sent.email.as_str(),
+        "old@example.com",
+        "the address the mail went to"
+    );
+    assert!(store.unsubscribe_link("tok-now").await.unwrap().is_some());
+    let t = store.run_totals(RunId(1)).await.unwrap();
+    assert_eq!((t.total, t.sent), (1, 1), "the deliveries are kept");
 }
