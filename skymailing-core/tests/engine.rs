@@ -1129,3 +1129,62 @@ async fn a_dead_engine_is_restarted_and_says_so_meanwhile() {
     handle.shutdown().await;
     assert_eq!(handle.health().await, EngineHealth::Stopped);
 }
+
+/// Fair sending: a one-recipient mailing started while another user's big run
+/// is sending goes out within about a batch, not after the whole big run.
+#[tokio::test]
+async fn a_small_run_is_sent_beside_a_big_one_not_behind_it() {
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 20,
+            concurrency: 2,
+            parallel_batches: 2,
+            ..engine_config()
+        },
+    );
+    w.mailer.set_delay(Some(StdDuration::from_millis(2)));
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let bob = w.user("bob@example.com", Role::User, "UTC").await;
+    let emails: Vec<String> = (0..400).map(|i| format!("c{i}@example.com")).collect();
+    let big = w
+        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let small = w.clients(bob, &["bob-client@example.com"]).await;
+    let window = (t("2026-05-01T09:00:00Z"), t("2026-05-02T00:00:00Z"));
+    w.mailing(ann, &big, window.0, window.1, Periodicity::Once)
+        .await;
+    let engine = w.engine.clone();
+    let task = tokio::spawn(async move { engine.run(std::future::pending()).await });
+    assert!(
+        w.mailer.wait_for_sent(40, WAIT).await,
+        "the big run is sending"
+    );
+    // Hold the relay while Bob's mailing is made, so that what counts is the
+    // order of claims, not how fast this machine happens to be.
+    w.mailer.hold();
+    let before = w.mailer.sent().len();
+    w.mailing(bob, &small, window.0, window.1, Periodicity::Once)
+        .await;
+    w.mailer.release();
+    assert!(
+        w.mailer
+            .wait_for_sent_to("bob-client@example.com", 1, WAIT)
+            .await
+    );
+    let position = w
+        .mailer
+        .sent()
+        .iter()
+        .position(|e| e.to.as_str() == "bob-client@example.com")
+        .unwrap();
+    task.abort();
+    // What was claimed already (two batches of 20) goes first, and the other
+    // batch loop may claim once more before; Bob's run has its share of the
+    // next claim: within four batches, where it used to wait for all 400.
+    assert!(
+        position <= before + 4 * 20,
+        "Bob's mail went out after {} more of Ann's (of 400)",
+        position - before
+    );
+}

@@ -229,8 +229,14 @@ impl Service {
     /// The delivery engine over this service's store and mailer.
     pub fn engine(&self) -> Engine {
         let s = &self.settings;
+        // Under a rate limit a batch is at most a second's sending, so a run
+        // started meanwhile has its share of a claim within about a second.
+        let batch_size = match s.rate_limit {
+            Some(rate) => s.batch_size.min(rate.get().max(1)),
+            None => s.batch_size,
+        };
         let config = EngineConfig {
-            batch_size: s.batch_size,
+            batch_size,
             concurrency: s.concurrency.max(1),
             parallel_batches: s.parallel_batches.max(1),
             lease: s.lease,

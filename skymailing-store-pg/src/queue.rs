@@ -158,9 +158,26 @@ impl DeliveryQueue for PgStore {
         .await
         .map_err(db_err)?;
         let rows = sqlx::query_as::<_, ClaimRow>(
-            "UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, lease_until = $2, updated_at = $1 \
-             WHERE d.id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
-                            ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+            // Fair shares: the batch is split evenly between the owners with
+            // due deliveries, and each owner's share between their runs, so a
+            // small run is claimed beside a big one instead of behind it (and a
+            // user with five runs does not get five shares). A lone run gets
+            // the whole batch, as before.
+            "WITH active AS ( \
+                 SELECT r.id, r.owner_id, count(*) OVER (PARTITION BY r.owner_id) AS owner_runs \
+                 FROM runs r WHERE r.finished_at IS NULL AND EXISTS ( \
+                     SELECT 1 FROM deliveries p WHERE p.run_id = r.id AND p.state = 'pending' AND p.next_attempt_at <= $1)), \
+             owners AS (SELECT count(DISTINCT owner_id) AS n FROM active), \
+             picked AS ( \
+                 SELECT d.id FROM active a CROSS JOIN owners o CROSS JOIN LATERAL ( \
+                     SELECT id FROM deliveries \
+                     WHERE run_id = a.id AND state = 'pending' AND next_attempt_at <= $1 \
+                     ORDER BY next_attempt_at, id \
+                     LIMIT ceil($3::float8 / o.n / a.owner_runs)::bigint \
+                     FOR UPDATE SKIP LOCKED) d \
+                 LIMIT $3) \
+             UPDATE deliveries d SET state = 'sending', attempts = d.attempts + 1, lease_until = $2, updated_at = $1 \
+             WHERE d.id IN (SELECT id FROM picked) \
              RETURNING d.id, d.run_id, d.email, d.name, d.unsubscribe_token, d.attempts",
         )
         .bind(now)

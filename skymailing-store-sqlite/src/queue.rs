@@ -149,18 +149,54 @@ impl DeliveryQueue for SqliteStore {
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
+        // Fair shares (see the PostgreSQL store): the batch is split evenly
+        // between the owners with due deliveries, and each owner's share
+        // between their runs; a lone run gets the whole batch.
+        let mut tx = self.write_tx().await?;
+        let active: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT r.id, count(*) OVER (PARTITION BY r.owner_id) * \
+                    (SELECT count(DISTINCT r2.owner_id) FROM runs r2 WHERE r2.finished_at IS NULL AND EXISTS ( \
+                         SELECT 1 FROM deliveries p WHERE p.run_id = r2.id AND p.state = 'pending' AND p.next_attempt_at <= ?1)) \
+             FROM runs r WHERE r.finished_at IS NULL AND EXISTS ( \
+                 SELECT 1 FROM deliveries p WHERE p.run_id = r.id AND p.state = 'pending' AND p.next_attempt_at <= ?1) \
+             ORDER BY r.id",
+        )
+        .bind(ts(now))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut ids: Vec<i64> = Vec::new();
+        for (run, shares) in active {
+            let share = (i64::from(limit) + shares - 1) / shares.max(1);
+            let left = i64::from(limit) - ids.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let picked: Vec<(i64,)> = sqlx::query_as(
+                "SELECT id FROM deliveries WHERE run_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
+                 ORDER BY next_attempt_at, id LIMIT ?3",
+            )
+            .bind(run)
+            .bind(ts(now))
+            .bind(share.min(left))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            ids.extend(picked.into_iter().map(|(id,)| id));
+        }
+        let json = serde_json::to_string(&ids).map_err(StoreError::backend)?;
         let rows = sqlx::query_as::<_, ClaimRow>(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, lease_until = ?2, updated_at = ?1 \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1 \
-                          ORDER BY next_attempt_at, id LIMIT ?3) \
+             WHERE id IN (SELECT value FROM json_each(?3)) \
              RETURNING id, run_id, email, name, unsubscribe_token, attempts",
         )
         .bind(ts(now))
         .bind(ts(lease_until))
-        .bind(i64::from(limit))
-        .fetch_all(&self.writer)
+        .bind(json)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(rows
             .into_iter()
             .map(|r| ClaimedDelivery {

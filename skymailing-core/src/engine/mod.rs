@@ -133,6 +133,8 @@ pub struct Engine {
     writes_ok: watch::Sender<bool>,
     /// When the engine last did something (milliseconds since the epoch, clock time).
     last_progress: AtomicI64,
+    /// When the last scheduling pass began (milliseconds since the epoch, clock time).
+    last_schedule: AtomicI64,
 }
 
 /// How many rounds of due mailings one scheduling pass handles at most.
@@ -182,6 +184,7 @@ impl Engine {
             stop: Notify::new(),
             writes_ok: watch::Sender::new(true),
             last_progress: AtomicI64::new(now),
+            last_schedule: AtomicI64::new(now),
         }
     }
 
@@ -213,10 +216,19 @@ impl Engine {
             .store(self.clock.now().timestamp_millis(), Ordering::SeqCst);
     }
 
+    /// Whether a polling interval has passed since the last scheduling pass.
+    fn schedule_is_due(&self) -> bool {
+        let last = self.last_schedule.load(Ordering::SeqCst);
+        let every = i64::try_from(self.config.poll_interval.as_millis()).unwrap_or(i64::MAX);
+        self.clock.now().timestamp_millis() - last >= every
+    }
+
     /// Starts the runs of every due mailing. Returns the runs started. A
     /// mailing whose step panics or fails on its own data is parked (see the
     /// module's notes); a failing store ends the pass with its error.
     pub async fn schedule_due(&self) -> Result<Vec<Run>, Error> {
+        self.last_schedule
+            .store(self.clock.now().timestamp_millis(), Ordering::SeqCst);
         let mut started = Vec::new();
         for _ in 0..SCHEDULE_ROUNDS {
             let now = self.clock.now();
@@ -694,6 +706,13 @@ impl Engine {
         let one_loop = |tx: mpsc::Sender<DeliveryResult>| async move {
             let (mut attempted, mut finished) = (0, 0);
             loop {
+                // A long drain must not hold back new mailings: one made now
+                // (a wake-up) or one whose start came (the polling interval)
+                // starts its run between batches, and fair claiming sends it
+                // beside the runs already going.
+                if self.wakeup.notified().now_or_never().is_some() || self.schedule_is_due() {
+                    self.schedule_due().await?;
+                }
                 let n = self.claim_and_send(&tx).await?;
                 attempted += n;
                 finished += self.finish_runs().await?.len();

@@ -80,6 +80,7 @@ macro_rules! store_conformance_tests {
             renewed_leases_hold_until_their_new_end,
             a_new_password_voids_pending_reset_links,
             an_unsubscribe_outlives_the_client,
+            claims_share_the_batch_between_owners_and_runs,
             a_changed_email_gets_a_new_link_and_old_links_keep_their_address,
             parking_disables_with_engine_error_and_cancels_pending,
         );
@@ -1280,6 +1281,63 @@ pub async fn claim_leases_and_fences_stale_results(s: S) {
         (d1.state, d1.last_reply.as_deref()),
         (DeliveryState::Failed, Some("550 no such user"))
     );
+}
+
+/// A claim splits its batch evenly between the owners with due deliveries,
+/// and each owner's share between their runs, so a small run is claimed
+/// beside a big one; a lone run gets the whole batch.
+pub async fn claims_share_the_batch_between_owners_and_runs(s: S) {
+    async fn run_of(s: &S, owner: UserId, prefix: &str, n: usize) -> Run {
+        let mut ids = Vec::new();
+        for i in 0..n {
+            ids.push(
+                client(s, owner, &format!("{prefix}{i}@example.com"))
+                    .await
+                    .id,
+            );
+        }
+        let msg = message(s, owner).await;
+        let m = mailing(s, owner, msg.id, &ids).await;
+        start_run(s, &m).await
+    }
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let big = run_of(&s, ann.id, "a", 20).await;
+    let second = run_of(&s, ann.id, "b", 20).await;
+    let small = run_of(&s, bob.id, "c", 3).await;
+    let per_run = |c: &[ClaimedDelivery]| {
+        let mut n: HashMap<RunId, usize> = HashMap::new();
+        for d in c {
+            *n.entry(d.run_id).or_default() += 1;
+        }
+        n
+    };
+    let first = s.claim_deliveries(t0(), LEASE, 8).await.unwrap();
+    let n = per_run(&first);
+    assert_eq!(
+        (n.get(&big.id), n.get(&second.id), n.get(&small.id)),
+        (Some(&2), Some(&2), Some(&3)),
+        "Bob's run is claimed beside Ann's two, and not more than it has"
+    );
+    assert!(first.len() <= 8);
+    // With Bob's run all claimed, Ann's two runs share the batch.
+    let next = s.claim_deliveries(t0(), LEASE, 8).await.unwrap();
+    let n = per_run(&next);
+    assert_eq!(
+        (n.get(&big.id), n.get(&second.id), n.get(&small.id)),
+        (Some(&4), Some(&4), None)
+    );
+    // A lone owner's lone run takes the whole batch.
+    let carl = user(&s, "carl@example.com", Role::User).await;
+    let done: Vec<DeliveryResult> = first.iter().chain(&next).map(sent).collect();
+    s.complete_deliveries(&done, t0()).await.unwrap();
+    let rest = s.claim_deliveries(t0(), LEASE, 100).await.unwrap();
+    s.complete_deliveries(&rest.iter().map(sent).collect::<Vec<_>>(), t0())
+        .await
+        .unwrap();
+    let lone = run_of(&s, carl.id, "d", 12).await;
+    let all = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
+    assert_eq!((all.len(), per_run(&all).get(&lone.id)), (10, Some(&10)));
 }
 
 /// Setting a password voids the account's pending reset links, and nothing else.

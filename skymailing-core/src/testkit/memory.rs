@@ -881,14 +881,32 @@ impl DeliveryQueue for MemoryStore {
             };
             row.d.updated_at = now;
         }
+        // Fair shares: the batch split evenly between the owners with due
+        // deliveries, each owner's share between their runs.
+        let mut due: BTreeMap<RunId, Vec<(DateTime<Utc>, DeliveryId)>> = BTreeMap::new();
+        for row in s.deliveries.values() {
+            if row.d.state == DeliveryState::Pending && row.d.next_attempt_at <= now {
+                due.entry(row.d.run_id)
+                    .or_default()
+                    .push((row.d.next_attempt_at, row.d.id));
+            }
+        }
+        let owner_of = |run: &RunId| s.runs.get(run).map(|r| r.run.owner);
+        let mut runs_per_owner: HashMap<Option<UserId>, usize> = HashMap::new();
+        for run in due.keys() {
+            *runs_per_owner.entry(owner_of(run)).or_default() += 1;
+        }
+        let owners = runs_per_owner.len().max(1);
+        let mut picked: Vec<DeliveryId> = Vec::new();
+        for (run, mut ds) in due {
+            let share = (limit as usize).div_ceil(owners * runs_per_owner[&owner_of(&run)]);
+            let left = (limit as usize).saturating_sub(picked.len());
+            ds.sort();
+            picked.extend(ds.into_iter().take(share.min(left)).map(|(_, id)| id));
+        }
         let mut out = Vec::new();
-        for row in s.deliveries.values_mut() {
-            if out.len() >= limit as usize {
-                break;
-            }
-            if row.d.state != DeliveryState::Pending || row.d.next_attempt_at > now {
-                continue;
-            }
+        for id in picked {
+            let row = s.deliveries.get_mut(&id).expect("listed above");
             row.d.state = DeliveryState::Sending;
             row.d.attempts += 1;
             row.d.updated_at = now;
