@@ -281,6 +281,24 @@ pub trait DeliveryQueue: Send + Sync {
         lease: Duration,
         limit: u32,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Takes up to `want` sends from the service-wide budget of `relay`: a
+    /// token bucket shared by every process on this store, refilled at
+    /// `per_second` and holding at most one second's worth. Returns how many
+    /// were granted (0 when the budget is spent for now).
+    async fn take_send_budget(
+        &self,
+        relay: &str,
+        per_second: u32,
+        want: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u32>;
+    /// Gives back sends taken but not used (fewer deliveries were due).
+    async fn return_send_budget(
+        &self,
+        relay: &str,
+        per_second: u32,
+        unused: u32,
+    ) -> StoreResult<()>;
     /// Extends the lease of claims still held: each `(id, attempt)` that is
     /// still `sending` under that attempt gets `lease_until`. Returns how many
     /// were renewed (a claim another worker took over is not).

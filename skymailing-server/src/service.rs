@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use skymailing_core::engine::{Engine, EngineConfig, EngineHandle};
+use skymailing_core::engine::{Engine, EngineConfig, EngineHandle, SendRate};
 use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
 use skymailing_core::{Config, SkyMailing};
-use skymailing_smtp::{Outbox, RateLimited, TransportOptions, mailer_from_url, parse_from};
+use skymailing_smtp::{Outbox, TransportOptions, mailer_from_url, parse_from};
 use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
 use tokio::task::JoinHandle;
@@ -235,7 +235,13 @@ impl Service {
             Some(rate) => s.batch_size.min(rate.get().max(1)),
             None => s.batch_size,
         };
+        // One budget per relay for every process on this database.
+        let send_rate = s.rate_limit.map(|rate| SendRate {
+            relay: relay_of(&s.mail_url),
+            per_second: rate.get(),
+        });
         let config = EngineConfig {
+            send_rate,
             batch_size,
             concurrency: s.concurrency.max(1),
             parallel_batches: s.parallel_batches.max(1),
@@ -304,10 +310,9 @@ async fn open_mailer(
                 .await
                 .map_err(|e| mail_err(e.into()))?,
         );
-        let mut mailer: Arc<dyn Mailer> = outbox.clone();
-        if let Some(per_second) = settings.rate_limit {
-            mailer = Arc::new(RateLimited::new(mailer, per_second));
-        }
+        // `--rate-limit` is the engine's, shared through the store by every
+        // process (see `Service::engine`), not this process's alone.
+        let mailer: Arc<dyn Mailer> = outbox.clone();
         return Ok((mailer, Some(outbox)));
     }
     // One connection per send in flight, so a send never waits for one.
@@ -316,12 +321,28 @@ async fn open_mailer(
         from,
         pool_size: in_flight,
         timeout: settings.send_timeout,
-        rate_limit: settings.rate_limit,
+        rate_limit: None,
     };
     let mailer = mailer_from_url(&settings.mail_url, &options)
         .await
         .map_err(mail_err)?;
     Ok((mailer, None))
+}
+
+/// What a send budget is kept for: the relay's host and port (never its
+/// credentials), or the outbox folder.
+fn relay_of(mail_url: &str) -> String {
+    match mail_url.strip_prefix("outbox:") {
+        Some(dir) => format!("outbox:{dir}"),
+        None => {
+            let rest = mail_url.split_once("://").map_or(mail_url, |(_, r)| r);
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            authority
+                .rsplit_once('@')
+                .map_or(authority, |(_, h)| h)
+                .to_ascii_lowercase()
+        }
+    }
 }
 
 /// One direct connection first: a pool only reports that it timed out,

@@ -381,6 +381,56 @@ mod workers_on_pg {
         assert_eq!(report(&store).await.as_deref(), Some("Sent 6000 of 6000"));
     }
 
+    /// `--rate-limit` is one rate for the whole service: three workers with
+    /// `--rate-limit 40` send about 40 a second together, not 120.
+    #[sqlx::test(migrations = false)]
+    async fn three_workers_share_one_send_rate(pool: PgPool) {
+        const RATE: usize = 40;
+        let store = PgStore::from_pool(pool.clone()).await.unwrap();
+        let server = TestSmtpServer::start();
+        mailing(&store, 2_000).await;
+        let db = database_url(&pool);
+        let dir = tempfile::tempdir().unwrap();
+        let mut workers = Vec::new();
+        for i in 1..=3 {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_skymailing"));
+            cmd.arg("worker")
+                .current_dir(dir.path())
+                .env("DATABASE_URL", &db)
+                .env("SKYMAILING_MAIL_URL", server.url())
+                .env("SKYMAILING_FROM", format!("News <w{i}@mail.example>"))
+                .env("SKYMAILING_RATE_LIMIT", RATE.to_string())
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true);
+            workers.push(cmd.spawn().unwrap());
+        }
+        wait_for("the workers to be sending", async || {
+            (server.count() >= RATE).then_some(())
+        })
+        .await;
+        let (start, sent_before) = (std::time::Instant::now(), server.count());
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let sent = server.count() - sent_before;
+        let secs = start.elapsed().as_secs_f64();
+        let mut per_worker: HashMap<String, usize> = HashMap::new();
+        for r in server.received() {
+            *per_worker.entry(r.from).or_default() += 1;
+        }
+        eprintln!(
+            "shared_rate: workers=3 limit={RATE}/s sent={sent} in {secs:.1} s = {:.1}/s; per worker {per_worker:?}",
+            sent as f64 / secs
+        );
+        // At most the rate over the window, one second's burst, and slack.
+        let most = (RATE as f64 * secs * 1.1) as usize + RATE;
+        assert!(sent <= most, "{sent} sent in {secs:.1} s: more than {most}");
+        assert!(
+            per_worker.len() >= 2,
+            "the workers shared the work: {per_worker:?}"
+        );
+    }
+
     /// Three workers share one run: every recipient exactly once.
     #[sqlx::test(migrations = false)]
     async fn three_workers_send_one_run_to_every_recipient_exactly_once(pool: PgPool) {

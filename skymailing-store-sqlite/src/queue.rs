@@ -211,6 +211,58 @@ impl DeliveryQueue for SqliteStore {
             .collect())
     }
 
+    async fn take_send_budget(
+        &self,
+        relay: &str,
+        per_second: u32,
+        want: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u32> {
+        let mut tx = self.write_tx().await?;
+        // The upsert refills the bucket for the time passed and locks its row
+        // until the take is written: processes take from it one at a time.
+        let (tokens,): (f64,) = sqlx::query_as(
+            "INSERT INTO send_budgets (relay, tokens, updated_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (relay) DO UPDATE SET \
+                 tokens = min(?2, send_budgets.tokens + ?2 * max(0, ?3 - send_budgets.updated_at) / 1000000.0), \
+                 updated_at = ?3 \
+             RETURNING tokens",
+        )
+        .bind(relay)
+        .bind(f64::from(per_second))
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let granted = tokens.floor().min(f64::from(want)).max(0.0);
+        if granted > 0.0 {
+            sqlx::query("UPDATE send_budgets SET tokens = tokens - ?2 WHERE relay = ?1")
+                .bind(relay)
+                .bind(granted)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(granted as u32)
+    }
+
+    async fn return_send_budget(
+        &self,
+        relay: &str,
+        per_second: u32,
+        unused: u32,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE send_budgets SET tokens = min(?3, tokens + ?2) WHERE relay = ?1")
+            .bind(relay)
+            .bind(f64::from(unused))
+            .bind(f64::from(per_second))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn renew_leases(
         &self,
         claims: &[(DeliveryId, u32)],

@@ -46,6 +46,7 @@ use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, watch};
 
 pub use handle::{EngineHandle, EngineHealth};
+
 pub use retry::RetryPolicy;
 pub use wakeup::Wakeup;
 
@@ -78,6 +79,9 @@ pub struct EngineConfig {
     /// connection error. A delivery is sent only while its lease has room for a
     /// whole send, so no send outlives its claim: keep it well below `lease`.
     pub send_timeout: Duration,
+    /// The service-wide send rate, if any: shared by every process sending
+    /// through the same relay on this store (see `DeliveryQueue::take_send_budget`).
+    pub send_rate: Option<SendRate>,
     /// Results written together at most (a group commit: whatever finished
     /// while the previous write was under way).
     pub result_group: usize,
@@ -100,12 +104,23 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(30),
             send_timeout: Duration::from_secs(15),
             result_group: 64,
+            send_rate: None,
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
             base_url: "http://127.0.0.1:8000".into(),
             message_id_domain: "skymailing.localhost".into(),
         }
     }
+}
+
+/// A cap on sends per second for every process sending through one relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRate {
+    /// The relay the budget is for (its host): processes sending through
+    /// different relays do not share a budget.
+    pub relay: String,
+    /// Sends per second, in all.
+    pub per_second: u32,
 }
 
 /// What one round did.
@@ -347,12 +362,23 @@ impl Engine {
         if self.is_stopping() {
             return Ok(0);
         }
+        let Some(want) = self.send_budget().await? else {
+            return Ok(0);
+        };
         let now = self.clock.now();
         let batch = self
             .queue
-            .claim_deliveries(now, self.config.lease, self.config.batch_size)
+            .claim_deliveries(now, self.config.lease, want)
             .await?;
         self.progressed();
+        if let Some(rate) = &self.config.send_rate {
+            let unused = want.saturating_sub(u32::try_from(batch.len()).unwrap_or(want));
+            if unused > 0 {
+                self.queue
+                    .return_send_budget(&rate.relay, rate.per_second, unused)
+                    .await?;
+            }
+        }
         if batch.is_empty() {
             return Ok(0);
         }
@@ -395,6 +421,36 @@ impl Engine {
             attempted = &mut sends => Ok(attempted),
             // Renewing never ends by itself.
             () = &mut renewals => Ok(sends.await),
+        }
+    }
+
+    /// How many deliveries this batch may claim: the batch size, or under a
+    /// service-wide send rate what the shared budget grants, waiting for it
+    /// when it is spent. `None` when the engine stops meanwhile.
+    async fn send_budget(&self) -> Result<Option<u32>, Error> {
+        let Some(rate) = &self.config.send_rate else {
+            return Ok(Some(self.config.batch_size));
+        };
+        let want = self.config.batch_size.min(rate.per_second.max(1));
+        let refill =
+            chrono::Duration::milliseconds(i64::from(1000 / rate.per_second.max(1)).max(5));
+        loop {
+            let granted = self
+                .queue
+                .take_send_budget(&rate.relay, rate.per_second, want, self.clock.now())
+                .await?;
+            if granted > 0 {
+                metrics::gauge!("skymailing_send_rate_per_second").set(f64::from(rate.per_second));
+                return Ok(Some(granted));
+            }
+            metrics::counter!("skymailing_send_budget_waits_total").increment(1);
+            tokio::select! {
+                _ = self.clock.sleep_until(self.clock.now() + refill) => {}
+                _ = self.stop.notified() => return Ok(None),
+            }
+            if self.is_stopping() {
+                return Ok(None);
+            }
         }
     }
 

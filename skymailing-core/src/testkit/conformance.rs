@@ -81,6 +81,7 @@ macro_rules! store_conformance_tests {
             a_new_password_voids_pending_reset_links,
             an_unsubscribe_outlives_the_client,
             claims_share_the_batch_between_owners_and_runs,
+            send_budgets_refill_at_their_rate_per_relay,
             a_changed_email_gets_a_new_link_and_old_links_keep_their_address,
             parking_disables_with_engine_error_and_cancels_pending,
         );
@@ -1338,6 +1339,48 @@ pub async fn claims_share_the_batch_between_owners_and_runs(s: S) {
     let lone = run_of(&s, carl.id, "d", 12).await;
     let all = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
     assert_eq!((all.len(), per_run(&all).get(&lone.id)), (10, Some(&10)));
+}
+
+/// The service-wide send budget: a bucket per relay holding one second's
+/// worth, refilled at its rate, shared by whoever takes from it.
+pub async fn send_budgets_refill_at_their_rate_per_relay(s: S) {
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, t0()).await.unwrap(),
+        10,
+        "a full second"
+    );
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, t0()).await.unwrap(),
+        0,
+        "spent"
+    );
+    assert_eq!(
+        s.take_send_budget("relay-b", 10, 4, t0()).await.unwrap(),
+        4,
+        "another relay, its own"
+    );
+    let half = t0() + Span::milliseconds(500);
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, half).await.unwrap(),
+        5,
+        "half a second later"
+    );
+    s.return_send_budget("relay-a", 10, 3).await.unwrap();
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 2, half).await.unwrap(),
+        2,
+        "given back"
+    );
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, half).await.unwrap(),
+        1
+    );
+    let later = t0() + Span::seconds(60);
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, later).await.unwrap(),
+        10,
+        "never more than a second's worth"
+    );
 }
 
 /// Setting a password voids the account's pending reset links, and nothing else.

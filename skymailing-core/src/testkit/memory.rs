@@ -41,6 +41,8 @@ struct State {
     suppressions: HashMap<(UserId, EmailAddress), (&'static str, DateTime<Utc>)>,
     /// Unsubscribe links: token → (owner, address).
     links: HashMap<String, (UserId, EmailAddress)>,
+    /// Send budgets per relay: tokens and when they were counted.
+    budgets: HashMap<String, (f64, DateTime<Utc>)>,
 }
 
 impl State {
@@ -922,6 +924,36 @@ impl DeliveryQueue for MemoryStore {
             });
         }
         Ok(out)
+    }
+
+    async fn take_send_budget(
+        &self,
+        relay: &str,
+        per_second: u32,
+        want: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u32> {
+        let mut s = self.lock();
+        let rate = f64::from(per_second);
+        let (tokens, at) = s.budgets.entry(relay.to_owned()).or_insert((rate, now));
+        let elapsed = (now - *at).num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6;
+        *tokens = (*tokens + rate * elapsed).min(rate);
+        *at = now;
+        let granted = tokens.floor().min(f64::from(want)).max(0.0);
+        *tokens -= granted;
+        Ok(granted as u32)
+    }
+
+    async fn return_send_budget(
+        &self,
+        relay: &str,
+        per_second: u32,
+        unused: u32,
+    ) -> StoreResult<()> {
+        if let Some((tokens, _)) = self.lock().budgets.get_mut(relay) {
+            *tokens = (*tokens + f64::from(unused)).min(f64::from(per_second));
+        }
+        Ok(())
     }
 
     async fn renew_leases(
