@@ -239,6 +239,28 @@ impl<Io> Guarded<Io> {
         }
     }
 
+    /// Follows a write: the answer started, or (a client that does not read
+    /// its answer holds the connection as surely as one that does not send)
+    /// the request deadline passed while the write waited.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.answered();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.phase != Phase::Idle && self.expired(cx) => {
+                Poll::Ready(Err(timed_out()))
+            }
+            other => other,
+        }
+    }
+
     /// The answer started: the next bytes read begin a new request.
     fn answered(&mut self) {
         if self.phase != Phase::Idle {
@@ -280,21 +302,8 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Guarded<Io> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.answered();
-                }
-                Poll::Ready(Ok(n))
-            }
-            // A client that does not read its answer holds the connection as
-            // surely as one that does not send: the request deadline bounds it.
-            Poll::Pending if this.phase != Phase::Idle && this.expired(cx) => {
-                Poll::Ready(Err(timed_out()))
-            }
-            other => other,
-        }
+        let written = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.after_write(cx, written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -310,19 +319,8 @@ impl<Io: AsyncWrite + Unpin> AsyncWrite for Guarded<Io> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.answered();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if this.phase != Phase::Idle && this.expired(cx) => {
-                Poll::Ready(Err(timed_out()))
-            }
-            other => other,
-        }
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

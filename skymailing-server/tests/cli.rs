@@ -42,24 +42,9 @@ async fn http_get_with(addr: &str, path: &str, headers: &str) -> String {
 #[tokio::test]
 async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = skymailing(dir.path())
-        .args(["--bind", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("SkyMailing is running at ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the server exited before printing its URL");
-    })
-    .await
-    .expect("the URL is printed");
-    let addr = url.strip_prefix("http://").unwrap();
-    assert!(!addr.ends_with(":0"), "the real port is printed: {url}");
+    let (mut child, addr) = start(dir.path(), &[]).await;
+    let addr = addr.as_str();
+    assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
 
     let ready = http_get(addr, "/readyz").await;
     assert!(
@@ -236,23 +221,8 @@ async fn connections_per_address_are_capped() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_forwarded_client_counts() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = skymailing(dir.path())
-        .args(["--bind", "127.0.0.1:0", "--trusted-proxies", "127.0.0.1/32"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("SkyMailing is running at ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the server exited before printing its URL");
-    })
-    .await
-    .expect("the URL is printed");
-    let addr = url.strip_prefix("http://").unwrap();
+    let (mut child, addr) = start(dir.path(), &["--trusted-proxies", "127.0.0.1/32"]).await;
+    let addr = addr.as_str();
     let host = format!("Host: {addr}\r\n");
     assert!(
         http_get_with(addr, "/outbox", &host)

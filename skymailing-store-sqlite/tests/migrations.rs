@@ -4,12 +4,10 @@
 use skymailing_core::ports::{ClientStore, DeliveryQueue, MailingStore, RunStore};
 use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
 use skymailing_store_sqlite::{MIGRATOR, SqliteStore};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
-/// Reports stored as English sentences (before migration 3) are rebuilt as
-/// data from the run's counts and its failed deliveries.
-#[tokio::test]
-async fn english_reports_become_report_data() {
+/// A database file migrated up to `version`, as an older release left it.
+async fn database_at(version: i64) -> (tempfile::TempDir, std::path::PathBuf, SqlitePool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     let pool = SqlitePoolOptions::new()
@@ -21,7 +19,15 @@ async fn english_reports_become_report_data() {
         )
         .await
         .unwrap();
-    MIGRATOR.run_to(2, &pool).await.unwrap();
+    MIGRATOR.run_to(version, &pool).await.unwrap();
+    (dir, path, pool)
+}
+
+/// Reports stored as English sentences (before migration 3) are rebuilt as
+/// data from the run's counts and its failed deliveries.
+#[tokio::test]
+async fn english_reports_become_report_data() {
+    let (_dir, path, pool) = database_at(2).await;
     sqlx::raw_sql(
         "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
            VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
@@ -82,18 +88,7 @@ async fn english_reports_become_report_data() {
 /// were, and the tables that reference it still do.
 #[tokio::test]
 async fn mailings_survive_the_engine_error_migration() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true),
-        )
-        .await
-        .unwrap();
-    MIGRATOR.run_to(3, &pool).await.unwrap();
+    let (_dir, path, pool) = database_at(3).await;
     sqlx::raw_sql(
         "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
            VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
@@ -156,18 +151,7 @@ async fn mailings_survive_the_engine_error_migration() {
 /// address it was sent to; the rebuilt deliveries table keeps its rows.
 #[tokio::test]
 async fn unsubscribes_become_suppressions_and_old_links_keep_working() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.db");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true),
-        )
-        .await
-        .unwrap();
-    MIGRATOR.run_to(4, &pool).await.unwrap();
+    let (_dir, path, pool) = database_at(4).await;
     sqlx::raw_sql(
         "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
            VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
