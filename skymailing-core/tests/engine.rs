@@ -1188,3 +1188,50 @@ async fn a_small_run_is_sent_beside_a_big_one_not_behind_it() {
         position - before
     );
 }
+
+/// An engine that makes no progress while work is due says it is stalled
+/// (here: a relay that stopped answering holds its only send, and the next
+/// delivery waits); once it moves again it is running.
+#[tokio::test]
+async fn an_engine_making_no_progress_while_work_is_due_is_stalled() {
+    let w = world_with(
+        "2026-05-01T09:00:00Z",
+        EngineConfig {
+            batch_size: 1,
+            concurrency: 1,
+            parallel_batches: 1,
+            send_timeout: StdDuration::from_secs(3600),
+            lease: StdDuration::from_secs(7200),
+            ..engine_config()
+        },
+    );
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let ids = w.clients(ann, &["a@example.com", "b@example.com"]).await;
+    w.mailer.hold();
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    let handle = w.engine.clone().spawn();
+    assert!(w.mailer.wait_for_in_flight(1, WAIT).await, "one send held");
+    assert_eq!(
+        handle.health().await,
+        EngineHealth::Running,
+        "quiet for a moment is fine"
+    );
+    // Three polling intervals (5 s each) later, with b@ due and nothing done:
+    w.clock.advance(Duration::seconds(16));
+    assert!(
+        matches!(handle.health().await, EngineHealth::Stalled { .. }),
+        "{}",
+        handle.health().await
+    );
+    w.mailer.release();
+    assert!(w.mailer.wait_for_sent(2, WAIT).await);
+    assert_eq!(handle.health().await, EngineHealth::Running);
+    handle.shutdown().await;
+}
