@@ -154,8 +154,8 @@ pub struct Options {
     #[arg(long, env = "SKYMAILING_ALLOWED_HOSTS", global = true)]
     pub allowed_hosts: Option<String>,
     /// Reverse proxies (CIDRs or addresses, comma-separated) whose
-    /// `X-Forwarded-For` / `Forwarded` headers name the client; without it
-    /// those headers are ignored.
+    /// `X-Forwarded-For` (which proxies append to) names the client; without
+    /// it the header is ignored, and a `Forwarded` header always is.
     #[arg(long, env = "SKYMAILING_TRUSTED_PROXIES", global = true, value_parser = parse_proxies)]
     pub trusted_proxies: Option<Proxies>,
     /// Connections open at once, in all; more are closed at once.

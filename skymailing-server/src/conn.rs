@@ -119,9 +119,14 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
         {
             loop {
                 let (io, local, remote, scheme) = self.inner.accept().await?;
-                let peer = remote.as_socket_addr().map(|a| a.ip());
-                let counted =
-                    peer.filter(|ip| !self.limits.trusted_proxies.iter().any(|n| n.contains(ip)));
+                let peer = remote
+                    .as_socket_addr()
+                    .map(|a| crate::net::canonical(a.ip()));
+                // IPv6 counts per /64, as the rate limits do: one subscriber's
+                // network, where addresses are free.
+                let counted = peer
+                    .filter(|ip| !self.limits.trusted_proxies.iter().any(|n| n.contains(ip)))
+                    .map(per_network);
                 let slot = {
                     let mut c = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
                     let from_here =
@@ -157,6 +162,17 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
     }
 }
 
+/// The address a connection counts under: IPv4 itself, IPv6 its /64.
+fn per_network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
 /// Where a connection is in its request cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -178,6 +194,12 @@ pub struct Guarded<Io> {
     /// The current phase's header deadline, and the request's.
     header_deadline: Pin<Box<Sleep>>,
     request_deadline: Pin<Box<Sleep>>,
+    /// Set while a write waits for the client to read: a client that stops
+    /// reading its answers holds the connection as surely as one that stops
+    /// sending.
+    write_deadline: Option<Pin<Box<Sleep>>>,
+    /// Bytes read so far (to recognise an HTTP/2 preface at the start).
+    read_so_far: usize,
     _slot: Slot,
 }
 
@@ -190,6 +212,8 @@ impl<Io> Guarded<Io> {
             matched: 0,
             header_deadline: Box::pin(tokio::time::sleep_until(idle)),
             request_deadline: Box::pin(tokio::time::sleep_until(idle)),
+            write_deadline: None,
+            read_so_far: 0,
             limits,
             _slot: slot,
         }
@@ -205,11 +229,22 @@ impl<Io> Guarded<Io> {
         header || request
     }
 
-    /// Follows the request cycle through the bytes just read.
-    fn saw(&mut self, bytes: &[u8]) {
+    /// Follows the request cycle through the bytes just read. `false` for a
+    /// connection that must end: one speaking HTTP/2 without TLS (its PINGs
+    /// would keep it "answered" for ever; the service speaks HTTP/1.1).
+    fn saw(&mut self, bytes: &[u8]) -> bool {
         if bytes.is_empty() {
-            return;
+            return true;
         }
+        const H2: &[u8] = b"PRI * HTTP/2.0";
+        if self.read_so_far < H2.len() {
+            let n = (H2.len() - self.read_so_far).min(bytes.len());
+            let start = &H2[self.read_so_far..self.read_so_far + n];
+            if bytes[..n] == *start && self.read_so_far + n == H2.len() {
+                return false;
+            }
+        }
+        self.read_so_far = self.read_so_far.saturating_add(bytes.len());
         if self.phase == Phase::Idle {
             let now = Instant::now();
             self.phase = Phase::Header;
@@ -237,11 +272,11 @@ impl<Io> Guarded<Io> {
                 }
             }
         }
+        true
     }
 
-    /// Follows a write: the answer started, or (a client that does not read
-    /// its answer holds the connection as surely as one that does not send)
-    /// the request deadline passed while the write waited.
+    /// Follows a write: the answer goes on, or a write has waited for the
+    /// client to read for longer than a whole request may take.
     fn after_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -249,26 +284,34 @@ impl<Io> Guarded<Io> {
     ) -> Poll<io::Result<usize>> {
         match written {
             Poll::Ready(Ok(n)) => {
+                self.write_deadline = None;
                 if n > 0 {
                     self.answered();
                 }
                 Poll::Ready(Ok(n))
             }
-            Poll::Pending if self.phase != Phase::Idle && self.expired(cx) => {
-                Poll::Ready(Err(timed_out()))
+            Poll::Pending => {
+                let timeout = self.limits.request_timeout;
+                let deadline = self
+                    .write_deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(timed_out()));
+                }
+                Poll::Pending
             }
             other => other,
         }
     }
 
-    /// The answer started: the next bytes read begin a new request.
+    /// The answer is being written: the next bytes read begin a new
+    /// request, and the idle time counts from the last byte written (a long
+    /// download is not idle).
     fn answered(&mut self) {
-        if self.phase != Phase::Idle {
-            self.phase = Phase::Idle;
-            self.header_deadline
-                .as_mut()
-                .reset(Instant::now() + self.limits.idle_timeout);
-        }
+        self.phase = Phase::Idle;
+        self.header_deadline
+            .as_mut()
+            .reset(Instant::now() + self.limits.idle_timeout);
     }
 }
 
@@ -286,8 +329,14 @@ impl<Io: AsyncRead + Unpin> AsyncRead for Guarded<Io> {
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                this.saw(&buf.filled()[before..]);
-                Poll::Ready(Ok(()))
+                if this.saw(&buf.filled()[before..]) {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "HTTP/2 without TLS is not served",
+                    )))
+                }
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending if this.expired(cx) => Poll::Ready(Err(timed_out())),

@@ -52,7 +52,11 @@ impl<E: Endpoint> Endpoint for HttpMetricsEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
-        let method = req.method().to_string();
+        // Known methods only: any other name would add a series for ever.
+        let method = match req.method().as_str() {
+            m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_owned(),
+            _ => "other".to_owned(),
+        };
         let started = Instant::now();
         let result = self.0.call(req).await.map(IntoResponse::into_response);
         let (status, route) = match &result {

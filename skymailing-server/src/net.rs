@@ -1,5 +1,5 @@
 //! Who is asking, and under which name: the client's address (through
-//! trusted proxies only) and the `Host` the request names, checked against the
+//! trusted proxies only, from the `X-Forwarded-For` they append to) and the `Host` the request names, checked against the
 //! allowed hosts so that a page on another origin cannot reach this service
 //! through DNS rebinding.
 
@@ -82,30 +82,22 @@ impl NetPolicy {
     }
 
     fn client_behind(&self, peer: IpAddr, headers: &poem::http::HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
         if !self.trusts(peer) {
             return peer;
         }
+        // Only `X-Forwarded-For`, which proxies append to: a `Forwarded`
+        // header the client sent would pass most proxies untouched, and
+        // reading it would let the client name its own address.
         let mut chain: Vec<IpAddr> = Vec::new();
-        for value in headers.get_all("forwarded") {
+        for value in headers.get_all("x-forwarded-for") {
             let Ok(value) = value.to_str() else { continue };
-            for element in value.split(',') {
-                for pair in element.split(';') {
-                    let Some((k, v)) = pair.trim().split_once('=') else {
-                        continue;
-                    };
-                    if k.eq_ignore_ascii_case("for")
-                        && let Some(ip) = parse_node(v.trim().trim_matches('"'))
-                    {
-                        chain.push(ip);
-                    }
-                }
-            }
-        }
-        if chain.is_empty() {
-            for value in headers.get_all("x-forwarded-for") {
-                let Ok(value) = value.to_str() else { continue };
-                chain.extend(value.split(',').filter_map(|s| parse_node(s.trim())));
-            }
+            chain.extend(
+                value
+                    .split(',')
+                    .filter_map(|s| parse_node(s.trim()))
+                    .map(canonical),
+            );
         }
         // Right to left: each trusted proxy appended the address it saw.
         chain
@@ -135,6 +127,15 @@ impl NetPolicy {
             None => true,
             Some(authority) => self.allowed_hosts.contains(&host_of(&authority)),
         }
+    }
+}
+
+/// An IPv4 client seen through an IPv6 socket (`::ffff:a.b.c.d`) as the IPv4
+/// address it is, so proxy ranges and limits match it.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 

@@ -2,9 +2,14 @@
 //! confirmation (mail scanners open links; opening must not unsubscribe);
 //! `POST` unsubscribes — from that page's button, or straight from the mail
 //! client's one-click button (RFC 8058: `List-Unsubscribe=One-Click` in a form
-//! body). The page that confirms it offers to subscribe again. The token in
-//! the path is the only credential, so these forms need no CSRF token: a
-//! forged request would have to know it. The page speaks the browser's language.
+//! body). The page that confirms it offers to subscribe again — that page
+//! only: the undo form carries a code derived from the unsubscribe it undoes
+//! and this service's secret, because the token in the path may be known to
+//! others (a list owner can put the link in an image URL of their own), and
+//! the owner must not be able to undo a recipient's unsubscribe. Opening the
+//! link again, or posting it again, shows the state without the undo. The
+//! forms need no CSRF token: a forged request would have to know the token
+//! (and, to undo, the code). The page speaks the browser's language.
 
 use askama::Template;
 use poem::http::StatusCode;
@@ -34,7 +39,7 @@ pub(crate) async fn confirm_page(
 ) -> Response {
     let lang = Lang::of(req, None);
     match service.app.clients.unsubscribe_info(&token).await {
-        Ok(info) if info.unsubscribed => done(lang, &token, &info),
+        Ok(info) if info.unsubscribed => done(&service, lang, &token, &info),
         Ok(info) => page(Page {
             lang,
             title: lang.t("unsub.title"),
@@ -54,9 +59,29 @@ pub(crate) async fn one_click(
 ) -> Response {
     let lang = Lang::of(req, None);
     match service.app.clients.unsubscribe(&token).await {
-        Ok(info) => done(lang, &token, &info),
+        Ok(info) => done(&service, lang, &token, &info),
         Err(e) => failure(lang, e),
     }
+}
+
+/// The `code` of an undo form.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct UndoCode {
+    #[serde(default)]
+    code: String,
+}
+
+/// The proof that the undo comes from whoever unsubscribed: a hash of the
+/// service's secret, the link and the time of that unsubscribe.
+fn undo_code(service: &Service, token: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(service.secret_key());
+    h.update([0]);
+    h.update(token.as_bytes());
+    h.update([0]);
+    h.update(at.timestamp_micros().to_be_bytes());
+    hex::encode(h.finalize())
 }
 
 #[handler]
@@ -64,8 +89,20 @@ pub(crate) async fn undo(
     service: Data<&Service>,
     req: &Request,
     Path(token): Path<String>,
+    poem::web::Query(UndoCode { code }): poem::web::Query<UndoCode>,
 ) -> Response {
     let lang = Lang::of(req, None);
+    let proven = match service.app.clients.unsubscribe_info(&token).await {
+        Ok(UnsubscribeInfo {
+            unsubscribed_at: Some(at),
+            ..
+        }) => constant_time_eq(undo_code(&service, &token, at).as_bytes(), code.as_bytes()),
+        Ok(_) => false,
+        Err(e) => return failure(lang, e),
+    };
+    if !proven {
+        return failure(lang, Error::InvalidToken);
+    }
     match service.app.clients.resubscribe(&token).await {
         Ok(info) => page(Page {
             lang,
@@ -78,14 +115,30 @@ pub(crate) async fn undo(
     }
 }
 
-fn done(lang: Lang, token: &str, info: &UnsubscribeInfo) -> Response {
+/// "You are unsubscribed"; with the undo form only for whoever just did it.
+fn done(service: &Service, lang: Lang, token: &str, info: &UnsubscribeInfo) -> Response {
+    let undo_form = match info.unsubscribed_at {
+        Some(at) if info.changed => Some((
+            format!(
+                "/unsubscribe/{token}/undo?code={}",
+                undo_code(service, token, at)
+            ),
+            lang.t("unsub.undo"),
+        )),
+        _ => None,
+    };
     page(Page {
         lang,
         title: lang.t("unsub.done_title"),
         text: lang.t("unsub.done_text"),
         email: Some(info.email.clone()),
-        button: Some((format!("/unsubscribe/{token}/undo"), lang.t("unsub.undo"))),
+        button: undo_form,
     })
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn failure(lang: Lang, e: Error) -> Response {

@@ -113,18 +113,29 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     assert_eq!(done.status, 200, "{done:?}");
     let c = srv.get(&format!("/api/v1/clients/{bob}"), t).await;
     assert!(c.body["unsubscribed_at"].is_string(), "{c:?}");
+    let undo_action = common::undo_action(&done.text).expect("offers to undo");
     assert!(
-        done.text.contains(&format!("{path}/undo")),
-        "offers to undo"
+        undo_action.starts_with(&format!("{path}/undo?code=")),
+        "{undo_action}"
     );
-    // The recipient can change their mind from the same page.
-    let undo = srv
+    // The link alone does not undo (it may be known to others)...
+    let bare = srv
         .call(
             poem::http::Method::POST,
             &format!("{path}/undo"),
             None,
             None,
         )
+        .await;
+    assert_eq!(bare.status, 404, "{bare:?}");
+    let again = srv.get(path, None).await;
+    assert!(
+        common::undo_action(&again.text).is_none(),
+        "opening the link again offers no undo"
+    );
+    // ...but the recipient can change their mind from the page they got.
+    let undo = srv
+        .call(poem::http::Method::POST, &undo_action, None, None)
         .await;
     assert_eq!(undo.status, 200, "{undo:?}");
     let c = srv.get(&format!("/api/v1/clients/{bob}"), t).await;
@@ -624,9 +635,18 @@ async fn an_unsubscribe_belongs_to_the_recipient(srv: TestServer) {
         "a new address has a link of its own"
     );
     let post = async |path: String| srv.call(poem::http::Method::POST, &path, None, None).await;
-    assert_eq!(post(victims_link.clone()).await.status, 200);
-    // The owner's old link speaks for the old address only.
-    assert_eq!(post(format!("{owners_link}/undo")).await.status, 200);
+    let unsubscribed = post(victims_link.clone()).await;
+    assert_eq!(unsubscribed.status, 200);
+    let victims_undo = common::undo_action(&unsubscribed.text).expect("the victim may undo");
+    // The owner's old link speaks for the old address only, and without the
+    // code from the victim's page the victim's own link undoes nothing.
+    assert_eq!(post(format!("{owners_link}/undo")).await.status, 404);
+    assert_eq!(post(format!("{victims_link}/undo")).await.status, 404);
+    let repeated = post(victims_link.clone()).await;
+    assert!(
+        common::undo_action(&repeated.text).is_none(),
+        "posting again gives no code"
+    );
     let c = srv.get(&format!("/api/v1/clients/{client}"), t).await;
     assert!(
         c.body["unsubscribed_at"].is_string(),
@@ -660,8 +680,8 @@ async fn an_unsubscribe_belongs_to_the_recipient(srv: TestServer) {
         1,
         "mailed once, before unsubscribing"
     );
-    // Only the recipient, from their own link, undoes it.
-    assert_eq!(post(format!("{victims_link}/undo")).await.status, 200);
+    // Only the recipient, from the page they unsubscribed on, undoes it.
+    assert_eq!(post(victims_undo).await.status, 200);
     let c = srv.get(&format!("/api/v1/clients/{again}"), t).await;
     assert_eq!(c.body["unsubscribed_at"], json!(null), "{c:?}");
 }

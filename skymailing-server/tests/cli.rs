@@ -167,6 +167,16 @@ async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
             false
         }));
     }
+    // HTTP/2 without TLS is not spoken here: its pings would keep a
+    // connection "answered" for ever.
+    let mut h2 = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut h2, Duration::from_secs(5)).await,
+        "h2c is refused"
+    );
     // Others are served meanwhile.
     let ok = http_get(&addr, "/healthz").await;
     assert!(ok.contains(" 200 "), "{ok}");

@@ -18,14 +18,20 @@ CREATE TABLE unsubscribe_links (
     email    TEXT NOT NULL
 );
 
--- Every link handed out so far: the clients' current ones, and those in mail
--- already sent (frozen into deliveries) for the address they were sent to.
-INSERT INTO unsubscribe_links (token, owner_id, email)
-    SELECT unsubscribe_token, owner_id, email FROM clients;
+-- Every link handed out so far, for the address it was sent to. Before this
+-- migration a client kept its token when its email changed, so a token in
+-- mail already sent may now sit on a client with another address: the mail
+-- decides (deliveries first, the newest one per token), and such a client
+-- gets a new token for its current address.
 INSERT INTO unsubscribe_links (token, owner_id, email)
     SELECT DISTINCT ON (d.unsubscribe_token) d.unsubscribe_token, r.owner_id, d.email
     FROM deliveries d JOIN runs r ON r.id = d.run_id
-    ORDER BY d.unsubscribe_token, d.id DESC
+    ORDER BY d.unsubscribe_token, d.id DESC;
+UPDATE clients c SET unsubscribe_token = replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')
+    WHERE EXISTS (SELECT 1 FROM unsubscribe_links l
+                  WHERE l.token = c.unsubscribe_token AND (l.owner_id <> c.owner_id OR l.email <> c.email));
+INSERT INTO unsubscribe_links (token, owner_id, email)
+    SELECT unsubscribe_token, owner_id, email FROM clients
     ON CONFLICT (token) DO NOTHING;
 INSERT INTO suppressions (owner_id, email, reason, created_at)
     SELECT owner_id, email, 'unsubscribed', min(unsubscribed_at)

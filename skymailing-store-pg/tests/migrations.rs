@@ -2,7 +2,7 @@
 //! reads back correctly after upgrading.
 
 use skymailing_core::ports::{ClientStore, DeliveryQueue, MailingStore, RunStore};
-use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
+use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport, UserId};
 use skymailing_store_pg::{MIGRATOR, PgStore};
 use sqlx::PgPool;
 
@@ -126,11 +126,13 @@ async fn unsubscribes_become_suppressions_and_old_links_keep_working(pool: PgPoo
            VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', now()); \
          INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at, unsubscribed_at) \
            VALUES (1, 'gone@example.com', 'G', 'tok-gone', now(), now()), \
-                  (1, 'new@example.com', 'N', 'tok-now', now(), NULL); \
+                  (1, 'new@example.com', 'N', 'tok-now', now(), NULL), \
+                  (1, 'after@example.com', 'A', 'tok-moved', now(), NULL); \
          INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, started_at, subject, body_text, nonce) \
            VALUES (NULL, 1, 'News', now(), now(), 's', 'b', 'n'); \
          INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, next_attempt_at, updated_at) \
-           VALUES (1, 2, 'old@example.com', 'N', 'tok-before-the-change', 'sent', now(), now());",
+           VALUES (1, 2, 'old@example.com', 'N', 'tok-before-the-change', 'sent', now(), now()), \
+                  (1, 3, 'before@example.com', 'A', 'tok-moved', 'sent', now(), now());",
     )
     .execute(&pool)
     .await
@@ -151,4 +153,16 @@ async fn unsubscribes_become_suppressions_and_old_links_keep_working(pool: PgPoo
         "the address the mail went to"
     );
     assert!(store.unsubscribe_link("tok-now").await.unwrap().is_some());
+    // A token that went out to an address the client no longer has stays
+    // with that address; the client gets a link of its own.
+    let moved = store.unsubscribe_link("tok-moved").await.unwrap().unwrap();
+    assert_eq!(moved.email.as_str(), "before@example.com");
+    let now_at = store.client(UserId(1), ClientId(3)).await.unwrap().unwrap();
+    assert_ne!(now_at.unsubscribe_token, "tok-moved");
+    let own = store
+        .unsubscribe_link(&now_at.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.email.as_str(), "after@example.com");
 }

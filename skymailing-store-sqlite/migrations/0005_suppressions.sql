@@ -23,12 +23,20 @@ CREATE TABLE unsubscribe_links (
     email    TEXT NOT NULL
 );
 
-INSERT INTO unsubscribe_links (token, owner_id, email)
-    SELECT unsubscribe_token, owner_id, email FROM clients;
+-- Before this migration a client kept its token when its email changed, so a
+-- token in mail already sent may now sit on a client with another address:
+-- the mail decides (the newest delivery per token), and such a client gets a
+-- new token for its current address.
 INSERT OR IGNORE INTO unsubscribe_links (token, owner_id, email)
     SELECT d.unsubscribe_token, r.owner_id, d.email
     FROM deliveries d JOIN runs r ON r.id = d.run_id
     ORDER BY d.id DESC;
+UPDATE clients SET unsubscribe_token = lower(hex(randomblob(32)))
+    WHERE EXISTS (SELECT 1 FROM unsubscribe_links l
+                  WHERE l.token = clients.unsubscribe_token
+                    AND (l.owner_id <> clients.owner_id OR l.email <> clients.email));
+INSERT OR IGNORE INTO unsubscribe_links (token, owner_id, email)
+    SELECT unsubscribe_token, owner_id, email FROM clients;
 INSERT INTO suppressions (owner_id, email, reason, created_at)
     SELECT owner_id, email, 'unsubscribed', min(unsubscribed_at)
     FROM clients WHERE unsubscribed_at IS NOT NULL GROUP BY owner_id, email;

@@ -2,7 +2,7 @@
 //! reads back correctly after upgrading.
 
 use skymailing_core::ports::{ClientStore, DeliveryQueue, MailingStore, RunStore};
-use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport};
+use skymailing_core::{ClientId, DisabledBy, FailureCount, MailingId, RunId, RunReport, UserId};
 use skymailing_store_sqlite::{MIGRATOR, SqliteStore};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 
@@ -157,11 +157,13 @@ async fn unsubscribes_become_suppressions_and_old_links_keep_working() {
            VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
          INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at, unsubscribed_at) \
            VALUES (1, 'gone@example.com', 'G', 'tok-gone', 0, 5), \
-                  (1, 'new@example.com', 'N', 'tok-now', 0, NULL); \
+                  (1, 'new@example.com', 'N', 'tok-now', 0, NULL), \
+                  (1, 'after@example.com', 'A', 'tok-moved', 0, NULL); \
          INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, started_at, subject, body_text, nonce) \
            VALUES (NULL, 1, 'News', 0, 0, 's', 'b', 'n'); \
          INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, next_attempt_at, updated_at) \
-           VALUES (1, 2, 'old@example.com', 'N', 'tok-before-the-change', 'sent', 0, 0);",
+           VALUES (1, 2, 'old@example.com', 'N', 'tok-before-the-change', 'sent', 0, 0), \
+                  (1, 3, 'before@example.com', 'A', 'tok-moved', 'sent', 0, 0);",
     )
     .execute(&pool)
     .await
@@ -186,6 +188,18 @@ async fn unsubscribes_become_suppressions_and_old_links_keep_working() {
         "the address the mail went to"
     );
     assert!(store.unsubscribe_link("tok-now").await.unwrap().is_some());
+    // A token that went out to an address the client no longer has stays
+    // with that address; the client gets a link of its own.
+    let moved = store.unsubscribe_link("tok-moved").await.unwrap().unwrap();
+    assert_eq!(moved.email.as_str(), "before@example.com");
+    let now_at = store.client(UserId(1), ClientId(3)).await.unwrap().unwrap();
+    assert_ne!(now_at.unsubscribe_token, "tok-moved");
+    let own = store
+        .unsubscribe_link(&now_at.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(own.email.as_str(), "after@example.com");
     let t = store.run_totals(RunId(1)).await.unwrap();
-    assert_eq!((t.total, t.sent), (1, 1), "the deliveries are kept");
+    assert_eq!((t.total, t.sent), (2, 2), "the deliveries are kept");
 }

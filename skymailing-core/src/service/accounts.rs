@@ -314,6 +314,9 @@ impl AccountService {
         new_password: &str,
     ) -> Result<User, Error> {
         let password = Password::parse(new_password)?;
+        // Hash first: a busy hashing pool then leaves the link unused, to be
+        // tried again, instead of spending it.
+        let hash = security::hash_password(&password).await?;
         let now = self.clock.now();
         let id = self
             .sessions
@@ -328,7 +331,6 @@ impl AccountService {
         if user.state == UserState::Blocked {
             return Err(Error::AccountBlocked);
         }
-        let hash = security::hash_password(&password).await?;
         self.users.set_password_hash(id, &hash).await?;
         self.sessions.delete_user_sessions(id, None).await?;
         if user.state == UserState::PendingVerification {

@@ -13,6 +13,12 @@ pub struct UnsubscribeInfo {
     pub email: String,
     /// Whether they are unsubscribed now.
     pub unsubscribed: bool,
+    /// Since when, while they are.
+    pub unsubscribed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Whether this very call unsubscribed them (not an earlier one): only
+    /// then may the answer offer to undo it, since the link itself may be
+    /// known to others (the list's owner among them).
+    pub changed: bool,
 }
 
 /// Client use cases.
@@ -108,10 +114,15 @@ impl ClientService {
             .set_unsubscribed(token, Some(self.clock.now()))
             .await?
             .ok_or(Error::InvalidToken)?;
-        Ok(info(link))
+        Ok(UnsubscribeInfo {
+            changed: true,
+            ..info(link)
+        })
     }
 
-    /// Undoes an unsubscribe; only the recipient, holding the link, can.
+    /// Undoes an unsubscribe. The link alone is no proof of being the
+    /// recipient (it may have leaked to the list's owner), so callers offer
+    /// this only to whoever just unsubscribed (see [`UnsubscribeInfo::changed`]).
     pub async fn resubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let link = self
             .clients
@@ -126,5 +137,7 @@ fn info(link: UnsubscribeLink) -> UnsubscribeInfo {
     UnsubscribeInfo {
         email: link.email.to_string(),
         unsubscribed: link.unsubscribed_at.is_some(),
+        unsubscribed_at: link.unsubscribed_at,
+        changed: false,
     }
 }

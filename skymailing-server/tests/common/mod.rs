@@ -416,3 +416,12 @@ pub fn contains_word(text: &str, phrase: &str) -> bool {
         !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
     })
 }
+
+/// The undo form's target on an unsubscribe page, if it offers one.
+pub fn undo_action(html: &str) -> Option<String> {
+    let at = html.find("action=\"/unsubscribe/")? + "action=\"".len();
+    let action = &html[at..at + html[at..].find('"')?];
+    action
+        .contains("/undo")
+        .then(|| action.replace("&amp;", "&"))
+}
