@@ -221,13 +221,21 @@ mod tests {
             client(&behind, "192.0.2.1:5000", &forged),
             "203.0.113.7".parse::<IpAddr>().unwrap()
         );
-        let forwarded = [(
-            "forwarded",
-            r#"for="[2001:db8::7]:4711";proto=https, for=10.0.0.5"#,
-        )];
+        // A `Forwarded` header is the client's own word: ignored.
+        let forwarded = [("forwarded", "for=127.0.0.1")];
         assert_eq!(
             client(&behind, "10.0.0.1:5000", &forwarded),
+            "10.0.0.1".parse::<IpAddr>().unwrap()
+        );
+        let v6 = [("x-forwarded-for", "[2001:db8::7]:4711")];
+        assert_eq!(
+            client(&behind, "10.0.0.1:5000", &v6),
             "2001:db8::7".parse::<IpAddr>().unwrap()
+        );
+        // An IPv4 proxy seen on an IPv6 socket is still the trusted proxy.
+        assert_eq!(
+            client(&behind, "[::ffff:10.0.0.1]:5000", &xff),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
         );
         assert_eq!(
             client(&behind, "10.0.0.1:5000", &[]),
