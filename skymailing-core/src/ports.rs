@@ -458,6 +458,17 @@ impl<T> Store for T where
 {
 }
 
+/// Counters of attempts kept in the store, so that a limit (sign-ins per
+/// minute, say) holds across every process sharing it, not per process.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// Counts one attempt under `key` in the window that began at `window`
+    /// (a counter from an earlier window starts again at one). Returns the
+    /// attempts counted in this window, this one included.
+    async fn count_attempt(&self, key: &str, window: DateTime<Utc>) -> StoreResult<u32>;
+}
+
 /// An email ready to hand to a transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {

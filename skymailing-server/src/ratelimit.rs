@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use chrono::DurationRound;
+use skymailing_core::ports::AttemptStore;
+
 use crate::error::ApiError;
 
 /// Requests allowed per minute (and in a burst) per key.
@@ -94,6 +97,10 @@ pub(crate) struct Limiters {
     by_ip: [Keyed; 3],
     by_email: [Keyed; 3],
     checks: AtomicU64,
+    rules: [Rule; 3],
+    /// Counters in the database, shared by every process on it (PostgreSQL);
+    /// without it (SQLite, one process) the limits are kept in this process.
+    shared: Option<std::sync::Arc<dyn AttemptStore>>,
 }
 
 impl Limiters {
@@ -110,11 +117,60 @@ impl Limiters {
             by_ip: all(),
             by_email: all(),
             checks: AtomicU64::new(0),
+            rules: [limits.login, limits.register, limits.reset],
+            shared: None,
         }
     }
 
+    /// Keeps the counts in `store`, for every process sharing it.
+    pub(crate) fn shared(mut self, store: std::sync::Arc<dyn AttemptStore>) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
     /// Counts one request; a 429 with the seconds to wait once over the limit.
-    pub(crate) fn check(
+    /// With shared counters: one-minute windows in the store (a store that
+    /// fails falls back to this process's own limits).
+    pub(crate) async fn check(
+        &self,
+        what: Limited,
+        ip: Option<IpAddr>,
+        email: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(store) = &self.shared else {
+            return self.check_here(what, ip, email);
+        };
+        let i = what as usize;
+        let now = chrono::Utc::now();
+        let window = now
+            .duration_trunc(chrono::Duration::minutes(1))
+            .unwrap_or(now);
+        let mut keys = vec![format!(
+            "{i}:ip:{}",
+            ip.map_or_else(|| "unknown".to_owned(), address_key)
+        )];
+        if let Some(email) = email {
+            keys.push(format!("{i}:email:{}", email.trim().to_lowercase()));
+        }
+        let limit = self.rules[i].0.get();
+        for key in keys {
+            match store.count_attempt(&key, window).await {
+                Ok(n) if n > limit => {
+                    let left = (window + chrono::Duration::minutes(1) - now).num_seconds();
+                    return Err(ApiError::rate_limited(u64::try_from(left).unwrap_or(0) + 1));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "shared rate limits unavailable; limiting in this process");
+                    return self.check_here(what, ip, email);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Limiters::check`] with this process's own counters.
+    fn check_here(
         &self,
         what: Limited,
         ip: Option<IpAddr>,
@@ -148,16 +204,16 @@ mod tests {
     fn over_the_limit_answers_429_with_retry_after() {
         let l = Limiters::new(&RateLimits::uniform(2));
         let ip = Some("10.0.0.1".parse().unwrap());
-        assert!(l.check(Limited::Login, ip, Some("a@x.org")).is_ok());
-        assert!(l.check(Limited::Login, ip, Some("b@x.org")).is_ok());
-        match l.check(Limited::Login, ip, Some("c@x.org")) {
+        assert!(l.check_here(Limited::Login, ip, Some("a@x.org")).is_ok());
+        assert!(l.check_here(Limited::Login, ip, Some("b@x.org")).is_ok());
+        match l.check_here(Limited::Login, ip, Some("c@x.org")) {
             Err(ApiError::RateLimited(_, secs)) => assert!((1..=31).contains(&secs), "{secs}"),
             other => panic!("expected 429, got {other:?}"),
         }
         // Another address is not affected, nor another endpoint.
         let other = Some("10.0.0.2".parse().unwrap());
-        assert!(l.check(Limited::Login, other, Some("d@x.org")).is_ok());
-        assert!(l.check(Limited::Register, ip, Some("e@x.org")).is_ok());
+        assert!(l.check_here(Limited::Login, other, Some("d@x.org")).is_ok());
+        assert!(l.check_here(Limited::Register, ip, Some("e@x.org")).is_ok());
     }
 
     #[test]
@@ -165,14 +221,20 @@ mod tests {
         let l = Limiters::new(&RateLimits::uniform(2));
         for host in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"] {
             assert!(
-                l.check(Limited::Login, Some(host.parse().unwrap()), None)
+                l.check_here(Limited::Login, Some(host.parse().unwrap()), None)
                     .is_ok()
             );
         }
         let rotated = Some("2001:db8:1:2:abcd::42".parse().unwrap());
-        assert!(l.check(Limited::Login, rotated, None).is_err(), "same /64");
+        assert!(
+            l.check_here(Limited::Login, rotated, None).is_err(),
+            "same /64"
+        );
         let other = Some("2001:db8:1:3::1".parse().unwrap());
-        assert!(l.check(Limited::Login, other, None).is_ok(), "another /64");
+        assert!(
+            l.check_here(Limited::Login, other, None).is_ok(),
+            "another /64"
+        );
     }
 
     #[test]
@@ -180,9 +242,12 @@ mod tests {
         let l = Limiters::new(&RateLimits::uniform(2));
         for n in 1..=2 {
             let ip = Some(format!("10.0.0.{n}").parse().unwrap());
-            assert!(l.check(Limited::Reset, ip, Some("Ann@x.org")).is_ok());
+            assert!(l.check_here(Limited::Reset, ip, Some("Ann@x.org")).is_ok());
         }
         let ip = Some("10.0.0.9".parse().unwrap());
-        assert!(l.check(Limited::Reset, ip, Some("ann@X.org ")).is_err());
+        assert!(
+            l.check_here(Limited::Reset, ip, Some("ann@X.org "))
+                .is_err()
+        );
     }
 }

@@ -190,6 +190,10 @@ impl Service {
         // (web replicas, workers) wake this engine at once.
         if let Some(pg) = pg {
             service.listener = Some(Arc::new(pg.listen(service.app.wakeup.clone())));
+            // Sign-in, registration and reset limits hold across every
+            // process on the database, so replicas do not multiply them.
+            service.limiters =
+                Arc::new(Limiters::new(&service.settings.rate_limits).shared(Arc::new(pg)));
         }
         Ok(service)
     }

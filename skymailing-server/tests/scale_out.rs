@@ -88,6 +88,66 @@ async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
 mod on_pg {
     use super::*;
 
+    /// Sign-in limits hold across processes on one PostgreSQL: three wrong
+    /// passwords through one web process and a fourth through another is
+    /// refused, where each process alone would still allow it.
+    #[sqlx::test(migrations = false)]
+    async fn sign_in_limits_are_shared_by_every_process(pool: PgPool) {
+        let db = database_url(&pool);
+        let smtp = TestSmtpServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let mut addrs = Vec::new();
+        let mut procs = Vec::new();
+        for i in 0..2 {
+            let addr = format!("127.0.0.1:{}", free_port());
+            procs.push(skymailing(
+                &[
+                    "serve",
+                    "--no-worker",
+                    &format!("--bind={addr}"),
+                    "--auth-rate-limit",
+                    "3",
+                ],
+                &db,
+                &smtp.url(),
+                &format!("web{i}@sky.test"),
+                dir.path(),
+            ));
+            addrs.push(addr);
+        }
+        for addr in &addrs {
+            wait_for("the web process", async || {
+                tokio::net::TcpStream::connect(addr).await.ok()
+            })
+            .await;
+        }
+        let attempt = async |addr: &str| {
+            http(
+                addr,
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                r#"{"email":"ann@example.com","password":"a wrong guess"}"#,
+            )
+            .await
+            .0
+        };
+        // The counts are per minute: start well inside one.
+        let second = chrono::Timelike::second(&chrono::Utc::now());
+        if second >= 50 {
+            tokio::time::sleep(Duration::from_secs(u64::from(61 - second))).await;
+        }
+        for addr in [&addrs[0], &addrs[1], &addrs[0]] {
+            assert_eq!(attempt(addr).await, 401);
+        }
+        assert_eq!(
+            attempt(&addrs[1]).await,
+            429,
+            "the fourth try, on another process"
+        );
+        assert_eq!(attempt(&addrs[0]).await, 429);
+    }
+
     #[sqlx::test(migrations = false)]
     async fn a_web_process_and_a_separate_worker_share_one_database(pool: PgPool) {
         let db = database_url(&pool);

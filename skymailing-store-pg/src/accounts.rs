@@ -296,3 +296,30 @@ impl SessionStore for PgStore {
         Ok(s.rows_affected() + t.rows_affected())
     }
 }
+
+#[async_trait]
+impl skymailing_core::ports::AttemptStore for PgStore {
+    async fn count_attempt(&self, key: &str, window: DateTime<Utc>) -> StoreResult<u32> {
+        let (count,): (i32,) = sqlx::query_as(
+            "INSERT INTO attempt_counters (key, window_start, count) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+                 count = CASE WHEN attempt_counters.window_start = $2 THEN attempt_counters.count + 1 ELSE 1 END, \
+                 window_start = $2 \
+             RETURNING count",
+        )
+        .bind(key)
+        .bind(window)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        // Now and then, forget the counters of windows long gone.
+        if count == 1 && crate::random_one_in(256) {
+            sqlx::query("DELETE FROM attempt_counters WHERE window_start < $1")
+                .bind(window - chrono::Duration::hours(1))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+}

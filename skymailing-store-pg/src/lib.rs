@@ -143,3 +143,8 @@ pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     }
     StoreError::backend(e)
 }
+
+/// True about once in `n` calls (cheap housekeeping that need not run each time).
+pub(crate) fn random_one_in(n: u64) -> bool {
+    skymailing_core::security::random_u64().is_multiple_of(n.max(1))
+}

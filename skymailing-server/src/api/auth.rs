@@ -101,7 +101,8 @@ impl AuthApi {
     ) -> Result<AcceptedResponse, ApiError> {
         service
             .limiters
-            .check(Limited::Register, client_ip(req), Some(&body.email))?;
+            .check(Limited::Register, client_ip(req), Some(&body.email))
+            .await?;
         service
             .app
             .accounts
@@ -139,7 +140,8 @@ impl AuthApi {
     ) -> Result<Json<LoginOut>, ApiError> {
         service
             .limiters
-            .check(Limited::Login, client_ip(req), Some(&body.email))?;
+            .check(Limited::Login, client_ip(req), Some(&body.email))
+            .await?;
         let session = service
             .app
             .accounts
@@ -173,7 +175,8 @@ impl AuthApi {
     ) -> Result<AcceptedResponse, ApiError> {
         service
             .limiters
-            .check(Limited::Reset, client_ip(req), Some(&body.email))?;
+            .check(Limited::Reset, client_ip(req), Some(&body.email))
+            .await?;
         service
             .app
             .accounts
@@ -195,7 +198,8 @@ impl AuthApi {
     ) -> Result<Json<UserOut>, ApiError> {
         service
             .limiters
-            .check(Limited::Reset, client_ip(req), None)?;
+            .check(Limited::Reset, client_ip(req), None)
+            .await?;
         let user = service
             .app
             .accounts
@@ -251,7 +255,8 @@ impl MeApi {
         let email = auth.0.user.email.to_string();
         service
             .limiters
-            .check(Limited::Login, client_ip(req), Some(&email))?;
+            .check(Limited::Login, client_ip(req), Some(&email))
+            .await?;
         service
             .app
             .accounts

@@ -71,6 +71,7 @@ pub(crate) async fn signup(
     if service
         .limiters
         .check(Limited::Register, client_ip(req), Some(&form.email))
+        .await
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -198,6 +199,7 @@ pub(crate) async fn signin(
     if service
         .limiters
         .check(Limited::Login, client_ip(req), Some(&form.email))
+        .await
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -275,6 +277,7 @@ pub(crate) async fn reset_request(
     if service
         .limiters
         .check(Limited::Reset, client_ip(req), Some(&form.email))
+        .await
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -332,6 +335,7 @@ pub(crate) async fn reset_confirm(
     if service
         .limiters
         .check(Limited::Reset, client_ip(req), None)
+        .await
         .is_err()
     {
         return Ok(too_many(&viewer));
@@ -469,6 +473,7 @@ pub(crate) async fn change_password(
     if service
         .limiters
         .check(Limited::Login, client_ip(req), email.as_deref())
+        .await
         .is_err()
     {
         return Ok(too_many(&viewer));
