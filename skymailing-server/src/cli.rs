@@ -132,7 +132,8 @@ pub struct Options {
         global = true
     )]
     pub send_timeout_secs: u64,
-    /// Cap on messages per second sent by this process (none by default).
+    /// Cap on messages per second for the whole service: every process sending
+    /// through the same relay on this database shares it (none by default).
     #[arg(long, env = "SKYMAILING_RATE_LIMIT", global = true)]
     pub rate_limit: Option<NonZeroU32>,
     /// Sign-in, registration, reset and password-change requests allowed per minute, per

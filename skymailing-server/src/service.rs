@@ -76,7 +76,8 @@ pub struct Settings {
     pub lease: Duration,
     /// Longest wait for one send.
     pub send_timeout: Duration,
-    /// Optional cap, messages per second, across this process.
+    /// Optional cap, messages per second, for every process sending through
+    /// the same relay on this database (a budget kept in the store).
     pub rate_limit: Option<NonZeroU32>,
     /// Limits on sign-in, registration and password-reset requests.
     pub rate_limits: RateLimits,
