@@ -2,11 +2,9 @@
 //! the security headers and cookie flags, another user's data as a 404 page,
 //! the language rules and the Russian pages' completeness, and image uploads.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{Resp, TestServer, contains_word, english_only_texts};
+use crate::common::{Resp, TestServer, contains_word, english_only_texts};
 use poem::http::Method;
 use serde_json::json;
 

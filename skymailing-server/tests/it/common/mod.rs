@@ -376,7 +376,7 @@ macro_rules! on_both_stores {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name(super::common::TestServer::sqlite().await).await;
+                    super::$name($crate::common::TestServer::sqlite().await).await;
                 }
             )*
         }
@@ -384,7 +384,7 @@ macro_rules! on_both_stores {
             $(
                 #[sqlx::test(migrations = false)]
                 async fn $name(pool: sqlx::PgPool) {
-                    super::$name(super::common::TestServer::postgres(pool).await).await;
+                    super::$name($crate::common::TestServer::postgres(pool).await).await;
                 }
             )*
         }
@@ -396,9 +396,9 @@ macro_rules! on_both_stores {
 /// without placeholders).
 pub fn english_only_texts() -> Vec<String> {
     let en: std::collections::HashMap<String, String> =
-        serde_json::from_str(include_str!("../../locales/en.json")).unwrap();
+        serde_json::from_str(include_str!("../../../locales/en.json")).unwrap();
     let ru: std::collections::HashMap<String, String> =
-        serde_json::from_str(include_str!("../../locales/ru.json")).unwrap();
+        serde_json::from_str(include_str!("../../../locales/ru.json")).unwrap();
     en.into_iter()
         .filter(|(k, v)| {
             ru.get(k) != Some(v) && v.len() >= 4 && !v.contains("%{") && !v.contains("{{")

@@ -2,11 +2,9 @@
 //! error answers (JSON with a code and the field), body limits, rate limits,
 //! and the operations endpoints.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::TestServer;
+use crate::common::TestServer;
 use poem::http::Method;
 use serde_json::json;
 use skymailing_server::RateLimits;
@@ -161,7 +159,7 @@ async fn bad_input_is_refused_with_a_4xx_that_names_the_problem() {
     );
     let client = srv.client(&token, "bob@client.test", "Bob").await;
     let start = chrono::Utc::now() + chrono::Duration::days(1);
-    let mut body = common::mailing_body(msg, &[client], start, "daily");
+    let mut body = crate::common::mailing_body(msg, &[client], start, "daily");
     body["end_at"] = json!((start - chrono::Duration::hours(1)).to_rfc3339());
     let r = srv.post("/api/v1/mailings", t, body).await;
     assert_eq!(

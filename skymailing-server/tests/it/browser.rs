@@ -7,8 +7,6 @@
 //! installs them when missing. Without them this test fails, under `CI=true`
 //! always, elsewhere unless `SKYMAILING_SKIP_BROWSER=1` asks for the skip.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -537,14 +535,14 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     b.click("footer button[value=ru]").await;
     b.wait_text("Вход").await;
     b.shot("signin-ru").await;
-    let english = common::english_only_texts();
+    let english = crate::common::english_only_texts();
     let no_english = async |path: &str| {
         b.go(path).await;
         b.wait_text("SkyMailing").await;
         let text = b.body().await;
         for e in &english {
             assert!(
-                !common::contains_word(&text, e),
+                !crate::common::contains_word(&text, e),
                 "{path} shows English {e:?}: {text}"
             );
         }

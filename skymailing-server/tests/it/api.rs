@@ -2,10 +2,8 @@
 //! user's journey, what managers may and may not do, what anonymous visitors
 //! reach, and that another user's data is invisible on every endpoint.
 
-mod common;
-
+use crate::common::{TestServer, link_token, mailing_body};
 use chrono::Duration;
-use common::{TestServer, link_token, mailing_body};
 use serde_json::json;
 
 on_both_stores!(
@@ -91,7 +89,7 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
         .find(|w| w.contains("/unsubscribe/"))
         .unwrap()
         .to_owned();
-    let path = link.strip_prefix(common::BASE_URL).unwrap();
+    let path = link.strip_prefix(crate::common::BASE_URL).unwrap();
     let page = srv.get(path, None).await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("bob@client.test") && page.text.contains("<form method=\"post\""));
@@ -113,7 +111,7 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     assert_eq!(done.status, 200, "{done:?}");
     let c = srv.get(&format!("/api/v1/clients/{bob}"), t).await;
     assert!(c.body["unsubscribed_at"].is_string(), "{c:?}");
-    let undo_action = common::undo_action(&done.text).expect("offers to undo");
+    let undo_action = crate::common::undo_action(&done.text).expect("offers to undo");
     assert!(
         undo_action.starts_with(&format!("{path}/undo?code=")),
         "{undo_action}"
@@ -130,7 +128,7 @@ async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
     assert_eq!(bare.status, 404, "{bare:?}");
     let again = srv.get(path, None).await;
     assert!(
-        common::undo_action(&again.text).is_none(),
+        crate::common::undo_action(&again.text).is_none(),
         "opening the link again offers no undo"
     );
     // ...but the recipient can change their mind from the page they got.
@@ -609,7 +607,9 @@ async fn an_unsubscribe_belongs_to_the_recipient(srv: TestServer) {
             .find(|w| w.contains("/unsubscribe/"))
             .unwrap()
             .to_owned();
-        link.strip_prefix(common::BASE_URL).unwrap().to_owned()
+        link.strip_prefix(crate::common::BASE_URL)
+            .unwrap()
+            .to_owned()
     };
     let first = srv.mailing(&owner, msg, &[client], Duration::zero()).await["id"]
         .as_i64()
@@ -637,14 +637,14 @@ async fn an_unsubscribe_belongs_to_the_recipient(srv: TestServer) {
     let post = async |path: String| srv.call(poem::http::Method::POST, &path, None, None).await;
     let unsubscribed = post(victims_link.clone()).await;
     assert_eq!(unsubscribed.status, 200);
-    let victims_undo = common::undo_action(&unsubscribed.text).expect("the victim may undo");
+    let victims_undo = crate::common::undo_action(&unsubscribed.text).expect("the victim may undo");
     // The owner's old link speaks for the old address only, and without the
     // code from the victim's page the victim's own link undoes nothing.
     assert_eq!(post(format!("{owners_link}/undo")).await.status, 404);
     assert_eq!(post(format!("{victims_link}/undo")).await.status, 404);
     let repeated = post(victims_link.clone()).await;
     assert!(
-        common::undo_action(&repeated.text).is_none(),
+        crate::common::undo_action(&repeated.text).is_none(),
         "posting again gives no code"
     );
     let c = srv.get(&format!("/api/v1/clients/{client}"), t).await;
