@@ -164,7 +164,9 @@ impl Service {
         let (store, pg): (Arc<dyn Store>, Option<PgStore>) =
             match StoreUrl::parse(&settings.database_url)? {
                 StoreUrl::Postgres(url) => {
-                    probe_postgres(&url).await?;
+                    PgStore::probe(&url, Duration::from_secs(10))
+                        .await
+                        .map_err(StartError::Database)?;
                     let pg = PgStore::connect(&url)
                         .await
                         .map_err(|e| StartError::Database(e.to_string()))?;
@@ -347,21 +349,6 @@ fn relay_of(mail_url: &str) -> String {
                 .map_or(authority, |(_, h)| h)
                 .to_ascii_lowercase()
         }
-    }
-}
-
-/// One direct connection first: a pool only reports that it timed out,
-/// this says why (refused, unknown host, authentication failed).
-async fn probe_postgres(url: &str) -> Result<(), StartError> {
-    use sqlx::Connection;
-    let connect = sqlx::PgConnection::connect(url);
-    match tokio::time::timeout(Duration::from_secs(10), connect).await {
-        Ok(Ok(conn)) => {
-            let _ = conn.close().await;
-            Ok(())
-        }
-        Ok(Err(e)) => Err(StartError::Database(e.to_string())),
-        Err(_) => Err(StartError::Database("no answer within 10 s".into())),
     }
 }
 

@@ -54,6 +54,21 @@ impl PgStore {
         Self::from_pool(pool).await
     }
 
+    /// Opens one direct connection and closes it: a pool only reports that it
+    /// timed out, this says why (refused, unknown host, authentication
+    /// failed), for a start-up message that names the cause.
+    pub async fn probe(url: &str, timeout: Duration) -> Result<(), String> {
+        use sqlx::Connection;
+        match tokio::time::timeout(timeout, sqlx::PgConnection::connect(url)).await {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+        }
+    }
+
     /// Wraps a pool and applies the migrations.
     pub async fn from_pool(pool: PgPool) -> Result<Self, sqlx::Error> {
         let store = PgStore { pool };
