@@ -241,6 +241,7 @@ impl Engine {
     /// Starts the runs of every due mailing. Returns the runs started. A
     /// mailing whose step panics or fails on its own data is parked (see the
     /// module's notes); a failing store ends the pass with its error.
+    #[tracing::instrument(name = "engine.schedule", level = "debug", skip_all)]
     pub async fn schedule_due(&self) -> Result<Vec<Run>, Error> {
         self.last_schedule
             .store(self.clock.now().timestamp_millis(), Ordering::SeqCst);
@@ -285,6 +286,7 @@ impl Engine {
     }
 
     /// One mailing's scheduler step.
+    #[tracing::instrument(name = "engine.step", level = "debug", skip_all, fields(mailing = %d.mailing.id))]
     async fn step(&self, d: &DueMailing, now: DateTime<Utc>) -> Result<Option<Run>, Error> {
         let m = &d.mailing;
         let Some(expected) = m.next_run_at else {
@@ -358,6 +360,7 @@ impl Engine {
 
     /// Claims a batch and sends it, handing each result to `results` as its
     /// send completes; renews the lease while it works.
+    #[tracing::instrument(name = "engine.batch", level = "debug", skip_all)]
     async fn claim_and_send(&self, results: &mpsc::Sender<DeliveryResult>) -> Result<usize, Error> {
         if self.is_stopping() {
             return Ok(0);
@@ -714,6 +717,7 @@ impl Engine {
     }
 
     /// Writes the report of every run with nothing left to send.
+    #[tracing::instrument(name = "engine.finish", level = "debug", skip_all)]
     pub async fn finish_runs(&self) -> Result<Vec<RunId>, Error> {
         let mut finished = Vec::new();
         for run in self.queue.runs_to_finish(100).await? {

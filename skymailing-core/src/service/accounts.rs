@@ -90,6 +90,7 @@ impl AccountService {
 
     /// Registers an account and emails a verification link. A taken address
     /// gets a notice email instead; the caller sees the same answer either way.
+    #[tracing::instrument(name = "accounts.register", level = "debug", skip_all)]
     pub async fn register(
         &self,
         email: &str,
@@ -103,6 +104,7 @@ impl AccountService {
 
     /// [`register`](Self::register) with the account's language (`en`, `ru`…),
     /// which its emails and pages then use.
+    #[tracing::instrument(name = "accounts.register_in", level = "debug", skip_all)]
     pub async fn register_in(
         &self,
         email: &str,
@@ -189,6 +191,7 @@ impl AccountService {
     }
 
     /// Follows a verification link: the account becomes active.
+    #[tracing::instrument(name = "accounts.verify_email", level = "debug", skip_all)]
     pub async fn verify_email(&self, token: &str) -> Result<User, Error> {
         let now = self.clock.now();
         let id = self
@@ -209,6 +212,7 @@ impl AccountService {
     }
 
     /// Signs in: a new session for an active account.
+    #[tracing::instrument(name = "accounts.login", level = "debug", skip_all)]
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, Error> {
         if password.chars().count() > 1024 {
             return Err(Error::InvalidCredentials);
@@ -243,6 +247,7 @@ impl AccountService {
     }
 
     /// Ends a session.
+    #[tracing::instrument(name = "accounts.logout", level = "debug", skip_all)]
     pub async fn logout(&self, token: &str) -> Result<(), Error> {
         Ok(self
             .sessions
@@ -252,6 +257,7 @@ impl AccountService {
 
     /// The actor behind a session token: anonymous if the token is unknown or
     /// expired or its account is no longer active.
+    #[tracing::instrument(name = "accounts.authenticate", level = "debug", skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<(Actor, Option<User>), Error> {
         let user = self
             .sessions
@@ -268,6 +274,7 @@ impl AccountService {
     /// looking the account up, writing the link and sending it happen after the
     /// answer, in the background (a failure there is logged; the user can ask
     /// again), so the time taken does not tell whether an account exists.
+    #[tracing::instrument(name = "accounts.request_password_reset", level = "debug", skip_all)]
     pub async fn request_password_reset(&self, email: &str) -> Result<(), Error> {
         let email = EmailAddress::parse(email)?;
         let this = self.clone();
@@ -308,6 +315,7 @@ impl AccountService {
 
     /// Sets a new password from a reset link; every session of the account ends.
     /// Following the link also proves the address, so a pending account becomes active.
+    #[tracing::instrument(name = "accounts.complete_password_reset", level = "debug", skip_all)]
     pub async fn complete_password_reset(
         &self,
         token: &str,
@@ -344,12 +352,14 @@ impl AccountService {
     }
 
     /// The signed-in user.
+    #[tracing::instrument(name = "accounts.me", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn me(&self, actor: Actor) -> Result<User, Error> {
         let p = actor.principal()?;
         self.users.user(p.id).await?.ok_or(Error::Unauthenticated)
     }
 
     /// Changes the signed-in user's name and time zone.
+    #[tracing::instrument(name = "accounts.update_profile", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn update_profile(
         &self,
         actor: Actor,
@@ -367,6 +377,7 @@ impl AccountService {
 
     /// Sets the signed-in user's language for the pages; empty clears it (the
     /// browser's language applies again).
+    #[tracing::instrument(name = "accounts.set_language", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn set_language(&self, actor: Actor, language: &str) -> Result<User, Error> {
         let p = actor.principal()?;
         let language = Some(language.trim())
@@ -380,6 +391,7 @@ impl AccountService {
     }
 
     /// Changes the signed-in user's password; their other sessions end.
+    #[tracing::instrument(name = "accounts.change_password", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn change_password(
         &self,
         actor: Actor,
@@ -409,6 +421,7 @@ impl AccountService {
     }
 
     /// Lists users (managers and admins).
+    #[tracing::instrument(name = "accounts.list_users", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list_users(&self, actor: Actor, query: &ListQuery) -> Result<Page<User>, Error> {
         authorize(actor, Action::ListUsers, Target::None)?;
         Ok(self.users.list_users(query).await?)
@@ -421,6 +434,7 @@ impl AccountService {
 
     /// Blocks a user: they cannot sign in, their sessions end at once and their
     /// mailings stop sending (pending deliveries are cancelled).
+    #[tracing::instrument(name = "accounts.block", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn block(&self, actor: Actor, id: UserId) -> Result<User, Error> {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::BlockUser, Target::Account(id, target.role))?;
@@ -434,6 +448,7 @@ impl AccountService {
     }
 
     /// Unblocks a user; their enabled mailings resume at their next slot.
+    #[tracing::instrument(name = "accounts.unblock", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn unblock(&self, actor: Actor, id: UserId) -> Result<User, Error> {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::BlockUser, Target::Account(id, target.role))?;
@@ -450,6 +465,7 @@ impl AccountService {
     }
 
     /// Grants (`Manager`) or revokes (`User`) the manager role (admins only).
+    #[tracing::instrument(name = "accounts.set_role", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn set_role(&self, actor: Actor, id: UserId, role: Role) -> Result<User, Error> {
         let target = self.target(actor, id).await?;
         authorize(actor, Action::ChangeRole, Target::Account(id, target.role))?;
@@ -464,6 +480,7 @@ impl AccountService {
 
     /// Creates an active admin, or promotes (and re-passwords) an existing
     /// account: the operator's `create-admin` command.
+    #[tracing::instrument(name = "accounts.ensure_admin", level = "debug", skip_all)]
     pub async fn ensure_admin(
         &self,
         email: &str,

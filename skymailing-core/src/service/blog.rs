@@ -24,12 +24,14 @@ impl BlogService {
     }
 
     /// Published posts; admins also see drafts.
+    #[tracing::instrument(name = "blog.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<BlogPost>, Error> {
         authorize_public(actor)?;
         Ok(self.posts.list_posts(Self::is_writer(actor), query).await?)
     }
 
     /// Reads a post, counting a view. Drafts are found only by admins (uncounted).
+    #[tracing::instrument(name = "blog.read", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn read(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
         authorize_public(actor)?;
         if let Some(post) = self.posts.view_post(id).await? {
@@ -42,18 +44,21 @@ impl BlogService {
     }
 
     /// A post as it is, drafts included, for its editor (admins); no view is counted.
+    #[tracing::instrument(name = "blog.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
         self.posts.post(id).await?.ok_or(Error::NotFound)
     }
 
     /// Writes a post.
+    #[tracing::instrument(name = "blog.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &PostDraft) -> Result<BlogPost, Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
         Ok(self.posts.create_post(draft, self.clock.now()).await?)
     }
 
     /// Changes a post.
+    #[tracing::instrument(name = "blog.update", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn update(
         &self,
         actor: Actor,
@@ -68,6 +73,7 @@ impl BlogService {
     }
 
     /// Deletes a post.
+    #[tracing::instrument(name = "blog.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: PostId) -> Result<(), Error> {
         authorize(actor, Action::WriteBlog, Target::None)?;
         if self.posts.delete_post(id).await? {

@@ -35,6 +35,7 @@ impl ClientService {
     }
 
     /// The actor's clients.
+    #[tracing::instrument(name = "clients.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Client>, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         Ok(self.clients.list_clients(p.id, query).await?)
@@ -44,6 +45,7 @@ impl ClientService {
     /// actor's is looked up as absent, so another user's client is "not found"
     /// for every role (the table's `Hidden`), and only the actor's own client
     /// is then checked against the table (a manager's own is refused).
+    #[tracing::instrument(name = "clients.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
         let p = actor.principal()?;
         let c = self
@@ -56,6 +58,7 @@ impl ClientService {
     }
 
     /// Adds a client.
+    #[tracing::instrument(name = "clients.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &ClientDraft) -> Result<Client, Error> {
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         let token = security::new_token();
@@ -66,6 +69,7 @@ impl ClientService {
     }
 
     /// Changes one of the actor's clients.
+    #[tracing::instrument(name = "clients.update", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn update(
         &self,
         actor: Actor,
@@ -82,6 +86,7 @@ impl ClientService {
     }
 
     /// Deletes one of the actor's clients.
+    #[tracing::instrument(name = "clients.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: ClientId) -> Result<(), Error> {
         let c = self.get(actor, id).await?;
         if self.clients.delete_client(c.owner, id).await? {
@@ -92,6 +97,7 @@ impl ClientService {
     }
 
     /// What an unsubscribe link is about (anyone holding the link may ask).
+    #[tracing::instrument(name = "clients.unsubscribe_info", level = "debug", skip_all)]
     pub async fn unsubscribe_info(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let link = self
             .clients
@@ -104,6 +110,7 @@ impl ClientService {
     /// Unsubscribes the address behind a link from its owner's list
     /// (idempotent). It stays unsubscribed whatever the owner does with their
     /// clients: deleting and re-creating one, or adding it under another name.
+    #[tracing::instrument(name = "clients.unsubscribe", level = "debug", skip_all)]
     pub async fn unsubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let current = self.unsubscribe_info(token).await?;
         if current.unsubscribed {
@@ -123,6 +130,7 @@ impl ClientService {
     /// Undoes an unsubscribe. The link alone is no proof of being the
     /// recipient (it may have leaked to the list's owner), so callers offer
     /// this only to whoever just unsubscribed (see [`UnsubscribeInfo::changed`]).
+    #[tracing::instrument(name = "clients.resubscribe", level = "debug", skip_all)]
     pub async fn resubscribe(&self, token: &str) -> Result<UnsubscribeInfo, Error> {
         let link = self
             .clients

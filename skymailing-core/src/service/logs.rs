@@ -39,6 +39,7 @@ impl LogService {
     }
 
     /// All runs, newest first.
+    #[tracing::instrument(name = "logs.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Run>, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
         Ok(self.runs.list_runs(RunFilter::default(), query).await?)
@@ -46,6 +47,7 @@ impl LogService {
 
     /// One run with its progress. Failure replies name recipients only for
     /// those who may see the run's addresses.
+    #[tracing::instrument(name = "logs.run", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn run(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
         let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
@@ -59,6 +61,7 @@ impl LogService {
     }
 
     /// A run's deliveries with addresses: the owner, managers and admins only.
+    #[tracing::instrument(name = "logs.deliveries", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn deliveries(
         &self,
         actor: Actor,
@@ -72,6 +75,7 @@ impl LogService {
     }
 
     /// Sent and failed deliveries per day over the last `days` days, for the chart.
+    #[tracing::instrument(name = "logs.daily", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn daily(&self, actor: Actor, days: u32) -> Result<Vec<DailyOutcome>, Error> {
         authorize(actor, Action::ListLog, Target::None)?;
         let days = days.clamp(1, 366);

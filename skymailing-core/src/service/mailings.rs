@@ -68,6 +68,7 @@ impl MailingService {
     }
 
     /// Lists the actor's own mailings, or everyone's for managers and admins.
+    #[tracing::instrument(name = "mailings.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(
         &self,
         actor: Actor,
@@ -98,6 +99,7 @@ impl MailingService {
     }
 
     /// One mailing.
+    #[tracing::instrument(name = "mailings.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
         Ok(self.view(self.load(actor, id, Action::ViewMailing).await?))
     }
@@ -112,6 +114,7 @@ impl MailingService {
     }
 
     /// Creates a mailing; if its window is open, its current slot runs at once.
+    #[tracing::instrument(name = "mailings.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &MailingDraft) -> Result<MailingView, Error> {
         let p = authorize(actor, Action::ManageMailings, Target::None)?;
         let tz = self.time_zone(p.id).await?;
@@ -126,6 +129,7 @@ impl MailingService {
     /// of a mailing that never ran is seeded again (its current slot runs at
     /// once); one that ran already continues with the first new slot after now,
     /// so an edit never re-sends the slot that just went out.
+    #[tracing::instrument(name = "mailings.update", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn update(
         &self,
         actor: Actor,
@@ -160,6 +164,7 @@ impl MailingService {
     }
 
     /// Deletes a mailing: its pending deliveries are cancelled, its reports stay.
+    #[tracing::instrument(name = "mailings.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: MailingId) -> Result<(), Error> {
         self.load(actor, id, Action::ManageMailings).await?;
         if self.mailings.delete_mailing(id, self.clock.now()).await? {
@@ -171,6 +176,7 @@ impl MailingService {
     }
 
     /// Disables a mailing: nothing more is sent and pending deliveries are cancelled.
+    #[tracing::instrument(name = "mailings.disable", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn disable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
         let m = self.load(actor, id, Action::ToggleMailing).await?;
         let p = actor.principal()?;
@@ -195,6 +201,7 @@ impl MailingService {
     /// Re-enables a mailing; inside its window its current slot runs at once
     /// (unless it already ran). One a manager disabled can be re-enabled only by
     /// a manager or an admin.
+    #[tracing::instrument(name = "mailings.enable", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn enable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
         let m = self.load(actor, id, Action::ToggleMailing).await?;
         let p = actor.principal()?;
@@ -217,6 +224,7 @@ impl MailingService {
     }
 
     /// A mailing's runs, newest first.
+    #[tracing::instrument(name = "mailings.runs", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn runs(
         &self,
         actor: Actor,

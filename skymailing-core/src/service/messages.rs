@@ -21,18 +21,21 @@ impl MessageService {
     }
 
     /// All messages.
+    #[tracing::instrument(name = "messages.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Message>, Error> {
         authorize(actor, Action::UseMessages, Target::None)?;
         Ok(self.messages.list_messages(query).await?)
     }
 
     /// One message.
+    #[tracing::instrument(name = "messages.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: MessageId) -> Result<Message, Error> {
         authorize(actor, Action::UseMessages, Target::None)?;
         self.messages.message(id).await?.ok_or(Error::NotFound)
     }
 
     /// Writes a new message.
+    #[tracing::instrument(name = "messages.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &MessageDraft) -> Result<Message, Error> {
         let p = authorize(actor, Action::UseMessages, Target::None)?;
         Ok(self
@@ -44,6 +47,7 @@ impl MessageService {
     /// Changes a message; runs already started keep the copy they froze. A
     /// message that other users' mailings use cannot be changed (that would
     /// change what they send under their name): write a new one instead.
+    #[tracing::instrument(name = "messages.update", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn update(
         &self,
         actor: Actor,
@@ -63,6 +67,7 @@ impl MessageService {
     }
 
     /// Deletes a message that no mailing uses.
+    #[tracing::instrument(name = "messages.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: MessageId) -> Result<(), Error> {
         let m = self.get(actor, id).await?;
         authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;

@@ -39,11 +39,13 @@ impl StatsService {
     }
 
     /// The figures: mailings, running mailings, unique clients.
+    #[tracing::instrument(name = "stats.home", level = "debug", skip_all)]
     pub async fn home(&self) -> Result<Stats, Error> {
         Ok(self.stats.stats(self.clock.now()).await?)
     }
 
     /// The figures and three random published posts.
+    #[tracing::instrument(name = "stats.home_page", level = "debug", skip_all)]
     pub async fn home_page(&self) -> Result<HomePage, Error> {
         Ok(HomePage {
             stats: self.home().await?,
