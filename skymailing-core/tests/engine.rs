@@ -781,18 +781,7 @@ impl skymailing_core::ports::Mailer for SlowClockMailer {
 async fn a_live_worker_renews_its_lease_through_a_long_batch() {
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
-    let emails: Vec<String> = (0..10).map(|i| format!("c{i}@example.com")).collect();
-    let ids = w
-        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
-    w.mailing(
-        ann,
-        &ids,
-        t("2026-05-01T09:00:00Z"),
-        t("2026-05-02T00:00:00Z"),
-        Periodicity::Once,
-    )
-    .await;
+    w.once_to_numbered(ann, 10).await;
     let mailer = std::sync::Arc::new(SlowClockMailer {
         clock: w.clock.clone(),
         sent: Default::default(),
@@ -819,18 +808,7 @@ async fn a_live_worker_renews_its_lease_through_a_long_batch() {
 async fn a_batch_never_sends_past_its_lease() {
     let w = world_at("2026-05-01T09:00:00Z");
     let ann = w.user("ann@example.com", Role::User, "UTC").await;
-    let emails: Vec<String> = (0..10).map(|i| format!("c{i}@example.com")).collect();
-    let ids = w
-        .clients(ann, &emails.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
-    w.mailing(
-        ann,
-        &ids,
-        t("2026-05-01T09:00:00Z"),
-        t("2026-05-02T00:00:00Z"),
-        Periodicity::Once,
-    )
-    .await;
+    w.once_to_numbered(ann, 10).await;
     let mailer = std::sync::Arc::new(SlowClockMailer {
         clock: w.clock.clone(),
         sent: Default::default(),

@@ -112,6 +112,20 @@ impl World {
         self.app.mailings.create(actor, &d).await.unwrap().mailing
     }
 
+    /// `n` clients `c0@example.com` … and a one-off mailing to them, due now.
+    pub async fn once_to_numbered(&self, actor: Actor, n: usize) -> Mailing {
+        let emails: Vec<String> = (0..n).map(|i| format!("c{i}@example.com")).collect();
+        let ids = self
+            .clients(
+                actor,
+                &emails.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+            .await;
+        let now = self.clock.now();
+        self.mailing(actor, &ids, now, now + Duration::days(1), Periodicity::Once)
+            .await
+    }
+
     /// Waits for the `n`-th email to `address` and returns the token of its link.
     pub async fn token(&self, address: &str, n: usize) -> String {
         assert!(

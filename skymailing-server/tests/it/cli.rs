@@ -48,7 +48,7 @@ async fn try_get_with(addr: &str, path: &str, headers: &str) -> std::io::Result<
 #[tokio::test]
 async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start(dir.path(), &[]).await;
+    let (child, addr) = start(dir.path(), &[]).await;
     let addr = addr.as_str();
     assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
 
@@ -84,6 +84,47 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
     assert!(dir.path().join("skymailing.db").exists());
     assert!(dir.path().join("outbox").is_dir());
 
+    stops_cleanly_on_sigterm(child).await;
+}
+
+/// Starts `skymailing serve` on a free port with `args`; its address.
+async fn start(dir: &std::path::Path, args: &[&str]) -> (tokio::process::Child, String) {
+    let mut all = vec!["--bind", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    let (child, url) = spawn_until(dir, &all, "SkyMailing is running at ").await;
+    (child, url.strip_prefix("http://").unwrap().to_owned())
+}
+
+/// Starts the binary with `args` and waits for the log line that starts with
+/// `prefix`; the child and the rest of that line. The log is drained after,
+/// so the process never blocks on a full pipe.
+async fn spawn_until(
+    dir: &std::path::Path,
+    args: &[&str],
+    prefix: &str,
+) -> (tokio::process::Child, String) {
+    let mut child = skymailing(dir)
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+        panic!("the process exited before printing {prefix:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{prefix:?} is printed"));
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, rest)
+}
+
+/// SIGTERM, then the process must end, successfully, within 30 s.
+async fn stops_cleanly_on_sigterm(mut child: tokio::process::Child) {
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
@@ -95,30 +136,6 @@ async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
         .expect("stops within 30 s of SIGTERM")
         .unwrap();
     assert!(status.success(), "{status:?}");
-}
-
-/// Starts `skymailing serve` on a free port with `args`; its address.
-async fn start(dir: &std::path::Path, args: &[&str]) -> (tokio::process::Child, String) {
-    let mut child = skymailing(dir)
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("SkyMailing is running at ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the server exited before printing its URL");
-    })
-    .await
-    .expect("the URL is printed");
-    // Keep draining its log so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url.strip_prefix("http://").unwrap().to_owned())
 }
 
 /// Whether the server has closed `s` (a read ends or fails), waiting at most `within`.
@@ -265,22 +282,12 @@ async fn behind_a_trusted_proxy_the_forwarded_client_counts() {
 #[tokio::test]
 async fn a_worker_serves_its_health_on_bind_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = skymailing(dir.path())
-        .args(["worker", "--bind", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("skymailing worker: health at ") {
-                return url.to_owned();
-            }
-        }
-        panic!("the worker exited before printing its health address");
-    })
-    .await
-    .expect("the health address is printed");
+    let (child, url) = spawn_until(
+        dir.path(),
+        &["worker", "--bind", "127.0.0.1:0"],
+        "skymailing worker: health at ",
+    )
+    .await;
     let addr = url
         .strip_prefix("http://")
         .and_then(|u| u.strip_suffix("/readyz"))
@@ -292,16 +299,7 @@ async fn a_worker_serves_its_health_on_bind_and_stops_on_sigterm() {
     assert!(http_get(addr, "/metrics").await.contains(" 200 "));
     let page = http_get(addr, "/").await;
     assert!(page.contains(" 404 "), "no pages on a worker: {page}");
-    let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("stops within 30 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
+    stops_cleanly_on_sigterm(child).await;
 }
 
 async fn fails_with(dir: &std::path::Path, args: &[&str], option: &str) {
