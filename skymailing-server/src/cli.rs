@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use skymailing_core::engine::DomainLimit;
 
 use crate::{RateLimits, Settings};
 
@@ -136,6 +137,11 @@ pub struct Options {
     /// through the same relay on this database shares it (none by default).
     #[arg(long, env = "SKYMAILING_RATE_LIMIT", global = true)]
     pub rate_limit: Option<NonZeroU32>,
+    /// Caps on messages per second to single recipient domains, shared like
+    /// `--rate-limit`: `gmail.com=20/s,yahoo.com=10/s`. A domain that answers
+    /// "too many" is slowed down automatically, limit or not.
+    #[arg(long, env = "SKYMAILING_DOMAIN_LIMIT", global = true, value_parser = parse_domain_limits)]
+    pub domain_limit: Option<DomainLimits>,
     /// Sign-in, registration, reset and password-change requests allowed per minute, per
     /// client address and per email.
     #[arg(
@@ -220,6 +226,14 @@ fn parse_proxies(list: &str) -> Result<Proxies, String> {
     crate::net::parse_proxies(list).map(Proxies)
 }
 
+/// A parsed `--domain-limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainLimits(pub Vec<DomainLimit>);
+
+fn parse_domain_limits(list: &str) -> Result<DomainLimits, String> {
+    DomainLimit::parse_list(list).map(DomainLimits)
+}
+
 impl Options {
     /// The server settings these options describe.
     pub fn settings(&self) -> Settings {
@@ -241,6 +255,7 @@ impl Options {
             lease: std::time::Duration::from_secs(self.lease_secs),
             send_timeout: std::time::Duration::from_secs(self.send_timeout_secs),
             rate_limit: self.rate_limit,
+            domain_limits: self.domain_limit.clone().map_or_else(Vec::new, |l| l.0),
             rate_limits: RateLimits::uniform(self.auth_rate_limit),
             secret: self.secret.clone(),
             uploads_dir: self.uploads_dir.clone(),

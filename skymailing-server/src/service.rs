@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use skymailing_core::engine::{Engine, EngineConfig, EngineHandle, SendRate};
+use skymailing_core::engine::{DomainLimit, Engine, EngineConfig, EngineHandle};
 use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
 use skymailing_core::{Config, SkyMailing};
 use skymailing_smtp::{Outbox, TransportOptions, mailer_from_url, parse_from};
@@ -79,6 +79,9 @@ pub struct Settings {
     /// Optional cap, messages per second, for every process sending through
     /// the same relay on this database (a budget kept in the store).
     pub rate_limit: Option<NonZeroU32>,
+    /// Caps on messages per second to single recipient domains, shared like
+    /// `rate_limit`.
+    pub domain_limits: Vec<DomainLimit>,
     /// Limits on sign-in, registration and password-reset requests.
     pub rate_limits: RateLimits,
     /// The key of the pages' CSRF tokens; random per process when absent
@@ -109,6 +112,7 @@ impl Default for Settings {
             lease: Duration::from_secs(30),
             send_timeout: Duration::from_secs(15),
             rate_limit: None,
+            domain_limits: Vec::new(),
             rate_limits: RateLimits::default(),
             secret: None,
             uploads_dir: PathBuf::from("uploads"),
@@ -242,13 +246,11 @@ impl Service {
             Some(rate) => s.batch_size.min(rate.get().max(1)),
             None => s.batch_size,
         };
-        // One budget per relay for every process on this database.
-        let send_rate = s.rate_limit.map(|rate| SendRate {
-            relay: relay_of(&s.mail_url),
-            per_second: rate.get(),
-        });
         let config = EngineConfig {
-            send_rate,
+            // One budget per relay for every process on this database.
+            relay: relay_of(&s.mail_url),
+            send_rate: s.rate_limit.map(NonZeroU32::get),
+            domain_limits: s.domain_limits.clone(),
             batch_size,
             concurrency: s.concurrency.max(1),
             parallel_batches: s.parallel_batches.max(1),

@@ -7,6 +7,7 @@
     var src = bar.getAttribute("data-src");
     var percent = document.getElementById("run-percent");
     var counts = document.getElementById("run-counts");
+    var activity = document.getElementById("run-activity");
     function tick() {
       fetch(src, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) {
@@ -22,6 +23,7 @@
           bar.textContent = p.percent + "%";
           if (percent) { percent.textContent = String(p.percent); }
           if (counts) { counts.textContent = p.counts; }
+          if (activity) { activity.textContent = p.activity; }
           if (!p.done) { setTimeout(tick, 1000); }
         })
         .catch(function () { setTimeout(tick, 3000); });

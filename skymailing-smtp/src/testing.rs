@@ -36,6 +36,11 @@ struct State {
     received: Vec<Received>,
     /// Replies to RCPT TO for an address, used up one per attempt.
     rcpt: HashMap<String, VecDeque<(u16, String)>>,
+    /// Domains throttled: recipients accepted per second at most, and when
+    /// the last ones were accepted.
+    throttles: HashMap<String, (usize, VecDeque<std::time::Instant>)>,
+    /// "Too many" replies given.
+    throttled: usize,
 }
 
 #[derive(Clone)]
@@ -64,6 +69,31 @@ impl Handler for Recorder {
             .and_then(VecDeque::pop_front);
         if let Some((code, text)) = scripted {
             return Response::custom(code, text);
+        }
+        {
+            let mut state = self.state.lock().unwrap();
+            let domain = to.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+            let over = state.throttles.get_mut(&domain).is_some_and(|(most, last)| {
+                let now = std::time::Instant::now();
+                while last
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                {
+                    last.pop_front();
+                }
+                if last.len() >= *most {
+                    return true;
+                }
+                last.push_back(now);
+                false
+            });
+            if over {
+                state.throttled += 1;
+                return Response::custom(
+                    421,
+                    format!("4.7.0 Too many messages for {domain}, slow down"),
+                );
+            }
         }
         self.to.push(to);
         mailin_embedded::response::OK
@@ -179,6 +209,22 @@ impl TestSmtpServer {
             .entry(address.to_lowercase())
             .or_default()
             .push_back((code, text.to_owned()));
+    }
+
+    /// Answers RCPT TO for addresses at `domain` with `421 4.7.0 Too many
+    /// messages` whenever `per_second` were accepted in the last second, as
+    /// a large mailbox provider throttles a sender.
+    pub fn throttle_domain(&self, domain: &str, per_second: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .throttles
+            .insert(domain.to_lowercase(), (per_second, VecDeque::new()));
+    }
+
+    /// How many "too many" replies [`TestSmtpServer::throttle_domain`] gave.
+    pub fn throttled(&self) -> usize {
+        self.state.lock().unwrap().throttled
     }
 
     /// Everything received so far.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skymailing_store_sql::OutcomeRow;
 use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
@@ -301,21 +302,16 @@ impl DeliveryQueue for PgStore {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        let mut waiting_for = Vec::with_capacity(n);
         for r in results {
             ids.push(r.id.0);
             attempts.push(i32::try_from(r.attempt).unwrap_or(i32::MAX));
-            let (state, reply, at, release) = match &r.outcome {
-                DeliveryOutcome::Sent { reply } => ("sent", Some(reply.as_str()), None, 0),
-                DeliveryOutcome::Failed { reply } => ("failed", Some(reply.as_str()), None, 0),
-                DeliveryOutcome::Retry { reply, at } => {
-                    ("pending", Some(reply.as_str()), Some(*at), 0)
-                }
-                DeliveryOutcome::Released => ("pending", None, None, 1),
-            };
-            states.push(state);
-            replies.push(reply);
-            next_at.push(at);
-            released.push(release);
+            let o = OutcomeRow::of(&r.outcome);
+            states.push(o.state);
+            replies.push(o.reply);
+            next_at.push(o.next_at);
+            released.push(o.released);
+            waiting_for.push(o.waiting_for);
         }
         let r = sqlx::query(
             "UPDATE deliveries d SET \
@@ -324,10 +320,10 @@ impl DeliveryQueue for PgStore {
                  last_reply = COALESCE(v.reply, d.last_reply), \
                  next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), \
                  attempts = d.attempts - v.released, \
-                 lease_until = NULL, updated_at = $7, \
+                 lease_until = NULL, updated_at = $7, waiting_for = v.waiting_for, \
                  completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN $7 END \
-             FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) \
-                  AS v(id, attempt, state, reply, next_at, released) \
+             FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $8::text[]) \
+                  AS v(id, attempt, state, reply, next_at, released, waiting_for) \
              WHERE d.id = v.id AND d.attempts = v.attempt AND d.state = 'sending'",
         )
         .bind(&ids)
@@ -337,6 +333,7 @@ impl DeliveryQueue for PgStore {
         .bind(&next_at)
         .bind(&released)
         .bind(now)
+        .bind(&waiting_for)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -454,6 +451,18 @@ async fn totals(exec: impl sqlx::PgExecutor<'_> + Copy, run: RunId) -> StoreResu
         .await
         .map_err(db_err)?;
         t.failures = failures.into_iter().map(|(r, n)| (r, count(n))).collect();
+    }
+    if t.pending > 0 {
+        let waiting: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT waiting_for, count(*) AS n FROM deliveries \
+             WHERE run_id = $1 AND state = 'pending' AND waiting_for IS NOT NULL \
+             GROUP BY 1 ORDER BY n DESC, 1",
+        )
+        .bind(run.0)
+        .fetch_all(exec)
+        .await
+        .map_err(db_err)?;
+        t.waiting = waiting.into_iter().map(|(d, n)| (d, count(n))).collect();
     }
     Ok(t)
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skymailing_store_sql::OutcomeRow;
 use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
@@ -317,17 +318,11 @@ impl DeliveryQueue for SqliteStore {
         let rows: Vec<serde_json::Value> = results
             .iter()
             .map(|r| {
-                let (state, reply, at, released) = match &r.outcome {
-                    DeliveryOutcome::Sent { reply } => ("sent", Some(reply.as_str()), None, 0),
-                    DeliveryOutcome::Failed { reply } => ("failed", Some(reply.as_str()), None, 0),
-                    DeliveryOutcome::Retry { reply, at } => {
-                        ("pending", Some(reply.as_str()), Some(ts(*at)), 0)
-                    }
-                    DeliveryOutcome::Released => ("pending", None, None, 1),
-                };
+                let o = OutcomeRow::of(&r.outcome);
                 serde_json::json!({
-                    "id": r.id.0, "attempt": r.attempt, "state": state,
-                    "reply": reply, "next_at": at, "released": released,
+                    "id": r.id.0, "attempt": r.attempt, "state": o.state,
+                    "reply": o.reply, "next_at": o.next_at.map(ts), "released": o.released,
+                    "waiting_for": o.waiting_for,
                 })
             })
             .collect();
@@ -339,11 +334,12 @@ impl DeliveryQueue for SqliteStore {
                  last_reply = COALESCE(v.reply, deliveries.last_reply), \
                  next_attempt_at = COALESCE(v.next_at, deliveries.next_attempt_at), \
                  attempts = deliveries.attempts - v.released, \
-                 lease_until = NULL, updated_at = ?2, \
+                 lease_until = NULL, updated_at = ?2, waiting_for = v.waiting_for, \
                  completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN ?2 END \
              FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.attempt') AS attempt, \
                           json_extract(value, '$.state') AS state, json_extract(value, '$.reply') AS reply, \
-                          json_extract(value, '$.next_at') AS next_at, json_extract(value, '$.released') AS released \
+                          json_extract(value, '$.next_at') AS next_at, json_extract(value, '$.released') AS released, \
+                          json_extract(value, '$.waiting_for') AS waiting_for \
                    FROM json_each(?1)) AS v \
              WHERE deliveries.id = v.id AND deliveries.attempts = v.attempt AND deliveries.state = 'sending'",
         )
@@ -466,6 +462,18 @@ async fn totals(exec: impl sqlx::SqliteExecutor<'_> + Copy, run: RunId) -> Store
         .await
         .map_err(db_err)?;
         t.failures = failures.into_iter().map(|(r, n)| (r, count(n))).collect();
+    }
+    if t.pending > 0 {
+        let waiting: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT waiting_for, count(*) AS n FROM deliveries \
+             WHERE run_id = ?1 AND state = 'pending' AND waiting_for IS NOT NULL \
+             GROUP BY 1 ORDER BY n DESC, 1",
+        )
+        .bind(run.0)
+        .fetch_all(exec)
+        .await
+        .map_err(db_err)?;
+        t.waiting = waiting.into_iter().map(|(d, n)| (d, count(n))).collect();
     }
     Ok(t)
 }

@@ -23,7 +23,7 @@ pub use page::{ListQuery, Page};
 pub use report::{FailureCount, ReportLine, RunReport, redact_addresses};
 pub use run::{
     ClaimedDelivery, Delivery, DeliveryOutcome, DeliveryResult, DeliveryState, Recipient, Run,
-    RunContent, RunTotals,
+    RunActivity, RunContent, RunTotals,
 };
 pub use template::{CompiledMessage, PLACEHOLDERS, RenderedMessage, TemplateContext, Templates};
 pub use user::{NewUser, Role, TokenPurpose, User, UserState};

@@ -55,6 +55,9 @@ pub struct RunTotals {
     pub suppressed: u64,
     /// Failure replies with their counts, most common first.
     pub failures: Vec<(String, u64)>,
+    /// Pending deliveries held back for their recipient domain (over its
+    /// limit or throttling), by domain, most first.
+    pub waiting: Vec<(String, u64)>,
 }
 
 impl RunTotals {
@@ -73,6 +76,36 @@ impl RunTotals {
         }
         u8::try_from(self.done() * 100 / self.total).unwrap_or(100)
     }
+    /// What the run is doing now, for its page.
+    pub fn activity(&self) -> RunActivity {
+        if self.is_complete() {
+            RunActivity::Done
+        } else if self.sending > 0 {
+            RunActivity::Sending
+        } else if !self.waiting.is_empty() {
+            RunActivity::WaitingForDomains
+        } else {
+            RunActivity::WaitingForTurn
+        }
+    }
+}
+
+/// What an unfinished run is doing (see [`RunTotals::activity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum RunActivity {
+    /// Some of its deliveries are being sent.
+    Sending,
+    /// Nothing of it is being sent now: its deliveries wait for their turn
+    /// (other runs share the send rate) or for a retry.
+    WaitingForTurn,
+    /// Its remaining deliveries wait for recipient domains that are over
+    /// their limit or throttling (listed in [`RunTotals::waiting`]).
+    WaitingForDomains,
+    /// Nothing is left to send.
+    Done,
 }
 
 /// A run as shown in the log.
@@ -235,6 +268,17 @@ pub enum DeliveryOutcome {
     },
     /// Released unsent (graceful shutdown): back to pending, attempt not counted.
     Released,
+    /// Held back for its recipient domain (over its limit, or backing off
+    /// after a throttling reply): back to pending until `at`, attempt not
+    /// counted, and the run shows it waiting for `domain`.
+    Deferred {
+        /// The throttling reply, if a send was tried (the last reply is kept otherwise).
+        reply: Option<String>,
+        /// Earliest next attempt.
+        at: DateTime<Utc>,
+        /// The recipient domain it waits for.
+        domain: String,
+    },
 }
 
 /// The result a worker writes for one claimed delivery.

@@ -31,6 +31,7 @@
 //! duplicates.
 
 mod handle;
+mod pace;
 mod retry;
 mod wakeup;
 
@@ -47,6 +48,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 pub use handle::{EngineHandle, EngineHealth};
 
+pub use pace::{DomainLimit, ThrottlePolicy, is_throttling};
 pub use retry::RetryPolicy;
 pub use wakeup::Wakeup;
 
@@ -79,9 +81,19 @@ pub struct EngineConfig {
     /// connection error. A delivery is sent only while its lease has room for a
     /// whole send, so no send outlives its claim: keep it well below `lease`.
     pub send_timeout: Duration,
-    /// The service-wide send rate, if any: shared by every process sending
-    /// through the same relay on this store (see `DeliveryQueue::take_send_budget`).
-    pub send_rate: Option<SendRate>,
+    /// The relay this engine sends through (its host): the key of the
+    /// shared send budgets, so that processes sending through different
+    /// relays do not share them.
+    pub relay: String,
+    /// The service-wide send rate in sends per second, if any: shared by
+    /// every process sending through the same relay on this store (see
+    /// `DeliveryQueue::take_send_budget`).
+    pub send_rate: Option<u32>,
+    /// Caps on sends per second to single recipient domains, shared like
+    /// the send rate.
+    pub domain_limits: Vec<DomainLimit>,
+    /// How a recipient domain that answers "too many" is slowed.
+    pub throttle: ThrottlePolicy,
     /// Results written together at most (a group commit: whatever finished
     /// while the previous write was under way).
     pub result_group: usize,
@@ -104,23 +116,16 @@ impl Default for EngineConfig {
             lease: Duration::from_secs(30),
             send_timeout: Duration::from_secs(15),
             result_group: 64,
+            relay: "default".into(),
             send_rate: None,
+            domain_limits: Vec::new(),
+            throttle: ThrottlePolicy::default(),
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
             base_url: "http://127.0.0.1:8000".into(),
             message_id_domain: "skymailing.localhost".into(),
         }
     }
-}
-
-/// A cap on sends per second for every process sending through one relay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendRate {
-    /// The relay the budget is for (its host): processes sending through
-    /// different relays do not share a budget.
-    pub relay: String,
-    /// Sends per second, in all.
-    pub per_second: u32,
 }
 
 /// What one round did.
@@ -150,6 +155,8 @@ pub struct Engine {
     last_progress: AtomicI64,
     /// When the last scheduling pass began (milliseconds since the epoch, clock time).
     last_schedule: AtomicI64,
+    /// Recipient domains backing off after throttling replies.
+    backoffs: pace::Backoffs,
 }
 
 /// How many rounds of due mailings one scheduling pass handles at most.
@@ -200,6 +207,7 @@ impl Engine {
             writes_ok: watch::Sender::new(true),
             last_progress: AtomicI64::new(now),
             last_schedule: AtomicI64::new(now),
+            backoffs: pace::Backoffs::default(),
         }
     }
 
@@ -355,18 +363,21 @@ impl Engine {
             self.write_results(rx)
         );
         written?;
-        worked
+        worked.map(|w| w.attempted)
     }
 
     /// Claims a batch and sends it, handing each result to `results` as its
     /// send completes; renews the lease while it works.
     #[tracing::instrument(name = "engine.batch", level = "debug", skip_all)]
-    async fn claim_and_send(&self, results: &mpsc::Sender<DeliveryResult>) -> Result<usize, Error> {
+    async fn claim_and_send(
+        &self,
+        results: &mpsc::Sender<DeliveryResult>,
+    ) -> Result<Worked, Error> {
         if self.is_stopping() {
-            return Ok(0);
+            return Ok(Worked::default());
         }
         let Some(want) = self.send_budget().await? else {
-            return Ok(0);
+            return Ok(Worked::default());
         };
         let now = self.clock.now();
         let batch = self
@@ -374,16 +385,25 @@ impl Engine {
             .claim_deliveries(now, self.config.lease, want)
             .await?;
         self.progressed();
-        if let Some(rate) = &self.config.send_rate {
+        let claimed = batch.len();
+        let (batch, held) = self.pace_domains(batch, now).await?;
+        if let Some(per_second) = self.config.send_rate {
             let unused = want.saturating_sub(u32::try_from(batch.len()).unwrap_or(want));
             if unused > 0 {
                 self.queue
-                    .return_send_budget(&rate.relay, rate.per_second, unused)
+                    .return_send_budget(&self.config.relay, per_second, unused)
                     .await?;
             }
         }
+        for r in held {
+            // The writer outlives every batch loop: a send cannot fail here.
+            let _ = results.send(r).await;
+        }
         if batch.is_empty() {
-            return Ok(0);
+            return Ok(Worked {
+                attempted: 0,
+                claimed,
+            });
         }
         let lease = Lease {
             until: AtomicI64::new(
@@ -412,7 +432,11 @@ impl Engine {
         }))
         .buffer_unordered(self.config.concurrency.max(1))
         .fold(0usize, |attempted, r| async move {
-            let counted = usize::from(r.outcome != DeliveryOutcome::Released);
+            // Released and held back unsent: not attempts.
+            let counted = usize::from(!matches!(
+                r.outcome,
+                DeliveryOutcome::Released | DeliveryOutcome::Deferred { reply: None, .. }
+            ));
             // The writer outlives every batch loop: a send cannot fail here.
             let _ = results.send(r).await;
             attempted + counted
@@ -420,30 +444,98 @@ impl Engine {
         tokio::pin!(sends);
         let renewals = self.renew(&lease);
         tokio::pin!(renewals);
-        tokio::select! {
-            attempted = &mut sends => Ok(attempted),
+        let attempted = tokio::select! {
+            attempted = &mut sends => attempted,
             // Renewing never ends by itself.
-            () = &mut renewals => Ok(sends.await),
+            () = &mut renewals => sends.await,
+        };
+        Ok(Worked { attempted, claimed })
+    }
+
+    /// Holds back the claimed deliveries whose recipient domain is over its
+    /// configured limit (see [`pace`]): returns those to send now, and the
+    /// results that put the others back until the limit's budget refills.
+    /// (A domain backing off is paced as each send starts.)
+    async fn pace_domains(
+        &self,
+        batch: Vec<ClaimedDelivery>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<ClaimedDelivery>, Vec<DeliveryResult>), Error> {
+        if self.config.domain_limits.is_empty() {
+            return Ok((batch, Vec::new()));
         }
+        let mut order: Vec<String> = Vec::new();
+        let mut by_domain: HashMap<String, Vec<ClaimedDelivery>> = HashMap::new();
+        for d in batch {
+            let domain = domain_of(&d);
+            let list = by_domain.entry(domain.clone()).or_insert_with(|| {
+                order.push(domain);
+                Vec::new()
+            });
+            list.push(d);
+        }
+        let hold = |d: &ClaimedDelivery, at: DateTime<Utc>, domain: &str| DeliveryResult {
+            id: d.id,
+            attempt: d.attempt,
+            outcome: DeliveryOutcome::Deferred {
+                reply: None,
+                at,
+                domain: domain.to_owned(),
+            },
+        };
+        let (mut send, mut held) = (Vec::new(), Vec::new());
+        for domain in order {
+            let mut ready = by_domain.remove(&domain).unwrap_or_default();
+            if let Some(limit) = self.limit_of(&domain).filter(|_| !ready.is_empty()) {
+                let granted = self
+                    .queue
+                    .take_send_budget(
+                        &format!("{}|{domain}", self.config.relay),
+                        limit,
+                        u32::try_from(ready.len()).unwrap_or(u32::MAX),
+                        now,
+                    )
+                    .await? as usize;
+                // The rest wait for the budget's refill, spread at the limit.
+                let gap = 1_000_000 / i64::from(limit.max(1));
+                for (k, d) in ready.drain(granted.min(ready.len())..).enumerate() {
+                    let at = now + chrono::Duration::microseconds(gap * (k as i64 + 1));
+                    held.push(hold(&d, at, &domain));
+                }
+            }
+            send.extend(ready);
+        }
+        if !held.is_empty() {
+            metrics::counter!("skymailing_domain_waits_total").increment(held.len() as u64);
+        }
+        Ok((send, held))
+    }
+
+    /// The configured limit for a recipient domain, if any.
+    fn limit_of(&self, domain: &str) -> Option<u32> {
+        self.config
+            .domain_limits
+            .iter()
+            .find(|l| l.domain == domain)
+            .map(|l| l.per_second)
     }
 
     /// How many deliveries this batch may claim: the batch size, or under a
     /// service-wide send rate what the shared budget grants, waiting for it
     /// when it is spent. `None` when the engine stops meanwhile.
     async fn send_budget(&self) -> Result<Option<u32>, Error> {
-        let Some(rate) = &self.config.send_rate else {
+        let Some(per_second) = self.config.send_rate else {
             return Ok(Some(self.config.batch_size));
         };
-        let want = self.config.batch_size.min(rate.per_second.max(1));
-        let refill =
-            chrono::Duration::milliseconds(i64::from(1000 / rate.per_second.max(1)).max(5));
+        let want = self.config.batch_size.min(per_second.max(1));
+        let refill = chrono::Duration::milliseconds(i64::from(1000 / per_second.max(1)).max(5));
         loop {
             let granted = self
                 .queue
-                .take_send_budget(&rate.relay, rate.per_second, want, self.clock.now())
+                .take_send_budget(&self.config.relay, per_second, want, self.clock.now())
                 .await?;
             if granted > 0 {
-                metrics::gauge!("skymailing_send_rate_per_second").set(f64::from(rate.per_second));
+                metrics::gauge!("skymailing_send_rate_per_second").set(f64::from(per_second));
                 return Ok(Some(granted));
             }
             metrics::counter!("skymailing_send_budget_waits_total").increment(1);
@@ -665,6 +757,18 @@ impl Engine {
             // risk another worker sending it too.
             return result(DeliveryOutcome::Released);
         }
+        // A domain backing off: one send per gap, the others wait their slot.
+        let domain = domain_of(d);
+        if self.backoffs.any()
+            && let [pace::Pace::Wait(at)] = self.backoffs.pace(&domain, 1, self.clock.now())[..]
+        {
+            metrics::counter!("skymailing_domain_waits_total").increment(1);
+            return result(DeliveryOutcome::Deferred {
+                reply: None,
+                at,
+                domain,
+            });
+        }
         let (snapshot, compiled) = &*content;
         let unsubscribe_url = format!(
             "{}/unsubscribe/{}",
@@ -692,6 +796,7 @@ impl Engine {
             message_id: d.message_id(snapshot, &self.config.message_id_domain),
             unsubscribe_url: Some(unsubscribe_url),
         };
+        let started = self.clock.now();
         let sent = tokio::time::timeout(self.config.send_timeout, self.mailer.send(&email))
             .await
             .unwrap_or_else(|_| {
@@ -699,17 +804,37 @@ impl Engine {
                     detail: format!("no answer within {} s", self.config.send_timeout.as_secs()),
                 })
             });
+        let now = self.clock.now();
         let outcome = match sent {
-            Ok(reply) => DeliveryOutcome::Sent { reply },
+            Ok(reply) => {
+                if self.backoffs.any() {
+                    self.backoffs.accepted(&domain, &self.config.throttle, now);
+                }
+                DeliveryOutcome::Sent { reply }
+            }
             Err(SendError::Permanent { reply }) => DeliveryOutcome::Failed { reply },
-            Err(e @ (SendError::Transient { .. } | SendError::Connection { .. })) => {
+            Err(e) => {
+                // The domain asks us to slow down: it backs off, and this
+                // delivery waits its turn without using up a retry.
+                let throttled = if is_throttling(&e) {
+                    let limit = self.limit_of(&domain);
+                    self.backoffs
+                        .throttled(&domain, &self.config.throttle, limit, started, now)
+                } else {
+                    None
+                };
                 let reply = e.to_string();
-                match self.config.retry.delay(d.attempt) {
-                    Some(delay) => DeliveryOutcome::Retry {
-                        reply,
-                        at: self.clock.now() + delay,
+                match (throttled, self.config.retry.delay(d.attempt)) {
+                    (Some(at), _) => DeliveryOutcome::Deferred {
+                        reply: Some(reply),
+                        at,
+                        domain,
                     },
-                    None => DeliveryOutcome::Failed { reply },
+                    (None, Some(delay)) => DeliveryOutcome::Retry {
+                        reply,
+                        at: now + delay,
+                    },
+                    (None, None) => DeliveryOutcome::Failed { reply },
                 }
             }
         };
@@ -773,10 +898,10 @@ impl Engine {
                 if self.wakeup.notified().now_or_never().is_some() || self.schedule_is_due() {
                     self.schedule_due().await?;
                 }
-                let n = self.claim_and_send(&tx).await?;
-                attempted += n;
+                let worked = self.claim_and_send(&tx).await?;
+                attempted += worked.attempted;
                 finished += self.finish_runs().await?.len();
-                if n == 0 || self.is_stopping() {
+                if worked.claimed == 0 || self.is_stopping() {
                     return Ok::<_, Error>((attempted, finished));
                 }
             }
@@ -846,6 +971,20 @@ impl Engine {
     }
 }
 
+/// What one batch loop's turn did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Worked {
+    /// Sends attempted.
+    attempted: usize,
+    /// Deliveries claimed (sent, or held back for their domain).
+    claimed: usize,
+}
+
+/// A delivery's recipient domain, lower case.
+fn domain_of(d: &ClaimedDelivery) -> String {
+    d.email.domain().to_ascii_lowercase()
+}
+
 /// The text of a caught panic.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
@@ -861,13 +1000,14 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// application that installs a recorder (the server's Prometheus endpoint)
 /// sees them, others pay nothing.
 fn record_outcomes(results: &[DeliveryResult]) {
-    let (mut sent, mut failed, mut retry, mut released) = (0u64, 0u64, 0u64, 0u64);
+    let (mut sent, mut failed, mut retry, mut released, mut deferred) = (0u64, 0, 0, 0, 0);
     for r in results {
         match r.outcome {
             DeliveryOutcome::Sent { .. } => sent += 1,
             DeliveryOutcome::Failed { .. } => failed += 1,
             DeliveryOutcome::Retry { .. } => retry += 1,
             DeliveryOutcome::Released => released += 1,
+            DeliveryOutcome::Deferred { .. } => deferred += 1,
         }
     }
     for (outcome, n) in [
@@ -875,6 +1015,7 @@ fn record_outcomes(results: &[DeliveryResult]) {
         ("failed", failed),
         ("retry", retry),
         ("released", released),
+        ("deferred", deferred),
     ] {
         if n > 0 {
             metrics::counter!("skymailing_deliveries_total", "outcome" => outcome).increment(n);

@@ -52,6 +52,7 @@ macro_rules! store_conformance_tests {
             expired_lease_is_claimed_again_with_a_higher_attempt,
             retry_returns_to_pending_until_its_time,
             released_delivery_is_pending_again_without_counting_the_attempt,
+            deferred_delivery_waits_for_its_domain_without_counting_the_attempt,
             concurrent_claimers_claim_each_delivery_exactly_once,
             disabling_cancels_pending_deliveries,
             blocking_an_owner_cancels_pending_and_ends_sessions,
@@ -1567,6 +1568,66 @@ pub async fn released_delivery_is_pending_again_without_counting_the_attempt(s: 
     );
 }
 
+/// A delivery held back for its domain is pending until its time, its
+/// attempt not counted, its last reply kept unless a new one is given, and
+/// its run shows what it waits for until it is sent.
+pub async fn deferred_delivery_waits_for_its_domain_without_counting_the_attempt(s: S) {
+    let (_, _, run) = run_with(&s, "ann@example.com", 3).await;
+    let c = s.claim_deliveries(t0(), LEASE, 10).await.unwrap();
+    assert_eq!(c.len(), 3);
+    let at = t0() + Span::seconds(2);
+    let defer = |d: &ClaimedDelivery, reply: Option<&str>| DeliveryResult {
+        id: d.id,
+        attempt: d.attempt,
+        outcome: DeliveryOutcome::Deferred {
+            reply: reply.map(str::to_owned),
+            at,
+            domain: "example.com".into(),
+        },
+    };
+    let results = [
+        defer(&c[0], Some("421 4.7.0 Too many messages")),
+        defer(&c[1], None),
+        sent(&c[2]),
+    ];
+    assert_eq!(s.complete_deliveries(&results, t0()).await.unwrap(), 3);
+    let t = s.run_totals(run.id).await.unwrap();
+    assert_eq!((t.pending, t.sent), (2, 1));
+    assert_eq!(t.waiting, vec![("example.com".to_owned(), 2)]);
+    assert_eq!(t.activity(), crate::RunActivity::WaitingForDomains);
+    let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
+    let d0 = ds.iter().find(|d| d.id == c[0].id).unwrap();
+    assert_eq!(
+        (d0.state, d0.attempts, d0.next_attempt_at, d0.last_reply.as_deref()),
+        (
+            DeliveryState::Pending,
+            0,
+            at,
+            Some("421 4.7.0 Too many messages")
+        )
+    );
+    let d1 = ds.iter().find(|d| d.id == c[1].id).unwrap();
+    assert_eq!((d1.attempts, d1.last_reply.as_deref()), (0, None));
+    assert!(
+        s.claim_deliveries(at - Span::seconds(1), LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its time"
+    );
+    let again = s.claim_deliveries(at, LEASE, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.attempt).collect::<Vec<_>>(),
+        vec![1, 1],
+        "the held-back attempt was not counted"
+    );
+    let done: Vec<_> = again.iter().map(sent).collect();
+    s.complete_deliveries(&done, at).await.unwrap();
+    let t = s.run_totals(run.id).await.unwrap();
+    assert_eq!((t.sent, t.waiting.len()), (3, 0));
+    assert_eq!(t.activity(), crate::RunActivity::Done);
+}
+
 /// N claimers racing over one queue: every delivery is claimed and completed exactly once.
 pub async fn concurrent_claimers_claim_each_delivery_exactly_once(s: S) {
     const N: usize = 2_000;
@@ -1740,6 +1801,7 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
             failed: 3,
             cancelled: 0,
             suppressed: 0,
+            waiting: vec![],
             failures: vec![
                 ("550 5.1.1 user unknown".into(), 2),
                 ("554 rejected".into(), 1)

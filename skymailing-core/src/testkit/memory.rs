@@ -17,6 +17,8 @@ struct DeliveryRow {
     d: Delivery,
     lease_until: Option<DateTime<Utc>>,
     unsubscribe_token: String,
+    /// The recipient domain it is held back for.
+    waiting_for: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,10 +113,16 @@ impl State {
     fn totals(&self, run: RunId) -> RunTotals {
         let mut t = RunTotals::default();
         let mut failures: HashMap<String, u64> = HashMap::new();
+        let mut waiting: HashMap<String, u64> = HashMap::new();
         for row in self.deliveries.values().filter(|r| r.d.run_id == run) {
             t.total += 1;
             match row.d.state {
-                DeliveryState::Pending => t.pending += 1,
+                DeliveryState::Pending => {
+                    t.pending += 1;
+                    if let Some(domain) = &row.waiting_for {
+                        *waiting.entry(domain.clone()).or_default() += 1;
+                    }
+                }
                 DeliveryState::Sending => t.sending += 1,
                 DeliveryState::Sent => t.sent += 1,
                 DeliveryState::Failed => {
@@ -130,6 +138,7 @@ impl State {
             }
         }
         t.failures = sort_failures(failures);
+        t.waiting = sort_failures(waiting);
         t
     }
 }
@@ -849,6 +858,7 @@ impl DeliveryQueue for MemoryStore {
                     },
                     lease_until: None,
                     unsubscribe_token: c.unsubscribe_token,
+                    waiting_for: None,
                 },
             );
         }
@@ -1008,6 +1018,7 @@ impl DeliveryQueue for MemoryStore {
             }
             applied += 1;
             row.lease_until = None;
+            row.waiting_for = None;
             row.d.updated_at = now;
             match &r.outcome {
                 DeliveryOutcome::Sent { reply } => {
@@ -1034,6 +1045,19 @@ impl DeliveryQueue for MemoryStore {
                         DeliveryState::Cancelled
                     };
                     row.d.attempts -= 1;
+                }
+                DeliveryOutcome::Deferred { reply, at, domain } => {
+                    row.d.state = if may_send {
+                        DeliveryState::Pending
+                    } else {
+                        DeliveryState::Cancelled
+                    };
+                    row.d.attempts -= 1;
+                    if let Some(reply) = reply {
+                        row.d.last_reply = Some(reply.clone());
+                    }
+                    row.d.next_attempt_at = *at;
+                    row.waiting_for = Some(domain.clone());
                 }
             }
         }

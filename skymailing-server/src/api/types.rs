@@ -256,6 +256,20 @@ pub struct RunProgress {
     /// Done (sent, failed or cancelled) out of the total, 0–100.
     pub percent: u8,
     pub failures: Vec<FailureCount>,
+    /// What the run is doing now: `sending`, `waiting_for_turn` (other runs
+    /// share the send rate, or a retry is due later), `waiting_for_domains`
+    /// (see `waiting`) or `done`.
+    pub activity: String,
+    /// Pending deliveries held back for their recipient domain (over its
+    /// limit, or asking us to slow down), most first.
+    pub waiting: Vec<DomainWait>,
+}
+
+/// A recipient domain and how many of a run's deliveries wait for it.
+#[derive(Debug, Object)]
+pub struct DomainWait {
+    pub domain: String,
+    pub count: u64,
 }
 
 /// A run with its live progress.
@@ -269,6 +283,7 @@ impl From<RunDetail> for RunDetailOut {
     fn from(d: RunDetail) -> Self {
         let t = d.totals;
         let percent = t.percent();
+        let activity: &'static str = t.activity().into();
         RunDetailOut {
             run: d.run.into(),
             progress: RunProgress {
@@ -283,6 +298,12 @@ impl From<RunDetail> for RunDetailOut {
                     .failures
                     .into_iter()
                     .map(|(reply, count)| FailureCount { reply, count })
+                    .collect(),
+                activity: activity.to_owned(),
+                waiting: t
+                    .waiting
+                    .into_iter()
+                    .map(|(domain, count)| DomainWait { domain, count })
                     .collect(),
             },
         }

@@ -279,8 +279,20 @@ mod workers_on_pg {
 
     /// A worker with a short lease; its log goes to the test's output.
     fn worker(db: &str, smtp: &str, from: &str, dir: &std::path::Path) -> Child {
+        worker_with(db, smtp, from, dir, &[])
+    }
+
+    /// [`worker`] with more settings (environment variables).
+    fn worker_with(
+        db: &str,
+        smtp: &str,
+        from: &str,
+        dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Child {
         Command::new(env!("CARGO_BIN_EXE_skymailing"))
             .arg("worker")
+            .envs(env.iter().copied())
             .current_dir(dir)
             .env("DATABASE_URL", db)
             .env("SKYMAILING_MAIL_URL", smtp)
@@ -489,6 +501,147 @@ mod workers_on_pg {
             per_worker.len() >= 2,
             "the workers shared the work: {per_worker:?}"
         );
+    }
+
+    /// When each recipient's message arrived, by recipient domain.
+    fn arrivals_by_domain(server: &TestSmtpServer) -> HashMap<String, Vec<std::time::SystemTime>> {
+        let mut out: HashMap<String, Vec<std::time::SystemTime>> = HashMap::new();
+        for r in server.received() {
+            for to in &r.to {
+                let domain = to.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
+                out.entry(domain).or_default().push(r.arrived_at);
+            }
+        }
+        for times in out.values_mut() {
+            times.sort();
+        }
+        out
+    }
+
+    /// The attempts counted for each delivery, most first.
+    async fn attempts(pool: &PgPool) -> Vec<i32> {
+        sqlx::query_scalar("SELECT attempts FROM deliveries ORDER BY attempts DESC")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    }
+
+    /// A domain that answers "421 too many" is slowed down on its own: the
+    /// other domain's mail goes out at full pace, the throttled domain's mail
+    /// all arrives in the end, and no delivery used up a retry on a throttling
+    /// reply (with the default retries, one would wait 15–30 s and count two
+    /// attempts).
+    #[sqlx::test(migrations = false)]
+    async fn a_throttling_domain_is_slowed_alone_and_its_deliveries_keep_their_retries(
+        pool: PgPool,
+    ) {
+        const PER_DOMAIN: usize = 60;
+        const THROTTLE: usize = 10;
+        let store = PgStore::from_pool(pool.clone()).await.unwrap();
+        let server = TestSmtpServer::start();
+        server.throttle_domain("slow.test", THROTTLE);
+        let message = MessageDraft::parse("News", "Hello {{ name }}", None).unwrap();
+        skymailing_bench::pg_mailing_to(
+            &store,
+            2 * PER_DOMAIN as i64,
+            &["slow.test", "fast.test"],
+            &message,
+            Utc::now().trunc_subsecs(6),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let _worker = worker(&database_url(&pool), &server.url(), "w@mail.example", dir.path());
+        let report = wait_for("the run to finish", async || report(&store).await).await;
+        assert_eq!(report, format!("Sent {0} of {0}", 2 * PER_DOMAIN));
+        let arrivals = arrivals_by_domain(&server);
+        let (slow, fast) = (&arrivals["slow.test"], &arrivals["fast.test"]);
+        assert_eq!((slow.len(), fast.len()), (PER_DOMAIN, PER_DOMAIN));
+        let span = |t: &[std::time::SystemTime]| {
+            t[t.len() - 1].duration_since(t[0]).unwrap_or_default()
+        };
+        eprintln!(
+            "throttled domain: {} '421 too many' replies; slow.test took {:.1} s, fast.test {:.1} s",
+            server.throttled(),
+            span(slow).as_secs_f64(),
+            span(fast).as_secs_f64()
+        );
+        assert!(server.throttled() > 0, "the relay did throttle");
+        // The other domain kept its pace: all of it was in before half of
+        // the throttled domain's (which cannot go faster than 10/s).
+        assert!(
+            fast[PER_DOMAIN - 1] < slow[PER_DOMAIN / 2],
+            "fast.test waited behind slow.test"
+        );
+        // Backing off, not hammering: about one "too many" per delivery
+        // from the first burst, few after.
+        assert!(
+            server.throttled() <= PER_DOMAIN + PER_DOMAIN / 2,
+            "{} throttling replies: the domain was not slowed",
+            server.throttled()
+        );
+        assert!(
+            attempts(&pool).await.iter().all(|a| *a == 1),
+            "a throttling reply used up an attempt: {:?}",
+            &attempts(&pool).await[..5]
+        );
+    }
+
+    /// `--domain-limit` holds for the whole service: two workers limited to
+    /// 10/s for one domain send it about 10 a second together, while the
+    /// other domain goes at full pace.
+    #[sqlx::test(migrations = false)]
+    async fn a_domain_limit_is_shared_by_every_worker(pool: PgPool) {
+        const PER_DOMAIN: usize = 150;
+        const LIMIT: usize = 10;
+        let store = PgStore::from_pool(pool.clone()).await.unwrap();
+        let server = TestSmtpServer::start();
+        let message = MessageDraft::parse("News", "Hello {{ name }}", None).unwrap();
+        skymailing_bench::pg_mailing_to(
+            &store,
+            2 * PER_DOMAIN as i64,
+            &["limited.test", "free.test"],
+            &message,
+            Utc::now().trunc_subsecs(6),
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = database_url(&pool);
+        let limit = format!("limited.test={LIMIT}/s");
+        let env = [("SKYMAILING_DOMAIN_LIMIT", limit.as_str())];
+        let _workers = [
+            worker_with(&db, &server.url(), "w1@mail.example", dir.path(), &env),
+            worker_with(&db, &server.url(), "w2@mail.example", dir.path(), &env),
+        ];
+        wait_for("the free domain's mail", async || {
+            let a = arrivals_by_domain(&server);
+            (a.get("free.test").map_or(0, Vec::len) == PER_DOMAIN).then_some(())
+        })
+        .await;
+        let limited_so_far = arrivals_by_domain(&server)
+            .get("limited.test")
+            .map_or(0, Vec::len);
+        assert!(
+            limited_so_far < PER_DOMAIN / 2,
+            "the limited domain does not hold the other back ({limited_so_far} of it sent)"
+        );
+        // Measure a window of the limited domain alone.
+        let (start, before) = (
+            std::time::Instant::now(),
+            arrivals_by_domain(&server)["limited.test"].len(),
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let secs = start.elapsed().as_secs_f64();
+        let sent = arrivals_by_domain(&server)["limited.test"].len() - before;
+        eprintln!(
+            "domain_limit: workers=2 limit={LIMIT}/s sent={sent} in {secs:.1} s = {:.1}/s",
+            sent as f64 / secs
+        );
+        let most = (LIMIT as f64 * secs * 1.1) as usize + LIMIT;
+        assert!(sent <= most, "{sent} sent in {secs:.1} s: more than {most}");
+        assert!(sent >= LIMIT, "the limited domain still sends: {sent}");
+        let report = wait_for("the run to finish", async || report(&store).await).await;
+        assert_eq!(report, format!("Sent {0} of {0}", 2 * PER_DOMAIN));
+        assert!(attempts(&pool).await.iter().all(|a| *a == 1));
     }
 
     /// Three workers share one run: every recipient exactly once.

@@ -8,7 +8,7 @@ use poem::handler;
 use poem::web::{Data, Json, Path, Query};
 use skymailing_core::{Error, RunId};
 
-use super::mailings::{Progress, RunRow, counts, run_progress, run_row};
+use super::mailings::{Progress, RunRow, activity, counts, run_progress, run_row};
 use super::{ListParams, PageResult, pager};
 use crate::Service;
 use crate::web::{Chrome, Viewer, chart, render};
@@ -65,6 +65,7 @@ struct RunPage {
     run: RunRow,
     percent: u8,
     counts: String,
+    activity: String,
     deliveries: Option<Vec<DeliveryRow>>,
     pager: String,
 }
@@ -80,6 +81,7 @@ pub(crate) async fn run(
     let t = &detail.totals;
     let percent = t.percent();
     let counts = counts(viewer.lang, t.sent, t.failed, t.total);
+    let activity = activity(viewer.lang, t);
     // Addresses are the owner's, managers' and admins': others see the report only.
     let (deliveries, pager) = match service
         .app
@@ -109,6 +111,7 @@ pub(crate) async fn run(
         run: run_row(&viewer, detail.run),
         percent,
         counts,
+        activity,
         deliveries,
         pager,
     }))

@@ -528,6 +528,8 @@ pub(crate) struct Progress {
     pub percent: u8,
     pub done: bool,
     pub counts: String,
+    /// What the run is doing now (empty once it is done).
+    pub activity: String,
     pub report: Option<String>,
 }
 
@@ -542,8 +544,27 @@ pub(crate) async fn run_progress(
         percent: t.percent(),
         done: d.run.finished_at.is_some(),
         counts: counts(viewer.lang, t.sent, t.failed, t.total),
+        activity: activity(viewer.lang, &t),
         report: d.run.report.map(|r| viewer.lang.report(&r)),
     })
+}
+
+/// What a run is doing, in words: sending, waiting for its turn, or waiting
+/// for the recipient domains that hold it back (with how many each).
+pub(crate) fn activity(lang: Lang, t: &skymailing_core::RunTotals) -> String {
+    let activity = t.activity();
+    if activity == skymailing_core::RunActivity::Done {
+        return String::new();
+    }
+    let key: &'static str = activity.into();
+    let domains = t
+        .waiting
+        .iter()
+        .map(|(d, n)| format!("{d} ({n})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    lang.t(&format!("run_activity.{key}"))
+        .replace("%{domains}", &domains)
 }
 
 /// What the mailing page's bar polls: its newest run (none yet: 0 %, waiting).
@@ -564,6 +585,7 @@ pub(crate) async fn progress(
             percent: 0,
             done: false,
             counts: viewer.t("mailings.starting"),
+            activity: String::new(),
             report: None,
         },
     };
