@@ -16,23 +16,33 @@ pub async fn pg_mailing(
     message: &MessageDraft,
     start: DateTime<Utc>,
 ) -> Mailing {
-    pg_mailing_to(store, n, &["example.com"], message, start).await
+    pg_mailing_to(
+        store,
+        "owner@example.com",
+        n,
+        &["example.com"],
+        message,
+        start,
+    )
+    .await
 }
 
-/// [`pg_mailing`] with the clients' addresses spread over `domains` in turn
-/// (`r1@` the first domain, `r2@` the second, …).
+/// [`pg_mailing`] for a new owner `owner` (an email), with the clients'
+/// addresses spread over `domains` in turn (`r1@` the first domain, `r2@` the
+/// second, …).
 pub async fn pg_mailing_to(
     store: &PgStore,
+    owner: &str,
     n: i64,
     domains: &[&str],
     message: &MessageDraft,
     start: DateTime<Utc>,
 ) -> Mailing {
     let now = Utc::now();
-    let owner = active_user(store, "owner@example.com", Role::User, TimeZone::UTC, now).await;
+    let owner = active_user(store, owner, Role::User, TimeZone::UTC, now).await;
     sqlx::query(
         "INSERT INTO clients (owner_id, email, full_name, unsubscribe_token, created_at) \
-         SELECT $1, 'r' || i || '@' || ($4::text[])[1 + (i - 1) % cardinality($4::text[])], 'Recipient ' || i, md5(i::text), $2 \
+         SELECT $1, 'r' || i || '@' || ($4::text[])[1 + (i - 1) % cardinality($4::text[])], 'Recipient ' || i, md5($1::text || '-' || i::text), $2 \
          FROM generate_series(1, $3) i",
     )
     .bind(owner.id.0)

@@ -73,20 +73,23 @@ impl Handler for Recorder {
         {
             let mut state = self.state.lock().unwrap();
             let domain = to.rsplit_once('@').map_or("", |(_, d)| d).to_owned();
-            let over = state.throttles.get_mut(&domain).is_some_and(|(most, last)| {
-                let now = std::time::Instant::now();
-                while last
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-                {
-                    last.pop_front();
-                }
-                if last.len() >= *most {
-                    return true;
-                }
-                last.push_back(now);
-                false
-            });
+            let over = state
+                .throttles
+                .get_mut(&domain)
+                .is_some_and(|(most, last)| {
+                    let now = std::time::Instant::now();
+                    while last
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+                    {
+                        last.pop_front();
+                    }
+                    if last.len() >= *most {
+                        return true;
+                    }
+                    last.push_back(now);
+                    false
+                });
             if over {
                 state.throttled += 1;
                 return Response::custom(

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use skymailing_store_sql::OutcomeRow;
 use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
 use skymailing_core::*;
+use skymailing_store_sql::OutcomeRow;
 use sqlx::types::Json;
 
 use crate::rows::{

@@ -159,6 +159,8 @@ pub struct Engine {
     backoffs: pace::Backoffs,
 }
 
+/// How often a draining engine looks for mailings whose start came.
+const DRAIN_SCHEDULE_EVERY: Duration = Duration::from_millis(500);
 /// How many rounds of due mailings one scheduling pass handles at most.
 const SCHEDULE_ROUNDS: usize = 20;
 /// Compiled runs kept between batches.
@@ -239,10 +241,14 @@ impl Engine {
             .store(self.clock.now().timestamp_millis(), Ordering::SeqCst);
     }
 
-    /// Whether a polling interval has passed since the last scheduling pass.
+    /// Whether a scheduling pass is due while the engine drains the queue:
+    /// every half second at most (or every polling interval, if shorter), so
+    /// that a mailing whose start comes during a long run begins its own run
+    /// within about a second, not a whole polling interval later.
     fn schedule_is_due(&self) -> bool {
         let last = self.last_schedule.load(Ordering::SeqCst);
-        let every = i64::try_from(self.config.poll_interval.as_millis()).unwrap_or(i64::MAX);
+        let every = self.config.poll_interval.min(DRAIN_SCHEDULE_EVERY);
+        let every = i64::try_from(every.as_millis()).unwrap_or(i64::MAX);
         self.clock.now().timestamp_millis() - last >= every
     }
 
@@ -892,8 +898,8 @@ impl Engine {
             let (mut attempted, mut finished) = (0, 0);
             loop {
                 // A long drain must not hold back new mailings: one made now
-                // (a wake-up) or one whose start came (the polling interval)
-                // starts its run between batches, and fair claiming sends it
+                // (a wake-up) or one whose start came (checked every half
+                // second) starts its run between batches, and fair claiming sends it
                 // beside the runs already going.
                 if self.wakeup.notified().now_or_never().is_some() || self.schedule_is_due() {
                     self.schedule_due().await?;

@@ -217,7 +217,11 @@ impl Backoffs {
                     .increment(1);
                 metrics::gauge!("skymailing_domain_backoff_level", "domain" => domain.to_owned())
                     .set(1.0);
-                tracing::info!(domain, per_second = first, "a domain is throttling: backing off");
+                tracing::info!(
+                    domain,
+                    per_second = first,
+                    "a domain is throttling: backing off"
+                );
                 Some(now + gap)
             }
             Some(b) => {
@@ -235,7 +239,12 @@ impl Backoffs {
                         .increment(1);
                     metrics::gauge!("skymailing_domain_backoff_level", "domain" => domain.to_owned())
                         .set(f64::from(b.level));
-                    tracing::info!(domain, level = b.level, gap_ms = b.gap.num_milliseconds(), "a domain is still throttling: slower");
+                    tracing::info!(
+                        domain,
+                        level = b.level,
+                        gap_ms = b.gap.num_milliseconds(),
+                        "a domain is still throttling: slower"
+                    );
                 }
                 let slot = b.next_wait.max(b.next_free).max(now + b.gap);
                 b.next_wait = slot + b.gap;
@@ -356,7 +365,11 @@ mod tests {
         );
         assert_eq!(
             b.pace("a.test", 3, at(60)),
-            vec![Pace::Wait(at(400)), Pace::Wait(at(500)), Pace::Wait(at(600))]
+            vec![
+                Pace::Wait(at(400)),
+                Pace::Wait(at(500)),
+                Pace::Wait(at(600))
+            ]
         );
         // Slots come due one per gap: each held-back delivery is sent in turn.
         assert_eq!(b.pace("a.test", 1, at(100)), vec![Pace::Send]);

@@ -1598,7 +1598,12 @@ pub async fn deferred_delivery_waits_for_its_domain_without_counting_the_attempt
     let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
     let d0 = ds.iter().find(|d| d.id == c[0].id).unwrap();
     assert_eq!(
-        (d0.state, d0.attempts, d0.next_attempt_at, d0.last_reply.as_deref()),
+        (
+            d0.state,
+            d0.attempts,
+            d0.next_attempt_at,
+            d0.last_reply.as_deref()
+        ),
         (
             DeliveryState::Pending,
             0,

@@ -543,6 +543,7 @@ mod workers_on_pg {
         let message = MessageDraft::parse("News", "Hello {{ name }}", None).unwrap();
         skymailing_bench::pg_mailing_to(
             &store,
+            "owner@example.com",
             2 * PER_DOMAIN as i64,
             &["slow.test", "fast.test"],
             &message,
@@ -550,15 +551,19 @@ mod workers_on_pg {
         )
         .await;
         let dir = tempfile::tempdir().unwrap();
-        let _worker = worker(&database_url(&pool), &server.url(), "w@mail.example", dir.path());
+        let _worker = worker(
+            &database_url(&pool),
+            &server.url(),
+            "w@mail.example",
+            dir.path(),
+        );
         let report = wait_for("the run to finish", async || report(&store).await).await;
         assert_eq!(report, format!("Sent {0} of {0}", 2 * PER_DOMAIN));
         let arrivals = arrivals_by_domain(&server);
         let (slow, fast) = (&arrivals["slow.test"], &arrivals["fast.test"]);
         assert_eq!((slow.len(), fast.len()), (PER_DOMAIN, PER_DOMAIN));
-        let span = |t: &[std::time::SystemTime]| {
-            t[t.len() - 1].duration_since(t[0]).unwrap_or_default()
-        };
+        let span =
+            |t: &[std::time::SystemTime]| t[t.len() - 1].duration_since(t[0]).unwrap_or_default();
         eprintln!(
             "throttled domain: {} '421 too many' replies; slow.test took {:.1} s, fast.test {:.1} s",
             server.throttled(),
@@ -598,6 +603,7 @@ mod workers_on_pg {
         let message = MessageDraft::parse("News", "Hello {{ name }}", None).unwrap();
         skymailing_bench::pg_mailing_to(
             &store,
+            "owner@example.com",
             2 * PER_DOMAIN as i64,
             &["limited.test", "free.test"],
             &message,
