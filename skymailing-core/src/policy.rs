@@ -6,7 +6,7 @@
 //! not leak); something the actor can see but not change answers
 //! [`Decision::Deny`]. `docs/permissions.md` mirrors this table.
 
-use crate::{Error, Reason, Role, UserId};
+use crate::{DisabledBy, Error, Mailing, Reason, Role, UserId};
 
 /// A signed-in, active user as seen by the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,6 +230,18 @@ pub fn decide(actor: Actor, action: Action, target: Target) -> Decision {
 pub fn authorize(actor: Actor, action: Action, target: Target) -> Result<Principal, Error> {
     decide(actor, action, target).into_result()?;
     actor.principal()
+}
+
+/// Whether `actor` may enable `mailing` again: whoever may switch it (its
+/// owner, managers, admins), except that a mailing a manager disabled comes
+/// back only by a manager's or an admin's hand (`Forbidden` with
+/// [`Reason::DisabledByManager`] for its owner).
+pub fn check_enable(actor: Actor, mailing: &Mailing) -> Result<Principal, Error> {
+    let p = authorize(actor, Action::ToggleMailing, Target::OwnedBy(mailing.owner))?;
+    if mailing.disabled_by == Some(DisabledBy::Manager) && p.role == Role::User {
+        return Err(Error::Forbidden(Reason::DisabledByManager));
+    }
+    Ok(p)
 }
 
 #[cfg(test)]

@@ -855,6 +855,71 @@ async fn a_template_syntax_error_is_refused_with_its_position() {
 
 // ---- mailings ----
 
+/// Core answers the questions the pages ask before showing a form or a
+/// button: who may create, which list a role sees by default, and who may
+/// switch a mailing back on once a manager switched it off.
+#[tokio::test]
+async fn core_answers_who_may_create_toggle_and_see_what() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    assert_eq!(MailingScope::default_for(Role::User), MailingScope::Own);
+    assert_eq!(MailingScope::default_for(Role::Manager), MailingScope::All);
+    assert_eq!(MailingScope::default_for(Role::Admin), MailingScope::All);
+    assert!(w.app.mailings.can_create(ann).is_ok());
+    assert!(w.app.clients.can_create(ann).is_ok());
+    assert!(matches!(
+        w.app.mailings.can_create(manager),
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app.clients.can_create(manager),
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app.mailings.can_create(Actor::Anonymous),
+        Err(Error::Unauthenticated)
+    ));
+    assert!(w.app.blog.can_write(admin).is_ok());
+    assert!(w.app.blog.can_write(manager).is_err());
+    let ids = w.clients(ann, &["x@example.com"]).await;
+    let m = w
+        .mailing(
+            ann,
+            &ids,
+            t("2026-06-01T09:00:00Z"),
+            t("2026-06-02T09:00:00Z"),
+            Periodicity::Once,
+        )
+        .await;
+    for actor in [ann, manager, admin] {
+        assert!(w.app.mailings.can_toggle(actor, &m), "{actor:?}");
+    }
+    // Switched off by its owner: the owner may switch it on again.
+    let off = w.app.mailings.disable(ann, m.id).await.unwrap().mailing;
+    assert!(w.app.mailings.can_toggle(ann, &off));
+    w.app.mailings.enable(ann, m.id).await.unwrap();
+    // Switched off by a manager: only staff may, and the use case agrees.
+    let off = w.app.mailings.disable(manager, m.id).await.unwrap().mailing;
+    assert!(!w.app.mailings.can_toggle(ann, &off));
+    assert!(matches!(
+        w.app.mailings.enable(ann, m.id).await,
+        Err(Error::Forbidden(Reason::DisabledByManager))
+    ));
+    assert!(w.app.mailings.can_toggle(manager, &off));
+    assert!(w.app.mailings.can_toggle(admin, &off));
+    assert!(
+        w.app
+            .mailings
+            .enable(admin, m.id)
+            .await
+            .unwrap()
+            .mailing
+            .enabled
+    );
+}
+
 #[tokio::test]
 async fn mailings_are_private_to_users_and_visible_to_managers() {
     let w = world_at("2026-05-01T09:00:00Z");

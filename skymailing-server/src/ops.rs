@@ -23,7 +23,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub(crate) async fn readyz(service: Data<&Service>) -> Response {
     // A probe wants its answer in time: a database that does not answer
     // within the bound is as good as gone.
-    let database = match tokio::time::timeout(PROBE_TIMEOUT, service.app.store.ping()).await {
+    let database = match tokio::time::timeout(PROBE_TIMEOUT, service.app.stats.ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check: database unreachable");
@@ -61,7 +61,7 @@ pub(crate) async fn readyz(service: Data<&Service>) -> Response {
 #[handler]
 pub(crate) async fn prometheus(service: Data<&Service>) -> Response {
     let handle = crate::metrics::prometheus();
-    match service.app.store.pending_deliveries().await {
+    match service.app.stats.queue_depth().await {
         Ok(n) => metrics::gauge!("skymailing_deliveries_pending").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count pending deliveries"),
     }

@@ -23,6 +23,11 @@ impl BlogService {
         decide(actor, Action::WriteBlog, Target::None) == Decision::Allow
     }
 
+    /// Whether `actor` may write the blog (its editor pages ask first): admins.
+    pub fn can_write(&self, actor: Actor) -> Result<(), Error> {
+        authorize(actor, Action::WriteBlog, Target::None).map(drop)
+    }
+
     /// Published posts; admins also see drafts.
     #[tracing::instrument(name = "blog.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<BlogPost>, Error> {

@@ -34,6 +34,12 @@ impl ClientService {
         ClientService { clients, clock }
     }
 
+    /// Whether `actor` may add clients (the new-client form asks before
+    /// showing itself): `Forbidden` for managers, who keep none.
+    pub fn can_create(&self, actor: Actor) -> Result<(), Error> {
+        authorize(actor, Action::ManageClients, Target::None).map(drop)
+    }
+
     /// The actor's clients.
     #[tracing::instrument(name = "clients.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Client>, Error> {

@@ -12,7 +12,7 @@ use crate::ports::{Clock, MailingStore, RunFilter, RunStore, UserStore};
 use crate::schedule::Schedule;
 use crate::{
     DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page,
-    Periodicity, Reason, Role, Run, TimeZone, UserId,
+    Periodicity, Role, Run, TimeZone, UserId,
 };
 
 /// Which mailings to list.
@@ -22,6 +22,18 @@ pub enum MailingScope {
     Own,
     /// Everyone's (managers and admins).
     All,
+}
+
+impl MailingScope {
+    /// The list a role sees when it does not choose: a user their own,
+    /// managers and admins everyone's.
+    pub fn default_for(role: Role) -> Self {
+        if role == Role::User {
+            MailingScope::Own
+        } else {
+            MailingScope::All
+        }
+    }
 }
 
 /// A mailing with its status at the time of the request.
@@ -59,6 +71,24 @@ impl MailingService {
             runs,
             clock,
             wakeup,
+        }
+    }
+
+    /// Whether `actor` may create mailings (the new-mailing form asks before
+    /// showing itself): `Forbidden` for managers, who keep none.
+    pub fn can_create(&self, actor: Actor) -> Result<(), Error> {
+        authorize(actor, Action::ManageMailings, Target::None).map(drop)
+    }
+
+    /// Whether `actor` may switch this mailing on or off now (the mailing's
+    /// page shows the button only then): the owner and staff, except that a
+    /// mailing a manager disabled comes back only by staff's hand.
+    pub fn can_toggle(&self, actor: Actor, mailing: &Mailing) -> bool {
+        if mailing.enabled {
+            crate::policy::decide(actor, Action::ToggleMailing, Target::OwnedBy(mailing.owner))
+                == crate::policy::Decision::Allow
+        } else {
+            crate::policy::check_enable(actor, mailing).is_ok()
         }
     }
 
@@ -204,13 +234,10 @@ impl MailingService {
     #[tracing::instrument(name = "mailings.enable", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn enable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
         let m = self.load(actor, id, Action::ToggleMailing).await?;
-        let p = actor.principal()?;
         if m.enabled {
             return Ok(self.view(m));
         }
-        if m.disabled_by == Some(DisabledBy::Manager) && p.role == Role::User {
-            return Err(Error::Forbidden(Reason::DisabledByManager));
-        }
+        crate::policy::check_enable(actor, &m)?;
         let tz = self.time_zone(m.owner).await?;
         let now = self.clock.now();
         let next = schedule_of(m.start_at, m.end_at, m.periodicity, tz).seed(now);

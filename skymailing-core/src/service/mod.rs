@@ -72,10 +72,10 @@ pub struct SkyMailing {
     pub stats: StatsService,
     /// Wakes the engine when mailings change; share it with [`crate::engine::Engine`].
     pub wakeup: Wakeup,
-    /// The store, for adapters' own needs (readiness checks, the engine).
-    pub store: Arc<dyn Store>,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
+    /// The store: reached only through the use cases, so no caller can go
+    /// around a permission check.
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
     /// The settings.
     pub config: Arc<Config>,
 }
@@ -121,6 +121,11 @@ impl SkyMailing {
 }
 
 impl SkyMailing {
+    /// Now, by the service's clock (pages show times relative to it).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// An engine over the same store, clock and wake-up handle, so changes made
     /// through these use cases wake it at once. Unsubscribe links in mailings
     /// start with this service's `base_url`.

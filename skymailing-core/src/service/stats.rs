@@ -25,6 +25,20 @@ pub struct StatsService {
 }
 
 impl StatsService {
+    /// Whether the store answers: the readiness check (no permission needed;
+    /// it says nothing about anyone's data).
+    #[tracing::instrument(name = "stats.ping", level = "debug", skip_all)]
+    pub async fn ping(&self) -> Result<(), Error> {
+        Ok(self.stats.ping().await?)
+    }
+
+    /// Deliveries waiting to be sent, every user's together: the queue-depth
+    /// metric (a single number, like the home page's figures).
+    #[tracing::instrument(name = "stats.queue_depth", level = "debug", skip_all)]
+    pub async fn queue_depth(&self) -> Result<u64, Error> {
+        Ok(self.stats.pending_deliveries().await?)
+    }
+
     /// Wires the use cases.
     pub fn new(
         stats: Arc<dyn StatsStore>,

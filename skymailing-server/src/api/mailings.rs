@@ -6,7 +6,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, OpenApi};
 use skymailing_core::service::MailingScope;
-use skymailing_core::{ClientId, MailingDraft, MailingId, MessageId, Periodicity, Role};
+use skymailing_core::{ClientId, MailingDraft, MailingId, MessageId, Periodicity};
 
 use super::{
     BearerAuth, Created, MailingIn, MailingOut, NoContent, PageOf, RunOut, Tag, list_query,
@@ -53,8 +53,7 @@ impl MailingsApi {
         let scope = match scope.0 {
             Some(Scope::Own) => MailingScope::Own,
             Some(Scope::All) => MailingScope::All,
-            None if auth.0.user.role == Role::User => MailingScope::Own,
-            None => MailingScope::All,
+            None => MailingScope::default_for(auth.0.user.role),
         };
         let page = service
             .app

@@ -64,7 +64,8 @@ pub(crate) async fn users(
             blocked: u.state == UserState::Blocked,
             is_manager: u.role == Role::Manager,
             can_block: c.may(Action::BlockUser, target),
-            can_promote: c.may(Action::ChangeRole, target) && u.role != Role::Admin,
+            // The table refuses anyone a change of an admin's role.
+            can_promote: c.may(Action::ChangeRole, target),
         }
     };
     let pager = pager(viewer.lang, &page, &params);
@@ -129,13 +130,8 @@ struct Posts {
     pager: String,
 }
 
-fn require_writer(viewer: &Viewer) -> Result<(), Error> {
-    skymailing_core::policy::authorize(
-        viewer.actor,
-        skymailing_core::policy::Action::WriteBlog,
-        skymailing_core::policy::Target::None,
-    )
-    .map(|_| ())
+fn require_writer(service: &Service, viewer: &Viewer) -> Result<(), Error> {
+    service.app.blog.can_write(viewer.actor)
 }
 
 #[handler]
@@ -144,7 +140,7 @@ pub(crate) async fn posts(
     viewer: Data<&Viewer>,
     Query(params): Query<ListParams>,
 ) -> PageResult {
-    require_writer(&viewer)?;
+    require_writer(&service, &viewer)?;
     let page = service
         .app
         .blog
@@ -278,7 +274,7 @@ async fn save_post(
     input: &PostInput,
     current_image: Option<String>,
 ) -> Result<(), Error> {
-    require_writer(viewer)?;
+    require_writer(service, viewer)?;
     // Validate the text first, so a bad title stores no file.
     PostDraft::parse(&input.title, &input.body, None, input.published)?;
     let image = match &input.upload {
@@ -324,8 +320,8 @@ fn post_form(
 }
 
 #[handler]
-pub(crate) async fn post_new(viewer: Data<&Viewer>) -> PageResult {
-    require_writer(&viewer)?;
+pub(crate) async fn post_new(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
+    require_writer(&service, &viewer)?;
     Ok(post_form(
         &viewer,
         "blog.new",
@@ -342,7 +338,7 @@ pub(crate) async fn post_create(
     viewer: Data<&Viewer>,
     form: Multipart,
 ) -> PageResult {
-    require_writer(&viewer)?;
+    require_writer(&service, &viewer)?;
     let (input, failed) = read_post(form).await;
     if let Some(e) = failed {
         let f = FormState::from_error(viewer.lang, e)?;
@@ -377,7 +373,7 @@ pub(crate) async fn post_edit(
     viewer: Data<&Viewer>,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_writer(&viewer)?;
+    require_writer(&service, &viewer)?;
     let p = service.app.blog.get(viewer.actor, PostId(id)).await?;
     let input = PostInput {
         title: p.title,
@@ -402,7 +398,7 @@ pub(crate) async fn post_update(
     Path(id): Path<i64>,
     form: Multipart,
 ) -> PageResult {
-    require_writer(&viewer)?;
+    require_writer(&service, &viewer)?;
     let current = service.app.blog.get(viewer.actor, PostId(id)).await?.image;
     let action = format!("/admin/blog/{id}/edit");
     let (input, failed) = read_post(form).await;
@@ -425,7 +421,7 @@ pub(crate) async fn post_delete_form(
     viewer: Data<&Viewer>,
     Path(id): Path<i64>,
 ) -> PageResult {
-    require_writer(&viewer)?;
+    require_writer(&service, &viewer)?;
     let p = service.app.blog.get(viewer.actor, PostId(id)).await?;
     Ok(render(&ConfirmDelete {
         c: viewer.chrome(),

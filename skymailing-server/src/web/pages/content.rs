@@ -73,13 +73,9 @@ fn client_page(viewer: &Viewer, title: &str, f: FormState, v: ClientForm) -> poe
 }
 
 #[handler]
-pub(crate) async fn client_new(viewer: Data<&Viewer>) -> PageResult {
+pub(crate) async fn client_new(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
     // Only those who keep clients see the form (a manager gets 403).
-    skymailing_core::policy::authorize(
-        viewer.actor,
-        skymailing_core::policy::Action::ManageClients,
-        skymailing_core::policy::Target::None,
-    )?;
+    service.app.clients.can_create(viewer.actor)?;
     Ok(client_page(
         &viewer,
         "clients.new",

@@ -3,7 +3,7 @@
 //! the progress figures the live bar polls.
 
 use askama::Template;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use poem::handler;
 use poem::web::{Data, Json, Path, Query};
 use skymailing_core::{Error, RunId};
@@ -35,7 +35,7 @@ pub(crate) async fn list(
         .list(viewer.actor, &params.query(25)?)
         .await?;
     let days = service.app.logs.daily(viewer.actor, 30).await?;
-    let today = Utc::now().date_naive();
+    let today = service.app.now().date_naive();
     let chart = chart::daily(viewer.lang, &days, today - Duration::days(29), today);
     let pager = pager(viewer.lang, &page, &params);
     Ok(render(&Log {

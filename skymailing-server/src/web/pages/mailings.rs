@@ -7,10 +7,9 @@ use askama::Template;
 use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use poem::handler;
 use poem::web::{Data, Path, Query};
-use skymailing_core::policy::{Action, Target};
 use skymailing_core::service::{MailingScope, MailingView};
 use skymailing_core::{
-    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason, Role, Run,
+    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason, Run,
 };
 
 use super::content::ConfirmDelete;
@@ -90,8 +89,7 @@ pub(crate) async fn list(
     let scope = match params.scope.as_deref() {
         Some("own") => MailingScope::Own,
         Some("all") => MailingScope::All,
-        _ if p.role == Role::User => MailingScope::Own,
-        _ => MailingScope::All,
+        _ => MailingScope::default_for(p.role),
     };
     let page = service
         .app
@@ -267,12 +265,8 @@ fn read_form(body: &str) -> Values {
 
 #[handler]
 pub(crate) async fn new_form(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
-    skymailing_core::policy::authorize(
-        viewer.actor,
-        skymailing_core::policy::Action::ManageMailings,
-        skymailing_core::policy::Target::None,
-    )?;
-    let now = Utc::now();
+    service.app.mailings.can_create(viewer.actor)?;
+    let now = service.app.now();
     let v = Values {
         start_at: input_time(&viewer, now),
         end_at: input_time(&viewer, now + chrono::Duration::days(30)),
@@ -416,9 +410,7 @@ pub(crate) async fn show(
     let owner = viewer.user.as_ref().map(|u| u.id) == Some(view.mailing.owner);
     // A mailing a manager disabled comes back only by a manager's hand.
     let c = viewer.chrome();
-    let manager_disabled = view.mailing.disabled_by == Some(skymailing_core::DisabledBy::Manager);
-    let can_toggle = c.may(Action::ToggleMailing, Target::OwnedBy(view.mailing.owner))
-        && (!manager_disabled || c.sees_all_mailings());
+    let can_toggle = service.app.mailings.can_toggle(viewer.actor, &view.mailing);
     let message = service
         .app
         .messages
