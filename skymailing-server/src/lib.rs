@@ -21,7 +21,6 @@ pub mod net;
 mod ops;
 mod ratelimit;
 mod service;
-mod unsubscribe;
 pub mod web;
 
 pub use error::{ApiError, ErrorBody};
@@ -51,14 +50,14 @@ pub fn routes(service: Service) -> impl Endpoint {
         .nest("/api/docs", docs.around(web::docs_headers))
         .at(
             "/unsubscribe/:token",
-            poem::get(unsubscribe::confirm_page)
-                .post(unsubscribe::one_click)
+            poem::get(web::unsubscribe::confirm_page)
+                .post(web::unsubscribe::one_click)
                 .with(poem::middleware::CookieJarManager::new())
                 .around(web::security_headers),
         )
         .at(
             "/unsubscribe/:token/undo",
-            poem::post(unsubscribe::undo)
+            poem::post(web::unsubscribe::undo)
                 .with(poem::middleware::CookieJarManager::new())
                 .around(web::security_headers),
         )

@@ -5,7 +5,7 @@
 use chrono::{Duration, NaiveDate};
 use skymailing_core::ports::DailyOutcome;
 
-use super::Lang;
+use super::i18n::Lang;
 
 const W: f64 = 720.0;
 const H: f64 = 200.0;

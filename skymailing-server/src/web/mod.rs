@@ -6,92 +6,21 @@
 
 mod chart;
 mod csrf;
+mod error;
 pub mod i18n;
 mod pages;
 mod session;
+mod view;
 
 use std::sync::Arc;
 
-use askama::Template;
-use poem::http::{StatusCode, header};
-use poem::web::{Html, Redirect};
+use poem::http::header;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
-use skymailing_core::User;
-use skymailing_core::policy::{Action, Actor, Decision, Target, decide};
 
 use crate::Service;
 pub use i18n::Lang;
-pub use session::Viewer;
-
-/// What every page shows around its content.
-pub struct Chrome {
-    /// The page's language.
-    pub lang: Lang,
-    /// The signed-in user, if any.
-    pub user: Option<User>,
-    /// The CSRF token for this page's forms.
-    pub csrf: String,
-    /// The path of this page (for the sign-in return and the language switch).
-    pub path: String,
-    /// Whether the outbox page is there for this visitor (outbox mode, and
-    /// this machine or an admin).
-    pub outbox: bool,
-}
-
-impl Chrome {
-    /// Text of `key` in the page's language.
-    pub fn t(&self, key: &str) -> String {
-        self.lang.t(key)
-    }
-
-    /// Whether the permission table allows `action` on `target` (for showing
-    /// links and buttons; the use cases decide again on every request).
-    pub fn may(&self, action: Action, target: Target) -> bool {
-        decide(self.actor(), action, target) == Decision::Allow
-    }
-
-    fn actor(&self) -> Actor {
-        self.user
-            .as_ref()
-            .map_or(Actor::Anonymous, |u| Actor::user(u.id, u.role))
-    }
-
-    /// Whether the user administration is theirs (managers and admins).
-    pub fn is_staff(&self) -> bool {
-        self.may(Action::ListUsers, Target::None)
-    }
-
-    /// Whether the blog editor is theirs (admins).
-    pub fn is_admin(&self) -> bool {
-        self.may(Action::WriteBlog, Target::None)
-    }
-
-    /// Whether they see everyone's mailings (managers and admins).
-    pub fn sees_all_mailings(&self) -> bool {
-        self.may(Action::ViewAllMailings, Target::None)
-    }
-
-    /// Whether they keep clients and mailings of their own (not managers).
-    pub fn has_own_data(&self) -> bool {
-        self.may(Action::ManageClients, Target::None)
-    }
-}
-
-/// A rendered page as a response.
-pub(crate) fn render(t: &impl Template) -> Response {
-    match t.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering a page failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-/// A redirect after a successful form (303: the browser follows with GET).
-pub(crate) fn see_other(to: &str) -> Response {
-    Redirect::see_other(to).into_response()
-}
+pub(crate) use pages::unsubscribe;
+pub use view::{Chrome, Viewer};
 
 /// Every page route, wrapped in the session, CSRF and header layers.
 pub fn routes(service: &Service) -> impl Endpoint + use<> {

@@ -6,12 +6,11 @@ use poem::web::{Data, Form, Query};
 use poem::{IntoResponse, Request, handler};
 use skymailing_core::Error;
 
-use super::public::local_path;
-use super::{FormState, NoticePage, PageResult};
 use crate::Service;
 use crate::ratelimit::{Limited, client_ip};
+use crate::web::error::PageResult;
 use crate::web::session::session_cookie;
-use crate::web::{Chrome, Viewer, render, see_other};
+use crate::web::view::{Chrome, FormState, NoticePage, Viewer, local_path, render, see_other};
 
 fn notice(viewer: &Viewer, title: &str, text: &str, link: Option<(&str, &str)>) -> poem::Response {
     render(&NoticePage {

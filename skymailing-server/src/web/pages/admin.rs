@@ -10,11 +10,12 @@ use poem::{IntoResponse, Response};
 use skymailing_core::policy::{Action, Target};
 use skymailing_core::{Error, Page, PostDraft, PostId, Reason, Role, User, UserId, UserState};
 
-use super::content::ConfirmDelete;
-use super::public::PostView;
-use super::{FormState, ListParams, PageResult, pager};
 use crate::Service;
-use crate::web::{Chrome, Viewer, render, see_other};
+use crate::web::error::PageResult;
+use crate::web::view::{
+    Chrome, ConfirmDelete, FormState, ListParams, PostView, Viewer, after_submit, pager, render,
+    see_other,
+};
 
 /// The largest image accepted for a post.
 pub(crate) const MAX_IMAGE: usize = 2 * 1024 * 1024;
@@ -351,10 +352,12 @@ pub(crate) async fn post_create(
             None,
         ));
     }
-    match save_post(&service, &viewer, None, &input, None).await {
-        Ok(()) => Ok(see_other("/admin/blog")),
-        Err(e) => {
-            let f = FormState::from_error(viewer.lang, e)?;
+    let saved = save_post(&service, &viewer, None, &input, None).await;
+    after_submit(
+        viewer.lang,
+        saved,
+        |()| "/admin/blog".to_owned(),
+        async |f| {
             Ok(post_form(
                 &viewer,
                 "blog.new",
@@ -363,8 +366,9 @@ pub(crate) async fn post_create(
                 input,
                 None,
             ))
-        }
-    }
+        },
+    )
+    .await
 }
 
 #[handler]
@@ -406,13 +410,14 @@ pub(crate) async fn post_update(
         let f = FormState::from_error(viewer.lang, e)?;
         return Ok(post_form(&viewer, "blog.edit", action, f, input, current));
     }
-    match save_post(&service, &viewer, Some(PostId(id)), &input, current.clone()).await {
-        Ok(()) => Ok(see_other("/admin/blog")),
-        Err(e) => {
-            let f = FormState::from_error(viewer.lang, e)?;
-            Ok(post_form(&viewer, "blog.edit", action, f, input, current))
-        }
-    }
+    let saved = save_post(&service, &viewer, Some(PostId(id)), &input, current.clone()).await;
+    after_submit(
+        viewer.lang,
+        saved,
+        |()| "/admin/blog".to_owned(),
+        async |f| Ok(post_form(&viewer, "blog.edit", action, f, input, current)),
+    )
+    .await
 }
 
 #[handler]

@@ -8,9 +8,11 @@ use skymailing_core::{
     Client, ClientDraft, ClientId, Error, Message, MessageDraft, MessageId, Page,
 };
 
-use super::{FormState, ListParams, PageResult, pager};
 use crate::Service;
-use crate::web::{Chrome, Viewer, render, see_other};
+use crate::web::error::PageResult;
+use crate::web::view::{
+    Chrome, ConfirmDelete, FormState, ListParams, Viewer, after_submit, pager, render, see_other,
+};
 
 #[derive(Template)]
 #[template(path = "clients.html")]
@@ -99,15 +101,13 @@ pub(crate) async fn client_create(
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Ok(see_other("/clients")),
-        Err(e) => Ok(client_page(
-            &viewer,
-            "clients.new",
-            FormState::from_error(viewer.lang, e)?,
-            form,
-        )),
-    }
+    after_submit(
+        viewer.lang,
+        result,
+        |()| "/clients".to_owned(),
+        async |f| Ok(client_page(&viewer, "clients.new", f, form)),
+    )
+    .await
 }
 
 #[handler]
@@ -145,24 +145,13 @@ pub(crate) async fn client_update(
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Ok(see_other("/clients")),
-        Err(e) => Ok(client_page(
-            &viewer,
-            "clients.edit",
-            FormState::from_error(viewer.lang, e)?,
-            form,
-        )),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "confirm_delete.html")]
-pub(crate) struct ConfirmDelete {
-    pub c: Chrome,
-    pub what: String,
-    pub back: String,
-    pub error: Option<String>,
+    after_submit(
+        viewer.lang,
+        result,
+        |()| "/clients".to_owned(),
+        async |f| Ok(client_page(&viewer, "clients.edit", f, form)),
+    )
+    .await
 }
 
 #[handler]
@@ -299,15 +288,13 @@ pub(crate) async fn message_create(
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Ok(see_other("/messages")),
-        Err(e) => Ok(message_page(
-            &viewer,
-            "messages.new",
-            FormState::from_error(viewer.lang, e)?,
-            form,
-        )),
-    }
+    after_submit(
+        viewer.lang,
+        result,
+        |()| "/messages".to_owned(),
+        async |f| Ok(message_page(&viewer, "messages.new", f, form)),
+    )
+    .await
 }
 
 #[handler]
@@ -349,15 +336,13 @@ pub(crate) async fn message_update(
             .map(|_| ()),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(()) => Ok(see_other("/messages")),
-        Err(e) => Ok(message_page(
-            &viewer,
-            "messages.edit",
-            FormState::from_error(viewer.lang, e)?,
-            form,
-        )),
-    }
+    after_submit(
+        viewer.lang,
+        result,
+        |()| "/messages".to_owned(),
+        async |f| Ok(message_page(&viewer, "messages.edit", f, form)),
+    )
+    .await
 }
 
 #[handler]

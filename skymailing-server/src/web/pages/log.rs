@@ -8,10 +8,13 @@ use poem::handler;
 use poem::web::{Data, Json, Path, Query};
 use skymailing_core::{Error, RunId};
 
-use super::mailings::{Progress, RunRow, activity, counts, run_progress, run_row};
-use super::{ListParams, PageResult, pager};
 use crate::Service;
-use crate::web::{Chrome, Viewer, chart, render};
+use crate::web::chart;
+use crate::web::error::{PageError, PageResult};
+use crate::web::view::{
+    Chrome, ListParams, Progress, RunRow, Viewer, activity, counts, pager, render, run_progress,
+    run_row,
+};
 
 #[derive(Template)]
 #[template(path = "log.html")]
@@ -123,6 +126,6 @@ pub(crate) async fn progress(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Path(id): Path<i64>,
-) -> Result<Json<Progress>, crate::web::session::PageError> {
+) -> Result<Json<Progress>, PageError> {
     Ok(Json(run_progress(&service, &viewer, RunId(id)).await?))
 }

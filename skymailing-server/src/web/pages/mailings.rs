@@ -9,13 +9,15 @@ use poem::handler;
 use poem::web::{Data, Path, Query};
 use skymailing_core::service::{MailingScope, MailingView};
 use skymailing_core::{
-    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason, Run,
+    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason,
 };
 
-use super::content::ConfirmDelete;
-use super::{FormState, ListParams, PageResult, pager};
 use crate::Service;
-use crate::web::{Chrome, Lang, Viewer, render, see_other};
+use crate::web::error::{PageError, PageResult};
+use crate::web::view::{
+    Chrome, ConfirmDelete, FormState, ListParams, Progress, RunRow, Viewer, after_submit, local,
+    pager, render, run_progress, run_row, see_other, tz_of,
+};
 
 /// A mailing as the pages show it, times in the viewer's zone.
 pub(crate) struct MailingRow {
@@ -30,19 +32,6 @@ pub(crate) struct MailingRow {
     /// Why it is disabled, in words, while it is.
     pub disabled_note: Option<String>,
     pub recipients: usize,
-}
-
-fn tz_of(viewer: &Viewer) -> chrono_tz::Tz {
-    viewer
-        .user
-        .as_ref()
-        .map_or(chrono_tz::UTC, |u| u.time_zone.0)
-}
-
-pub(crate) fn local(viewer: &Viewer, t: DateTime<Utc>) -> String {
-    t.with_timezone(&tz_of(viewer))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
 }
 
 fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
@@ -287,13 +276,13 @@ pub(crate) async fn create(
         Ok(d) => service.app.mailings.create(viewer.actor, &d).await,
         Err(e) => Err(e),
     };
-    match result {
-        Ok(m) => Ok(see_other(&format!("/mailings/{}", m.mailing.id))),
-        Err(e) => {
-            let f = FormState::from_error(viewer.lang, e)?;
-            form_page(&service, &viewer, "mailings.new", f, v).await
-        }
-    }
+    after_submit(
+        viewer.lang,
+        result,
+        |m| format!("/mailings/{}", m.mailing.id),
+        async |f| form_page(&service, &viewer, "mailings.new", f, v).await,
+    )
+    .await
 }
 
 #[handler]
@@ -337,51 +326,19 @@ pub(crate) async fn update(
         }
         Err(e) => Err(e),
     };
-    match result {
-        Ok(_) => Ok(see_other(&format!("/mailings/{id}"))),
-        Err(e) => {
-            let f = FormState::from_error(viewer.lang, e)?;
-            form_page(&service, &viewer, "mailings.edit", f, v).await
-        }
-    }
+    after_submit(
+        viewer.lang,
+        result,
+        |_| format!("/mailings/{id}"),
+        async |f| form_page(&service, &viewer, "mailings.edit", f, v).await,
+    )
+    .await
 }
 
 /// The run shown with a live bar.
 pub(crate) struct Current {
     pub percent: u8,
     pub counts: String,
-}
-
-pub(crate) struct RunRow {
-    pub id: i64,
-    pub mailing: String,
-    pub started: String,
-    pub report: String,
-}
-
-pub(crate) fn run_row(viewer: &Viewer, r: Run) -> RunRow {
-    RunRow {
-        id: r.id.0,
-        started: local(viewer, r.started_at),
-        report: r
-            .report
-            .map(|rep| viewer.lang.report(&rep))
-            .unwrap_or_else(|| {
-                viewer
-                    .t("log.in_progress")
-                    .replace("%{done}", &(r.sent + r.failed + r.cancelled).to_string())
-                    .replace("%{total}", &r.recipients.to_string())
-            }),
-        mailing: r.mailing_name,
-    }
-}
-
-/// "3 sent, 1 failed of 4" in the viewer's language.
-pub(crate) fn counts(lang: Lang, sent: u64, failed: u64, total: u64) -> String {
-    lang.t("log.counts")
-        .replace("%{sent}", &sent.to_string())
-        .replace("%{failed}", &failed.to_string())
-        .replace("%{total}", &total.to_string())
 }
 
 #[derive(Template)]
@@ -514,58 +471,13 @@ pub(crate) async fn enable(
     Ok(see_other(&format!("/mailings/{id}")))
 }
 
-/// The figures the live bar shows.
-#[derive(serde::Serialize)]
-pub(crate) struct Progress {
-    pub percent: u8,
-    pub done: bool,
-    pub counts: String,
-    /// What the run is doing now (empty once it is done).
-    pub activity: String,
-    pub report: Option<String>,
-}
-
-pub(crate) async fn run_progress(
-    service: &Service,
-    viewer: &Viewer,
-    id: skymailing_core::RunId,
-) -> Result<Progress, Error> {
-    let d = service.app.logs.run(viewer.actor, id).await?;
-    let t = d.totals;
-    Ok(Progress {
-        percent: t.percent(),
-        done: d.run.finished_at.is_some(),
-        counts: counts(viewer.lang, t.sent, t.failed, t.total),
-        activity: activity(viewer.lang, &t),
-        report: d.run.report.map(|r| viewer.lang.report(&r)),
-    })
-}
-
-/// What a run is doing, in words: sending, waiting for its turn, or waiting
-/// for the recipient domains that hold it back (with how many each).
-pub(crate) fn activity(lang: Lang, t: &skymailing_core::RunTotals) -> String {
-    let activity = t.activity();
-    if activity == skymailing_core::RunActivity::Done {
-        return String::new();
-    }
-    let key: &'static str = activity.into();
-    let domains = t
-        .waiting
-        .iter()
-        .map(|(d, n)| format!("{d} ({n})"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    lang.t(&format!("run_activity.{key}"))
-        .replace("%{domains}", &domains)
-}
-
 /// What the mailing page's bar polls: its newest run (none yet: 0 %, waiting).
 #[handler]
 pub(crate) async fn progress(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Path(id): Path<i64>,
-) -> Result<poem::web::Json<Progress>, crate::web::session::PageError> {
+) -> Result<poem::web::Json<Progress>, PageError> {
     let runs = service
         .app
         .mailings

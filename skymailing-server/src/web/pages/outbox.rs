@@ -10,9 +10,9 @@ use poem::web::{Data, Path};
 use skymailing_core::Error;
 use skymailing_smtp::{Outbox, OutboxEntry};
 
-use super::PageResult;
 use crate::Service;
-use crate::web::{Chrome, Viewer, render};
+use crate::web::error::PageResult;
+use crate::web::view::{Chrome, Viewer, render};
 
 #[derive(Template)]
 #[template(path = "outbox.html")]
@@ -79,7 +79,7 @@ pub(crate) async fn show(
             // and never off this site.
             let link = t
                 .strip_prefix(base.as_str())
-                .map(super::public::local_path)
+                .map(crate::web::view::local_path)
                 .filter(|l| l != "/");
             Line {
                 text: l.to_owned(),

@@ -1,61 +1,17 @@
 //! What everyone may open: the home page and the blog; and the language switch.
 
 use askama::Template;
-use chrono::{DateTime, Utc};
 use poem::handler;
 use poem::web::cookie::{Cookie, CookieJar, SameSite};
 use poem::web::{Data, Form, Path, Query};
-use skymailing_core::{BlogPost, PostId};
+use skymailing_core::PostId;
 
-use super::{ListParams, PageResult, pager};
 use crate::Service;
-use crate::web::i18n::LANG_COOKIE;
-use crate::web::{Chrome, Lang, Viewer, render, see_other};
-
-/// A post as the pages show it.
-pub(crate) struct PostView {
-    pub id: i64,
-    pub title: String,
-    pub body: String,
-    pub image: Option<String>,
-    pub published: bool,
-    pub views: u64,
-    pub published_at: Option<DateTime<Utc>>,
-}
-
-impl From<BlogPost> for PostView {
-    fn from(p: BlogPost) -> Self {
-        PostView {
-            id: p.id.0,
-            title: p.title,
-            body: p.body,
-            image: p.image,
-            published: p.published,
-            views: p.views,
-            published_at: p.published_at,
-        }
-    }
-}
-
-impl PostView {
-    /// The first 200 characters.
-    pub fn excerpt(&self) -> String {
-        let mut s: String = self.body.chars().take(200).collect();
-        if self.body.chars().count() > 200 {
-            s.push('…');
-        }
-        s
-    }
-
-    /// The body's paragraphs (blank-line separated).
-    pub fn paragraphs(&self) -> Vec<&str> {
-        self.body
-            .split("\n\n")
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect()
-    }
-}
+use crate::web::error::PageResult;
+use crate::web::i18n::{LANG_COOKIE, Lang};
+use crate::web::view::{
+    Chrome, ListParams, PostView, Viewer, local_path, pager, render, see_other,
+};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -153,45 +109,4 @@ pub(crate) async fn set_lang(
     c.set_max_age(std::time::Duration::from_secs(365 * 24 * 3600));
     jar.add(c);
     Ok(see_other(&local_path(&form.next)))
-}
-
-/// A path on this site to go back to; anything else is `/`. Only plain path
-/// and query characters pass: browsers drop tabs and newlines from a
-/// `Location` and read `\\` as `/`, so `/\t/evil.example` would leave the site.
-pub(crate) fn local_path(next: &str) -> String {
-    let plain = next
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/-._~%?&=+,;:@!$'()*".contains(&b));
-    let mut chars = next.chars();
-    let local = chars.next() == Some('/') && !matches!(chars.next(), Some('/'));
-    if plain && local {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::local_path;
-
-    #[test]
-    fn only_paths_of_this_site_are_returned_to() {
-        for ok in ["/", "/clients", "/clients?page=2&q=ann", "/mailings/5"] {
-            assert_eq!(local_path(ok), ok);
-        }
-        for bad in [
-            "//evil.example/",
-            "/\\evil.example",
-            "/\t/evil.example",
-            "/\n/evil.example",
-            "https://evil.example",
-            "evil",
-            "",
-            " /x",
-            "/x y",
-        ] {
-            assert_eq!(local_path(bad), "/", "{bad:?}");
-        }
-    }
 }

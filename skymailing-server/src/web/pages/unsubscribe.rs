@@ -19,7 +19,8 @@ use skymailing_core::Error;
 use skymailing_core::service::UnsubscribeInfo;
 
 use crate::Service;
-use crate::web::Lang;
+use crate::web::i18n::Lang;
+use crate::web::view::render;
 
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
@@ -167,5 +168,5 @@ fn failure(lang: Lang, e: Error) -> Response {
 }
 
 fn page(p: Page) -> Response {
-    crate::web::render(&p)
+    render(&p)
 }
