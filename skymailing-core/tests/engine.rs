@@ -471,6 +471,64 @@ async fn permanent_failures_fail_at_once_and_are_reported() {
     assert_eq!(w.mailer.attempts().len(), 3, "no retry of a 5xx");
 }
 
+/// A "too many" reply is the domain asking us to slow down, not a failure of
+/// the delivery: it waits its turn (attempt not counted), while a delivery to
+/// another domain in the same run is sent at once, and more such replies than
+/// `max_attempts` (3 here) still end in the mail being sent.
+#[tokio::test]
+async fn a_throttling_reply_defers_the_delivery_without_using_a_retry() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let ids = w.clients(ann, &["a@slow.example", "b@fast.example"]).await;
+    w.mailer.script(
+        "a@slow.example",
+        (0..4).map(|_| Scripted::Transient("421 4.7.0 Too many messages, slow down".into())),
+    );
+    w.mailing(
+        ann,
+        &ids,
+        t("2026-05-01T09:00:00Z"),
+        t("2026-05-02T00:00:00Z"),
+        Periodicity::Once,
+    )
+    .await;
+    w.engine.round().await.unwrap();
+    assert_eq!(
+        w.mailer.sent_to("b@fast.example").len(),
+        1,
+        "the other domain went out"
+    );
+    let run = runs(&w).await[0].id;
+    let a = deliveries(&w, run)
+        .await
+        .into_iter()
+        .find(|d| d.email.as_str() == "a@slow.example")
+        .unwrap();
+    assert_eq!(
+        (a.state, a.attempts),
+        (DeliveryState::Pending, 0),
+        "held back, its attempt not counted"
+    );
+    let detail = w.app.logs.run(ann, run).await.unwrap();
+    assert_eq!(detail.totals.waiting, vec![("slow.example".to_owned(), 1)]);
+    assert_eq!(detail.totals.activity(), RunActivity::WaitingForDomains);
+    for _ in 0..10 {
+        w.advance(Duration::seconds(30));
+        w.engine.round().await.unwrap();
+    }
+    assert_eq!(
+        w.mailer.sent_to("a@slow.example").len(),
+        1,
+        "sent in the end"
+    );
+    let a = deliveries(&w, run)
+        .await
+        .into_iter()
+        .find(|d| d.email.as_str() == "a@slow.example")
+        .unwrap();
+    assert_eq!((a.state, a.attempts), (DeliveryState::Sent, 1));
+}
+
 #[tokio::test]
 async fn exhausted_retries_fail_with_the_last_reply() {
     let w = world_at("2026-05-01T09:00:00Z");
@@ -478,7 +536,7 @@ async fn exhausted_retries_fail_with_the_last_reply() {
     let ids = w.clients(ann, &["a@example.com"]).await;
     w.mailer.script(
         "a@example.com",
-        (0..3).map(|i| Scripted::Transient(format!("421 busy {i}"))),
+        (0..3).map(|i| Scripted::Transient(format!("451 4.3.0 busy {i}"))),
     );
     w.mailing(
         ann,
@@ -499,7 +557,7 @@ async fn exhausted_retries_fail_with_the_last_reply() {
             .as_ref()
             .map(ToString::to_string)
             .as_deref(),
-        Some("Sent 0 of 1; 1 failed: 421 busy 2 ×1")
+        Some("Sent 0 of 1; 1 failed: 451 4.3.0 busy 2 ×1")
     );
 }
 

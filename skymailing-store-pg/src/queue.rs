@@ -13,7 +13,7 @@ use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
 use skymailing_core::*;
-use skymailing_store_sql::OutcomeRow;
+use skymailing_store_sql::{OutcomeRow, codec};
 use sqlx::types::Json;
 
 use crate::rows::{
@@ -25,7 +25,8 @@ use crate::{PgStore, db_err};
 struct DueRow {
     #[sqlx(flatten)]
     mailing: MailingRow,
-    time_zone: String,
+    #[sqlx(try_from = "String")]
+    time_zone: codec::Parsed<TimeZone>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -35,7 +36,8 @@ struct ClaimRow {
     email: String,
     name: String,
     unsubscribe_token: String,
-    attempts: i32,
+    #[sqlx(try_from = "i32")]
+    attempts: u32,
 }
 
 #[async_trait]
@@ -56,7 +58,7 @@ impl DeliveryQueue for PgStore {
         Ok(rows
             .into_iter()
             .map(|r| DueMailing {
-                time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
+                time_zone: r.time_zone.0,
                 mailing: r.mailing.into(),
             })
             .collect())
@@ -195,7 +197,7 @@ impl DeliveryQueue for PgStore {
                 email: EmailAddress::from_trusted(r.email),
                 name: r.name,
                 unsubscribe_token: r.unsubscribe_token,
-                attempt: u32::try_from(r.attempts).unwrap_or(0),
+                attempt: r.attempts,
                 lease_until,
             })
             .collect())

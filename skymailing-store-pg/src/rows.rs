@@ -2,20 +2,20 @@
 
 use chrono::{DateTime, Utc};
 use skymailing_core::*;
+use skymailing_store_sql::codec::{OptParsed, Parsed};
 use sqlx::types::Json;
-
-fn n(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     pub id: i64,
     pub email: String,
     pub name: String,
-    pub time_zone: String,
-    pub role: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub time_zone: Parsed<TimeZone>,
+    #[sqlx(try_from = "String")]
+    pub role: Parsed<Role>,
+    #[sqlx(try_from = "String")]
+    pub state: Parsed<UserState>,
     pub language: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -26,9 +26,9 @@ impl From<UserRow> for User {
             id: UserId(r.id),
             email: EmailAddress::from_trusted(r.email),
             name: DisplayName::from_trusted(r.name),
-            time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
-            role: Role::parse(&r.role).unwrap_or(Role::User),
-            state: UserState::parse(&r.state).unwrap_or(UserState::Blocked),
+            time_zone: r.time_zone.0,
+            role: r.role.0,
+            state: r.state.0,
             language: r.language.map(Language::from_trusted),
             created_at: r.created_at,
         }
@@ -111,9 +111,11 @@ pub(crate) struct MailingRow {
     pub client_ids: Vec<i64>,
     pub start_at: DateTime<Utc>,
     pub end_at: DateTime<Utc>,
-    pub periodicity: String,
+    #[sqlx(try_from = "String")]
+    pub periodicity: Parsed<Periodicity>,
     pub enabled: bool,
-    pub disabled_by: Option<String>,
+    #[sqlx(try_from = "Option<String>")]
+    pub disabled_by: OptParsed<DisabledBy>,
     pub next_run_at: Option<DateTime<Utc>>,
     pub sending: bool,
     pub created_at: DateTime<Utc>,
@@ -142,9 +144,9 @@ impl From<MailingRow> for Mailing {
             client_ids: r.client_ids.into_iter().map(ClientId).collect(),
             start_at: r.start_at,
             end_at: r.end_at,
-            periodicity: Periodicity::parse(&r.periodicity).unwrap_or(Periodicity::Once),
+            periodicity: r.periodicity.0,
             enabled: r.enabled,
-            disabled_by: r.disabled_by.as_deref().and_then(DisabledBy::parse),
+            disabled_by: r.disabled_by.0,
             next_run_at: r.next_run_at,
             sending: r.sending,
             created_at: r.created_at,
@@ -160,13 +162,18 @@ pub(crate) struct RunRow {
     pub mailing_name: String,
     pub owner_id: i64,
     pub slot_at: DateTime<Utc>,
-    pub skipped_slots: i32,
+    #[sqlx(try_from = "i32")]
+    pub skipped_slots: u32,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub recipients: i64,
-    pub sent: i64,
-    pub failed: i64,
-    pub cancelled: i64,
+    #[sqlx(try_from = "i64")]
+    pub recipients: u64,
+    #[sqlx(try_from = "i64")]
+    pub sent: u64,
+    #[sqlx(try_from = "i64")]
+    pub failed: u64,
+    #[sqlx(try_from = "i64")]
+    pub cancelled: u64,
     pub report: Option<Json<RunReport>>,
 }
 
@@ -187,13 +194,13 @@ impl From<RunRow> for Run {
             mailing_name: r.mailing_name,
             owner: UserId(r.owner_id),
             slot_at: r.slot_at,
-            skipped_slots: u32::try_from(r.skipped_slots).unwrap_or(0),
+            skipped_slots: r.skipped_slots,
             started_at: r.started_at,
             finished_at: r.finished_at,
-            recipients: n(r.recipients),
-            sent: n(r.sent),
-            failed: n(r.failed),
-            cancelled: n(r.cancelled),
+            recipients: r.recipients,
+            sent: r.sent,
+            failed: r.failed,
+            cancelled: r.cancelled,
             report: r.report.map(|j| j.0),
         }
     }
@@ -206,8 +213,10 @@ pub(crate) struct DeliveryRow {
     pub client_id: Option<i64>,
     pub email: String,
     pub name: String,
-    pub state: String,
-    pub attempts: i32,
+    #[sqlx(try_from = "String")]
+    pub state: Parsed<DeliveryState>,
+    #[sqlx(try_from = "i32")]
+    pub attempts: u32,
     pub last_reply: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -221,8 +230,8 @@ impl From<DeliveryRow> for Delivery {
             client_id: r.client_id.map(ClientId),
             email: EmailAddress::from_trusted(r.email),
             name: r.name,
-            state: DeliveryState::parse(&r.state).unwrap_or(DeliveryState::Failed),
-            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            state: r.state.0,
+            attempts: r.attempts,
             last_reply: r.last_reply,
             next_attempt_at: r.next_attempt_at,
             updated_at: r.updated_at,
@@ -237,7 +246,8 @@ pub(crate) struct PostRow {
     pub body: String,
     pub image: Option<String>,
     pub published: bool,
-    pub views: i64,
+    #[sqlx(try_from = "i64")]
+    pub views: u64,
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -250,33 +260,12 @@ impl From<PostRow> for BlogPost {
             body: r.body,
             image: r.image,
             published: r.published,
-            views: n(r.views),
+            views: r.views,
             published_at: r.published_at,
             created_at: r.created_at,
         }
     }
 }
 
-/// Converts a count.
-pub(crate) fn count(v: i64) -> u64 {
-    n(v)
-}
-
-/// A LIKE pattern matching `search` anywhere (wildcards in it taken literally).
-pub(crate) fn like(search: &Option<String>) -> Option<String> {
-    search.as_ref().map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
-}
-
-/// LIMIT and OFFSET of a query.
-pub(crate) fn limits(q: &ListQuery) -> (i64, i64) {
-    (
-        i64::from(q.per_page),
-        i64::try_from(q.offset()).unwrap_or(i64::MAX),
-    )
-}
+pub(crate) use skymailing_store_sql::codec::count;
+pub(crate) use skymailing_store_sql::{like, limits};

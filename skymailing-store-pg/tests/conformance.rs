@@ -8,3 +8,37 @@ skymailing_core::store_conformance_tests!(
     #[sqlx::test(migrations = false)]
     async fn (pool: PgPool) { PgStore::from_pool(pool).await.expect("migrations apply") }
 );
+
+/// Rows corrupted behind the store's back (its CHECK constraints dropped
+/// first, as a careless migration might) read as errors, not guesses.
+#[sqlx::test(migrations = false)]
+async fn corrupt_rows_are_errors_not_guesses(pool: PgPool) {
+    let store = PgStore::from_pool(pool.clone())
+        .await
+        .expect("migrations apply");
+    skymailing_core::testkit::conformance::corrupt_rows_are_errors_not_guesses(
+        std::sync::Arc::new(store),
+        async |table: &str, column: &str, id: i64, value: &str| {
+            let drop_checks = format!(
+                "DO $$ DECLARE r record; BEGIN \
+                   FOR r IN SELECT conname FROM pg_constraint WHERE conrelid = '{table}'::regclass AND contype = 'c' LOOP \
+                     EXECUTE format('ALTER TABLE {table} DROP CONSTRAINT %I', r.conname); \
+                   END LOOP; END $$"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(drop_checks))
+                .execute(&pool)
+                .await
+                .expect("CHECK constraints dropped");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET {column} = $1 WHERE id = $2"
+            )))
+            .bind(value)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .inspect_err(|e| eprintln!("{table}.{column} = {value}: refused: {e}"))
+            .is_ok()
+        },
+    )
+    .await;
+}

@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod codec;
 mod outcome;
+mod query;
 
 pub use outcome::OutcomeRow;
+pub use query::{like, limits};

@@ -234,11 +234,17 @@ async fn link(
     .fetch_optional(exec)
     .await
     .map_err(db_err)?;
-    Ok(row.map(|(owner, email, at)| UnsubscribeLink {
-        owner: UserId(owner),
-        email: EmailAddress::from_trusted(email),
-        unsubscribed_at: at.map(crate::rows::at),
-    }))
+    row.map(|(owner, email, at)| {
+        Ok(UnsubscribeLink {
+            owner: UserId(owner),
+            email: EmailAddress::from_trusted(email),
+            unsubscribed_at: at
+                .map(skymailing_store_sql::codec::micros)
+                .transpose()
+                .map_err(StoreError::backend)?,
+        })
+    })
+    .transpose()
 }
 
 macro_rules! message_columns {

@@ -13,12 +13,11 @@ use skymailing_core::ports::{
     DailyOutcome, DeliveryQueue, DueMailing, RunFilter, RunPlan, RunStore, StoreResult,
 };
 use skymailing_core::*;
-use skymailing_store_sql::OutcomeRow;
+use skymailing_store_sql::{OutcomeRow, codec};
 use sqlx::types::Json;
 
 use crate::rows::{
-    DeliveryRow, MailingRow, RunRow, at, count, day, like, limits, mailing_columns, run_columns,
-    ts, ts_opt,
+    DeliveryRow, MailingRow, RunRow, count, like, limits, mailing_columns, run_columns, ts, ts_opt,
 };
 use crate::{SqliteStore, db_err};
 
@@ -26,7 +25,8 @@ use crate::{SqliteStore, db_err};
 struct DueRow {
     #[sqlx(flatten)]
     mailing: MailingRow,
-    time_zone: String,
+    #[sqlx(try_from = "String")]
+    time_zone: codec::Parsed<TimeZone>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -36,7 +36,8 @@ struct ClaimRow {
     email: String,
     name: String,
     unsubscribe_token: String,
-    attempts: i64,
+    #[sqlx(try_from = "i64")]
+    attempts: u32,
 }
 
 #[async_trait]
@@ -57,7 +58,7 @@ impl DeliveryQueue for SqliteStore {
         Ok(rows
             .into_iter()
             .map(|r| DueMailing {
-                time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
+                time_zone: r.time_zone.0,
                 mailing: r.mailing.into(),
             })
             .collect())
@@ -206,7 +207,7 @@ impl DeliveryQueue for SqliteStore {
                 email: EmailAddress::from_trusted(r.email),
                 name: r.name,
                 unsubscribe_token: r.unsubscribe_token,
-                attempt: u32::try_from(r.attempts).unwrap_or(0),
+                attempt: r.attempts,
                 lease_until,
             })
             .collect())
@@ -425,7 +426,9 @@ impl DeliveryQueue for SqliteStore {
         .fetch_one(&self.reader)
         .await
         .map_err(db_err)?;
-        Ok(t.map(at))
+        t.map(codec::micros)
+            .transpose()
+            .map_err(StoreError::backend)
     }
 }
 
@@ -574,13 +577,14 @@ impl RunStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|(d, sent, failed)| DailyOutcome {
-                day: day(&d),
-                sent: count(sent),
-                failed: count(failed),
+        rows.into_iter()
+            .map(|(d, sent, failed)| {
+                Ok(DailyOutcome {
+                    day: codec::day(&d).map_err(StoreError::backend)?,
+                    sent: count(sent),
+                    failed: count(failed),
+                })
             })
-            .collect())
+            .collect()
     }
 }

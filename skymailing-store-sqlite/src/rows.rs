@@ -1,7 +1,8 @@
 //! Rows as read from SQLite, and their conversion into domain values.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use skymailing_core::*;
+use skymailing_store_sql::codec::{JsonIds, Micros, OptMicros, OptParsed, Parsed};
 use sqlx::types::Json;
 
 /// Microseconds since the epoch: how this store keeps times.
@@ -14,35 +15,23 @@ pub(crate) fn ts_opt(t: Option<DateTime<Utc>>) -> Option<i64> {
     t.map(ts)
 }
 
-/// Back from microseconds.
-pub(crate) fn at(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(v).unwrap_or_default()
-}
-
-fn at_opt(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.map(at)
-}
-
-/// A count.
-pub(crate) fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// A day as `YYYY-MM-DD`.
-pub(crate) fn day(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
-}
+pub(crate) use skymailing_store_sql::codec::count;
+pub(crate) use skymailing_store_sql::{like, limits};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
     pub id: i64,
     pub email: String,
     pub name: String,
-    pub time_zone: String,
-    pub role: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub time_zone: Parsed<TimeZone>,
+    #[sqlx(try_from = "String")]
+    pub role: Parsed<Role>,
+    #[sqlx(try_from = "String")]
+    pub state: Parsed<UserState>,
     pub language: Option<String>,
-    pub created_at: i64,
+    #[sqlx(try_from = "i64")]
+    pub created_at: Micros,
 }
 
 impl From<UserRow> for User {
@@ -51,11 +40,11 @@ impl From<UserRow> for User {
             id: UserId(r.id),
             email: EmailAddress::from_trusted(r.email),
             name: DisplayName::from_trusted(r.name),
-            time_zone: TimeZone::parse(&r.time_zone).unwrap_or_default(),
-            role: Role::parse(&r.role).unwrap_or(Role::User),
-            state: UserState::parse(&r.state).unwrap_or(UserState::Blocked),
+            time_zone: r.time_zone.0,
+            role: r.role.0,
+            state: r.state.0,
             language: r.language.map(Language::from_trusted),
-            created_at: at(r.created_at),
+            created_at: r.created_at.0,
         }
     }
 }
@@ -81,9 +70,11 @@ pub(crate) struct ClientRow {
     pub email: String,
     pub full_name: String,
     pub comment: String,
-    pub unsubscribed_at: Option<i64>,
+    #[sqlx(try_from = "Option<i64>")]
+    pub unsubscribed_at: OptMicros,
     pub unsubscribe_token: String,
-    pub created_at: i64,
+    #[sqlx(try_from = "i64")]
+    pub created_at: Micros,
 }
 
 impl From<ClientRow> for Client {
@@ -94,9 +85,9 @@ impl From<ClientRow> for Client {
             email: EmailAddress::from_trusted(r.email),
             full_name: r.full_name,
             comment: r.comment,
-            unsubscribed_at: at_opt(r.unsubscribed_at),
+            unsubscribed_at: r.unsubscribed_at.0,
             unsubscribe_token: r.unsubscribe_token,
-            created_at: at(r.created_at),
+            created_at: r.created_at.0,
         }
     }
 }
@@ -108,8 +99,10 @@ pub(crate) struct MessageRow {
     pub subject: String,
     pub body_text: String,
     pub body_html: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    #[sqlx(try_from = "i64")]
+    pub created_at: Micros,
+    #[sqlx(try_from = "i64")]
+    pub updated_at: Micros,
 }
 
 impl From<MessageRow> for Message {
@@ -120,8 +113,8 @@ impl From<MessageRow> for Message {
             subject: r.subject,
             body_text: r.body_text,
             body_html: r.body_html,
-            created_at: at(r.created_at),
-            updated_at: at(r.updated_at),
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
         }
     }
 }
@@ -132,16 +125,24 @@ pub(crate) struct MailingRow {
     pub owner_id: i64,
     pub name: String,
     pub message_id: i64,
-    pub client_ids: String,
-    pub start_at: i64,
-    pub end_at: i64,
-    pub periodicity: String,
+    #[sqlx(try_from = "String")]
+    pub client_ids: JsonIds,
+    #[sqlx(try_from = "i64")]
+    pub start_at: Micros,
+    #[sqlx(try_from = "i64")]
+    pub end_at: Micros,
+    #[sqlx(try_from = "String")]
+    pub periodicity: Parsed<Periodicity>,
     pub enabled: bool,
-    pub disabled_by: Option<String>,
-    pub next_run_at: Option<i64>,
+    #[sqlx(try_from = "Option<String>")]
+    pub disabled_by: OptParsed<DisabledBy>,
+    #[sqlx(try_from = "Option<i64>")]
+    pub next_run_at: OptMicros,
     pub sending: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
+    #[sqlx(try_from = "i64")]
+    pub created_at: Micros,
+    #[sqlx(try_from = "i64")]
+    pub updated_at: Micros,
 }
 
 /// Columns of a mailing `m` with its client set (a JSON array) and whether a run is sending.
@@ -159,22 +160,21 @@ pub(crate) use mailing_columns;
 
 impl From<MailingRow> for Mailing {
     fn from(r: MailingRow) -> Self {
-        let ids: Vec<i64> = serde_json::from_str(&r.client_ids).unwrap_or_default();
         Mailing {
             id: MailingId(r.id),
             owner: UserId(r.owner_id),
             name: r.name,
             message_id: MessageId(r.message_id),
-            client_ids: ids.into_iter().map(ClientId).collect(),
-            start_at: at(r.start_at),
-            end_at: at(r.end_at),
-            periodicity: Periodicity::parse(&r.periodicity).unwrap_or(Periodicity::Once),
+            client_ids: r.client_ids.0.into_iter().map(ClientId).collect(),
+            start_at: r.start_at.0,
+            end_at: r.end_at.0,
+            periodicity: r.periodicity.0,
             enabled: r.enabled,
-            disabled_by: r.disabled_by.as_deref().and_then(DisabledBy::parse),
-            next_run_at: at_opt(r.next_run_at),
+            disabled_by: r.disabled_by.0,
+            next_run_at: r.next_run_at.0,
             sending: r.sending,
-            created_at: at(r.created_at),
-            updated_at: at(r.updated_at),
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
         }
     }
 }
@@ -185,14 +185,22 @@ pub(crate) struct RunRow {
     pub mailing_id: Option<i64>,
     pub mailing_name: String,
     pub owner_id: i64,
-    pub slot_at: i64,
-    pub skipped_slots: i64,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub recipients: i64,
-    pub sent: i64,
-    pub failed: i64,
-    pub cancelled: i64,
+    #[sqlx(try_from = "i64")]
+    pub slot_at: Micros,
+    #[sqlx(try_from = "i64")]
+    pub skipped_slots: u32,
+    #[sqlx(try_from = "i64")]
+    pub started_at: Micros,
+    #[sqlx(try_from = "Option<i64>")]
+    pub finished_at: OptMicros,
+    #[sqlx(try_from = "i64")]
+    pub recipients: u64,
+    #[sqlx(try_from = "i64")]
+    pub sent: u64,
+    #[sqlx(try_from = "i64")]
+    pub failed: u64,
+    #[sqlx(try_from = "i64")]
+    pub cancelled: u64,
     pub report: Option<Json<RunReport>>,
 }
 
@@ -211,14 +219,14 @@ impl From<RunRow> for Run {
             mailing_id: r.mailing_id.map(MailingId),
             mailing_name: r.mailing_name,
             owner: UserId(r.owner_id),
-            slot_at: at(r.slot_at),
-            skipped_slots: u32::try_from(r.skipped_slots).unwrap_or(0),
-            started_at: at(r.started_at),
-            finished_at: at_opt(r.finished_at),
-            recipients: count(r.recipients),
-            sent: count(r.sent),
-            failed: count(r.failed),
-            cancelled: count(r.cancelled),
+            slot_at: r.slot_at.0,
+            skipped_slots: r.skipped_slots,
+            started_at: r.started_at.0,
+            finished_at: r.finished_at.0,
+            recipients: r.recipients,
+            sent: r.sent,
+            failed: r.failed,
+            cancelled: r.cancelled,
             report: r.report.map(|j| j.0),
         }
     }
@@ -231,11 +239,15 @@ pub(crate) struct DeliveryRow {
     pub client_id: Option<i64>,
     pub email: String,
     pub name: String,
-    pub state: String,
-    pub attempts: i64,
+    #[sqlx(try_from = "String")]
+    pub state: Parsed<DeliveryState>,
+    #[sqlx(try_from = "i64")]
+    pub attempts: u32,
     pub last_reply: Option<String>,
-    pub next_attempt_at: i64,
-    pub updated_at: i64,
+    #[sqlx(try_from = "i64")]
+    pub next_attempt_at: Micros,
+    #[sqlx(try_from = "i64")]
+    pub updated_at: Micros,
 }
 
 impl From<DeliveryRow> for Delivery {
@@ -246,11 +258,11 @@ impl From<DeliveryRow> for Delivery {
             client_id: r.client_id.map(ClientId),
             email: EmailAddress::from_trusted(r.email),
             name: r.name,
-            state: DeliveryState::parse(&r.state).unwrap_or(DeliveryState::Failed),
-            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            state: r.state.0,
+            attempts: r.attempts,
             last_reply: r.last_reply,
-            next_attempt_at: at(r.next_attempt_at),
-            updated_at: at(r.updated_at),
+            next_attempt_at: r.next_attempt_at.0,
+            updated_at: r.updated_at.0,
         }
     }
 }
@@ -262,9 +274,12 @@ pub(crate) struct PostRow {
     pub body: String,
     pub image: Option<String>,
     pub published: bool,
-    pub views: i64,
-    pub published_at: Option<i64>,
-    pub created_at: i64,
+    #[sqlx(try_from = "i64")]
+    pub views: u64,
+    #[sqlx(try_from = "Option<i64>")]
+    pub published_at: OptMicros,
+    #[sqlx(try_from = "i64")]
+    pub created_at: Micros,
 }
 
 impl From<PostRow> for BlogPost {
@@ -275,28 +290,9 @@ impl From<PostRow> for BlogPost {
             body: r.body,
             image: r.image,
             published: r.published,
-            views: count(r.views),
-            published_at: at_opt(r.published_at),
-            created_at: at(r.created_at),
+            views: r.views,
+            published_at: r.published_at.0,
+            created_at: r.created_at.0,
         }
     }
-}
-
-/// A LIKE pattern matching `search` anywhere; queries say `ESCAPE '\'`.
-pub(crate) fn like(search: &Option<String>) -> Option<String> {
-    search.as_ref().map(|s| {
-        let escaped = s
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        format!("%{escaped}%")
-    })
-}
-
-/// LIMIT and OFFSET of a query.
-pub(crate) fn limits(q: &ListQuery) -> (i64, i64) {
-    (
-        i64::from(q.per_page),
-        i64::try_from(q.offset()).unwrap_or(i64::MAX),
-    )
 }

@@ -12,3 +12,27 @@ skymailing_core::store_conformance_tests!(
         store
     }
 );
+
+/// Rows corrupted behind the store's back read as errors, not guesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_rows_are_errors_not_guesses() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("test.db"))
+        .await
+        .expect("the database opens");
+    let pool = store.writer().clone();
+    skymailing_core::testkit::conformance::corrupt_rows_are_errors_not_guesses(
+        std::sync::Arc::new(store),
+        async |table: &str, column: &str, id: i64, value: &str| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE {table} SET {column} = ?1 WHERE id = ?2"
+            )))
+            .bind(value)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .is_ok()
+        },
+    )
+    .await;
+}

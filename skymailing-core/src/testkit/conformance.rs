@@ -2525,6 +2525,63 @@ pub async fn smaller_queries_and_filters(s: S) {
     assert_eq!(late.running_mailings, 0, "past their end nothing runs");
 }
 
+/// Corrupt rows (written behind the store's back: an unknown role, user
+/// state or time zone, an unknown periodicity or delivery state, a time out
+/// of range) are errors when read, never a guess — no unknown role read as
+/// `user`, no bad zone read as UTC, no bad time read as 1970. Not in the
+/// macro: a SQL store's own tests run it with `corrupt(table, column, id,
+/// value)`, which writes the value with plain SQL (past any CHECK) and
+/// returns whether it could (a column whose type refuses the value is as
+/// good as a decoding error).
+pub async fn corrupt_rows_are_errors_not_guesses(
+    s: S,
+    corrupt: impl AsyncFn(&str, &str, i64, &str) -> bool,
+) {
+    let (u, m, run) = run_with(&s, "ann@example.com", 2).await;
+    let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
+    let uid = u.id.0;
+    let mut checked = 0;
+    if corrupt("deliveries", "state", ds[0].id.0, "lost").await {
+        assert!(
+            s.run_deliveries(run.id, &all()).await.is_err(),
+            "an unknown delivery state"
+        );
+        checked += 1;
+    }
+    if corrupt("users", "time_zone", uid, "Mars/Olympus").await {
+        assert!(s.user(u.id).await.is_err(), "an unknown time zone");
+        assert!(
+            s.due_mailings(t0() + Span::days(2), 10).await.is_err(),
+            "a due mailing of an owner with an unknown time zone"
+        );
+        assert!(corrupt("users", "time_zone", uid, "UTC").await);
+        checked += 1;
+    }
+    if corrupt("users", "state", uid, "gone").await {
+        assert!(s.user(u.id).await.is_err(), "an unknown user state");
+        assert!(corrupt("users", "state", uid, "active").await);
+        checked += 1;
+    }
+    if corrupt("users", "role", uid, "superuser").await {
+        assert!(s.user(u.id).await.is_err(), "an unknown role");
+        assert!(s.list_users(&all()).await.is_err());
+        assert!(corrupt("users", "role", uid, "user").await);
+        checked += 1;
+    }
+    assert!(s.user(u.id).await.unwrap().is_some(), "restored");
+    if corrupt("mailings", "periodicity", m.id.0, "hourly").await {
+        assert!(s.mailing(m.id).await.is_err(), "an unknown periodicity");
+        assert!(s.list_mailings(None, &all()).await.is_err());
+        assert!(corrupt("mailings", "periodicity", m.id.0, "daily").await);
+        checked += 1;
+    }
+    if corrupt("mailings", "start_at", m.id.0, "9223372036854775807").await {
+        assert!(s.mailing(m.id).await.is_err(), "a time out of range");
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} corruptions could be written");
+}
+
 #[cfg(test)]
 mod tests {
     /// The macro's list of cases and the cases in this file agree: a case left

@@ -208,7 +208,7 @@ pub(crate) struct ListParams {
 impl ListParams {
     pub fn query(&self, per_page: u32) -> Result<ListQuery, Error> {
         let q = self.q.as_deref().filter(|s| !s.trim().is_empty());
-        Ok(ListQuery::new(self.page.unwrap_or(1).max(1), per_page, q)?)
+        ListQuery::new(self.page.unwrap_or(1).max(1), per_page, q)
     }
 
     pub fn q(&self) -> String {

@@ -1,0 +1,188 @@
+//! Strict column codecs: a stored value that does not decode is an error
+//! (`sqlx::Error::ColumnDecode`, a `StoreError::Backend` for the caller),
+//! never a guess — no unknown role read as `user`, no bad time read as 1970,
+//! no broken id list read as "no recipients".
+//!
+//! Used with sqlx's `#[sqlx(try_from = "…")]` on row fields: the column is
+//! read as its plain SQL type, then converted here.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use skymailing_core::{DeliveryState, DisabledBy, Periodicity, Role, TimeZone, UserState};
+
+/// A stored value that does not decode: what it was and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow(pub String);
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadRow {}
+
+/// A value stored by name (`manager`, `Europe/Moscow`).
+pub trait Named: Sized {
+    /// What it is, for the error.
+    const WHAT: &'static str;
+    /// The value of a stored name, if it is one.
+    fn from_name(s: &str) -> Option<Self>;
+}
+
+impl Named for Role {
+    const WHAT: &'static str = "role";
+    fn from_name(s: &str) -> Option<Self> {
+        Role::parse(s).ok()
+    }
+}
+
+impl Named for UserState {
+    const WHAT: &'static str = "user state";
+    fn from_name(s: &str) -> Option<Self> {
+        UserState::parse(s).ok()
+    }
+}
+
+impl Named for Periodicity {
+    const WHAT: &'static str = "periodicity";
+    fn from_name(s: &str) -> Option<Self> {
+        Periodicity::parse(s).ok()
+    }
+}
+
+impl Named for DeliveryState {
+    const WHAT: &'static str = "delivery state";
+    fn from_name(s: &str) -> Option<Self> {
+        DeliveryState::parse(s)
+    }
+}
+
+impl Named for DisabledBy {
+    const WHAT: &'static str = "disabled-by reason";
+    fn from_name(s: &str) -> Option<Self> {
+        DisabledBy::parse(s)
+    }
+}
+
+impl Named for TimeZone {
+    const WHAT: &'static str = "time zone";
+    fn from_name(s: &str) -> Option<Self> {
+        // Stored zones were validated on the way in: exactly a zone's name.
+        (s.trim() == s).then(|| TimeZone::parse(s).ok()).flatten()
+    }
+}
+
+/// A value stored by name, decoded strictly (`#[sqlx(try_from = "String")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed<T>(pub T);
+
+impl<T: Named> TryFrom<String> for Parsed<T> {
+    type Error = BadRow;
+    fn try_from(s: String) -> Result<Self, BadRow> {
+        T::from_name(&s)
+            .map(Parsed)
+            .ok_or_else(|| BadRow(format!("unknown {} `{s}` in a stored row", T::WHAT)))
+    }
+}
+
+/// An optional value stored by name (`#[sqlx(try_from = "Option<String>")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptParsed<T>(pub Option<T>);
+
+impl<T: Named> TryFrom<Option<String>> for OptParsed<T> {
+    type Error = BadRow;
+    fn try_from(s: Option<String>) -> Result<Self, BadRow> {
+        s.map(Parsed::<T>::try_from)
+            .transpose()
+            .map(|p| OptParsed(p.map(|p| p.0)))
+    }
+}
+
+/// A time kept as microseconds since the epoch (SQLite), decoded strictly
+/// (`#[sqlx(try_from = "i64")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Micros(pub DateTime<Utc>);
+
+impl TryFrom<i64> for Micros {
+    type Error = BadRow;
+    fn try_from(v: i64) -> Result<Self, BadRow> {
+        micros(v).map(Micros)
+    }
+}
+
+/// An optional time kept as microseconds (`#[sqlx(try_from = "Option<i64>")]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptMicros(pub Option<DateTime<Utc>>);
+
+impl TryFrom<Option<i64>> for OptMicros {
+    type Error = BadRow;
+    fn try_from(v: Option<i64>) -> Result<Self, BadRow> {
+        v.map(micros).transpose().map(OptMicros)
+    }
+}
+
+/// Microseconds since the epoch as a time.
+pub fn micros(v: i64) -> Result<DateTime<Utc>, BadRow> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| BadRow(format!("{v} µs is not a time")))
+}
+
+/// A day stored as `YYYY-MM-DD`.
+pub fn day(s: &str) -> Result<NaiveDate, BadRow> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| BadRow(format!("`{s}` is not a day")))
+}
+
+/// A list of ids kept as a JSON array (SQLite's `json_group_array`), decoded
+/// strictly (`#[sqlx(try_from = "String")]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonIds(pub Vec<i64>);
+
+impl TryFrom<String> for JsonIds {
+    type Error = BadRow;
+    fn try_from(s: String) -> Result<Self, BadRow> {
+        serde_json::from_str(&s)
+            .map(JsonIds)
+            .map_err(|e| BadRow(format!("a stored id list does not parse ({e}): `{s}`")))
+    }
+}
+
+/// A count or a size, which a database hands back as a signed integer.
+pub fn count(v: i64) -> u64 {
+    // COUNT(*) and sums of counts are never negative.
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_decode_exactly_or_not_at_all() {
+        assert_eq!(
+            Parsed::<Role>::try_from("manager".to_owned()),
+            Ok(Parsed(Role::Manager))
+        );
+        let e = Parsed::<Role>::try_from("superuser".to_owned()).unwrap_err();
+        assert!(e.0.contains("unknown role `superuser`"), "{e}");
+        assert!(Parsed::<UserState>::try_from("gone".to_owned()).is_err());
+        assert!(Parsed::<DeliveryState>::try_from("lost".to_owned()).is_err());
+        assert!(Parsed::<Periodicity>::try_from("hourly".to_owned()).is_err());
+        assert!(Parsed::<TimeZone>::try_from("Mars/Olympus".to_owned()).is_err());
+        assert!(Parsed::<TimeZone>::try_from(" UTC".to_owned()).is_err());
+        assert_eq!(OptParsed::<DisabledBy>::try_from(None), Ok(OptParsed(None)));
+        assert!(OptParsed::<DisabledBy>::try_from(Some("moon".to_owned())).is_err());
+    }
+
+    #[test]
+    fn times_and_id_lists_decode_strictly() {
+        assert!(Micros::try_from(i64::MAX).is_err());
+        assert_eq!(Micros::try_from(0).unwrap().0, DateTime::<Utc>::UNIX_EPOCH);
+        assert_eq!(OptMicros::try_from(None), Ok(OptMicros(None)));
+        assert!(day("2026-02-30").is_err());
+        assert_eq!(
+            JsonIds::try_from("[1,2]".to_owned()),
+            Ok(JsonIds(vec![1, 2]))
+        );
+        assert!(JsonIds::try_from("[1,".to_owned()).is_err());
+        assert!(JsonIds::try_from("".to_owned()).is_err());
+    }
+}
