@@ -218,7 +218,7 @@ impl DeliveryQueue for PgStore {
              ON CONFLICT (relay) DO UPDATE SET \
                  tokens = least($2::float8, send_budgets.tokens \
                      + $2::float8 * greatest(0, extract(epoch FROM ($3 - send_budgets.updated_at))::float8)), \
-                 updated_at = $3 \
+                 updated_at = greatest(send_budgets.updated_at, $3) \
              RETURNING tokens",
         )
         .bind(relay)

@@ -227,7 +227,7 @@ impl DeliveryQueue for SqliteStore {
             "INSERT INTO send_budgets (relay, tokens, updated_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (relay) DO UPDATE SET \
                  tokens = min(?2, send_budgets.tokens + ?2 * max(0, ?3 - send_budgets.updated_at) / 1000000.0), \
-                 updated_at = ?3 \
+                 updated_at = max(send_budgets.updated_at, ?3) \
              RETURNING tokens",
         )
         .bind(relay)

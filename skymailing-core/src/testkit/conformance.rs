@@ -1382,6 +1382,24 @@ pub async fn send_budgets_refill_at_their_rate_per_relay(s: S) {
         10,
         "never more than a second's worth"
     );
+    // A worker whose clock reading is a little behind (it waited for the
+    // row) must not move the bucket's time back: the same 100 ms would be
+    // refilled twice.
+    let a = later + Span::milliseconds(100);
+    assert_eq!(s.take_send_budget("relay-a", 10, 50, a).await.unwrap(), 1);
+    let behind = later + Span::milliseconds(50);
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, behind).await.unwrap(),
+        0,
+        "no refill from the past"
+    );
+    assert_eq!(
+        s.take_send_budget("relay-a", 10, 50, a + Span::milliseconds(150))
+            .await
+            .unwrap(),
+        1,
+        "150 ms after the latest take: one, not two"
+    );
 }
 
 /// Setting a password voids the account's pending reset links, and nothing else.

@@ -948,7 +948,7 @@ impl DeliveryQueue for MemoryStore {
         let (tokens, at) = s.budgets.entry(relay.to_owned()).or_insert((rate, now));
         let elapsed = (now - *at).num_microseconds().unwrap_or(i64::MAX).max(0) as f64 / 1e6;
         *tokens = (*tokens + rate * elapsed).min(rate);
-        *at = now;
+        *at = (*at).max(now);
         let granted = tokens.floor().min(f64::from(want)).max(0.0);
         *tokens -= granted;
         Ok(granted as u32)
