@@ -75,3 +75,46 @@ pub async fn pg_mailing_to(
         .await
         .expect("mailing created")
 }
+
+/// A child process stopped (by PID, SIGTERM) when dropped.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The shipped `skymailing worker` (the release binary next to the running
+/// benchmark) on `db`, sending through `mail`, with more settings in `env`.
+pub fn worker(db: &str, mail: &str, env: &[(&str, &str)]) -> Proc {
+    let exe = std::env::current_exe()
+        .expect("the benchmark's own path")
+        .with_file_name("skymailing");
+    let child = std::process::Command::new(&exe)
+        .arg("worker")
+        .env("DATABASE_URL", db)
+        .env("SKYMAILING_MAIL_URL", mail)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+    Proc(child)
+}
+
+/// Polls `f` every 10 ms until it gives a value; panics after `timeout`.
+pub async fn wait_for<T>(timeout: std::time::Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -11,25 +11,16 @@
 //! Start latency is measured at a recording SMTP server inside this program
 //! (smtp-sink does not timestamp messages to the millisecond).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use skymailing_bench::{Proc, wait_for};
 use skymailing_core::ports::{MailingStore, MessageStore};
 use skymailing_core::*;
 use skymailing_smtp::testing::TestSmtpServer;
 use skymailing_store_pg::PgStore;
 use sqlx::Connection;
-
-/// A child process stopped (by PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
 
 fn peak_rss_mb(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -41,34 +32,16 @@ fn peak_rss_mb(pid: u32) -> f64 {
 }
 
 fn worker(db: &str, mail: &str) -> Proc {
-    let exe = std::env::current_exe()
-        .unwrap()
-        .with_file_name("skymailing");
-    let child = Command::new(&exe)
-        .arg("worker")
-        .env("DATABASE_URL", db)
-        .env("SKYMAILING_MAIL_URL", mail)
-        .env("RUST_LOG", "warn")
-        // 8 sends per batch × 2 batches side by side = 16 connections.
-        .env("SKYMAILING_CONCURRENCY", "8")
-        .env("SKYMAILING_PARALLEL_BATCHES", "2")
-        .env("SKYMAILING_BATCH_SIZE", "500")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    Proc(child)
-}
-
-async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // 8 sends per batch × 2 batches side by side = 16 connections.
+    skymailing_bench::worker(
+        db,
+        mail,
+        &[
+            ("SKYMAILING_CONCURRENCY", "8"),
+            ("SKYMAILING_PARALLEL_BATCHES", "2"),
+            ("SKYMAILING_BATCH_SIZE", "500"),
+        ],
+    )
 }
 
 #[tokio::main]

@@ -14,51 +14,17 @@
 //! Run it with `scripts/bench-fairness.sh`; the last line is
 //! `fairness: small_run_lag_ms_max=N small_run_lag_ms_median=N big_run=N relay_limit=N/s three_workers=N/s one_worker=N/s limit=100/s`.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SubsecRound, Utc};
+use skymailing_bench::{Proc, wait_for};
 use skymailing_core::MessageDraft;
 use skymailing_smtp::testing::TestSmtpServer;
 use skymailing_store_pg::PgStore;
 use sqlx::Connection;
 
-/// A child process stopped (by PID) when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
 fn worker(db: &str, mail: &str, rate: u32) -> Proc {
-    let exe = std::env::current_exe()
-        .unwrap()
-        .with_file_name("skymailing");
-    let child = Command::new(&exe)
-        .arg("worker")
-        .env("DATABASE_URL", db)
-        .env("SKYMAILING_MAIL_URL", mail)
-        .env("SKYMAILING_RATE_LIMIT", rate.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    Proc(child)
-}
-
-async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    skymailing_bench::worker(db, mail, &[("SKYMAILING_RATE_LIMIT", &rate.to_string())])
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
