@@ -157,6 +157,10 @@ pub struct Engine {
     last_schedule: AtomicI64,
     /// Recipient domains backing off after throttling replies.
     backoffs: pace::Backoffs,
+    /// Per limited domain, the next free place for a delivery held back
+    /// over its limit (so that deliveries held back by successive claims
+    /// queue up behind each other instead of all coming due at once).
+    limit_slots: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 /// How often a draining engine looks for mailings whose start came.
@@ -210,6 +214,7 @@ impl Engine {
             last_progress: AtomicI64::new(now),
             last_schedule: AtomicI64::new(now),
             backoffs: pace::Backoffs::default(),
+            limit_slots: Mutex::new(HashMap::new()),
         }
     }
 
@@ -502,11 +507,17 @@ impl Engine {
                         now,
                     )
                     .await? as usize;
-                // The rest wait for the budget's refill, spread at the limit.
-                let gap = 1_000_000 / i64::from(limit.max(1));
-                for (k, d) in ready.drain(granted.min(ready.len())..).enumerate() {
-                    let at = now + chrono::Duration::microseconds(gap * (k as i64 + 1));
-                    held.push(hold(&d, at, &domain));
+                // The rest wait for the budget's refill, each in its own
+                // place at the limit's pace, behind those held back before.
+                let gap = chrono::Duration::microseconds(1_000_000 / i64::from(limit.max(1)));
+                let mut slots = self
+                    .limit_slots
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let slot = slots.entry(domain.clone()).or_insert(now);
+                for d in ready.drain(granted.min(ready.len())..) {
+                    *slot = (*slot).max(now) + gap;
+                    held.push(hold(&d, *slot, &domain));
                 }
             }
             send.extend(ready);
