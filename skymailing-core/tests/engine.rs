@@ -512,6 +512,11 @@ async fn a_throttling_reply_defers_the_delivery_without_using_a_retry() {
     let detail = w.app.logs.run(ann, run).await.unwrap();
     assert_eq!(detail.totals.waiting, vec![("slow.example".to_owned(), 1)]);
     assert_eq!(detail.totals.activity(), RunActivity::WaitingForDomains);
+    // Another user reads the log too, but not the owner's recipient domains.
+    let bob = w.user("bob@example.com", Role::User, "UTC").await;
+    let seen = w.app.logs.run(bob, run).await.unwrap();
+    assert_eq!(seen.totals.waiting, vec![("<domain>".to_owned(), 1)]);
+    assert_eq!(seen.totals.activity(), RunActivity::WaitingForDomains);
     for _ in 0..10 {
         w.advance(Duration::seconds(30));
         w.engine.round().await.unwrap();

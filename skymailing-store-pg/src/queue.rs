@@ -15,6 +15,7 @@ use skymailing_core::ports::{
 use skymailing_core::*;
 use skymailing_store_sql::{OutcomeRow, codec};
 use sqlx::types::Json;
+use sqlx::{FromRow, Row};
 
 use crate::rows::{
     DeliveryRow, MailingRow, RunRow, count, like, limits, mailing_columns, run_columns,
@@ -43,7 +44,7 @@ struct ClaimRow {
 #[async_trait]
 impl DeliveryQueue for PgStore {
     async fn due_mailings(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<DueMailing>> {
-        let rows = sqlx::query_as::<_, DueRow>(concat!(
+        let rows = sqlx::query(concat!(
             "SELECT ",
             mailing_columns!(),
             ", u.time_zone FROM mailings m JOIN users u ON u.id = m.owner_id \
@@ -55,11 +56,20 @@ impl DeliveryQueue for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
+        // Row by row: one corrupt mailing or owner (see the strict codecs) is
+        // logged and left out, not a failure of every user's scheduling.
         Ok(rows
-            .into_iter()
-            .map(|r| DueMailing {
-                time_zone: r.time_zone.0,
-                mailing: r.mailing.into(),
+            .iter()
+            .filter_map(|row| match DueRow::from_row(row) {
+                Ok(r) => Some(DueMailing {
+                    time_zone: r.time_zone.0,
+                    mailing: r.mailing.into(),
+                }),
+                Err(e) => {
+                    let id: Option<i64> = row.try_get("id").ok();
+                    tracing::error!(mailing = ?id, error = %e, "a due mailing's stored row does not decode; it is left out");
+                    None
+                }
             })
             .collect())
     }
@@ -150,7 +160,7 @@ impl DeliveryQueue for PgStore {
         // dead); its late result is then refused, since the delivery is no longer
         // `sending` under its attempt number.
         sqlx::query(
-            "UPDATE deliveries d SET lease_until = NULL, updated_at = $1, \
+            "UPDATE deliveries d SET lease_until = NULL, waiting_for = NULL, updated_at = $1, \
                  state = CASE WHEN EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
                    WHERE r.id = d.run_id AND m.enabled AND u.state = 'active') THEN 'pending' ELSE 'cancelled' END \
              WHERE d.id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= $1 \

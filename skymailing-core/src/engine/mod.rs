@@ -397,7 +397,25 @@ impl Engine {
             .await?;
         self.progressed();
         let claimed = batch.len();
-        let (batch, held) = self.pace_domains(batch, now).await?;
+        let released: Vec<DeliveryResult> = batch
+            .iter()
+            .map(|d| DeliveryResult {
+                id: d.id,
+                attempt: d.attempt,
+                outcome: DeliveryOutcome::Released,
+            })
+            .collect();
+        let (batch, held) = match self.pace_domains(batch, now).await {
+            Ok(paced) => paced,
+            Err(e) => {
+                // Hand the claims back (attempts not counted) rather than
+                // leave them to a lease's end.
+                for r in released {
+                    let _ = results.send(r).await;
+                }
+                return Err(e);
+            }
+        };
         if let Some(per_second) = self.config.send_rate {
             let unused = want.saturating_sub(u32::try_from(batch.len()).unwrap_or(want));
             if unused > 0 {
@@ -427,6 +445,7 @@ impl Engine {
             ),
             open: Mutex::new(batch.iter().map(|d| (d.id, d.attempt)).collect()),
         };
+        let sending = batch.len();
         let contents = self.contents_for(&batch).await?;
         let sends = futures::stream::iter(batch.into_iter().map(|d| {
             let content = contents.get(&d.run_id).cloned();
@@ -460,6 +479,18 @@ impl Engine {
             // Renewing never ends by itself.
             () = &mut renewals => sends.await,
         };
+        // Sends not made (released, or held back for a domain backing off)
+        // give their share of the service-wide budget back.
+        let unsent = u32::try_from(sending.saturating_sub(attempted)).unwrap_or(0);
+        if let Some(per_second) = self.config.send_rate
+            && unsent > 0
+            && let Err(e) = self
+                .queue
+                .return_send_budget(&self.config.relay, per_second, unsent)
+                .await
+        {
+            tracing::warn!(error = %e, "giving back unused send budget failed");
+        }
         Ok(Worked { attempted, claimed })
     }
 
@@ -514,6 +545,11 @@ impl Engine {
                     .limit_slots
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
+                if granted >= ready.len() {
+                    // Nothing waits: whatever was held back before is gone
+                    // (sent, or its run stopped); start afresh.
+                    slots.remove(&domain);
+                }
                 let slot = slots.entry(domain.clone()).or_insert(now);
                 for d in ready.drain(granted.min(ready.len())..) {
                     *slot = (*slot).max(now) + gap;
@@ -912,8 +948,11 @@ impl Engine {
                 // (a wake-up) or one whose start came (checked every half
                 // second) starts its run between batches, and fair claiming sends it
                 // beside the runs already going.
-                if self.wakeup.notified().now_or_never().is_some() || self.schedule_is_due() {
-                    self.schedule_due().await?;
+                if (self.wakeup.notified().now_or_never().is_some() || self.schedule_is_due())
+                    && let Err(e) = self.schedule_due().await
+                {
+                    // Runs already started keep sending meanwhile.
+                    tracing::warn!(error = %e, "scheduling failed; sending goes on");
                 }
                 let worked = self.claim_and_send(&tx).await?;
                 attempted += worked.attempted;
@@ -983,7 +1022,10 @@ impl Engine {
     }
 
     async fn work_until_idle(&self) -> Result<(), Error> {
-        self.schedule_due().await?;
+        if let Err(e) = self.schedule_due().await {
+            // A failing scheduling pass must not stop the runs already going.
+            tracing::warn!(error = %e, "scheduling failed; sending goes on");
+        }
         self.drain().await.map(drop)
     }
 }

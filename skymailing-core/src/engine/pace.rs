@@ -111,6 +111,11 @@ pub fn is_throttling(error: &SendError) -> bool {
     .any(|w| lower.contains(w))
 }
 
+/// Furthest a held-back delivery is put off at once: it is paced again when
+/// it comes due, so a backlog follows the domain's recovery instead of
+/// keeping the slots of a slower pace.
+const HORIZON: chrono::TimeDelta = chrono::TimeDelta::seconds(40);
+
 /// One throttled domain's state.
 #[derive(Debug, Clone)]
 struct Backoff {
@@ -137,7 +142,7 @@ impl Backoff {
         } else {
             let slot = self.next_wait.max(self.next_free);
             self.next_wait = slot + self.gap;
-            Pace::Wait(slot)
+            Pace::Wait(slot.min(now + HORIZON))
         }
     }
 }
@@ -248,7 +253,7 @@ impl Backoffs {
                 }
                 let slot = b.next_wait.max(b.next_free).max(now + b.gap);
                 b.next_wait = slot + b.gap;
-                Some(slot)
+                Some(slot.min(now + HORIZON.max(b.gap)))
             }
         }
     }

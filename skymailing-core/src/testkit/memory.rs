@@ -886,6 +886,7 @@ impl DeliveryQueue for MemoryStore {
             let may_send = s.run_may_send(run);
             let row = s.deliveries.get_mut(&id).expect("listed above");
             row.lease_until = None;
+            row.waiting_for = None;
             row.d.state = if may_send {
                 DeliveryState::Pending
             } else {
