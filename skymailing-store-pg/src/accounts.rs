@@ -10,6 +10,12 @@ use crate::{PgStore, db_err};
 
 #[async_trait]
 impl UserStore for PgStore {
+    #[tracing::instrument(
+        name = "store.create_user",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_user(&self, u: &NewUser) -> StoreResult<User> {
         sqlx::query_as::<_, UserRow>(concat!(
             "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
@@ -29,6 +35,7 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(name = "store.user", level = "debug", skip_all, fields(store = "pg"))]
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(concat!(
             "SELECT ",
@@ -42,6 +49,12 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.user_by_email",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
         sqlx::query_as::<_, UserHashRow>(concat!(
             "SELECT ",
@@ -55,6 +68,12 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.set_password_hash",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
@@ -72,6 +91,12 @@ impl UserStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.set_user_state",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn set_user_state(
         &self,
         id: UserId,
@@ -108,6 +133,12 @@ impl UserStore for PgStore {
         Ok(user.map(User::from))
     }
 
+    #[tracing::instrument(
+        name = "store.set_user_role",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(concat!(
             "UPDATE users SET role = $2 WHERE id = $1 RETURNING ",
@@ -121,6 +152,12 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.set_user_language",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn set_user_language(
         &self,
         id: UserId,
@@ -138,6 +175,12 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.update_profile",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn update_profile(
         &self,
         id: UserId,
@@ -157,6 +200,12 @@ impl UserStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_users",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn list_users(&self, q: &ListQuery) -> StoreResult<Page<User>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -188,6 +237,12 @@ impl UserStore for PgStore {
 
 #[async_trait]
 impl SessionStore for PgStore {
+    #[tracing::instrument(
+        name = "store.create_session",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_session(
         &self,
         user: UserId,
@@ -204,6 +259,12 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.session_user",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn session_user(&self, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(
             "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.language, u.created_at \
@@ -217,6 +278,12 @@ impl SessionStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_session",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn delete_session(&self, hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(hash)
@@ -226,6 +293,12 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.delete_user_sessions",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn delete_user_sessions(&self, user: UserId, keep: Option<String>) -> StoreResult<u64> {
         let r = sqlx::query(
             "DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2",
@@ -238,6 +311,12 @@ impl SessionStore for PgStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(
+        name = "store.create_token",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_token(
         &self,
         user: UserId,
@@ -265,6 +344,12 @@ impl SessionStore for PgStore {
         tx.commit().await.map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.consume_token",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn consume_token(
         &self,
         purpose: TokenPurpose,
@@ -282,6 +367,12 @@ impl SessionStore for PgStore {
         Ok(row.filter(|(_, exp)| *exp > now).map(|(id, _)| UserId(id)))
     }
 
+    #[tracing::instrument(
+        name = "store.purge_expired",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let s = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
@@ -299,6 +390,12 @@ impl SessionStore for PgStore {
 
 #[async_trait]
 impl skymailing_core::ports::AttemptStore for PgStore {
+    #[tracing::instrument(
+        name = "store.count_attempt",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn count_attempt(&self, key: &str, window: DateTime<Utc>) -> StoreResult<u32> {
         let (count,): (i32,) = sqlx::query_as(
             "INSERT INTO attempt_counters (key, window_start, count) VALUES ($1, $2, 1) \

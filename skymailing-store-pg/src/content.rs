@@ -16,6 +16,12 @@ macro_rules! client_columns {
 
 #[async_trait]
 impl ClientStore for PgStore {
+    #[tracing::instrument(
+        name = "store.create_client",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_client(
         &self,
         owner: UserId,
@@ -46,6 +52,7 @@ impl ClientStore for PgStore {
         Ok(client.into())
     }
 
+    #[tracing::instrument(name = "store.client", level = "debug", skip_all, fields(store = "pg"))]
     async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>> {
         sqlx::query_as::<_, ClientRow>(concat!(
             "SELECT ",
@@ -60,6 +67,12 @@ impl ClientStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -93,6 +106,12 @@ impl ClientStore for PgStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.update_client",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn update_client(
         &self,
         owner: UserId,
@@ -128,6 +147,12 @@ impl ClientStore for PgStore {
         Ok(client.map(Client::from))
     }
 
+    #[tracing::instrument(
+        name = "store.delete_client",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM clients WHERE id = $1 AND owner_id = $2")
             .bind(id.0)
@@ -138,10 +163,22 @@ impl ClientStore for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.unsubscribe_link",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn unsubscribe_link(&self, token: &str) -> StoreResult<Option<UnsubscribeLink>> {
         link(&self.pool, token).await
     }
 
+    #[tracing::instrument(
+        name = "store.set_unsubscribed",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn set_unsubscribed(
         &self,
         token: &str,
@@ -249,6 +286,12 @@ macro_rules! message_columns {
 
 #[async_trait]
 impl MessageStore for PgStore {
+    #[tracing::instrument(
+        name = "store.create_message",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_message(
         &self,
         owner: UserId,
@@ -271,6 +314,12 @@ impl MessageStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.message",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         sqlx::query_as::<_, MessageRow>(concat!(
             "SELECT ",
@@ -284,6 +333,12 @@ impl MessageStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_messages",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn list_messages(&self, q: &ListQuery) -> StoreResult<Page<Message>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -312,6 +367,12 @@ impl MessageStore for PgStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.update_message",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn update_message(
         &self,
         id: MessageId,
@@ -333,6 +394,12 @@ impl MessageStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_message",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM messages WHERE id = $1")
             .bind(id.0)
@@ -348,6 +415,12 @@ impl MessageStore for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.message_users",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn message_users(&self, id: MessageId) -> StoreResult<Vec<UserId>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT DISTINCT owner_id FROM mailings WHERE message_id = $1 ORDER BY 1",
@@ -368,6 +441,12 @@ macro_rules! post_columns {
 
 #[async_trait]
 impl BlogStore for PgStore {
+    #[tracing::instrument(
+        name = "store.create_post",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_post(&self, d: &PostDraft, now: DateTime<Utc>) -> StoreResult<BlogPost> {
         sqlx::query_as::<_, PostRow>(concat!(
             "INSERT INTO blog_posts (title, body, image, published, published_at, created_at) \
@@ -385,6 +464,12 @@ impl BlogStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.update_post",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn update_post(
         &self,
         id: PostId,
@@ -408,6 +493,12 @@ impl BlogStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_post",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn delete_post(&self, id: PostId) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM blog_posts WHERE id = $1")
             .bind(id.0)
@@ -417,6 +508,7 @@ impl BlogStore for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(name = "store.post", level = "debug", skip_all, fields(store = "pg"))]
     async fn post(&self, id: PostId) -> StoreResult<Option<BlogPost>> {
         sqlx::query_as::<_, PostRow>(concat!(
             "SELECT ",
@@ -430,6 +522,12 @@ impl BlogStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.view_post",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn view_post(&self, id: PostId) -> StoreResult<Option<BlogPost>> {
         sqlx::query_as::<_, PostRow>(concat!(
             "UPDATE blog_posts SET views = views + 1 WHERE id = $1 AND published RETURNING ",
@@ -442,6 +540,12 @@ impl BlogStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_posts",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn list_posts(&self, include_drafts: bool, q: &ListQuery) -> StoreResult<Page<BlogPost>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -473,6 +577,12 @@ impl BlogStore for PgStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.random_posts",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn random_posts(&self, n: u32) -> StoreResult<Vec<BlogPost>> {
         sqlx::query_as::<_, PostRow>(concat!(
             "SELECT ",

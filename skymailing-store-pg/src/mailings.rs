@@ -53,6 +53,12 @@ async fn fetch(exec: impl sqlx::PgExecutor<'_>, id: i64) -> StoreResult<Option<M
 
 #[async_trait]
 impl MailingStore for PgStore {
+    #[tracing::instrument(
+        name = "store.create_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn create_mailing(
         &self,
         owner: UserId,
@@ -82,10 +88,22 @@ impl MailingStore for PgStore {
         m.ok_or_else(|| StoreError::backend(sqlx::Error::RowNotFound))
     }
 
+    #[tracing::instrument(
+        name = "store.mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn mailing(&self, id: MailingId) -> StoreResult<Option<Mailing>> {
         fetch(&self.pool, id.0).await
     }
 
+    #[tracing::instrument(
+        name = "store.list_mailings",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn list_mailings(
         &self,
         owner: Option<UserId>,
@@ -122,6 +140,12 @@ impl MailingStore for PgStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.update_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn update_mailing(
         &self,
         id: MailingId,
@@ -154,6 +178,12 @@ impl MailingStore for PgStore {
         Ok(m)
     }
 
+    #[tracing::instrument(
+        name = "store.set_mailing_enabled",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn set_mailing_enabled(
         &self,
         id: MailingId,
@@ -186,6 +216,12 @@ impl MailingStore for PgStore {
         Ok(m)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Lock the mailing first: a scheduler step that is creating a run of it
@@ -250,6 +286,7 @@ async fn cancel_pending(
 
 #[async_trait]
 impl StatsStore for PgStore {
+    #[tracing::instrument(name = "store.stats", level = "debug", skip_all, fields(store = "pg"))]
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<Stats> {
         // "Running" as `Mailing::status` derives it: enabled and either sending,
         // or with a next run while the start has come.
@@ -271,6 +308,7 @@ impl StatsStore for PgStore {
         })
     }
 
+    #[tracing::instrument(name = "store.ping", level = "debug", skip_all, fields(store = "pg"))]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -279,6 +317,12 @@ impl StatsStore for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.pending_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn pending_deliveries(&self) -> StoreResult<u64> {
         // Served by the partial index on pending deliveries.
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE state = 'pending'")

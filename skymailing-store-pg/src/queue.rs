@@ -43,6 +43,12 @@ struct ClaimRow {
 
 #[async_trait]
 impl DeliveryQueue for PgStore {
+    #[tracing::instrument(
+        name = "store.due_mailings",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn due_mailings(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<DueMailing>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -74,6 +80,12 @@ impl DeliveryQueue for PgStore {
             .collect())
     }
 
+    #[tracing::instrument(
+        name = "store.apply_plan",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Share-lock the owner's row: a block (which updates it, then cancels
@@ -148,6 +160,12 @@ impl DeliveryQueue for PgStore {
         Ok(Some(run.into()))
     }
 
+    #[tracing::instrument(
+        name = "store.claim_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -213,6 +231,12 @@ impl DeliveryQueue for PgStore {
             .collect())
     }
 
+    #[tracing::instrument(
+        name = "store.take_send_budget",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn take_send_budget(
         &self,
         relay: &str,
@@ -250,6 +274,12 @@ impl DeliveryQueue for PgStore {
         Ok(granted as u32)
     }
 
+    #[tracing::instrument(
+        name = "store.return_send_budget",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn return_send_budget(
         &self,
         relay: &str,
@@ -266,6 +296,12 @@ impl DeliveryQueue for PgStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.renew_leases",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn renew_leases(
         &self,
         claims: &[(DeliveryId, u32)],
@@ -293,10 +329,22 @@ impl DeliveryQueue for PgStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(
+        name = "store.park_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn park_mailing(&self, mailing: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
         crate::mailings::park(&self.pool, mailing.0, now).await
     }
 
+    #[tracing::instrument(
+        name = "store.complete_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],
@@ -352,6 +400,12 @@ impl DeliveryQueue for PgStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(
+        name = "store.run_content",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
         #[allow(clippy::type_complexity)]
         let row: Option<(Option<i64>, String, String, String, Option<String>, String)> = sqlx::query_as(
@@ -373,6 +427,12 @@ impl DeliveryQueue for PgStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.runs_to_finish",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
         sqlx::query_as::<_, RunRow>(concat!(
             "SELECT ",
@@ -388,10 +448,22 @@ impl DeliveryQueue for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.run_totals",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn run_totals(&self, run: RunId) -> StoreResult<RunTotals> {
         totals(&self.pool, run).await
     }
 
+    #[tracing::instrument(
+        name = "store.finish_run",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn finish_run(
         &self,
         run: RunId,
@@ -415,6 +487,12 @@ impl DeliveryQueue for PgStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.next_wakeup",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let (t,): (Option<DateTime<Utc>>,) = sqlx::query_as(
             "SELECT LEAST( \
@@ -481,6 +559,12 @@ async fn totals(exec: impl sqlx::PgExecutor<'_> + Copy, run: RunId) -> StoreResu
 
 #[async_trait]
 impl RunStore for PgStore {
+    #[tracing::instrument(
+        name = "store.list_runs",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn list_runs(&self, f: RunFilter, q: &ListQuery) -> StoreResult<Page<Run>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -515,6 +599,7 @@ impl RunStore for PgStore {
         ))
     }
 
+    #[tracing::instrument(name = "store.run", level = "debug", skip_all, fields(store = "pg"))]
     async fn run(&self, id: RunId) -> StoreResult<Option<Run>> {
         sqlx::query_as::<_, RunRow>(concat!(
             "SELECT ",
@@ -528,6 +613,12 @@ impl RunStore for PgStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.run_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn run_deliveries(&self, run: RunId, q: &ListQuery) -> StoreResult<Page<Delivery>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -558,6 +649,12 @@ impl RunStore for PgStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.daily_outcomes",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
     async fn daily_outcomes(
         &self,
         owner: Option<UserId>,

@@ -10,6 +10,12 @@ use crate::{SqliteStore, db_err};
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_user",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_user(&self, u: &NewUser) -> StoreResult<User> {
         sqlx::query_as::<_, UserRow>(concat!(
             "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
@@ -29,6 +35,12 @@ impl UserStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.user",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(concat!(
             "SELECT ",
@@ -42,6 +54,12 @@ impl UserStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.user_by_email",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
         sqlx::query_as::<_, UserHashRow>(concat!(
             "SELECT ",
@@ -55,6 +73,12 @@ impl UserStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.set_password_hash",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE users SET password_hash = ?2 WHERE id = ?1")
@@ -72,6 +96,12 @@ impl UserStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.set_user_state",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn set_user_state(
         &self,
         id: UserId,
@@ -108,6 +138,12 @@ impl UserStore for SqliteStore {
         Ok(user.map(User::from))
     }
 
+    #[tracing::instrument(
+        name = "store.set_user_role",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn set_user_role(&self, id: UserId, role: Role) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(concat!(
             "UPDATE users SET role = ?2 WHERE id = ?1 RETURNING ",
@@ -121,6 +157,12 @@ impl UserStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.set_user_language",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn set_user_language(
         &self,
         id: UserId,
@@ -138,6 +180,12 @@ impl UserStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.update_profile",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn update_profile(
         &self,
         id: UserId,
@@ -157,6 +205,12 @@ impl UserStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_users",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn list_users(&self, q: &ListQuery) -> StoreResult<Page<User>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -189,6 +243,12 @@ impl UserStore for SqliteStore {
 
 #[async_trait]
 impl SessionStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_session",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_session(
         &self,
         user: UserId,
@@ -205,6 +265,12 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.session_user",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn session_user(&self, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(
             "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.language, u.created_at \
@@ -218,6 +284,12 @@ impl SessionStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_session",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn delete_session(&self, hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
             .bind(hash)
@@ -227,6 +299,12 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.delete_user_sessions",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn delete_user_sessions(&self, user: UserId, keep: Option<String>) -> StoreResult<u64> {
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2")
             .bind(user.0)
@@ -237,6 +315,12 @@ impl SessionStore for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(
+        name = "store.create_token",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_token(
         &self,
         user: UserId,
@@ -264,6 +348,12 @@ impl SessionStore for SqliteStore {
         tx.commit().await.map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.consume_token",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn consume_token(
         &self,
         purpose: TokenPurpose,
@@ -282,6 +372,12 @@ impl SessionStore for SqliteStore {
             .map(|(id, _)| UserId(id)))
     }
 
+    #[tracing::instrument(
+        name = "store.purge_expired",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let s = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")

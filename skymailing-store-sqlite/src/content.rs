@@ -16,6 +16,12 @@ macro_rules! client_columns {
 
 #[async_trait]
 impl ClientStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_client(
         &self,
         owner: UserId,
@@ -46,6 +52,12 @@ impl ClientStore for SqliteStore {
         Ok(client.into())
     }
 
+    #[tracing::instrument(
+        name = "store.client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>> {
         sqlx::query_as::<_, ClientRow>(concat!(
             "SELECT ",
@@ -60,6 +72,12 @@ impl ClientStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -93,6 +111,12 @@ impl ClientStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.update_client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn update_client(
         &self,
         owner: UserId,
@@ -128,6 +152,12 @@ impl ClientStore for SqliteStore {
         Ok(client.map(Client::from))
     }
 
+    #[tracing::instrument(
+        name = "store.delete_client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM clients WHERE id = ?1 AND owner_id = ?2")
             .bind(id.0)
@@ -138,10 +168,22 @@ impl ClientStore for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.unsubscribe_link",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn unsubscribe_link(&self, token: &str) -> StoreResult<Option<UnsubscribeLink>> {
         link(&self.reader, token).await
     }
 
+    #[tracing::instrument(
+        name = "store.set_unsubscribed",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn set_unsubscribed(
         &self,
         token: &str,
@@ -255,6 +297,12 @@ macro_rules! message_columns {
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_message",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_message(
         &self,
         owner: UserId,
@@ -277,6 +325,12 @@ impl MessageStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.message",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn message(&self, id: MessageId) -> StoreResult<Option<Message>> {
         sqlx::query_as::<_, MessageRow>(concat!(
             "SELECT ",
@@ -290,6 +344,12 @@ impl MessageStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_messages",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn list_messages(&self, q: &ListQuery) -> StoreResult<Page<Message>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -318,6 +378,12 @@ impl MessageStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.update_message",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn update_message(
         &self,
         id: MessageId,
@@ -339,6 +405,12 @@ impl MessageStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_message",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM messages WHERE id = ?1")
             .bind(id.0)
@@ -354,6 +426,12 @@ impl MessageStore for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.message_users",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn message_users(&self, id: MessageId) -> StoreResult<Vec<UserId>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
             "SELECT DISTINCT owner_id FROM mailings WHERE message_id = ?1 ORDER BY 1",
@@ -374,6 +452,12 @@ macro_rules! post_columns {
 
 #[async_trait]
 impl BlogStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_post",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_post(&self, d: &PostDraft, now: DateTime<Utc>) -> StoreResult<BlogPost> {
         sqlx::query_as::<_, PostRow>(concat!(
             "INSERT INTO blog_posts (title, body, image, published, published_at, created_at) \
@@ -391,6 +475,12 @@ impl BlogStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.update_post",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn update_post(
         &self,
         id: PostId,
@@ -414,6 +504,12 @@ impl BlogStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_post",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn delete_post(&self, id: PostId) -> StoreResult<bool> {
         let r = sqlx::query("DELETE FROM blog_posts WHERE id = ?1")
             .bind(id.0)
@@ -423,6 +519,12 @@ impl BlogStore for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.post",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn post(&self, id: PostId) -> StoreResult<Option<BlogPost>> {
         sqlx::query_as::<_, PostRow>(concat!(
             "SELECT ",
@@ -436,6 +538,12 @@ impl BlogStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.view_post",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn view_post(&self, id: PostId) -> StoreResult<Option<BlogPost>> {
         sqlx::query_as::<_, PostRow>(concat!(
             "UPDATE blog_posts SET views = views + 1 WHERE id = ?1 AND published RETURNING ",
@@ -448,6 +556,12 @@ impl BlogStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.list_posts",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn list_posts(&self, include_drafts: bool, q: &ListQuery) -> StoreResult<Page<BlogPost>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -479,6 +593,12 @@ impl BlogStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.random_posts",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn random_posts(&self, n: u32) -> StoreResult<Vec<BlogPost>> {
         sqlx::query_as::<_, PostRow>(concat!(
             "SELECT ",

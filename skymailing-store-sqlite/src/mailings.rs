@@ -54,6 +54,12 @@ async fn fetch(exec: impl sqlx::SqliteExecutor<'_>, id: i64) -> StoreResult<Opti
 
 #[async_trait]
 impl MailingStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn create_mailing(
         &self,
         owner: UserId,
@@ -83,10 +89,22 @@ impl MailingStore for SqliteStore {
         m.ok_or_else(|| StoreError::backend(sqlx::Error::RowNotFound))
     }
 
+    #[tracing::instrument(
+        name = "store.mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn mailing(&self, id: MailingId) -> StoreResult<Option<Mailing>> {
         fetch(&self.writer, id.0).await
     }
 
+    #[tracing::instrument(
+        name = "store.list_mailings",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn list_mailings(
         &self,
         owner: Option<UserId>,
@@ -123,6 +141,12 @@ impl MailingStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.update_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn update_mailing(
         &self,
         id: MailingId,
@@ -155,6 +179,12 @@ impl MailingStore for SqliteStore {
         Ok(m)
     }
 
+    #[tracing::instrument(
+        name = "store.set_mailing_enabled",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn set_mailing_enabled(
         &self,
         id: MailingId,
@@ -187,6 +217,12 @@ impl MailingStore for SqliteStore {
         Ok(m)
     }
 
+    #[tracing::instrument(
+        name = "store.delete_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn delete_mailing(&self, id: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         cancel_pending(&mut tx, id.0, now).await?;
@@ -219,6 +255,12 @@ pub(crate) async fn cancel_pending(
 
 #[async_trait]
 impl StatsStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.stats",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn stats(&self, now: DateTime<Utc>) -> StoreResult<Stats> {
         // "Running" as `Mailing::status` derives it: enabled and either sending,
         // or with a next run while the start has come.
@@ -240,6 +282,12 @@ impl StatsStore for SqliteStore {
         })
     }
 
+    #[tracing::instrument(
+        name = "store.ping",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.reader)
@@ -248,6 +296,12 @@ impl StatsStore for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.pending_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn pending_deliveries(&self) -> StoreResult<u64> {
         // Served by the partial index on pending deliveries.
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE state = 'pending'")

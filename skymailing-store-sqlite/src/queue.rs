@@ -43,6 +43,12 @@ struct ClaimRow {
 
 #[async_trait]
 impl DeliveryQueue for SqliteStore {
+    #[tracing::instrument(
+        name = "store.due_mailings",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn due_mailings(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<DueMailing>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -74,6 +80,12 @@ impl DeliveryQueue for SqliteStore {
             .collect())
     }
 
+    #[tracing::instrument(
+        name = "store.apply_plan",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn apply_plan(&self, plan: &RunPlan) -> StoreResult<Option<Run>> {
         let mut tx = self.write_tx().await?;
         // The row lock orders racing schedulers; the compare on next_run_at makes
@@ -140,6 +152,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(Some(run.into()))
     }
 
+    #[tracing::instrument(
+        name = "store.claim_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
@@ -223,6 +241,12 @@ impl DeliveryQueue for SqliteStore {
             .collect())
     }
 
+    #[tracing::instrument(
+        name = "store.take_send_budget",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn take_send_budget(
         &self,
         relay: &str,
@@ -259,6 +283,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(granted as u32)
     }
 
+    #[tracing::instrument(
+        name = "store.return_send_budget",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn return_send_budget(
         &self,
         relay: &str,
@@ -275,6 +305,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(())
     }
 
+    #[tracing::instrument(
+        name = "store.renew_leases",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn renew_leases(
         &self,
         claims: &[(DeliveryId, u32)],
@@ -299,6 +335,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(
+        name = "store.park_mailing",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn park_mailing(&self, mailing: MailingId, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
         let r = sqlx::query(
@@ -318,6 +360,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(parked)
     }
 
+    #[tracing::instrument(
+        name = "store.complete_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],
@@ -362,6 +410,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(r.rows_affected())
     }
 
+    #[tracing::instrument(
+        name = "store.run_content",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
         #[allow(clippy::type_complexity)]
         let row: Option<(Option<i64>, String, String, String, Option<String>, String)> = sqlx::query_as(
@@ -383,6 +437,12 @@ impl DeliveryQueue for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.runs_to_finish",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
         sqlx::query_as::<_, RunRow>(concat!(
             "SELECT ",
@@ -398,10 +458,22 @@ impl DeliveryQueue for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.run_totals",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn run_totals(&self, run: RunId) -> StoreResult<RunTotals> {
         totals(&self.reader, run).await
     }
 
+    #[tracing::instrument(
+        name = "store.finish_run",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn finish_run(
         &self,
         run: RunId,
@@ -425,6 +497,12 @@ impl DeliveryQueue for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    #[tracing::instrument(
+        name = "store.next_wakeup",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let (t,): (Option<i64>,) = sqlx::query_as(
             "SELECT min(t) FROM ( \
@@ -493,6 +571,12 @@ async fn totals(exec: impl sqlx::SqliteExecutor<'_> + Copy, run: RunId) -> Store
 
 #[async_trait]
 impl RunStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.list_runs",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn list_runs(&self, f: RunFilter, q: &ListQuery) -> StoreResult<Page<Run>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -527,6 +611,12 @@ impl RunStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.run",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn run(&self, id: RunId) -> StoreResult<Option<Run>> {
         sqlx::query_as::<_, RunRow>(concat!(
             "SELECT ",
@@ -540,6 +630,12 @@ impl RunStore for SqliteStore {
         .map_err(db_err)
     }
 
+    #[tracing::instrument(
+        name = "store.run_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn run_deliveries(&self, run: RunId, q: &ListQuery) -> StoreResult<Page<Delivery>> {
         let pattern = like(&q.search);
         let (limit, offset) = limits(q);
@@ -570,6 +666,12 @@ impl RunStore for SqliteStore {
         ))
     }
 
+    #[tracing::instrument(
+        name = "store.daily_outcomes",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
     async fn daily_outcomes(
         &self,
         owner: Option<UserId>,
