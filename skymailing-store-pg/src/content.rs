@@ -4,15 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use skymailing_core::ports::{BlogStore, ClientStore, MessageStore, StoreResult};
 use skymailing_core::*;
+use skymailing_store_sql::{client_columns, message_columns, post_columns};
 
 use crate::rows::{ClientRow, MessageRow, PostRow, count, like, limits};
 use crate::{PgStore, db_err};
-
-macro_rules! client_columns {
-    () => {
-        "id, owner_id, email, full_name, comment, unsubscribed_at, unsubscribe_token, created_at"
-    };
-}
 
 #[async_trait]
 impl ClientStore for PgStore {
@@ -278,12 +273,6 @@ async fn link(
     }))
 }
 
-macro_rules! message_columns {
-    () => {
-        "id, owner_id, subject, body_text, body_html, created_at, updated_at"
-    };
-}
-
 #[async_trait]
 impl MessageStore for PgStore {
     #[tracing::instrument(
@@ -431,12 +420,6 @@ impl MessageStore for PgStore {
         .map_err(db_err)?;
         Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
     }
-}
-
-macro_rules! post_columns {
-    () => {
-        "id, title, body, image, published, views, published_at, created_at"
-    };
 }
 
 #[async_trait]

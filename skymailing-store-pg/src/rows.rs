@@ -42,13 +42,7 @@ pub(crate) struct UserHashRow {
     pub password_hash: String,
 }
 
-/// Columns of a user row (a macro, so queries stay `&'static str` with `concat!`).
-macro_rules! user_columns {
-    () => {
-        "id, email, name, time_zone, role, state, language, created_at"
-    };
-}
-pub(crate) use user_columns;
+pub(crate) use skymailing_store_sql::user_columns;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientRow {
@@ -177,14 +171,7 @@ pub(crate) struct RunRow {
     pub report: Option<Json<RunReport>>,
 }
 
-/// Columns of a run row.
-macro_rules! run_columns {
-    () => {
-        "id, mailing_id, mailing_name, owner_id, slot_at, skipped_slots, \
-         started_at, finished_at, recipients, sent, failed, cancelled, report"
-    };
-}
-pub(crate) use run_columns;
+pub(crate) use skymailing_store_sql::run_columns;
 
 impl From<RunRow> for Run {
     fn from(r: RunRow) -> Self {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+mod columns;
 mod outcome;
 mod query;
 

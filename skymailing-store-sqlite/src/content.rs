@@ -4,15 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use skymailing_core::ports::{BlogStore, ClientStore, MessageStore, StoreResult};
 use skymailing_core::*;
+use skymailing_store_sql::{client_columns, message_columns, post_columns};
 
 use crate::rows::{ClientRow, MessageRow, PostRow, count, like, limits, ts};
 use crate::{SqliteStore, db_err, is_fk};
-
-macro_rules! client_columns {
-    () => {
-        "id, owner_id, email, full_name, comment, unsubscribed_at, unsubscribe_token, created_at"
-    };
-}
 
 #[async_trait]
 impl ClientStore for SqliteStore {
@@ -289,12 +284,6 @@ async fn link(
     .transpose()
 }
 
-macro_rules! message_columns {
-    () => {
-        "id, owner_id, subject, body_text, body_html, created_at, updated_at"
-    };
-}
-
 #[async_trait]
 impl MessageStore for SqliteStore {
     #[tracing::instrument(
@@ -442,12 +431,6 @@ impl MessageStore for SqliteStore {
         .map_err(db_err)?;
         Ok(rows.into_iter().map(|(u,)| UserId(u)).collect())
     }
-}
-
-macro_rules! post_columns {
-    () => {
-        "id, title, body, image, published, views, published_at, created_at"
-    };
 }
 
 #[async_trait]

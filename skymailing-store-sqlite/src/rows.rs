@@ -56,12 +56,7 @@ pub(crate) struct UserHashRow {
     pub password_hash: String,
 }
 
-macro_rules! user_columns {
-    () => {
-        "id, email, name, time_zone, role, state, language, created_at"
-    };
-}
-pub(crate) use user_columns;
+pub(crate) use skymailing_store_sql::user_columns;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClientRow {
@@ -204,13 +199,7 @@ pub(crate) struct RunRow {
     pub report: Option<Json<RunReport>>,
 }
 
-macro_rules! run_columns {
-    () => {
-        "id, mailing_id, mailing_name, owner_id, slot_at, skipped_slots, \
-         started_at, finished_at, recipients, sent, failed, cancelled, report"
-    };
-}
-pub(crate) use run_columns;
+pub(crate) use skymailing_store_sql::run_columns;
 
 impl From<RunRow> for Run {
     fn from(r: RunRow) -> Self {
