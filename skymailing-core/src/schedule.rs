@@ -114,7 +114,7 @@ impl Schedule {
 
     /// The latest slot at or before `t`, with its index. Computed from the
     /// number of whole periods between the start and `t` on the owner's local
-    /// calendar, then corrected by at most [`MAX_CORRECTION`] steps.
+    /// calendar, then corrected by at most `MAX_CORRECTION` steps.
     pub fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<(u32, DateTime<Utc>)> {
         if !self.is_valid() || t < self.start || self.end <= self.start {
             return None;

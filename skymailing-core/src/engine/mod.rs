@@ -22,6 +22,12 @@
 //! [`Engine::spawn`] runs the engine under a supervisor that restarts it if it
 //! ever exits, and reports its health ([`EngineHandle`]).
 //!
+//! **Pacing**: claims are shared fairly between owners and runs; an optional
+//! service-wide rate and per-domain limits are budgets in the store, and a
+//! domain that answers "too many" is backed off (see [`ThrottlePolicy`]).
+//! Deliveries held back for their domain are deferred without counting an
+//! attempt.
+//!
 //! **Crash safety**: a dead worker's claims are taken over when its lease
 //! ends (a lease is short and renewed at a third of its length by the live
 //! worker); a result is written within a few tens of milliseconds of its send,
@@ -397,14 +403,20 @@ impl Engine {
             .await?;
         self.progressed();
         let claimed = batch.len();
-        let released: Vec<DeliveryResult> = batch
-            .iter()
-            .map(|d| DeliveryResult {
-                id: d.id,
-                attempt: d.attempt,
-                outcome: DeliveryOutcome::Released,
-            })
-            .collect();
+        // Only pacing by domain limits goes to the store between claim and
+        // send; if that fails the claims are handed back.
+        let released: Vec<DeliveryResult> = if self.config.domain_limits.is_empty() {
+            Vec::new()
+        } else {
+            batch
+                .iter()
+                .map(|d| DeliveryResult {
+                    id: d.id,
+                    attempt: d.attempt,
+                    outcome: DeliveryOutcome::Released,
+                })
+                .collect()
+        };
         let (batch, held) = match self.pace_domains(batch, now).await {
             Ok(paced) => paced,
             Err(e) => {
