@@ -1,120 +1,25 @@
-//! Rows as read from PostgreSQL, and their conversion into domain values.
+//! The rows as read from PostgreSQL: the shared row types
+//! (`skymailing_store_sql::rows`) with PostgreSQL's time and id-list types.
 
 use chrono::{DateTime, Utc};
-use skymailing_core::*;
-use skymailing_store_sql::codec::{OptParsed, Parsed};
-use sqlx::types::Json;
+use skymailing_store_sql::rows;
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserRow {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    #[sqlx(try_from = "String")]
-    pub time_zone: Parsed<TimeZone>,
-    #[sqlx(try_from = "String")]
-    pub role: Parsed<Role>,
-    #[sqlx(try_from = "String")]
-    pub state: Parsed<UserState>,
-    pub language: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
+type Time = DateTime<Utc>;
+type Ids = Vec<i64>;
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        User {
-            id: UserId(r.id),
-            email: EmailAddress::from_trusted(r.email),
-            name: DisplayName::from_trusted(r.name),
-            time_zone: r.time_zone.0,
-            role: r.role.0,
-            state: r.state.0,
-            language: r.language.map(Language::from_trusted),
-            created_at: r.created_at,
-        }
-    }
-}
+pub(crate) type UserRow = rows::UserRow<Time>;
+pub(crate) type UserHashRow = rows::UserHashRow<Time>;
+pub(crate) type ClientRow = rows::ClientRow<Time>;
+pub(crate) type MessageRow = rows::MessageRow<Time>;
+pub(crate) type MailingRow = rows::MailingRow<Time, Ids>;
+pub(crate) type DueRow = rows::DueRow<Time, Ids>;
+pub(crate) use rows::ClaimRow;
+pub(crate) type RunRow = rows::RunRow<Time>;
+pub(crate) type DeliveryRow = rows::DeliveryRow<Time>;
+pub(crate) type PostRow = rows::PostRow<Time>;
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct UserHashRow {
-    #[sqlx(flatten)]
-    pub user: UserRow,
-    pub password_hash: String,
-}
-
-pub(crate) use skymailing_store_sql::user_columns;
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct ClientRow {
-    pub id: i64,
-    pub owner_id: i64,
-    pub email: String,
-    pub full_name: String,
-    pub comment: String,
-    pub unsubscribed_at: Option<DateTime<Utc>>,
-    pub unsubscribe_token: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<ClientRow> for Client {
-    fn from(r: ClientRow) -> Self {
-        Client {
-            id: ClientId(r.id),
-            owner: UserId(r.owner_id),
-            email: EmailAddress::from_trusted(r.email),
-            full_name: r.full_name,
-            comment: r.comment,
-            unsubscribed_at: r.unsubscribed_at,
-            unsubscribe_token: r.unsubscribe_token,
-            created_at: r.created_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct MessageRow {
-    pub id: i64,
-    pub owner_id: i64,
-    pub subject: String,
-    pub body_text: String,
-    pub body_html: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<MessageRow> for Message {
-    fn from(r: MessageRow) -> Self {
-        Message {
-            id: MessageId(r.id),
-            owner: UserId(r.owner_id),
-            subject: r.subject,
-            body_text: r.body_text,
-            body_html: r.body_html,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct MailingRow {
-    pub id: i64,
-    pub owner_id: i64,
-    pub name: String,
-    pub message_id: i64,
-    pub client_ids: Vec<i64>,
-    pub start_at: DateTime<Utc>,
-    pub end_at: DateTime<Utc>,
-    #[sqlx(try_from = "String")]
-    pub periodicity: Parsed<Periodicity>,
-    pub enabled: bool,
-    #[sqlx(try_from = "Option<String>")]
-    pub disabled_by: OptParsed<DisabledBy>,
-    pub next_run_at: Option<DateTime<Utc>>,
-    pub sending: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub(crate) use skymailing_store_sql::codec::count;
+pub(crate) use skymailing_store_sql::{like, limits, run_columns, user_columns};
 
 /// Columns of a mailing `m` with its client set and whether a run is sending.
 macro_rules! mailing_columns {
@@ -127,132 +32,3 @@ macro_rules! mailing_columns {
     };
 }
 pub(crate) use mailing_columns;
-
-impl From<MailingRow> for Mailing {
-    fn from(r: MailingRow) -> Self {
-        Mailing {
-            id: MailingId(r.id),
-            owner: UserId(r.owner_id),
-            name: r.name,
-            message_id: MessageId(r.message_id),
-            client_ids: r.client_ids.into_iter().map(ClientId).collect(),
-            start_at: r.start_at,
-            end_at: r.end_at,
-            periodicity: r.periodicity.0,
-            enabled: r.enabled,
-            disabled_by: r.disabled_by.0,
-            next_run_at: r.next_run_at,
-            sending: r.sending,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct RunRow {
-    pub id: i64,
-    pub mailing_id: Option<i64>,
-    pub mailing_name: String,
-    pub owner_id: i64,
-    pub slot_at: DateTime<Utc>,
-    #[sqlx(try_from = "i32")]
-    pub skipped_slots: u32,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    #[sqlx(try_from = "i64")]
-    pub recipients: u64,
-    #[sqlx(try_from = "i64")]
-    pub sent: u64,
-    #[sqlx(try_from = "i64")]
-    pub failed: u64,
-    #[sqlx(try_from = "i64")]
-    pub cancelled: u64,
-    pub report: Option<Json<RunReport>>,
-}
-
-pub(crate) use skymailing_store_sql::run_columns;
-
-impl From<RunRow> for Run {
-    fn from(r: RunRow) -> Self {
-        Run {
-            id: RunId(r.id),
-            mailing_id: r.mailing_id.map(MailingId),
-            mailing_name: r.mailing_name,
-            owner: UserId(r.owner_id),
-            slot_at: r.slot_at,
-            skipped_slots: r.skipped_slots,
-            started_at: r.started_at,
-            finished_at: r.finished_at,
-            recipients: r.recipients,
-            sent: r.sent,
-            failed: r.failed,
-            cancelled: r.cancelled,
-            report: r.report.map(|j| j.0),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct DeliveryRow {
-    pub id: i64,
-    pub run_id: i64,
-    pub client_id: Option<i64>,
-    pub email: String,
-    pub name: String,
-    #[sqlx(try_from = "String")]
-    pub state: Parsed<DeliveryState>,
-    #[sqlx(try_from = "i32")]
-    pub attempts: u32,
-    pub last_reply: Option<String>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<DeliveryRow> for Delivery {
-    fn from(r: DeliveryRow) -> Self {
-        Delivery {
-            id: DeliveryId(r.id),
-            run_id: RunId(r.run_id),
-            client_id: r.client_id.map(ClientId),
-            email: EmailAddress::from_trusted(r.email),
-            name: r.name,
-            state: r.state.0,
-            attempts: r.attempts,
-            last_reply: r.last_reply,
-            next_attempt_at: r.next_attempt_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct PostRow {
-    pub id: i64,
-    pub title: String,
-    pub body: String,
-    pub image: Option<String>,
-    pub published: bool,
-    #[sqlx(try_from = "i64")]
-    pub views: u64,
-    pub published_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<PostRow> for BlogPost {
-    fn from(r: PostRow) -> Self {
-        BlogPost {
-            id: PostId(r.id),
-            title: r.title,
-            body: r.body,
-            image: r.image,
-            published: r.published,
-            views: r.views,
-            published_at: r.published_at,
-            created_at: r.created_at,
-        }
-    }
-}
-
-pub(crate) use skymailing_store_sql::codec::count;
-pub(crate) use skymailing_store_sql::{like, limits};

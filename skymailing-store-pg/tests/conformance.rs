@@ -29,8 +29,19 @@ async fn corrupt_rows_are_errors_not_guesses(pool: PgPool) {
                 .execute(&pool)
                 .await
                 .expect("CHECK constraints dropped");
+            // The text cast to the column's own type, so that a number that
+            // is out of range for the domain (a negative count) gets in.
+            let (ty,): (String,) = sqlx::query_as(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+                 WHERE attrelid = $1::regclass AND attname = $2",
+            )
+            .bind(table)
+            .bind(column)
+            .fetch_one(&pool)
+            .await
+            .expect("the column's type");
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {table} SET {column} = $1 WHERE id = $2"
+                "UPDATE {table} SET {column} = $1::text::{ty} WHERE id = $2"
             )))
             .bind(value)
             .bind(id)

@@ -3,8 +3,9 @@
 //! never a guess — no unknown role read as `user`, no bad time read as 1970,
 //! no broken id list read as "no recipients".
 //!
-//! Used with sqlx's `#[sqlx(try_from = "…")]` on row fields: the column is
-//! read as its plain SQL type, then converted here.
+//! Names are read with sqlx's `#[sqlx(try_from = "String")]` on row fields;
+//! the per-backend types (times, counts, id lists) decode as columns
+//! themselves under the `postgres` and `sqlite` features.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use skymailing_core::{DeliveryState, DisabledBy, Periodicity, Role, TimeZone, UserState};
@@ -98,26 +99,36 @@ impl<T: Named> TryFrom<Option<String>> for OptParsed<T> {
     }
 }
 
-/// A time kept as microseconds since the epoch (SQLite), decoded strictly
-/// (`#[sqlx(try_from = "i64")]`).
+/// A time kept as microseconds since the epoch (SQLite's columns), decoded
+/// strictly: a SQLite row field of this type reads the integer and fails on
+/// one that is no time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Micros(pub DateTime<Utc>);
+
+impl From<Micros> for DateTime<Utc> {
+    fn from(m: Micros) -> Self {
+        m.0
+    }
+}
+
+/// A small count (attempts, skipped slots): an `int4` in PostgreSQL, an
+/// integer in SQLite; a negative or oversized one is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Small(pub u32);
+
+impl TryFrom<i64> for Small {
+    type Error = BadRow;
+    fn try_from(v: i64) -> Result<Self, BadRow> {
+        u32::try_from(v)
+            .map(Small)
+            .map_err(|_| BadRow(format!("{v} is not a count")))
+    }
+}
 
 impl TryFrom<i64> for Micros {
     type Error = BadRow;
     fn try_from(v: i64) -> Result<Self, BadRow> {
         micros(v).map(Micros)
-    }
-}
-
-/// An optional time kept as microseconds (`#[sqlx(try_from = "Option<i64>")]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OptMicros(pub Option<DateTime<Utc>>);
-
-impl TryFrom<Option<i64>> for OptMicros {
-    type Error = BadRow;
-    fn try_from(v: Option<i64>) -> Result<Self, BadRow> {
-        v.map(micros).transpose().map(OptMicros)
     }
 }
 
@@ -132,9 +143,15 @@ pub fn day(s: &str) -> Result<NaiveDate, BadRow> {
 }
 
 /// A list of ids kept as a JSON array (SQLite's `json_group_array`), decoded
-/// strictly (`#[sqlx(try_from = "String")]`).
+/// strictly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonIds(pub Vec<i64>);
+
+impl From<JsonIds> for Vec<i64> {
+    fn from(ids: JsonIds) -> Self {
+        ids.0
+    }
+}
 
 impl TryFrom<String> for JsonIds {
     type Error = BadRow;
@@ -149,6 +166,59 @@ impl TryFrom<String> for JsonIds {
 pub fn count(v: i64) -> u64 {
     // COUNT(*) and sums of counts are never negative.
     u64::try_from(v).unwrap_or(0)
+}
+
+/// How each backend reads the codec types as columns.
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::{JsonIds, Micros, Small};
+    use sqlx::error::BoxDynError;
+    use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
+    use sqlx::{Decode, Sqlite, Type};
+
+    /// A codec type read through a plain column type `P`.
+    macro_rules! through {
+        ($t:ty, $p:ty) => {
+            impl Type<Sqlite> for $t {
+                fn type_info() -> SqliteTypeInfo {
+                    <$p as Type<Sqlite>>::type_info()
+                }
+                fn compatible(ty: &SqliteTypeInfo) -> bool {
+                    <$p as Type<Sqlite>>::compatible(ty)
+                }
+            }
+            impl<'r> Decode<'r, Sqlite> for $t {
+                fn decode(v: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+                    Ok(<$t>::try_from(<$p as Decode<'r, Sqlite>>::decode(v)?)?)
+                }
+            }
+        };
+    }
+    through!(Micros, i64);
+    through!(Small, i64);
+    through!(JsonIds, String);
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::Small;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Postgres, Type};
+
+    impl Type<Postgres> for Small {
+        fn type_info() -> PgTypeInfo {
+            <i32 as Type<Postgres>>::type_info()
+        }
+    }
+    impl<'r> Decode<'r, Postgres> for Small {
+        fn decode(v: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+            Ok(Small::try_from(i64::from(<i32 as Decode<
+                'r,
+                Postgres,
+            >>::decode(v)?))?)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -176,7 +246,9 @@ mod tests {
     fn times_and_id_lists_decode_strictly() {
         assert!(Micros::try_from(i64::MAX).is_err());
         assert_eq!(Micros::try_from(0).unwrap().0, DateTime::<Utc>::UNIX_EPOCH);
-        assert_eq!(OptMicros::try_from(None), Ok(OptMicros(None)));
+        assert!(Small::try_from(-1).is_err());
+        assert!(Small::try_from(i64::from(u32::MAX) + 1).is_err());
+        assert_eq!(Small::try_from(3), Ok(Small(3)));
         assert!(day("2026-02-30").is_err());
         assert_eq!(
             JsonIds::try_from("[1,2]".to_owned()),

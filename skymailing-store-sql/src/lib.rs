@@ -9,6 +9,7 @@ pub mod codec;
 mod columns;
 mod outcome;
 mod query;
+pub mod rows;
 
 pub use outcome::OutcomeRow;
 pub use query::{like, limits};

@@ -18,28 +18,10 @@ use sqlx::types::Json;
 use sqlx::{FromRow, Row};
 
 use crate::rows::{
-    DeliveryRow, MailingRow, RunRow, count, like, limits, mailing_columns, run_columns, ts, ts_opt,
+    ClaimRow, DeliveryRow, DueRow, RunRow, count, like, limits, mailing_columns, run_columns, ts,
+    ts_opt,
 };
 use crate::{SqliteStore, db_err};
-
-#[derive(sqlx::FromRow)]
-struct DueRow {
-    #[sqlx(flatten)]
-    mailing: MailingRow,
-    #[sqlx(try_from = "String")]
-    time_zone: codec::Parsed<TimeZone>,
-}
-
-#[derive(sqlx::FromRow)]
-struct ClaimRow {
-    id: i64,
-    run_id: i64,
-    email: String,
-    name: String,
-    unsubscribe_token: String,
-    #[sqlx(try_from = "i64")]
-    attempts: u32,
-}
 
 #[async_trait]
 impl DeliveryQueue for SqliteStore {
@@ -67,10 +49,7 @@ impl DeliveryQueue for SqliteStore {
         Ok(rows
             .iter()
             .filter_map(|row| match DueRow::from_row(row) {
-                Ok(r) => Some(DueMailing {
-                    time_zone: r.time_zone.0,
-                    mailing: r.mailing.into(),
-                }),
+                Ok(r) => Some(r.into()),
                 Err(e) => {
                     let id: Option<i64> = row.try_get("id").ok();
                     tracing::error!(mailing = ?id, error = %e, "a due mailing's stored row does not decode; it is left out");
@@ -227,18 +206,7 @@ impl DeliveryQueue for SqliteStore {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ClaimedDelivery {
-                id: DeliveryId(r.id),
-                run_id: RunId(r.run_id),
-                email: EmailAddress::from_trusted(r.email),
-                name: r.name,
-                unsubscribe_token: r.unsubscribe_token,
-                attempt: r.attempts,
-                lease_until,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|r| r.claimed(lease_until)).collect())
     }
 
     #[tracing::instrument(

@@ -2594,6 +2594,13 @@ pub async fn corrupt_rows_are_errors_not_guesses(
         assert!(corrupt("users", "role", uid, "user").await);
         checked += 1;
     }
+    if corrupt("deliveries", "attempts", ds[1].id.0, "-1").await {
+        assert!(
+            s.run_deliveries(run.id, &all()).await.is_err(),
+            "a negative attempt count"
+        );
+        checked += 1;
+    }
     assert!(s.user(u.id).await.unwrap().is_some(), "restored");
     if corrupt("mailings", "periodicity", m.id.0, "hourly").await {
         assert!(s.mailing(m.id).await.is_err(), "an unknown periodicity");
