@@ -19,10 +19,14 @@
 //! ```
 
 mod accounts;
-mod content;
+mod blog;
+mod clients;
+mod log;
 mod mailings;
+mod messages;
 mod queue;
 mod rows;
+mod stats;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,0 +1,308 @@
+//! Conformance cases: Clients, their ownership and their unsubscribe links.
+
+use super::*;
+
+/// Another owner's client is not found, not updated, not deleted.
+pub async fn clients_are_scoped_to_their_owner(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let c = client(&s, ann.id, "x@example.com").await;
+    assert_eq!(s.client(ann.id, c.id).await.unwrap().unwrap(), c);
+    assert_eq!(s.client(bob.id, c.id).await.unwrap(), None);
+    let d = ClientDraft::parse("y@example.com", "Y", "").unwrap();
+    assert_eq!(
+        s.update_client(bob.id, c.id, &d, "new-token")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!s.delete_client(bob.id, c.id).await.unwrap());
+    assert_eq!(s.list_clients(bob.id, &all()).await.unwrap().total, 0);
+    let updated = s
+        .update_client(ann.id, c.id, &d, "new-token")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (updated.email.as_str(), updated.full_name.as_str()),
+        ("y@example.com", "Y")
+    );
+    assert!(s.delete_client(ann.id, c.id).await.unwrap());
+    assert_eq!(s.client(ann.id, c.id).await.unwrap(), None);
+}
+
+/// One owner cannot have two clients with one address; two owners can.
+pub async fn client_email_is_unique_per_owner(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let c1 = client(&s, ann.id, "x@example.com").await;
+    let c2 = client(&s, ann.id, "z@example.com").await;
+    client(&s, bob.id, "x@example.com").await;
+    let d = ClientDraft::parse("X@EXAMPLE.com", "X", "").unwrap();
+    let dup = s.create_client(ann.id, &d, "tok-dup", t0()).await;
+    assert!(
+        matches!(
+            dup,
+            Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))
+        ),
+        "{dup:?}"
+    );
+    let clash = s.update_client(ann.id, c2.id, &d, "new-token").await;
+    assert!(
+        matches!(
+            clash,
+            Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))
+        ),
+        "{clash:?}"
+    );
+    // Saving a client with its own address is no clash.
+    assert!(
+        s.update_client(ann.id, c1.id, &d, "new-token")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Clients list by name, a page at a time, filtered by email, name or comment.
+pub async fn clients_list_paginates_and_searches(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    for (email, name, comment) in [
+        ("d@x.com", "Dora", ""),
+        ("a@x.com", "alice", "VIP"),
+        ("c@x.com", "Carl", ""),
+        ("b@y.com", "Bea", ""),
+    ] {
+        let d = ClientDraft::parse(email, name, comment).unwrap();
+        s.create_client(ann.id, &d, &format!("t-{email}"), t0())
+            .await
+            .unwrap();
+    }
+    let p = s.list_clients(ann.id, &q(1, 3, None)).await.unwrap();
+    let names: Vec<_> = p.items.iter().map(|c| c.full_name.as_str()).collect();
+    assert_eq!((p.total, names), (4, vec!["alice", "Bea", "Carl"]));
+    let p2 = s.list_clients(ann.id, &q(2, 3, None)).await.unwrap();
+    assert_eq!(p2.items.len(), 1);
+    assert_eq!(
+        s.list_clients(ann.id, &q(1, 10, Some("y.com")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_clients(ann.id, &q(1, 10, Some("vip")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        s.list_clients(ann.id, &q(1, 10, Some("DORA")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+/// A link stands for its (owner, address); unsubscribing marks the client,
+/// resubscribing clears the mark.
+pub async fn unsubscribe_links_set_and_clear_the_mark(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let c = client(&s, ann.id, "x@example.com").await;
+    let found = s
+        .unsubscribe_link(&c.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.owner, found.email.clone(), found.unsubscribed_at),
+        (ann.id, c.email.clone(), None)
+    );
+    let u = s
+        .set_unsubscribed(&c.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.unsubscribed_at, Some(t0()));
+    assert_eq!(
+        s.client(ann.id, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        Some(t0())
+    );
+    let back = s
+        .set_unsubscribed(&c.unsubscribe_token, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.unsubscribed_at, None);
+    assert_eq!(
+        s.client(ann.id, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        None
+    );
+    assert_eq!(s.unsubscribe_link("nope").await.unwrap(), None);
+    assert_eq!(s.set_unsubscribed("nope", Some(t0())).await.unwrap(), None);
+}
+
+/// An unsubscribe belongs to the address, not to the client row: deleting
+/// and re-creating the client, or adding the address under another name,
+/// finds it unsubscribed, and its next run records it as suppressed.
+pub async fn an_unsubscribe_outlives_the_client(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let c = client(&s, ann.id, "x@example.com").await;
+    s.set_unsubscribed(&c.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap();
+    assert!(s.delete_client(ann.id, c.id).await.unwrap());
+    let again = client(&s, ann.id, "x@example.com").await;
+    assert_eq!(
+        again.unsubscribed_at,
+        Some(t0()),
+        "re-created, still unsubscribed"
+    );
+    // The old link still speaks for the address.
+    let link = s
+        .unsubscribe_link(&c.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.unsubscribed_at, Some(t0()));
+    // Another owner's list is another list.
+    let bobs = client(&s, bob.id, "x@example.com").await;
+    assert_eq!(bobs.unsubscribed_at, None);
+    let msg = message(&s, ann.id).await;
+    let other = client(&s, ann.id, "y@example.com").await;
+    let m = mailing(&s, ann.id, msg.id, &[again.id, other.id]).await;
+    let run = start_run(&s, &m).await;
+    assert_eq!(
+        run.recipients, 2,
+        "the suppressed address is recorded, not dropped"
+    );
+    let states = states(&s, run.id).await;
+    assert_eq!(
+        (
+            states.get(&DeliveryState::Suppressed),
+            states.get(&DeliveryState::Pending)
+        ),
+        (Some(&1), Some(&1))
+    );
+    let t = s.run_totals(run.id).await.unwrap();
+    assert_eq!((t.total, t.suppressed, t.pending), (2, 1, 1));
+    // Resubscribing from the old link frees the address again.
+    s.set_unsubscribed(&c.unsubscribe_token, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.client(ann.id, again.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        None
+    );
+}
+
+/// A client whose email changes gets a new link; the links sent before keep
+/// the address they were sent to, so the new address's recipient is not
+/// unsubscribed (or resubscribed) through the old one.
+pub async fn a_changed_email_gets_a_new_link_and_old_links_keep_their_address(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let c = client(&s, ann.id, "old@example.com").await;
+    let d = ClientDraft::parse("victim@example.com", "V", "").unwrap();
+    let moved = s
+        .update_client(ann.id, c.id, &d, "new-token")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.unsubscribe_token, "new-token");
+    let new = s.unsubscribe_link("new-token").await.unwrap().unwrap();
+    assert_eq!(new.email.as_str(), "victim@example.com");
+    let old = s
+        .unsubscribe_link(&c.unsubscribe_token)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.email.as_str(), "old@example.com");
+    // The victim unsubscribes; the old link cannot undo it.
+    s.set_unsubscribed("new-token", Some(t0())).await.unwrap();
+    s.set_unsubscribed(&c.unsubscribe_token, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.client(ann.id, c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .unsubscribed_at,
+        Some(t0())
+    );
+    // A name-only edit keeps the link.
+    let d = ClientDraft::parse("victim@example.com", "Victim", "").unwrap();
+    let renamed = s
+        .update_client(ann.id, c.id, &d, "unused")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.unsubscribe_token, "new-token");
+}
+
+/// Deleting a client removes it from mailings but not from runs already started.
+pub async fn deleting_a_client_keeps_frozen_deliveries(s: S) {
+    let (u, m, run) = run_with(&s, "ann@example.com", 2).await;
+    let gone = m.client_ids[0];
+    assert!(s.delete_client(u.id, gone).await.unwrap());
+    assert_eq!(
+        s.mailing(m.id).await.unwrap().unwrap().client_ids,
+        vec![m.client_ids[1]]
+    );
+    let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
+    assert_eq!(ds.len(), 2);
+    assert_eq!(ds.iter().filter(|d| d.client_id.is_none()).count(), 1);
+    assert_eq!(
+        s.claim_deliveries(t0(), LEASE, 10).await.unwrap().len(),
+        2,
+        "still sent"
+    );
+}
+
+/// Following an unsubscribe link stops that recipient's pending deliveries at once.
+pub async fn unsubscribing_cancels_the_clients_pending_deliveries(s: S) {
+    let (u, m, run) = run_with(&s, "ann@example.com", 2).await;
+    let c = s.client(u.id, m.client_ids[0]).await.unwrap().unwrap();
+    s.set_unsubscribed(&c.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap();
+    let ds = s.run_deliveries(run.id, &all()).await.unwrap().items;
+    let mine = ds.iter().find(|d| d.client_id == Some(c.id)).unwrap();
+    assert_eq!(mine.state, DeliveryState::Cancelled);
+    assert_eq!(
+        ds.iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .count(),
+        1
+    );
+}
+
+/// Updating another owner's client is "not found", whatever its email clashes with.
+pub async fn another_owners_client_is_not_found_even_on_an_email_clash(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let anns = client(&s, ann.id, "x@example.com").await;
+    client(&s, bob.id, "y@example.com").await;
+    let d = ClientDraft::parse("y@example.com", "Y", "").unwrap();
+    assert_eq!(
+        s.update_client(bob.id, anns.id, &d, "new-token")
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -1,0 +1,168 @@
+//! The in-memory store: Clients and their unsubscribe links.
+
+use super::*;
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn create_client(
+        &self,
+        owner: UserId,
+        d: &ClientDraft,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Client> {
+        let mut s = self.lock();
+        if s.clients
+            .values()
+            .any(|c| c.owner == owner && c.email == d.email)
+        {
+            return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
+        }
+        let c = Client {
+            id: ClientId(s.id()),
+            owner,
+            email: d.email.clone(),
+            full_name: d.full_name.clone(),
+            comment: d.comment.clone(),
+            unsubscribed_at: s.unsubscribed_at(owner, &d.email),
+            unsubscribe_token: token.to_owned(),
+            created_at: now,
+        };
+        s.links.insert(token.to_owned(), (owner, d.email.clone()));
+        s.clients.insert(c.id, c.clone());
+        Ok(c)
+    }
+
+    async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>> {
+        Ok(self
+            .lock()
+            .clients
+            .get(&id)
+            .filter(|c| c.owner == owner)
+            .cloned())
+    }
+
+    async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
+        let s = self.lock();
+        let mut items: Vec<Client> = s
+            .clients
+            .values()
+            .filter(|c| {
+                c.owner == owner && matches(q, &[c.email.as_str(), &c.full_name, &c.comment])
+            })
+            .cloned()
+            .collect();
+        items.sort_by(|a, b| {
+            a.full_name
+                .to_lowercase()
+                .cmp(&b.full_name.to_lowercase())
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(page(items, q))
+    }
+
+    async fn update_client(
+        &self,
+        owner: UserId,
+        id: ClientId,
+        d: &ClientDraft,
+        new_token: &str,
+    ) -> StoreResult<Option<Client>> {
+        let mut s = self.lock();
+        if s.clients.get(&id).is_none_or(|c| c.owner != owner) {
+            return Ok(None);
+        }
+        if s.clients
+            .values()
+            .any(|c| c.owner == owner && c.email == d.email && c.id != id)
+        {
+            return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
+        }
+        let unsubscribed_at = s.unsubscribed_at(owner, &d.email);
+        let Some(c) = s.clients.get_mut(&id) else {
+            return Ok(None);
+        };
+        let new_address = c.email != d.email;
+        if new_address {
+            c.unsubscribe_token = new_token.to_owned();
+            c.unsubscribed_at = unsubscribed_at;
+        }
+        c.email = d.email.clone();
+        c.full_name = d.full_name.clone();
+        c.comment = d.comment.clone();
+        let c = c.clone();
+        if new_address {
+            s.links
+                .insert(new_token.to_owned(), (owner, d.email.clone()));
+        }
+        Ok(Some(c))
+    }
+
+    async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.clients.get(&id).is_none_or(|c| c.owner != owner) {
+            return Ok(false);
+        }
+        s.clients.remove(&id);
+        for m in s.mailings.values_mut() {
+            m.client_ids.retain(|c| *c != id);
+        }
+        for row in s.deliveries.values_mut() {
+            if row.d.client_id == Some(id) {
+                row.d.client_id = None;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn unsubscribe_link(&self, token: &str) -> StoreResult<Option<UnsubscribeLink>> {
+        Ok(self.lock().link(token))
+    }
+
+    async fn set_unsubscribed(
+        &self,
+        token: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<UnsubscribeLink>> {
+        let mut s = self.lock();
+        let Some((owner, email)) = s.links.get(token).cloned() else {
+            return Ok(None);
+        };
+        let key = (owner, email.clone());
+        match at {
+            Some(when) => {
+                s.suppressions.entry(key).or_insert(("unsubscribed", when));
+                let runs: Vec<RunId> = s
+                    .runs
+                    .values()
+                    .filter(|r| r.run.owner == owner)
+                    .map(|r| r.run.id)
+                    .collect();
+                for row in s.deliveries.values_mut() {
+                    if row.d.email == email
+                        && row.d.state == DeliveryState::Pending
+                        && runs.contains(&row.d.run_id)
+                    {
+                        row.d.state = DeliveryState::Cancelled;
+                        row.d.updated_at = when;
+                    }
+                }
+            }
+            None => {
+                if s.suppressions
+                    .get(&key)
+                    .is_some_and(|(r, _)| *r == "unsubscribed")
+                {
+                    s.suppressions.remove(&key);
+                }
+            }
+        }
+        let marked = s.unsubscribed_at(owner, &email);
+        for c in s.clients.values_mut() {
+            if c.owner == owner && c.email == email {
+                c.unsubscribed_at = marked;
+            }
+        }
+        Ok(s.link(token))
+    }
+}

@@ -1,0 +1,195 @@
+//! An in-memory store: every port over one mutex. Each method holds the lock for
+//! its whole body, which makes it atomic just as a transaction would be. One
+//! module per noun, as in the SQL stores.
+
+mod accounts;
+mod blog;
+mod clients;
+mod log;
+mod mailings;
+mod messages;
+mod queue;
+mod stats;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::*;
+use crate::ports::*;
+use crate::{StoreConflict, StoreError};
+
+#[derive(Debug, Clone)]
+struct DeliveryRow {
+    d: Delivery,
+    lease_until: Option<DateTime<Utc>>,
+    unsubscribe_token: String,
+    /// The recipient domain it is held back for.
+    waiting_for: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct RunRow {
+    run: Run,
+    content: RunContent,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: i64,
+    users: BTreeMap<UserId, (User, String)>,
+    sessions: HashMap<String, (UserId, DateTime<Utc>)>,
+    tokens: HashMap<String, (UserId, TokenPurpose, DateTime<Utc>)>,
+    clients: BTreeMap<ClientId, Client>,
+    messages: BTreeMap<MessageId, Message>,
+    mailings: BTreeMap<MailingId, Mailing>,
+    runs: BTreeMap<RunId, RunRow>,
+    deliveries: BTreeMap<DeliveryId, DeliveryRow>,
+    posts: BTreeMap<PostId, BlogPost>,
+    /// Suppressed addresses per owner: reason and time.
+    suppressions: HashMap<(UserId, EmailAddress), (&'static str, DateTime<Utc>)>,
+    /// Unsubscribe links: token → (owner, address).
+    links: HashMap<String, (UserId, EmailAddress)>,
+    /// Send budgets per relay: tokens and when they were counted.
+    budgets: HashMap<String, (f64, DateTime<Utc>)>,
+}
+
+impl State {
+    /// When `email` unsubscribed from `owner`'s list, if it did.
+    fn unsubscribed_at(&self, owner: UserId, email: &EmailAddress) -> Option<DateTime<Utc>> {
+        self.suppressions
+            .get(&(owner, email.clone()))
+            .filter(|(reason, _)| *reason == "unsubscribed")
+            .map(|(_, at)| *at)
+    }
+
+    fn link(&self, token: &str) -> Option<UnsubscribeLink> {
+        self.links.get(token).map(|(owner, email)| UnsubscribeLink {
+            owner: *owner,
+            email: email.clone(),
+            unsubscribed_at: self.unsubscribed_at(*owner, email),
+        })
+    }
+
+    fn id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn with_sending(&self, mut m: Mailing) -> Mailing {
+        m.sending = self
+            .runs
+            .values()
+            .any(|r| r.run.mailing_id == Some(m.id) && r.run.finished_at.is_none());
+        m
+    }
+
+    fn cancel_pending(&mut self, mut pred: impl FnMut(&Run) -> bool, now: DateTime<Utc>) {
+        let runs: Vec<RunId> = self
+            .runs
+            .values()
+            .filter(|r| pred(&r.run))
+            .map(|r| r.run.id)
+            .collect();
+        for row in self.deliveries.values_mut() {
+            if runs.contains(&row.d.run_id) && row.d.state == DeliveryState::Pending {
+                row.d.state = DeliveryState::Cancelled;
+                row.d.updated_at = now;
+            }
+        }
+    }
+
+    /// Whether a run may still send: its mailing exists and is enabled, and its
+    /// owner is active.
+    fn run_may_send(&self, run: RunId) -> bool {
+        let Some(r) = self.runs.get(&run) else {
+            return false;
+        };
+        let mailing_on = r
+            .run
+            .mailing_id
+            .and_then(|m| self.mailings.get(&m))
+            .is_some_and(|m| m.enabled);
+        let owner_on = self
+            .users
+            .get(&r.run.owner)
+            .is_some_and(|(u, _)| u.state == UserState::Active);
+        mailing_on && owner_on
+    }
+
+    fn totals(&self, run: RunId) -> RunTotals {
+        let mut t = RunTotals::default();
+        let mut failures: HashMap<String, u64> = HashMap::new();
+        let mut waiting: HashMap<String, u64> = HashMap::new();
+        for row in self.deliveries.values().filter(|r| r.d.run_id == run) {
+            t.total += 1;
+            match row.d.state {
+                DeliveryState::Pending => {
+                    t.pending += 1;
+                    if let Some(domain) = &row.waiting_for {
+                        *waiting.entry(domain.clone()).or_default() += 1;
+                    }
+                }
+                DeliveryState::Sending => t.sending += 1,
+                DeliveryState::Sent => t.sent += 1,
+                DeliveryState::Failed => {
+                    t.failed += 1;
+                    *failures
+                        .entry(row.d.last_reply.clone().unwrap_or_default())
+                        .or_default() += 1;
+                }
+                DeliveryState::Cancelled => t.cancelled += 1,
+                DeliveryState::Suppressed => t.suppressed += 1,
+                // Sent first: they count as sent until the bounce intake exists.
+                DeliveryState::Bounced | DeliveryState::Complained => t.sent += 1,
+            }
+        }
+        t.failures = sort_failures(failures);
+        t.waiting = sort_failures(waiting);
+        t
+    }
+}
+
+/// Most common first, then by text: the order every store reports.
+fn sort_failures(map: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<_> = map.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+fn page<T: Clone>(items: Vec<T>, q: &ListQuery) -> Page<T> {
+    let total = items.len() as u64;
+    let slice = items
+        .into_iter()
+        .skip(q.offset() as usize)
+        .take(q.per_page as usize)
+        .collect();
+    Page::new(slice, total, q)
+}
+
+fn matches(q: &ListQuery, fields: &[&str]) -> bool {
+    match &q.search {
+        None => true,
+        Some(s) => fields.iter().any(|f| f.to_lowercase().contains(s.as_str())),
+    }
+}
+
+/// The in-memory store of the test kit.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("memory store lock")
+    }
+}

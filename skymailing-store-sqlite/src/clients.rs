@@ -1,0 +1,285 @@
+//! Clients, and the unsubscribe links their mail carries.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skymailing_core::ports::{ClientStore, StoreResult};
+use skymailing_core::*;
+use skymailing_store_sql::client_columns;
+
+use crate::rows::{ClientRow, count, like, limits, ts};
+use crate::{SqliteStore, db_err};
+
+#[async_trait]
+impl ClientStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.create_client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn create_client(
+        &self,
+        owner: UserId,
+        d: &ClientDraft,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Client> {
+        let mut tx = self.write_tx().await?;
+        // An address unsubscribed from this list stays so, whatever became of
+        // the client it was unsubscribed as.
+        let client = sqlx::query_as::<_, ClientRow>(concat!(
+            "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, unsubscribed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT created_at FROM suppressions \
+                     WHERE owner_id = ?1 AND email = ?2 AND reason = 'unsubscribed')) RETURNING ",
+            client_columns!()
+        ))
+        .bind(owner.0)
+        .bind(d.email.as_str())
+        .bind(&d.full_name)
+        .bind(&d.comment)
+        .bind(token)
+        .bind(ts(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        add_link(&mut tx, token, owner, &d.email).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(client.into())
+    }
+
+    #[tracing::instrument(
+        name = "store.client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>> {
+        sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE id = ?1 AND owner_id = ?2"
+        ))
+        .bind(id.0)
+        .bind(owner.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map(|r| r.map(Client::from))
+        .map_err(db_err)
+    }
+
+    #[tracing::instrument(
+        name = "store.list_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE owner_id = ?1 \
+              AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(full_name) LIKE ?2 ESCAPE '\\' OR lower(comment) LIKE ?2 ESCAPE '\\') \
+             ORDER BY lower(full_name), id LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(owner.0)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM clients WHERE owner_id = ?1 \
+             AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(full_name) LIKE ?2 ESCAPE '\\' OR lower(comment) LIKE ?2 ESCAPE '\\')",
+        )
+        .bind(owner.0)
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Client::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    #[tracing::instrument(
+        name = "store.update_client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn update_client(
+        &self,
+        owner: UserId,
+        id: ClientId,
+        d: &ClientDraft,
+        new_token: &str,
+    ) -> StoreResult<Option<Client>> {
+        let mut tx = self.write_tx().await?;
+        // A new address gets a link of its own and that address's mark; links
+        // already sent keep the address they were sent to.
+        let client = sqlx::query_as::<_, ClientRow>(concat!(
+            "UPDATE clients SET \
+                 unsubscribe_token = CASE WHEN email = ?3 THEN unsubscribe_token ELSE ?6 END, \
+                 unsubscribed_at = CASE WHEN email = ?3 THEN unsubscribed_at ELSE (SELECT s.created_at \
+                     FROM suppressions s WHERE s.owner_id = ?2 AND s.email = ?3 AND s.reason = 'unsubscribed') END, \
+                 email = ?3, full_name = ?4, comment = ?5 \
+             WHERE id = ?1 AND owner_id = ?2 RETURNING ",
+            client_columns!()
+        ))
+        .bind(id.0)
+        .bind(owner.0)
+        .bind(d.email.as_str())
+        .bind(&d.full_name)
+        .bind(&d.comment)
+        .bind(new_token)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(c) = client.as_ref().filter(|c| c.unsubscribe_token == new_token) {
+            add_link(&mut tx, &c.unsubscribe_token, owner, &d.email).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(client.map(Client::from))
+    }
+
+    #[tracing::instrument(
+        name = "store.delete_client",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM clients WHERE id = ?1 AND owner_id = ?2")
+            .bind(id.0)
+            .bind(owner.0)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(
+        name = "store.unsubscribe_link",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn unsubscribe_link(&self, token: &str) -> StoreResult<Option<UnsubscribeLink>> {
+        link(&self.reader, token).await
+    }
+
+    #[tracing::instrument(
+        name = "store.set_unsubscribed",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn set_unsubscribed(
+        &self,
+        token: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<Option<UnsubscribeLink>> {
+        let mut tx = self.write_tx().await?;
+        let Some(l) = link(&mut *tx, token).await? else {
+            return Ok(None);
+        };
+        match at {
+            Some(when) => {
+                // An existing suppression (a complaint, say) stays as it is.
+                sqlx::query(
+                    "INSERT INTO suppressions (owner_id, email, reason, created_at) \
+                     VALUES (?1, ?2, 'unsubscribed', ?3) ON CONFLICT (owner_id, email) DO NOTHING",
+                )
+                .bind(l.owner.0)
+                .bind(l.email.as_str())
+                .bind(ts(when))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'cancelled', updated_at = ?3 \
+                     WHERE state = 'pending' AND email = ?2 \
+                       AND run_id IN (SELECT id FROM runs WHERE owner_id = ?1 AND finished_at IS NULL)",
+                )
+                .bind(l.owner.0)
+                .bind(l.email.as_str())
+                .bind(ts(when))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM suppressions WHERE owner_id = ?1 AND email = ?2 AND reason = 'unsubscribed'",
+                )
+                .bind(l.owner.0)
+                .bind(l.email.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            }
+        }
+        sqlx::query(
+            "UPDATE clients SET unsubscribed_at = (SELECT created_at FROM suppressions \
+                 WHERE owner_id = ?1 AND email = ?2 AND reason = 'unsubscribed') \
+             WHERE owner_id = ?1 AND email = ?2",
+        )
+        .bind(l.owner.0)
+        .bind(l.email.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let after = link(&mut *tx, token).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(after)
+    }
+}
+
+/// Registers an unsubscribe link for (owner, address).
+async fn add_link(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    token: &str,
+    owner: UserId,
+    email: &EmailAddress,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO unsubscribe_links (token, owner_id, email) VALUES (?1, ?2, ?3)")
+        .bind(token)
+        .bind(owner.0)
+        .bind(email.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// The (owner, address) of a link, with the address's unsubscribe time.
+async fn link(
+    exec: impl sqlx::SqliteExecutor<'_>,
+    token: &str,
+) -> StoreResult<Option<UnsubscribeLink>> {
+    let row: Option<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT l.owner_id, l.email, s.created_at FROM unsubscribe_links l \
+         LEFT JOIN suppressions s ON s.owner_id = l.owner_id AND s.email = l.email AND s.reason = 'unsubscribed' \
+         WHERE l.token = ?1",
+    )
+    .bind(token)
+    .fetch_optional(exec)
+    .await
+    .map_err(db_err)?;
+    row.map(|(owner, email, at)| {
+        Ok(UnsubscribeLink {
+            owner: UserId(owner),
+            email: EmailAddress::from_trusted(email),
+            unsubscribed_at: at
+                .map(skymailing_store_sql::codec::micros)
+                .transpose()
+                .map_err(StoreError::backend)?,
+        })
+    })
+    .transpose()
+}

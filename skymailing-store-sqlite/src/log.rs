@@ -1,0 +1,142 @@
+//! The public log: runs and their deliveries, read back.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use skymailing_core::ports::{DailyOutcome, RunFilter, RunStore, StoreResult};
+use skymailing_core::*;
+use skymailing_store_sql::codec;
+
+use crate::rows::{DeliveryRow, RunRow, count, like, limits, run_columns, ts};
+use crate::{SqliteStore, db_err};
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    #[tracing::instrument(
+        name = "store.list_runs",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn list_runs(&self, f: RunFilter, q: &ListQuery) -> StoreResult<Page<Run>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE (?1 IS NULL OR mailing_id = ?1) AND (?2 IS NULL OR owner_id = ?2) \
+               AND (?3 IS NULL OR lower(mailing_name) LIKE ?3 ESCAPE '\\') ORDER BY id DESC LIMIT ?4 OFFSET ?5"
+        ))
+        .bind(f.mailing.map(|m| m.0))
+        .bind(f.owner.map(|o| o.0))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM runs WHERE (?1 IS NULL OR mailing_id = ?1) AND (?2 IS NULL OR owner_id = ?2) \
+             AND (?3 IS NULL OR lower(mailing_name) LIKE ?3 ESCAPE '\\')",
+        )
+        .bind(f.mailing.map(|m| m.0))
+        .bind(f.owner.map(|o| o.0))
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Run::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    #[tracing::instrument(
+        name = "store.run",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn run(&self, id: RunId) -> StoreResult<Option<Run>> {
+        sqlx::query_as::<_, RunRow>(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = ?1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.reader)
+        .await
+        .map(|r| r.map(Run::from))
+        .map_err(db_err)
+    }
+
+    #[tracing::instrument(
+        name = "store.run_deliveries",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn run_deliveries(&self, run: RunId, q: &ListQuery) -> StoreResult<Page<Delivery>> {
+        let pattern = like(&q.search);
+        let (limit, offset) = limits(q);
+        let rows = sqlx::query_as::<_, DeliveryRow>(
+            "SELECT id, run_id, client_id, email, name, state, attempts, last_reply, next_attempt_at, updated_at \
+             FROM deliveries WHERE run_id = ?1 AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(name) LIKE ?2 ESCAPE '\\') \
+             ORDER BY id LIMIT ?3 OFFSET ?4",
+        )
+        .bind(run.0)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let (total,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM deliveries WHERE run_id = ?1 AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(name) LIKE ?2 ESCAPE '\\')",
+        )
+        .bind(run.0)
+        .bind(&pattern)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Page::new(
+            rows.into_iter().map(Delivery::from).collect(),
+            count(total),
+            q,
+        ))
+    }
+
+    #[tracing::instrument(
+        name = "store.daily_outcomes",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn daily_outcomes(
+        &self,
+        owner: Option<UserId>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<DailyOutcome>> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT date(d.completed_at / 1000000, 'unixepoch') AS day, \
+                    sum(d.state = 'sent'), sum(d.state = 'failed') \
+             FROM deliveries d JOIN runs r ON r.id = d.run_id \
+             WHERE d.completed_at >= ?1 AND (?2 IS NULL OR r.owner_id = ?2) \
+             GROUP BY day ORDER BY day",
+        )
+        .bind(ts(since))
+        .bind(owner.map(|o| o.0))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(d, sent, failed)| {
+                Ok(DailyOutcome {
+                    day: codec::day(&d).map_err(StoreError::backend)?,
+                    sent: count(sent),
+                    failed: count(failed),
+                })
+            })
+            .collect()
+    }
+}
