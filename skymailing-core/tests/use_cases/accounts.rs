@@ -1,0 +1,585 @@
+//! Accounts: registration, verification, sign-in, passwords, profiles, roles and blocking.
+
+use super::*;
+
+#[tokio::test]
+async fn register_verify_and_sign_in() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .register(
+            "New@Example.com",
+            "s3cret-pass",
+            "Ann",
+            Some("Europe/Moscow"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app.accounts.login("new@example.com", "s3cret-pass").await,
+        Err(Error::NotVerified)
+    ));
+    let token = w.token("new@example.com", 1).await;
+    let link = w.mailer.last_link("new@example.com").unwrap();
+    assert!(
+        link.starts_with("https://mail.example/verify?token="),
+        "{link}"
+    );
+    let user = w.app.accounts.verify_email(&token).await.unwrap();
+    assert_eq!(
+        (user.state, user.time_zone.name(), user.role),
+        (UserState::Active, "Europe/Moscow", Role::User)
+    );
+    assert!(
+        matches!(
+            w.app.accounts.verify_email(&token).await,
+            Err(Error::InvalidToken)
+        ),
+        "single use"
+    );
+
+    let session = w
+        .app
+        .accounts
+        .login("NEW@example.com", "s3cret-pass")
+        .await
+        .unwrap();
+    let (actor, me) = w.app.accounts.authenticate(&session.token).await.unwrap();
+    assert_eq!(actor, Actor::user(user.id, Role::User));
+    assert_eq!(me.unwrap().email.as_str(), "new@example.com");
+    w.app.accounts.logout(&session.token).await.unwrap();
+    assert_eq!(
+        w.app.accounts.authenticate(&session.token).await.unwrap().0,
+        Actor::Anonymous
+    );
+}
+
+#[tokio::test]
+async fn verification_links_expire() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .register("new@example.com", "s3cret-pass", "Ann", None)
+        .await
+        .unwrap();
+    let token = w.token("new@example.com", 1).await;
+    w.advance(Duration::days(3));
+    assert!(matches!(
+        w.app.accounts.verify_email(&token).await,
+        Err(Error::InvalidToken)
+    ));
+}
+
+#[tokio::test]
+async fn registering_a_taken_address_looks_the_same_and_sends_a_notice() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .register("ann@example.com", "s3cret-pass", "Ann", None)
+        .await
+        .unwrap();
+    w.app
+        .accounts
+        .register("ANN@example.com", "other-pass", "Impostor", None)
+        .await
+        .unwrap();
+    w.mail("ann@example.com", 2).await;
+    let mails = w.mailer.sent_to("ann@example.com");
+    assert_eq!(mails.len(), 2);
+    assert!(mails[1].text.contains("already has one"));
+    assert!(
+        !mails[1].text.contains("token="),
+        "no verification link for the impostor"
+    );
+}
+
+#[tokio::test]
+async fn account_emails_speak_the_accounts_language() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .register_in(
+            "ann@example.com",
+            "s3cret-pass",
+            "Анна",
+            None,
+            Some("ru-RU"),
+        )
+        .await
+        .unwrap();
+    w.mail("ann@example.com", 1).await;
+    let verify = &w.mailer.sent_to("ann@example.com")[0];
+    assert!(
+        verify.subject.starts_with("Подтвердите"),
+        "{}",
+        verify.subject
+    );
+    assert!(verify.text.contains("Здравствуйте, Анна!") && verify.text.contains("/verify?token="));
+    let token = w.token("ann@example.com", 1).await;
+    let user = w.app.accounts.verify_email(&token).await.unwrap();
+    assert_eq!(user.language.as_ref().map(|l| l.as_str()), Some("ru"));
+    w.app
+        .accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    w.mail("ann@example.com", 2).await;
+    assert!(
+        w.mailer.sent_to("ann@example.com")[1]
+            .subject
+            .starts_with("Сброс пароля")
+    );
+    // Without a language, or with one we have no texts for: English.
+    w.app
+        .accounts
+        .register_in("bob@example.com", "s3cret-pass", "Bob", None, Some("de"))
+        .await
+        .unwrap();
+    w.mail("bob@example.com", 1).await;
+    assert!(
+        w.mailer.sent_to("bob@example.com")[0]
+            .subject
+            .starts_with("Confirm your")
+    );
+    let bad = w
+        .app
+        .accounts
+        .register_in("eve@example.com", "s3cret-pass", "Eve", None, Some("r2"))
+        .await;
+    assert_eq!(bad.unwrap_err().field(), Some("language"));
+}
+
+#[tokio::test]
+async fn registration_validates_each_field() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let cases = [
+        ("not-an-email", "s3cret-pass", "Ann", None, "email"),
+        ("a@example.com", "short", "Ann", None, "password"),
+        ("a@example.com", "s3cret-pass", "  ", None, "name"),
+        (
+            "a@example.com",
+            "s3cret-pass",
+            "Ann",
+            Some("Mars/Olympus"),
+            "time_zone",
+        ),
+    ];
+    for (email, pw, name, tz, field) in cases {
+        let err = w
+            .app
+            .accounts
+            .register(email, pw, name, tz)
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some(field), "{err}");
+    }
+    assert!(w.mailer.sent().is_empty(), "nothing written or sent");
+}
+
+#[tokio::test]
+async fn sign_in_errors_do_not_reveal_accounts() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .ensure_admin("root@example.com", "admin-pass", "Root")
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app.accounts.login("root@example.com", "wrong-pass").await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert!(matches!(
+        w.app
+            .accounts
+            .login("nobody@example.com", "wrong-pass")
+            .await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert!(matches!(
+        w.app.accounts.login("garbage", "wrong-pass").await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert!(
+        w.app
+            .accounts
+            .login("root@example.com", "admin-pass")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_user_is_signed_out_at_once_and_cannot_sign_in() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .ensure_admin("boss@example.com", "boss-pass-1", "Boss")
+        .await
+        .unwrap();
+    let admin = w
+        .app
+        .accounts
+        .login("boss@example.com", "boss-pass-1")
+        .await
+        .unwrap();
+    let admin = Actor::user(admin.user.id, Role::Admin);
+    w.app
+        .accounts
+        .register("ann@example.com", "s3cret-pass", "Ann", None)
+        .await
+        .unwrap();
+    let ann = w
+        .app
+        .accounts
+        .verify_email(&w.token("ann@example.com", 1).await)
+        .await
+        .unwrap();
+    let s = w
+        .app
+        .accounts
+        .login("ann@example.com", "s3cret-pass")
+        .await
+        .unwrap();
+    w.app.accounts.block(admin, ann.id).await.unwrap();
+    assert_eq!(
+        w.app.accounts.authenticate(&s.token).await.unwrap().0,
+        Actor::Anonymous
+    );
+    assert!(matches!(
+        w.app.accounts.login("ann@example.com", "s3cret-pass").await,
+        Err(Error::AccountBlocked)
+    ));
+    assert!(matches!(
+        w.app.accounts.login("ann@example.com", "wrong-pass!").await,
+        Err(Error::InvalidCredentials)
+    ));
+    w.app.accounts.unblock(admin, ann.id).await.unwrap();
+    assert!(
+        w.app
+            .accounts
+            .login("ann@example.com", "s3cret-pass")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn password_reset_ends_every_session() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .ensure_admin("ann@example.com", "old-password", "Ann")
+        .await
+        .unwrap();
+    let s1 = w
+        .app
+        .accounts
+        .login("ann@example.com", "old-password")
+        .await
+        .unwrap();
+    w.app
+        .accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    let token = w.token("ann@example.com", 1).await;
+    let link = w.mailer.last_link("ann@example.com").unwrap();
+    assert!(link.starts_with("https://mail.example/password-reset/confirm?token="));
+    assert_eq!(
+        w.app
+            .accounts
+            .complete_password_reset(&token, "short")
+            .await
+            .unwrap_err()
+            .field(),
+        Some("password")
+    );
+    w.app
+        .accounts
+        .complete_password_reset(&token, "new-password")
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app
+            .accounts
+            .complete_password_reset(&token, "new-password")
+            .await,
+        Err(Error::InvalidToken)
+    ));
+    assert_eq!(
+        w.app.accounts.authenticate(&s1.token).await.unwrap().0,
+        Actor::Anonymous
+    );
+    assert!(matches!(
+        w.app
+            .accounts
+            .login("ann@example.com", "old-password")
+            .await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert!(
+        w.app
+            .accounts
+            .login("ann@example.com", "new-password")
+            .await
+            .is_ok()
+    );
+}
+
+/// A reset link asked for before the password was changed in the profile no
+/// longer works: whoever read that mail cannot take the account back.
+#[tokio::test]
+async fn a_profile_password_change_voids_pending_reset_links() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .ensure_admin("ann@example.com", "old-password", "Ann")
+        .await
+        .unwrap();
+    let s = w
+        .app
+        .accounts
+        .login("ann@example.com", "old-password")
+        .await
+        .unwrap();
+    w.app
+        .accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    let token = w.token("ann@example.com", 1).await;
+    let (actor, _) = w.app.accounts.authenticate(&s.token).await.unwrap();
+    w.app
+        .accounts
+        .change_password(actor, "old-password", "new-password", Some(&s.token))
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app
+            .accounts
+            .complete_password_reset(&token, "attacker-password")
+            .await,
+        Err(Error::InvalidToken)
+    ));
+    assert!(
+        w.app
+            .accounts
+            .login("ann@example.com", "new-password")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn password_reset_for_an_unknown_address_answers_the_same_and_sends_nothing() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .request_password_reset("nobody@example.com")
+        .await
+        .unwrap();
+    // Give a background send every chance to happen before looking.
+    assert!(
+        !w.mailer
+            .wait_for_sent(1, std::time::Duration::from_millis(300))
+            .await
+    );
+}
+
+#[tokio::test]
+async fn changing_the_password_keeps_this_session_and_ends_the_others() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .ensure_admin("ann@example.com", "old-password", "Ann")
+        .await
+        .unwrap();
+    let here = w
+        .app
+        .accounts
+        .login("ann@example.com", "old-password")
+        .await
+        .unwrap();
+    let elsewhere = w
+        .app
+        .accounts
+        .login("ann@example.com", "old-password")
+        .await
+        .unwrap();
+    let (actor, _) = w.app.accounts.authenticate(&here.token).await.unwrap();
+    let err = w
+        .app
+        .accounts
+        .change_password(actor, "wrong", "new-password", Some(&here.token))
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("current_password"));
+    w.app
+        .accounts
+        .change_password(actor, "old-password", "new-password", Some(&here.token))
+        .await
+        .unwrap();
+    assert_ne!(
+        w.app.accounts.authenticate(&here.token).await.unwrap().0,
+        Actor::Anonymous
+    );
+    assert_eq!(
+        w.app
+            .accounts
+            .authenticate(&elsewhere.token)
+            .await
+            .unwrap()
+            .0,
+        Actor::Anonymous
+    );
+}
+
+#[tokio::test]
+async fn profile_changes_name_and_time_zone() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let u = w
+        .app
+        .accounts
+        .update_profile(ann, "Anna K.", "Asia/Tokyo")
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.name.as_str(), u.time_zone.name()),
+        ("Anna K.", "Asia/Tokyo")
+    );
+    assert_eq!(
+        w.app
+            .accounts
+            .update_profile(ann, "Anna", "Nowhere/City")
+            .await
+            .unwrap_err()
+            .field(),
+        Some("time_zone")
+    );
+    assert!(matches!(
+        w.app.accounts.me(Actor::Anonymous).await,
+        Err(Error::Unauthenticated)
+    ));
+}
+
+#[tokio::test]
+async fn roles_are_granted_by_admins_only() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    assert!(matches!(
+        w.app
+            .accounts
+            .set_role(manager, id_of(ann), Role::Manager)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app
+            .accounts
+            .set_role(ann, id_of(ann), Role::Manager)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    let u = w
+        .app
+        .accounts
+        .set_role(admin, id_of(ann), Role::Manager)
+        .await
+        .unwrap();
+    assert_eq!(u.role, Role::Manager);
+    assert_eq!(
+        w.app
+            .accounts
+            .set_role(admin, id_of(ann), Role::Admin)
+            .await
+            .unwrap_err()
+            .field(),
+        Some("role")
+    );
+    assert!(matches!(
+        w.app
+            .accounts
+            .set_role(admin, id_of(admin), Role::User)
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app
+            .accounts
+            .set_role(admin, UserId(999_999), Role::User)
+            .await,
+        Err(Error::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn managers_list_and_block_users_but_not_admins() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    assert_eq!(
+        w.app
+            .accounts
+            .list_users(manager, &all())
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    assert!(matches!(
+        w.app.accounts.list_users(ann, &all()).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app.accounts.block(manager, id_of(admin)).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app.accounts.block(ann, id_of(manager)).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert!(matches!(
+        w.app.accounts.block(manager, id_of(manager)).await,
+        Err(Error::Forbidden(_))
+    ));
+    assert_eq!(
+        w.app
+            .accounts
+            .block(manager, id_of(ann))
+            .await
+            .unwrap()
+            .state,
+        UserState::Blocked
+    );
+}
+
+#[tokio::test]
+async fn create_admin_promotes_an_existing_account() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    w.app
+        .accounts
+        .register("ann@example.com", "s3cret-pass", "Ann", None)
+        .await
+        .unwrap();
+    let u = w
+        .app
+        .accounts
+        .ensure_admin("ann@example.com", "admin-pass", "ignored")
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.role, u.state, u.name.as_str()),
+        (Role::Admin, UserState::Active, "Ann")
+    );
+    assert!(
+        w.app
+            .accounts
+            .login("ann@example.com", "admin-pass")
+            .await
+            .is_ok()
+    );
+}
