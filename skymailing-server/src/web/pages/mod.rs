@@ -1,17 +1,20 @@
-//! The page handlers, a file per area. Each parses its form, calls one core
-//! use case and renders a template; a validation error re-renders the form
-//! with the input kept and the message next to its field.
+//! The page handlers, a file per noun (accounts, clients, messages,
+//! mailings, log, blog, stats — as in core and the stores — plus the
+//! recipient's unsubscribe page and the development outbox). Each parses its
+//! form, calls one core use case and renders a template; a validation error
+//! re-renders the form with the input kept and the message next to its field.
 
-mod account;
-mod admin;
-mod content;
+mod accounts;
+mod blog;
+mod clients;
 mod log;
 mod mailings;
+mod messages;
 mod outbox;
-mod public;
+mod stats;
 pub(crate) mod unsubscribe;
 
-pub(crate) use admin::MAX_IMAGE;
+pub(crate) use blog::MAX_IMAGE;
 
 use poem::endpoint::make_sync;
 use poem::http::header;
@@ -19,52 +22,52 @@ use poem::{IntoResponse, Route, get};
 
 pub(crate) fn routes() -> Route {
     Route::new()
-        .at("/", get(public::home))
-        .at("/blog", get(public::blog))
-        .at("/blog/:id", get(public::post))
-        .at("/lang", poem::post(public::set_lang))
-        .at("/signup", get(account::signup_form).post(account::signup))
-        .at("/verify", get(account::verify_form).post(account::verify))
-        .at("/signin", get(account::signin_form).post(account::signin))
-        .at("/signout", poem::post(account::signout))
+        .at("/", get(stats::home))
+        .at("/blog", get(blog::list))
+        .at("/blog/:id", get(blog::show))
+        .at("/lang", poem::post(accounts::set_lang))
+        .at("/signup", get(accounts::signup_form).post(accounts::signup))
+        .at("/verify", get(accounts::verify_form).post(accounts::verify))
+        .at("/signin", get(accounts::signin_form).post(accounts::signin))
+        .at("/signout", poem::post(accounts::signout))
         .at(
             "/password-reset",
-            get(account::reset_form).post(account::reset_request),
+            get(accounts::reset_form).post(accounts::reset_request),
         )
         .at(
             "/password-reset/confirm",
-            get(account::reset_confirm_form).post(account::reset_confirm),
+            get(accounts::reset_confirm_form).post(accounts::reset_confirm),
         )
         .at(
             "/profile",
-            get(account::profile).post(account::update_profile),
+            get(accounts::profile).post(accounts::update_profile),
         )
-        .at("/profile/password", poem::post(account::change_password))
-        .at("/clients", get(content::clients))
+        .at("/profile/password", poem::post(accounts::change_password))
+        .at("/clients", get(clients::clients))
         .at(
             "/clients/new",
-            get(content::client_new).post(content::client_create),
+            get(clients::client_new).post(clients::client_create),
         )
         .at(
             "/clients/:id/edit",
-            get(content::client_edit).post(content::client_update),
+            get(clients::client_edit).post(clients::client_update),
         )
         .at(
             "/clients/:id/delete",
-            get(content::client_delete_form).post(content::client_delete),
+            get(clients::client_delete_form).post(clients::client_delete),
         )
-        .at("/messages", get(content::messages))
+        .at("/messages", get(messages::messages))
         .at(
             "/messages/new",
-            get(content::message_new).post(content::message_create),
+            get(messages::message_new).post(messages::message_create),
         )
         .at(
             "/messages/:id/edit",
-            get(content::message_edit).post(content::message_update),
+            get(messages::message_edit).post(messages::message_update),
         )
         .at(
             "/messages/:id/delete",
-            get(content::message_delete_form).post(content::message_delete),
+            get(messages::message_delete_form).post(messages::message_delete),
         )
         .at("/mailings", get(mailings::list))
         .at(
@@ -86,24 +89,24 @@ pub(crate) fn routes() -> Route {
         .at("/log", get(log::list))
         .at("/log/:id", get(log::run))
         .at("/runs/:id/progress", get(log::progress))
-        .at("/users", get(admin::users))
-        .at("/users/:id/block", poem::post(admin::block))
-        .at("/users/:id/unblock", poem::post(admin::unblock))
-        .at("/users/:id/role", poem::post(admin::set_role))
-        .at("/admin/blog", get(admin::posts))
+        .at("/users", get(accounts::users))
+        .at("/users/:id/block", poem::post(accounts::block))
+        .at("/users/:id/unblock", poem::post(accounts::unblock))
+        .at("/users/:id/role", poem::post(accounts::set_role))
+        .at("/admin/blog", get(blog::posts))
         .at(
             "/admin/blog/new",
-            get(admin::post_new).post(admin::post_create),
+            get(blog::post_new).post(blog::post_create),
         )
         .at(
             "/admin/blog/:id/edit",
-            get(admin::post_edit).post(admin::post_update),
+            get(blog::post_edit).post(blog::post_update),
         )
         .at(
             "/admin/blog/:id/delete",
-            get(admin::post_delete_form).post(admin::post_delete),
+            get(blog::post_delete_form).post(blog::post_delete),
         )
-        .at("/uploads/:file", get(admin::upload))
+        .at("/uploads/:file", get(blog::upload))
         .at("/outbox", get(outbox::list))
         .at("/outbox/:file", get(outbox::show))
 }

@@ -1,14 +1,13 @@
-//! Managers' and admins' pages: the user list with block/unblock and (admins)
-//! the manager role; the blog editor (admins) with an optional image upload,
-//! stored in the uploads folder after its size and type are checked.
+//! The blog: the public list and posts, and the editor (admins) with an
+//! optional image upload, stored in the uploads folder after its size and
+//! type are checked.
 
 use askama::Template;
 use poem::handler;
 use poem::http::StatusCode;
-use poem::web::{Data, Form, Multipart, Path, Query};
+use poem::web::{Data, Multipart, Path, Query};
 use poem::{IntoResponse, Response};
-use skymailing_core::policy::{Action, Target};
-use skymailing_core::{Error, Page, PostDraft, PostId, Reason, Role, User, UserId, UserState};
+use skymailing_core::{Error, Page, PostDraft, PostId, Reason};
 
 use crate::Service;
 use crate::web::error::PageResult;
@@ -20,107 +19,51 @@ use crate::web::view::{
 /// The largest image accepted for a post.
 pub(crate) const MAX_IMAGE: usize = 2 * 1024 * 1024;
 
-pub(crate) struct UserRow {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub role_label: String,
-    pub state_label: String,
-    pub blocked: bool,
-    pub is_manager: bool,
-    pub can_block: bool,
-    pub can_promote: bool,
-}
-
 #[derive(Template)]
-#[template(path = "users.html")]
-struct Users {
+#[template(path = "blog_list.html")]
+struct BlogList {
     c: Chrome,
-    users: Vec<UserRow>,
-    q: String,
+    page: skymailing_core::Page<PostView>,
     pager: String,
 }
 
 #[handler]
-pub(crate) async fn users(
+pub(crate) async fn list(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Query(params): Query<ListParams>,
 ) -> PageResult {
     let page = service
         .app
-        .accounts
-        .list_users(viewer.actor, &params.query(25)?)
+        .blog
+        .list(viewer.actor, &params.query(10)?)
         .await?;
-    let c = viewer.chrome();
-    let row = |u: User| {
-        // The buttons follow the permission table; the use cases decide anyway.
-        let target = Target::Account(u.id, u.role);
-        UserRow {
-            id: u.id.0,
-            email: u.email.to_string(),
-            name: u.name.to_string(),
-            role_label: viewer.t(&format!("role.{}", u.role.as_str())),
-            state_label: viewer.t(&format!("state.{}", u.state.as_str())),
-            blocked: u.state == UserState::Blocked,
-            is_manager: u.role == Role::Manager,
-            can_block: c.may(Action::BlockUser, target),
-            // The table refuses anyone a change of an admin's role.
-            can_promote: c.may(Action::ChangeRole, target),
-        }
-    };
     let pager = pager(viewer.lang, &page, &params);
-    Ok(render(&Users {
+    Ok(render(&BlogList {
         c: viewer.chrome(),
-        users: page.items.into_iter().map(row).collect(),
-        q: params.q(),
+        page: page.map(Into::into),
         pager,
     }))
 }
 
+#[derive(Template)]
+#[template(path = "blog_post.html")]
+struct PostPage {
+    c: Chrome,
+    post: PostView,
+}
+
 #[handler]
-pub(crate) async fn block(
+pub(crate) async fn show(
     service: Data<&Service>,
     viewer: Data<&Viewer>,
     Path(id): Path<i64>,
 ) -> PageResult {
-    service.app.accounts.block(viewer.actor, UserId(id)).await?;
-    Ok(see_other("/users"))
-}
-
-#[handler]
-pub(crate) async fn unblock(
-    service: Data<&Service>,
-    viewer: Data<&Viewer>,
-    Path(id): Path<i64>,
-) -> PageResult {
-    service
-        .app
-        .accounts
-        .unblock(viewer.actor, UserId(id))
-        .await?;
-    Ok(see_other("/users"))
-}
-
-#[derive(serde::Deserialize)]
-pub(crate) struct RoleForm {
-    role: String,
-}
-
-#[handler]
-pub(crate) async fn set_role(
-    service: Data<&Service>,
-    viewer: Data<&Viewer>,
-    Path(id): Path<i64>,
-    Form(form): Form<RoleForm>,
-) -> PageResult {
-    let role = Role::parse(&form.role)?;
-    service
-        .app
-        .accounts
-        .set_role(viewer.actor, UserId(id), role)
-        .await?;
-    Ok(see_other("/users"))
+    let post = service.app.blog.read(viewer.actor, PostId(id)).await?;
+    Ok(render(&PostPage {
+        c: viewer.chrome(),
+        post: post.into(),
+    }))
 }
 
 #[derive(Template)]

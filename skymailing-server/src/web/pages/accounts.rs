@@ -1,16 +1,22 @@
-//! Sign-up, email verification, sign-in and out, password reset, profile.
+//! Accounts: sign-up, email verification, sign-in and out, password reset,
+//! profile and language; for staff, the user list with block/unblock and
+//! (admins) the manager role.
 
 use askama::Template;
-use poem::web::cookie::CookieJar;
-use poem::web::{Data, Form, Query};
+use poem::web::cookie::{Cookie, CookieJar, SameSite};
+use poem::web::{Data, Form, Path, Query};
 use poem::{IntoResponse, Request, handler};
-use skymailing_core::Error;
+use skymailing_core::policy::{Action, Target};
+use skymailing_core::{Error, Role, User, UserId, UserState};
 
 use crate::Service;
 use crate::ratelimit::{Limited, client_ip};
 use crate::web::error::PageResult;
+use crate::web::i18n::{LANG_COOKIE, Lang};
 use crate::web::session::session_cookie;
-use crate::web::view::{Chrome, FormState, NoticePage, Viewer, local_path, render, see_other};
+use crate::web::view::{
+    Chrome, FormState, ListParams, NoticePage, Viewer, local_path, pager, render, see_other,
+};
 
 fn notice(viewer: &Viewer, title: &str, text: &str, link: Option<(&str, &str)>) -> poem::Response {
     render(&NoticePage {
@@ -502,4 +508,140 @@ pub(crate) async fn change_password(
             None,
         ),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct LangForm {
+    lang: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[handler]
+pub(crate) async fn set_lang(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    jar: &CookieJar,
+    Form(form): Form<LangForm>,
+) -> PageResult {
+    let lang = Lang::parse(&form.lang).unwrap_or(Lang::En);
+    // A signed-in user's choice is their setting, on every browser.
+    if viewer.user.is_some() {
+        service
+            .app
+            .accounts
+            .set_language(viewer.actor, lang.code())
+            .await?;
+    }
+    let mut c = Cookie::new_with_str(LANG_COOKIE, lang.code());
+    c.set_path("/");
+    c.set_same_site(SameSite::Lax);
+    c.set_http_only(true);
+    c.set_secure(service.settings.base_url.starts_with("https://"));
+    c.set_max_age(std::time::Duration::from_secs(365 * 24 * 3600));
+    jar.add(c);
+    Ok(see_other(&local_path(&form.next)))
+}
+
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role_label: String,
+    pub state_label: String,
+    pub blocked: bool,
+    pub is_manager: bool,
+    pub can_block: bool,
+    pub can_promote: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct Users {
+    c: Chrome,
+    users: Vec<UserRow>,
+    q: String,
+    pager: String,
+}
+
+#[handler]
+pub(crate) async fn users(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Query(params): Query<ListParams>,
+) -> PageResult {
+    let page = service
+        .app
+        .accounts
+        .list_users(viewer.actor, &params.query(25)?)
+        .await?;
+    let c = viewer.chrome();
+    let row = |u: User| {
+        // The buttons follow the permission table; the use cases decide anyway.
+        let target = Target::Account(u.id, u.role);
+        UserRow {
+            id: u.id.0,
+            email: u.email.to_string(),
+            name: u.name.to_string(),
+            role_label: viewer.t(&format!("role.{}", u.role.as_str())),
+            state_label: viewer.t(&format!("state.{}", u.state.as_str())),
+            blocked: u.state == UserState::Blocked,
+            is_manager: u.role == Role::Manager,
+            can_block: c.may(Action::BlockUser, target),
+            // The table refuses anyone a change of an admin's role.
+            can_promote: c.may(Action::ChangeRole, target),
+        }
+    };
+    let pager = pager(viewer.lang, &page, &params);
+    Ok(render(&Users {
+        c: viewer.chrome(),
+        users: page.items.into_iter().map(row).collect(),
+        q: params.q(),
+        pager,
+    }))
+}
+
+#[handler]
+pub(crate) async fn block(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service.app.accounts.block(viewer.actor, UserId(id)).await?;
+    Ok(see_other("/users"))
+}
+
+#[handler]
+pub(crate) async fn unblock(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service
+        .app
+        .accounts
+        .unblock(viewer.actor, UserId(id))
+        .await?;
+    Ok(see_other("/users"))
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct RoleForm {
+    role: String,
+}
+
+#[handler]
+pub(crate) async fn set_role(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleForm>,
+) -> PageResult {
+    let role = Role::parse(&form.role)?;
+    service
+        .app
+        .accounts
+        .set_role(viewer.actor, UserId(id), role)
+        .await?;
+    Ok(see_other("/users"))
 }
