@@ -324,6 +324,9 @@ pub enum Error {
     /// The service is at capacity for this work (password hashing); retry in a moment.
     #[error("the service is busy; try again in a moment")]
     Busy,
+    /// The engine was stopped: it takes no more work (see `Engine::round`).
+    #[error("the delivery engine is stopped")]
+    EngineStopped,
     /// The store failed (a conflict never lands here: see the `From<StoreError>`).
     #[error(transparent)]
     Store(StoreError),

@@ -338,6 +338,11 @@ pub trait DeliveryQueue: Send + Sync {
     /// The earliest time something becomes due: a mailing's next run, a retry,
     /// or an expiring lease.
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    /// A run as it is now (finished or not), for awaiting one; `None` if
+    /// there is no such run. (The same as [`RunStore::run`], on the port the
+    /// engine holds.)
+    async fn run_status(&self, run: RunId) -> StoreResult<Option<Run>>;
 }
 
 /// Which runs to list in the log.

@@ -451,6 +451,16 @@ impl DeliveryQueue for PgStore {
     }
 
     #[tracing::instrument(
+        name = "store.run_status",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
+    async fn run_status(&self, run: RunId) -> StoreResult<Option<Run>> {
+        skymailing_core::ports::RunStore::run(self, run).await
+    }
+
+    #[tracing::instrument(
         name = "store.next_wakeup",
         level = "debug",
         skip_all,

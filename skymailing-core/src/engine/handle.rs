@@ -167,6 +167,19 @@ impl EngineHandle {
         }
     }
 
+    /// A subscription to what the engine does from now on (runs started,
+    /// each delivery's recorded outcome, runs finished with their report;
+    /// see [`EngineEvent`](super::EngineEvent)).
+    pub fn subscribe(&self) -> super::EngineEvents {
+        self.engine.subscribe()
+    }
+
+    /// Waits until run `run` has finished, whichever process sends it, and
+    /// returns it with its report (see [`Engine::wait_run`]).
+    pub async fn wait_run(&self, run: crate::RunId) -> Result<crate::Run, crate::Error> {
+        self.engine.wait_run(run).await
+    }
+
     /// Tells the engine to stop, without waiting (see [`EngineHandle::shutdown`]).
     pub fn stop(&self) {
         let _ = self.stop.send(true);

@@ -36,6 +36,7 @@
 //! it can, so an outage of the database never turns claimed work into
 //! duplicates.
 
+mod events;
 mod handle;
 mod pace;
 mod retry;
@@ -52,6 +53,7 @@ use chrono::{DateTime, Utc};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, watch};
 
+pub use events::{DeliveryEvent, EVENT_BUFFER, EngineEvent, EngineEvents};
 pub use handle::{EngineHandle, EngineHealth};
 
 pub use pace::{DomainLimit, ThrottlePolicy, is_throttling};
@@ -136,13 +138,14 @@ impl Default for EngineConfig {
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RoundStats {
-    /// Runs started.
-    pub runs_started: usize,
+    /// Runs started, in order.
+    pub started: Vec<RunId>,
     /// Deliveries attempted.
     pub attempted: usize,
-    /// Runs finished with a report.
-    pub runs_finished: usize,
+    /// Runs finished with a report, in order.
+    pub finished: Vec<RunId>,
 }
 
 /// The engine. Cheap to share; clone the [`Wakeup`] into whatever changes mailings.
@@ -167,7 +170,12 @@ pub struct Engine {
     /// over its limit (so that deliveries held back by successive claims
     /// queue up behind each other instead of all coming due at once).
     limit_slots: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Listeners to what the engine does.
+    events: events::Events,
 }
+
+/// A recorded result's run and the result, as the writer takes them.
+type Done = (RunId, DeliveryResult);
 
 /// How often a draining engine looks for mailings whose start came.
 const DRAIN_SCHEDULE_EVERY: Duration = Duration::from_millis(500);
@@ -221,6 +229,44 @@ impl Engine {
             last_schedule: AtomicI64::new(now),
             backoffs: pace::Backoffs::default(),
             limit_slots: Mutex::new(HashMap::new()),
+            events: events::Events::new(),
+        }
+    }
+
+    /// A subscription to what this engine does from now on (see
+    /// [`EngineEvent`]).
+    pub fn subscribe(&self) -> EngineEvents {
+        self.events.subscribe()
+    }
+
+    /// Waits until run `run` has finished — sent by this engine or by any
+    /// other process on the same store — and returns it with its report.
+    /// [`Error::NotFound`] if there is no such run. Wrap it in a timeout to
+    /// bound the wait.
+    pub async fn wait_run(&self, run: RunId) -> Result<Run, Error> {
+        let mut events = self.subscribe();
+        let poll = self.config.poll_interval.min(Duration::from_secs(1));
+        loop {
+            match self.queue.run_status(run).await? {
+                None => return Err(Error::NotFound),
+                Some(r) if r.finished_at.is_some() => return Ok(r),
+                Some(_) => {}
+            }
+            // This engine says when it finishes the run; another process's
+            // finish is seen at the next look.
+            let finished_here = async {
+                loop {
+                    match events.next().await {
+                        Some(EngineEvent::RunFinished { run: r, .. }) if r == run => return,
+                        Some(_) => {}
+                        None => std::future::pending::<()>().await,
+                    }
+                }
+            };
+            tokio::select! {
+                () = finished_here => {}
+                () = tokio::time::sleep(poll) => {}
+            }
         }
     }
 
@@ -284,6 +330,7 @@ impl Engine {
                 match step {
                     Ok(Ok(Some(run))) => {
                         tracing::info!(mailing = %d.mailing.id, run = %run.id, recipients = run.recipients, "run started");
+                        self.run_started(&run).await;
                         started.push(run);
                         progressed = true;
                     }
@@ -366,6 +413,28 @@ impl Engine {
         }
     }
 
+    /// Tells listeners that `run` started (with its suppressed recipients,
+    /// which cost a count only when someone listens).
+    async fn run_started(&self, run: &Run) {
+        if !self.events.listened() {
+            return;
+        }
+        let suppressed = match self.queue.run_totals(run.id).await {
+            Ok(t) => t.suppressed,
+            Err(e) => {
+                tracing::warn!(run = %run.id, error = %e, "counting a run's suppressed recipients failed");
+                0
+            }
+        };
+        self.events.send(EngineEvent::RunStarted {
+            run: run.id,
+            mailing: run.mailing_id,
+            owner: run.owner,
+            recipients: run.recipients,
+            suppressed,
+        });
+    }
+
     /// Claims one batch, sends it and records the results. Returns how many
     /// sends were attempted: 0 when nothing was due, or when everything claimed
     /// was handed back (shutting down, or too little lease left).
@@ -386,10 +455,7 @@ impl Engine {
     /// Claims a batch and sends it, handing each result to `results` as its
     /// send completes; renews the lease while it works.
     #[tracing::instrument(name = "engine.batch", level = "debug", skip_all)]
-    async fn claim_and_send(
-        &self,
-        results: &mpsc::Sender<DeliveryResult>,
-    ) -> Result<Worked, Error> {
+    async fn claim_and_send(&self, results: &mpsc::Sender<Done>) -> Result<Worked, Error> {
         if self.is_stopping() {
             return Ok(Worked::default());
         }
@@ -405,15 +471,18 @@ impl Engine {
         let claimed = batch.len();
         // Only pacing by domain limits goes to the store between claim and
         // send; if that fails the claims are handed back.
-        let released: Vec<DeliveryResult> = if self.config.domain_limits.is_empty() {
+        let released: Vec<Done> = if self.config.domain_limits.is_empty() {
             Vec::new()
         } else {
             batch
                 .iter()
-                .map(|d| DeliveryResult {
-                    id: d.id,
-                    attempt: d.attempt,
-                    outcome: DeliveryOutcome::Released,
+                .map(|d| {
+                    let r = DeliveryResult {
+                        id: d.id,
+                        attempt: d.attempt,
+                        outcome: DeliveryOutcome::Released,
+                    };
+                    (d.run_id, r)
                 })
                 .collect()
         };
@@ -469,14 +538,14 @@ impl Engine {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .remove(&d.id);
-                result
+                (d.run_id, result)
             }
         }))
         .buffer_unordered(self.config.concurrency.max(1))
         .fold(0usize, |attempted, r| async move {
             // Released and held back unsent: not attempts.
             let counted = usize::from(!matches!(
-                r.outcome,
+                r.1.outcome,
                 DeliveryOutcome::Released | DeliveryOutcome::Deferred { reply: None, .. }
             ));
             // The writer outlives every batch loop: a send cannot fail here.
@@ -514,7 +583,7 @@ impl Engine {
         &self,
         batch: Vec<ClaimedDelivery>,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<ClaimedDelivery>, Vec<DeliveryResult>), Error> {
+    ) -> Result<(Vec<ClaimedDelivery>, Vec<Done>), Error> {
         if self.config.domain_limits.is_empty() {
             return Ok((batch, Vec::new()));
         }
@@ -528,14 +597,17 @@ impl Engine {
             });
             list.push(d);
         }
-        let hold = |d: &ClaimedDelivery, at: DateTime<Utc>, domain: &str| DeliveryResult {
-            id: d.id,
-            attempt: d.attempt,
-            outcome: DeliveryOutcome::Deferred {
-                reply: None,
-                at,
-                domain: domain.to_owned(),
-            },
+        let hold = |d: &ClaimedDelivery, at: DateTime<Utc>, domain: &str| {
+            let r = DeliveryResult {
+                id: d.id,
+                attempt: d.attempt,
+                outcome: DeliveryOutcome::Deferred {
+                    reply: None,
+                    at,
+                    domain: domain.to_owned(),
+                },
+            };
+            (d.run_id, r)
         };
         let (mut send, mut held) = (Vec::new(), Vec::new());
         for domain in order {
@@ -650,24 +722,30 @@ impl Engine {
     /// refuses writes, the gate for new sends is closed and the write is tried
     /// again until it goes through (the results wait in memory: at most the
     /// sends that were in flight). Ends when every sender is gone.
-    async fn write_results(&self, mut rx: mpsc::Receiver<DeliveryResult>) -> Result<(), Error> {
+    async fn write_results(&self, mut rx: mpsc::Receiver<Done>) -> Result<(), Error> {
         let group = self.config.result_group.max(1);
+        let mut runs: Vec<RunId> = Vec::with_capacity(group);
         let mut pending: Vec<DeliveryResult> = Vec::with_capacity(group);
-        while let Some(first) = rx.recv().await {
+        while let Some((run, first)) = rx.recv().await {
+            runs.push(run);
             pending.push(first);
             while pending.len() < group {
                 match rx.try_recv() {
-                    Ok(r) => pending.push(r),
+                    Ok((run, r)) => {
+                        runs.push(run);
+                        pending.push(r);
+                    }
                     Err(_) => break,
                 }
             }
-            self.write_group(&pending).await;
+            self.write_group(&runs, &pending).await;
+            runs.clear();
             pending.clear();
         }
         Ok(())
     }
 
-    async fn write_group(&self, results: &[DeliveryResult]) {
+    async fn write_group(&self, runs: &[RunId], results: &[DeliveryResult]) {
         let mut pause = Duration::from_millis(100);
         loop {
             let write = self.queue.complete_deliveries(results, self.clock.now());
@@ -686,6 +764,7 @@ impl Engine {
                     self.writes_ok
                         .send_if_modified(|ok| !std::mem::replace(ok, true));
                     record_outcomes(results);
+                    self.events.recorded(runs, results);
                     self.progressed();
                     return;
                 }
@@ -928,20 +1007,30 @@ impl Engine {
                 metrics::histogram!("skymailing_run_duration_seconds").record(took as f64 / 1000.0);
                 metrics::counter!("skymailing_runs_finished_total").increment(1);
                 self.template_cache().remove(&run.id);
+                self.events.send(EngineEvent::RunFinished {
+                    run: run.id,
+                    report,
+                });
                 finished.push(run.id);
             }
         }
         Ok(finished)
     }
 
-    /// One round: schedule, work until nothing is due, finish runs.
+    /// One round: schedule, work until nothing is due, finish runs. Returns
+    /// what it did, run ids included. [`Error::EngineStopped`] once the
+    /// engine was stopped (its [`Engine::run`] told to shut down): it does no
+    /// work then, rather than claim deliveries only to hand them back.
     pub async fn round(&self) -> Result<RoundStats, Error> {
-        let runs_started = self.schedule_due().await?.len();
-        let (attempted, runs_finished) = self.drain().await?;
+        if self.is_stopping() {
+            return Err(Error::EngineStopped);
+        }
+        let started = self.schedule_due().await?.iter().map(|r| r.id).collect();
+        let (attempted, finished) = self.drain().await?;
         Ok(RoundStats {
-            runs_started,
+            started,
             attempted,
-            runs_finished,
+            finished,
         })
     }
 
@@ -949,12 +1038,12 @@ impl Engine {
     /// `parallel_batches` batch loops side by side so that one loop's claim
     /// overlaps the other's sends, and one writer for all their results.
     /// Returns sends attempted and runs finished.
-    async fn drain(&self) -> Result<(usize, usize), Error> {
+    async fn drain(&self) -> Result<(usize, Vec<RunId>), Error> {
         let (tx, rx) = mpsc::channel(
             (self.config.batch_size.max(1) as usize) * self.config.parallel_batches.max(1),
         );
-        let one_loop = |tx: mpsc::Sender<DeliveryResult>| async move {
-            let (mut attempted, mut finished) = (0, 0);
+        let one_loop = |tx: mpsc::Sender<Done>| async move {
+            let (mut attempted, mut finished) = (0, Vec::new());
             loop {
                 // A long drain must not hold back new mailings: one made now
                 // (a wake-up) or one whose start came (checked every half
@@ -968,7 +1057,7 @@ impl Engine {
                 }
                 let worked = self.claim_and_send(&tx).await?;
                 attempted += worked.attempted;
-                finished += self.finish_runs().await?.len();
+                finished.extend(self.finish_runs().await?);
                 if worked.claimed == 0 || self.is_stopping() {
                     return Ok::<_, Error>((attempted, finished));
                 }
@@ -980,11 +1069,16 @@ impl Engine {
         drop(tx);
         let (loops, written) = tokio::join!(loops, self.write_results(rx));
         written?;
-        let (attempted, finished) = loops?
-            .into_iter()
-            .fold((0, 0), |(a, f), (x, y)| (a + x, f + y));
+        let (attempted, mut finished) =
+            loops?
+                .into_iter()
+                .fold((0, Vec::new()), |(a, mut f), (x, y)| {
+                    f.extend(y);
+                    (a + x, f)
+                });
         // The last results were written after the loops looked for finished runs.
-        Ok((attempted, finished + self.finish_runs().await?.len()))
+        finished.extend(self.finish_runs().await?);
+        Ok((attempted, finished))
     }
 
     /// Runs until `shutdown` resolves. Then it claims nothing more: sends in
@@ -992,7 +1086,10 @@ impl Engine {
     /// (back to pending, the attempt not counted) for another worker. Store
     /// errors are logged and the round is retried after the polling interval.
     /// Prefer [`Engine::spawn`], which also restarts the engine should it fail.
+    ///
+    /// An engine that was stopped can be run again: `run` starts afresh.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        self.stopping.store(false, Ordering::SeqCst);
         let main = self.main_loop();
         tokio::pin!(main);
         tokio::select! {

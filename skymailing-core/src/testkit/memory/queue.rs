@@ -372,6 +372,10 @@ impl DeliveryQueue for MemoryStore {
         Ok(true)
     }
 
+    async fn run_status(&self, run: RunId) -> StoreResult<Option<Run>> {
+        crate::ports::RunStore::run(self, run).await
+    }
+
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let s = self.lock();
         let mailings = s
