@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use skymailing_core::engine::EngineConfig;
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{Mailer, OutgoingEmail, SendError, SystemClock};
-use skymailing_core::{ClientDraft, Config, MailingDraft, MessageDraft, Periodicity, SkyMailing};
+use skymailing_core::ports::{Mailer, OutgoingEmail, SendError};
+use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, SkyMailing};
 use skymailing_store_sqlite::SqliteStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -136,12 +136,7 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
     let (addr, received) = fake_api().await?;
     let mailer = Arc::new(HttpApiMailer { addr });
     let store = Arc::new(SqliteStore::open(dir.join("mailings.db")).await?);
-    let app = SkyMailing::new(
-        store,
-        mailer.clone(),
-        Arc::new(SystemClock),
-        Config::default(),
-    );
+    let app = SkyMailing::builder(store).mailer(mailer.clone()).build()?;
     let engine = app.engine(mailer, EngineConfig::default());
 
     let owner = app

@@ -9,8 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use skymailing_core::engine::EngineConfig;
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::SystemClock;
-use skymailing_core::{ClientDraft, Config, MailingDraft, MessageDraft, Periodicity, SkyMailing};
+use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, SkyMailing};
 use skymailing_smtp::Outbox;
 use skymailing_store_sqlite::SqliteStore;
 
@@ -28,12 +27,7 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
     let store = Arc::new(SqliteStore::open(dir.join("mailings.db")).await?);
     let outbox =
         Arc::new(Outbox::open(dir.join("outbox"), "Shop <news@shop.example>".parse()?).await?);
-    let app = SkyMailing::new(
-        store,
-        outbox.clone(),
-        Arc::new(SystemClock),
-        Config::default(),
-    );
+    let app = SkyMailing::builder(store).mailer(outbox.clone()).build()?;
 
     // The engine sends in the background; it wakes at once when a mailing changes.
     let engine = Arc::new(app.engine(outbox.clone(), EngineConfig::default()));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mockall::predicate::function;
 use skymailing_core::engine::EngineConfig;
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{MockMailer, OutgoingEmail, SendError, Store};
+use skymailing_core::ports::{MockMailer, OutgoingEmail, SendError};
 use skymailing_core::testkit::{ManualClock, MemoryStore, active_user};
 use skymailing_core::*;
 
@@ -38,12 +38,11 @@ async fn the_engine_sends_what_the_mocked_mailer_expects_and_reports_its_answers
 
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(start));
-    let app = SkyMailing::new(
-        store.clone() as Arc<dyn Store>,
-        mailer.clone(),
-        clock,
-        Config::default(),
-    );
+    let app = SkyMailing::builder(store.clone())
+        .mailer(mailer.clone())
+        .clock(clock)
+        .build()
+        .unwrap();
     let engine = app.engine(mailer, EngineConfig::default());
 
     let user = active_user(

@@ -172,6 +172,8 @@ pub enum Reason {
     },
     /// A file that is not one of the accepted image types.
     ImageType,
+    /// Not an `http://` or `https://` URL with a host.
+    NotAUrl,
 }
 
 impl Reason {
@@ -281,6 +283,7 @@ impl fmt::Display for Reason {
             UploadInterrupted => f.write_str("the upload was interrupted"),
             ImageTooLarge { max_mb } => write!(f, "the image is larger than {max_mb} MB"),
             ImageType => f.write_str("choose a PNG, JPEG, GIF or WebP image"),
+            NotAUrl => f.write_str("is not an http:// or https:// URL"),
         }
     }
 }

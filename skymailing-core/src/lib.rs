@@ -19,7 +19,7 @@
 //! let store = Arc::new(MemoryStore::new());
 //! let mailer = Arc::new(RecordingMailer::new());
 //! let clock = Arc::new(ManualClock::new("2026-01-01T09:00:00Z".parse().unwrap()));
-//! let app = SkyMailing::new(store, mailer, clock, Config::default());
+//! let app = SkyMailing::builder(store).mailer(mailer).clock(clock).build()?;
 //! let stats = app.stats.home().await?;
 //! assert_eq!(stats.mailings, 0);
 //! # Ok(()) }
@@ -34,6 +34,7 @@
 pub mod domain;
 pub mod engine;
 mod error;
+pub mod links;
 pub mod policy;
 pub mod ports;
 pub mod schedule;
@@ -44,4 +45,4 @@ pub mod testkit;
 
 pub use domain::*;
 pub use error::{Error, Reason, StoreConflict, StoreError};
-pub use service::{Config, SkyMailing};
+pub use service::{Config, SkyMailing, SkyMailingBuilder};

@@ -1138,8 +1138,9 @@ async fn a_dead_engine_is_restarted_and_says_so_meanwhile() {
         w.store.clone(),
         w.mailer.clone(),
         clock,
+        w.app.links().clone(),
         engine_config(),
-        w.app.wakeup.clone(),
+        w.app.wakeup(),
     ));
     let handle = engine.spawn();
     let mut seen_restart = false;

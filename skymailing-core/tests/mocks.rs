@@ -82,14 +82,15 @@ fn reset_service(
     sessions: MockSessionStore,
     mailer: Arc<MockMailer>,
 ) -> AccountService {
-    AccountService::new(
-        Arc::new(users),
-        Arc::new(sessions),
-        mailer,
-        clock("2026-05-01T09:00:00Z"),
-        Arc::new(Config::default()),
-        Wakeup::new(),
-    )
+    // The two mocked ports over the memory store for the rest.
+    SkyMailing::builder(Arc::new(skymailing_core::testkit::MemoryStore::new()))
+        .user_store(Arc::new(users))
+        .session_store(Arc::new(sessions))
+        .mailer(mailer)
+        .clock(clock("2026-05-01T09:00:00Z"))
+        .build()
+        .unwrap()
+        .accounts
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use skymailing_core::engine::{DomainLimit, Engine, EngineConfig, EngineHandle};
 use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
-use skymailing_core::{Config, SkyMailing};
+use skymailing_core::SkyMailing;
 use skymailing_smtp::{Outbox, TransportOptions, mailer_from_url, parse_from};
 use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
@@ -196,7 +196,7 @@ impl Service {
         // Changes made by other processes on the same PostgreSQL database
         // (web replicas, workers) wake this engine at once.
         if let Some(pg) = pg {
-            service.listener = Some(Arc::new(pg.listen(service.app.wakeup.clone())));
+            service.listener = Some(Arc::new(pg.listen(service.app.wakeup())));
             // Sign-in, registration and reset limits hold across every
             // process on the database, so replicas do not multiply them.
             service.limiters =
@@ -206,6 +206,9 @@ impl Service {
     }
 
     /// Wires the use cases over given parts: for tests and embedders.
+    ///
+    /// Panics if `settings.base_url` is not an `http(s)://` URL with a host
+    /// ([`Service::open`] checks it first and answers with an error).
     pub fn from_parts(
         store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
@@ -213,11 +216,12 @@ impl Service {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Service {
-        let config = Config {
-            base_url: settings.base_url.trim_end_matches('/').to_owned(),
-            ..Config::default()
-        };
-        let app = SkyMailing::new(store, mailer.clone(), clock, config);
+        let app = SkyMailing::builder(store)
+            .mailer(mailer.clone())
+            .clock(clock)
+            .base_url(&settings.base_url)
+            .build()
+            .expect("the settings' base URL was checked");
         Service {
             app,
             mailer,

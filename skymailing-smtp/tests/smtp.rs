@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use skymailing_core::engine::{EngineConfig, RetryPolicy};
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{Mailer, OutgoingEmail, RunFilter, RunStore, SendError, Store};
+use skymailing_core::ports::{Mailer, OutgoingEmail, RunFilter, RunStore, SendError};
 use skymailing_core::testkit::{ManualClock, active_user};
 use skymailing_core::*;
 use skymailing_smtp::testing::{DroppingProxy, HangUpAfterData, RecordingProxy, TestSmtpServer};
@@ -199,12 +199,11 @@ async fn pipeline(url: &str, recipients: &[&str]) -> Pipeline {
     let store = Arc::new(SqliteStore::open(dir.path().join("p.db")).await.unwrap());
     let clock = Arc::new(ManualClock::new(t("2026-05-01T09:00:00Z")));
     let smtp: Arc<dyn Mailer> = Arc::new(mailer(url));
-    let app = SkyMailing::new(
-        store.clone() as Arc<dyn Store>,
-        smtp.clone(),
-        clock.clone(),
-        Config::default(),
-    );
+    let app = SkyMailing::builder(store.clone())
+        .mailer(smtp.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let config = EngineConfig {
         batch_size: 50,
         concurrency: 8,

@@ -175,6 +175,7 @@ async fn two_schedulers_racing_on_one_due_slot_create_one_run(pool: PgPool) {
             Arc::new(s),
             Arc::new(RecordingMailer::new()),
             clock.clone(),
+            Arc::new(skymailing_core::links::BaseUrlLinks::default()),
             EngineConfig::default(),
             Wakeup::new(),
         )));

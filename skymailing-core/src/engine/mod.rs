@@ -63,6 +63,7 @@ pub use wakeup::Wakeup;
 use crate::ports::{
     Clock, DeliveryQueue, DueMailing, Mailer, NewRun, OutgoingEmail, RunPlan, SendError,
 };
+use crate::links::Links;
 use crate::schedule::{Schedule, Tick};
 use crate::{
     ClaimedDelivery, CompiledMessage, DeliveryId, DeliveryOutcome, DeliveryResult, Error,
@@ -109,8 +110,6 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// Longest sleep between rounds when nothing wakes the engine.
     pub poll_interval: Duration,
-    /// Public URL of the service, for unsubscribe links.
-    pub base_url: String,
     /// Domain part of Message-IDs.
     pub message_id_domain: String,
 }
@@ -130,7 +129,6 @@ impl Default for EngineConfig {
             throttle: ThrottlePolicy::default(),
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
-            base_url: "http://127.0.0.1:8000".into(),
             message_id_domain: "skymailing.localhost".into(),
         }
     }
@@ -153,6 +151,7 @@ pub struct Engine {
     queue: Arc<dyn DeliveryQueue>,
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
+    links: Arc<dyn Links>,
     config: EngineConfig,
     wakeup: Wakeup,
     templates: Mutex<HashMap<RunId, Arc<(RunContent, CompiledMessage)>>>,
@@ -206,11 +205,14 @@ impl Lease {
 }
 
 impl Engine {
-    /// Builds an engine over a delivery queue, a mailer and a clock.
+    /// Builds an engine over a delivery queue, a mailer, a clock and the
+    /// links its mail carries (unsubscribe). [`SkyMailing::engine`](crate::SkyMailing::engine)
+    /// builds one over the same parts as the use cases.
     pub fn new(
         queue: Arc<dyn DeliveryQueue>,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
+        links: Arc<dyn Links>,
         config: EngineConfig,
         wakeup: Wakeup,
     ) -> Self {
@@ -219,6 +221,7 @@ impl Engine {
             queue,
             mailer,
             clock,
+            links,
             config,
             wakeup,
             templates: Mutex::new(HashMap::new()),
@@ -914,11 +917,7 @@ impl Engine {
             });
         }
         let (snapshot, compiled) = &*content;
-        let unsubscribe_url = format!(
-            "{}/unsubscribe/{}",
-            self.config.base_url.trim_end_matches('/'),
-            d.unsubscribe_token
-        );
+        let unsubscribe_url = self.links.unsubscribe(&d.unsubscribe_token);
         let rendered = match compiled.render(&TemplateContext {
             name: &d.name,
             email: d.email.as_str(),

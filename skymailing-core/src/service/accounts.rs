@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::{Config, account_mail};
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
+use crate::links::Links;
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
 use crate::{
     DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Reason, Role,
@@ -33,6 +34,7 @@ pub struct AccountService {
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
+    links: Arc<dyn Links>,
     wakeup: Wakeup,
 }
 
@@ -44,6 +46,7 @@ impl AccountService {
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
         config: Arc<Config>,
+        links: Arc<dyn Links>,
         wakeup: Wakeup,
     ) -> Self {
         AccountService {
@@ -52,15 +55,9 @@ impl AccountService {
             mailer,
             clock,
             config,
+            links,
             wakeup,
         }
-    }
-
-    fn link(&self, path: &str, token: &str) -> String {
-        format!(
-            "{}{path}?token={token}",
-            self.config.base_url.trim_end_matches('/')
-        )
     }
 
     /// Sends an account email in the background, so that the answer takes the
@@ -76,7 +73,7 @@ impl AccountService {
             message_id: format!(
                 "<{}@{}>",
                 security::random_hex(16),
-                host_of(&self.config.base_url)
+                self.links.host()
             ),
             unsubscribe_url: None,
         };
@@ -152,10 +149,7 @@ impl AccountService {
                 self.send_verification(&user).await
             }
             Err(StoreError::Conflict(StoreConflict::UserEmailTaken)) => {
-                let reset = format!(
-                    "{}/password-reset",
-                    self.config.base_url.trim_end_matches('/')
-                );
+                let reset = self.links.password_reset();
                 let mail = account_mail::already_registered(
                     language.as_ref(),
                     &self.config.service_name,
@@ -183,7 +177,7 @@ impl AccountService {
             user.language.as_ref(),
             &self.config.service_name,
             user.name.as_str(),
-            &self.link("/verify", &token),
+            &self.links.verify(&token),
             self.config.verify_ttl.num_hours(),
         );
         self.send_account_mail(&user.email, user.name.as_str(), mail.subject, mail.text);
@@ -306,7 +300,7 @@ impl AccountService {
         let mail = account_mail::password_reset(
             user.language.as_ref(),
             &self.config.service_name,
-            &self.link("/password-reset/confirm", &token),
+            &self.links.password_reset_confirm(&token),
             self.config.reset_ttl.num_minutes(),
         );
         self.send_account_mail(&user.email, user.name.as_str(), mail.subject, mail.text);
@@ -510,26 +504,5 @@ impl AccountService {
             created_at: now,
         };
         Ok(self.users.create_user(&new).await?)
-    }
-}
-
-fn domain_of(base_url: &str) -> &str {
-    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
-    }
-    .trim_matches(['[', ']'])
-}
-
-/// The host of a base URL, for Message-ID domains.
-pub(crate) fn host_of(base_url: &str) -> String {
-    let h = domain_of(base_url);
-    if h.is_empty() {
-        "localhost".to_owned()
-    } else {
-        h.to_owned()
     }
 }

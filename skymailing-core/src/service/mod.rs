@@ -24,13 +24,18 @@ pub use messages::MessageService;
 pub use stats::{HomePage, StatsService};
 
 use crate::engine::{Engine, EngineConfig, Wakeup};
-use crate::ports::{Clock, Mailer, Store};
+use crate::links::{BaseUrlLinks, Links};
+use crate::ports::{
+    BlogStore, ClientStore, Clock, DeliveryQueue, MailingStore, Mailer, MessageStore,
+    OutgoingEmail, RunStore, SendError, SessionStore, StatsStore, Store, SystemClock, UserStore,
+};
+use crate::Error;
 
-/// Settings the use cases need.
+/// Settings the use cases need (the URLs emails link to are set on the
+/// builder: [`SkyMailingBuilder::base_url`] or [`SkyMailingBuilder::links`]).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
-    /// Public URL of the service, without a trailing slash; links in emails start with it.
-    pub base_url: String,
     /// Name shown in account emails.
     pub service_name: String,
     /// How long a session lasts.
@@ -44,7 +49,6 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            base_url: "http://127.0.0.1:8000".into(),
             service_name: "SkyMailing".into(),
             session_ttl: Duration::days(30),
             verify_ttl: Duration::days(2),
@@ -53,7 +57,8 @@ impl Default for Config {
     }
 }
 
-/// Every use case over one store, one mailer and one clock.
+/// Every use case over one store, one mailer and one clock. Build it with
+/// [`SkyMailing::builder`].
 #[derive(Clone)]
 pub struct SkyMailing {
     /// Registration, sign-in, sessions, passwords, users and roles.
@@ -70,53 +75,220 @@ pub struct SkyMailing {
     pub blog: BlogService,
     /// Home-page statistics.
     pub stats: StatsService,
-    /// Wakes the engine when mailings change; share it with [`crate::engine::Engine`].
-    pub wakeup: Wakeup,
-    /// The store: reached only through the use cases, so no caller can go
-    /// around a permission check.
-    store: Arc<dyn Store>,
+    /// Wakes the engine when mailings change.
+    wakeup: Wakeup,
+    /// The port the engine drives: reached only through the engine, so no
+    /// caller can go around a permission check.
+    queue: Arc<dyn DeliveryQueue>,
     clock: Arc<dyn Clock>,
-    /// The settings.
-    pub config: Arc<Config>,
+    links: Arc<dyn Links>,
+    config: Arc<Config>,
+}
+
+/// Builds a [`SkyMailing`]: one store for every port, unless a port is
+/// given on its own (a mock, or another implementation), the mailer for
+/// account mail, the clock, and where the emails' links point.
+///
+/// ```
+/// # #[cfg(feature = "testkit")] {
+/// use std::sync::Arc;
+/// use skymailing_core::SkyMailing;
+/// use skymailing_core::testkit::{MemoryStore, RecordingMailer};
+///
+/// let app = SkyMailing::builder(Arc::new(MemoryStore::new()))
+///     .mailer(Arc::new(RecordingMailer::new()))
+///     .base_url("https://mail.example.com")
+///     .build()
+///     .expect("a valid base URL");
+/// assert_eq!(
+///     app.links().unsubscribe("ab12"),
+///     "https://mail.example.com/unsubscribe/ab12"
+/// );
+/// # }
+/// ```
+#[must_use]
+pub struct SkyMailingBuilder {
+    store: Arc<dyn Store>,
+    users: Option<Arc<dyn UserStore>>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    clients: Option<Arc<dyn ClientStore>>,
+    messages: Option<Arc<dyn MessageStore>>,
+    mailings: Option<Arc<dyn MailingStore>>,
+    queue: Option<Arc<dyn DeliveryQueue>>,
+    runs: Option<Arc<dyn RunStore>>,
+    posts: Option<Arc<dyn BlogStore>>,
+    stats: Option<Arc<dyn StatsStore>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    clock: Arc<dyn Clock>,
+    base_url: Option<String>,
+    links: Option<Arc<dyn Links>>,
+    config: Config,
 }
 
 impl SkyMailing {
-    /// Wires every use case to the ports. `mailer` sends the account emails
-    /// (verification, password reset).
-    pub fn new(
-        store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
-        clock: Arc<dyn Clock>,
-        config: Config,
-    ) -> Self {
-        let config = Arc::new(config);
+    /// A builder over `store`, which serves every port not given on its own.
+    /// Defaults: the system clock, links under `http://127.0.0.1:8000`, and
+    /// no mailer for account mail (each account email fails with a logged
+    /// error until [`SkyMailingBuilder::mailer`] is set).
+    pub fn builder(store: Arc<dyn Store>) -> SkyMailingBuilder {
+        SkyMailingBuilder {
+            store,
+            users: None,
+            sessions: None,
+            clients: None,
+            messages: None,
+            mailings: None,
+            queue: None,
+            runs: None,
+            posts: None,
+            stats: None,
+            mailer: None,
+            clock: Arc::new(SystemClock),
+            base_url: None,
+            links: None,
+            config: Config::default(),
+        }
+    }
+}
+
+impl SkyMailingBuilder {
+    /// The mailer of account mail (verification, password reset). The
+    /// engine's mailer is given to [`SkyMailing::engine`]; pass the same one
+    /// unless account mail should leave another way.
+    pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+    /// The clock (a [`testkit::ManualClock`](crate::testkit) in tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// The public URL the emails' links start with (see [`crate::links`]):
+    /// the one place it is set, for account mail and the engine alike.
+    /// Checked by [`build`](Self::build).
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = Some(base_url.into());
+        self
+    }
+    /// Links built by the application instead of under a base URL.
+    pub fn links(mut self, links: Arc<dyn Links>) -> Self {
+        self.links = Some(links);
+        self
+    }
+    /// Session and link lifetimes, and the name in account mail.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    /// Users, instead of the store's.
+    pub fn user_store(mut self, port: Arc<dyn UserStore>) -> Self {
+        self.users = Some(port);
+        self
+    }
+    /// Sessions and one-time tokens, instead of the store's.
+    pub fn session_store(mut self, port: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(port);
+        self
+    }
+    /// Clients, instead of the store's.
+    pub fn client_store(mut self, port: Arc<dyn ClientStore>) -> Self {
+        self.clients = Some(port);
+        self
+    }
+    /// Messages, instead of the store's.
+    pub fn message_store(mut self, port: Arc<dyn MessageStore>) -> Self {
+        self.messages = Some(port);
+        self
+    }
+    /// Mailings, instead of the store's.
+    pub fn mailing_store(mut self, port: Arc<dyn MailingStore>) -> Self {
+        self.mailings = Some(port);
+        self
+    }
+    /// The delivery queue the engine drives, instead of the store's.
+    pub fn delivery_queue(mut self, port: Arc<dyn DeliveryQueue>) -> Self {
+        self.queue = Some(port);
+        self
+    }
+    /// The log of runs, instead of the store's.
+    pub fn run_store(mut self, port: Arc<dyn RunStore>) -> Self {
+        self.runs = Some(port);
+        self
+    }
+    /// Blog posts, instead of the store's.
+    pub fn blog_store(mut self, port: Arc<dyn BlogStore>) -> Self {
+        self.posts = Some(port);
+        self
+    }
+    /// Statistics and probes, instead of the store's.
+    pub fn stats_store(mut self, port: Arc<dyn StatsStore>) -> Self {
+        self.stats = Some(port);
+        self
+    }
+
+    /// The use cases. [`Error::Invalid`] on `base_url` if it is not an
+    /// `http(s)://` URL with a host.
+    pub fn build(self) -> Result<SkyMailing, Error> {
+        let links: Arc<dyn Links> = match (self.links, self.base_url) {
+            (Some(links), _) => links,
+            (None, Some(url)) => Arc::new(BaseUrlLinks::new(&url)?),
+            (None, None) => Arc::new(BaseUrlLinks::default()),
+        };
+        let store = self.store;
+        let users = self.users.unwrap_or_else(|| store.clone());
+        let sessions = self.sessions.unwrap_or_else(|| store.clone());
+        let clients = self.clients.unwrap_or_else(|| store.clone());
+        let messages = self.messages.unwrap_or_else(|| store.clone());
+        let mailings = self.mailings.unwrap_or_else(|| store.clone());
+        let queue = self.queue.unwrap_or_else(|| store.clone());
+        let runs = self.runs.unwrap_or_else(|| store.clone());
+        let posts = self.posts.unwrap_or_else(|| store.clone());
+        let stats = self.stats.unwrap_or_else(|| store.clone());
+        let mailer = self.mailer.unwrap_or_else(|| Arc::new(NoMailer));
+        let clock = self.clock;
+        let config = Arc::new(self.config);
         let wakeup = Wakeup::new();
-        SkyMailing {
+        Ok(SkyMailing {
             accounts: AccountService::new(
-                store.clone(),
-                store.clone(),
+                users.clone(),
+                sessions,
                 mailer,
                 clock.clone(),
                 config.clone(),
+                links.clone(),
                 wakeup.clone(),
             ),
-            clients: ClientService::new(store.clone(), clock.clone()),
-            messages: MessageService::new(store.clone(), clock.clone()),
+            clients: ClientService::new(clients, clock.clone()),
+            messages: MessageService::new(messages, clock.clone()),
             mailings: MailingService::new(
-                store.clone(),
-                store.clone(),
-                store.clone(),
+                mailings,
+                users,
+                runs.clone(),
                 clock.clone(),
                 wakeup.clone(),
             ),
-            logs: LogService::new(store.clone(), store.clone(), clock.clone()),
-            blog: BlogService::new(store.clone(), clock.clone()),
-            stats: StatsService::new(store.clone(), store.clone(), clock.clone()),
+            logs: LogService::new(runs, queue.clone(), clock.clone()),
+            blog: BlogService::new(posts.clone(), clock.clone()),
+            stats: StatsService::new(stats, posts, clock.clone()),
             wakeup,
-            store,
+            queue,
             clock,
+            links,
             config,
-        }
+        })
+    }
+}
+
+/// The account mailer of a [`SkyMailing`] built without one.
+struct NoMailer;
+
+#[async_trait::async_trait]
+impl Mailer for NoMailer {
+    async fn send(&self, _: &OutgoingEmail) -> Result<String, SendError> {
+        Err(SendError::Connection {
+            detail: "no mailer for account mail: set SkyMailingBuilder::mailer".into(),
+        })
     }
 }
 
@@ -126,15 +298,32 @@ impl SkyMailing {
         self.clock.now()
     }
 
-    /// An engine over the same store, clock and wake-up handle, so changes made
-    /// through these use cases wake it at once. Unsubscribe links in mailings
-    /// start with this service's `base_url`.
-    pub fn engine(&self, mailer: Arc<dyn Mailer>, mut config: EngineConfig) -> Engine {
-        config.base_url = self.config.base_url.clone();
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The URLs emails link to (see [`crate::links`]).
+    pub fn links(&self) -> &Arc<dyn Links> {
+        &self.links
+    }
+
+    /// The wake-up handle: waking it makes the engine look for work at once
+    /// (for changes made outside these use cases, such as another process's
+    /// notification).
+    pub fn wakeup(&self) -> Wakeup {
+        self.wakeup.clone()
+    }
+
+    /// An engine over the same delivery queue, clock, links and wake-up
+    /// handle, so changes made through these use cases wake it at once.
+    /// `mailer` sends the mailings.
+    pub fn engine(&self, mailer: Arc<dyn Mailer>, config: EngineConfig) -> Engine {
         Engine::new(
-            self.store.clone(),
+            self.queue.clone(),
             mailer,
             self.clock.clone(),
+            self.links.clone(),
             config,
             self.wakeup.clone(),
         )

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use skymailing_core::engine::{Engine, EngineConfig, RetryPolicy};
 use skymailing_core::policy::Actor;
-use skymailing_core::ports::{Clock, OutgoingEmail as OutgoingEmailAlias, Store};
+use skymailing_core::ports::{Clock, OutgoingEmail as OutgoingEmailAlias};
 use skymailing_core::testkit::{ManualClock, MemoryStore, RecordingMailer, active_user};
 use skymailing_core::*;
 
@@ -47,15 +47,12 @@ pub fn world_with(now: &str, config: EngineConfig) -> World {
     let store = Arc::new(MemoryStore::new());
     let mailer = Arc::new(RecordingMailer::new());
     let clock = Arc::new(ManualClock::new(t(now)));
-    let app = SkyMailing::new(
-        store.clone() as Arc<dyn Store>,
-        mailer.clone(),
-        clock.clone(),
-        Config {
-            base_url: "https://mail.example".into(),
-            ..Config::default()
-        },
-    );
+    let app = SkyMailing::builder(store.clone())
+        .mailer(mailer.clone())
+        .clock(clock.clone())
+        .base_url("https://mail.example")
+        .build()
+        .unwrap();
     let engine = Arc::new(app.engine(mailer.clone(), config));
     World {
         store,

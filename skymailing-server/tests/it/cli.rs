@@ -423,12 +423,9 @@ async fn migrate_and_create_admin() {
     let store = skymailing_store_sqlite::SqliteStore::open(dir.path().join("ops.db"))
         .await
         .unwrap();
-    let app = skymailing_core::SkyMailing::new(
-        std::sync::Arc::new(store),
-        std::sync::Arc::new(skymailing_core::testkit::RecordingMailer::new()),
-        std::sync::Arc::new(skymailing_core::ports::SystemClock),
-        skymailing_core::Config::default(),
-    );
+    let app = skymailing_core::SkyMailing::builder(std::sync::Arc::new(store))
+        .build()
+        .unwrap();
     let session = app
         .accounts
         .login("root@example.com", "a long admin password")

@@ -68,7 +68,7 @@ pub(crate) async fn show(
         .map_err(|e| Error::Internal(format!("reading the outbox: {e}")))?
         .ok_or(Error::NotFound)?;
     // Links to this service become clickable; everything else is text.
-    let base = service.app.config.base_url.clone();
+    let base = service.settings.base_url.clone();
     let lines = mail
         .text
         .lines()
