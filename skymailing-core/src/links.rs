@@ -45,7 +45,11 @@ impl BaseUrlLinks {
             .strip_prefix("https://")
             .or_else(|| base.strip_prefix("http://"));
         match rest {
-            Some(host) if !host.is_empty() && !host.starts_with('/') && !host.contains(['?', '#', ' ']) => {
+            Some(host)
+                if !host.is_empty()
+                    && !host.starts_with('/')
+                    && !host.contains(['?', '#', ' ']) =>
+            {
                 Ok(BaseUrlLinks {
                     base: base.to_owned(),
                 })
@@ -122,12 +126,21 @@ mod tests {
             "https://mail.example.com:8443/app/password-reset"
         );
         assert_eq!(l.host(), "mail.example.com");
-        assert_eq!(BaseUrlLinks::new("http://[::1]:8000").unwrap().host(), "::1");
+        assert_eq!(
+            BaseUrlLinks::new("http://[::1]:8000").unwrap().host(),
+            "::1"
+        );
     }
 
     #[test]
     fn a_base_url_that_is_not_one_is_refused_naming_the_field() {
-        for bad in ["mail.example.com", "ftp://x", "https://", "https:///x", "http://a b"] {
+        for bad in [
+            "mail.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "http://a b",
+        ] {
             let e = BaseUrlLinks::new(bad).unwrap_err();
             assert_eq!(e.field(), Some("base_url"), "{bad}");
         }

@@ -71,11 +71,14 @@ pub enum Action {
     ChangeRole,
     /// Write, edit, publish or delete blog posts.
     WriteBlog,
+    /// Create an account directly, active and with a role (an application's
+    /// own admin flows; see `AccountService::create_user`).
+    CreateUser,
 }
 
 impl Action {
     /// Every action, for tables and tests.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadPublic,
         Action::ManageClients,
         Action::ManageMailings,
@@ -90,6 +93,7 @@ impl Action {
         Action::BlockUser,
         Action::ChangeRole,
         Action::WriteBlog,
+        Action::CreateUser,
     ];
 }
 
@@ -187,6 +191,9 @@ pub const fn table(action: Action, role: Role) -> Cell {
 
         (WriteBlog, User | Manager) => cell(Deny, Deny),
         (WriteBlog, Admin) => cell(Allow, Allow),
+
+        (CreateUser, User | Manager) => cell(Deny, Deny),
+        (CreateUser, Admin) => cell(Allow, Allow),
     }
 }
 
@@ -255,7 +262,7 @@ mod tests {
     /// (action, [anonymous, user, manager, admin] for own, same for foreign).
     /// One row per line of DESIGN §6; every cell is asserted.
     #[rustfmt::skip]
-    const EXPECTED: [(Action, [Decision; 4], [Decision; 4]); 14] = [
+    const EXPECTED: [(Action, [Decision; 4], [Decision; 4]); 15] = [
         //                              anon user mgr admin    anon user mgr admin
         (Action::ReadPublic,     [A, A, A, A], [A, A, A, A]),
         (Action::ManageClients,  [S, A, D, A], [S, H, H, H]),
@@ -271,6 +278,7 @@ mod tests {
         (Action::BlockUser,      [S, D, D, D], [S, D, A, A]),
         (Action::ChangeRole,     [S, D, D, D], [S, D, D, A]),
         (Action::WriteBlog,      [S, D, D, A], [S, D, D, A]),
+        (Action::CreateUser,     [S, D, D, A], [S, D, D, A]),
     ];
 
     fn actors() -> [Actor; 4] {

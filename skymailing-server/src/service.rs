@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use skymailing_core::SkyMailing;
 use skymailing_core::engine::{DomainLimit, Engine, EngineConfig, EngineHandle};
 use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
-use skymailing_core::SkyMailing;
 use skymailing_smtp::{Outbox, TransportOptions, mailer_from_url, parse_from};
 use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;

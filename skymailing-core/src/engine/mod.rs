@@ -60,10 +60,10 @@ pub use pace::{DomainLimit, ThrottlePolicy, is_throttling};
 pub use retry::RetryPolicy;
 pub use wakeup::Wakeup;
 
+use crate::links::Links;
 use crate::ports::{
     Clock, DeliveryQueue, DueMailing, Mailer, NewRun, OutgoingEmail, RunPlan, SendError,
 };
-use crate::links::Links;
 use crate::schedule::{Schedule, Tick};
 use crate::{
     ClaimedDelivery, CompiledMessage, DeliveryId, DeliveryOutcome, DeliveryResult, Error,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::{Config, account_mail};
 use crate::engine::Wakeup;
-use crate::policy::{Action, Actor, Target, authorize};
 use crate::links::Links;
+use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
 use crate::{
     DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Reason, Role,
@@ -24,6 +24,21 @@ pub struct Session {
     pub token: String,
     /// The signed-in user.
     pub user: User,
+}
+
+/// An account an application creates directly ([`AccountService::create_user`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewAccount<'a> {
+    /// The email address.
+    pub email: &'a str,
+    /// The display name.
+    pub name: &'a str,
+    /// The password the user signs in with (at least 8 characters).
+    pub password: &'a str,
+    /// `user` or `manager`.
+    pub role: Role,
+    /// An IANA time zone (`Europe/Moscow`); times are shown in it.
+    pub time_zone: &'a str,
 }
 
 /// Account use cases.
@@ -70,11 +85,7 @@ impl AccountService {
             subject,
             text,
             html: None,
-            message_id: format!(
-                "<{}@{}>",
-                security::random_hex(16),
-                self.links.host()
-            ),
+            message_id: format!("<{}@{}>", security::random_hex(16), self.links.host()),
             unsubscribe_url: None,
         };
         let mailer = self.mailer.clone();
@@ -470,6 +481,36 @@ impl AccountService {
             .set_user_role(id, role)
             .await?
             .ok_or(Error::NotFound)
+    }
+
+    /// Creates an account directly — active, with the role given — for an
+    /// application's own admin flows (no verification mail: the application
+    /// vouches for the address). Admins only (the table's `CreateUser`); the
+    /// admin role itself is granted only by [`AccountService::ensure_admin`].
+    /// Each field is validated as at sign-up (errors name it); an address
+    /// already taken is a conflict.
+    #[tracing::instrument(name = "accounts.create_user", level = "debug", skip_all, fields(actor = ?actor))]
+    pub async fn create_user(&self, actor: Actor, account: &NewAccount<'_>) -> Result<User, Error> {
+        authorize(actor, Action::CreateUser, Target::None)?;
+        if account.role == Role::Admin {
+            return Err(Error::invalid("role", Reason::RoleNotSettable));
+        }
+        let email = EmailAddress::parse(account.email)?;
+        let name = DisplayName::parse(account.name)?;
+        let time_zone = TimeZone::parse(account.time_zone)?;
+        let password = Password::parse(account.password)?;
+        let hash = security::hash_password(&password).await?;
+        let new = NewUser {
+            email,
+            name,
+            time_zone,
+            role: account.role,
+            state: UserState::Active,
+            password_hash: hash,
+            created_at: self.clock.now(),
+        };
+        // A taken address is the `From<StoreError>`'s `email` error.
+        Ok(self.users.create_user(&new).await?)
     }
 
     /// Creates an active admin, or promotes (and re-passwords) an existing

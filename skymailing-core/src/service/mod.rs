@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-pub use accounts::{AccountService, Session};
+pub use accounts::{AccountService, NewAccount, Session};
 pub use blog::BlogService;
 pub use clients::{ClientService, UnsubscribeInfo};
 pub use log::{LogService, RunDetail};
@@ -23,13 +23,13 @@ pub use mailings::{MailingScope, MailingService, MailingView};
 pub use messages::MessageService;
 pub use stats::{HomePage, StatsService};
 
+use crate::Error;
 use crate::engine::{Engine, EngineConfig, Wakeup};
 use crate::links::{BaseUrlLinks, Links};
 use crate::ports::{
-    BlogStore, ClientStore, Clock, DeliveryQueue, MailingStore, Mailer, MessageStore,
+    BlogStore, ClientStore, Clock, DeliveryQueue, Mailer, MailingStore, MessageStore,
     OutgoingEmail, RunStore, SendError, SessionStore, StatsStore, Store, SystemClock, UserStore,
 };
-use crate::Error;
 
 /// Settings the use cases need (the URLs emails link to are set on the
 /// builder: [`SkyMailingBuilder::base_url`] or [`SkyMailingBuilder::links`]).

@@ -583,3 +583,94 @@ async fn create_admin_promotes_an_existing_account() {
             .is_ok()
     );
 }
+
+/// An application's own admin flow creates accounts directly: active at
+/// once, with the role given, through the permission table.
+#[tokio::test]
+async fn admins_create_active_accounts_directly() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    let manager = w.user("boss@example.com", Role::Manager, "UTC").await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let account = NewAccount {
+        email: "Bob@Example.com",
+        name: "Bob",
+        password: "a long enough password",
+        role: Role::Manager,
+        time_zone: "Europe/Moscow",
+    };
+    for who in [manager, ann] {
+        assert!(matches!(
+            w.app.accounts.create_user(who, &account).await,
+            Err(Error::Forbidden(_))
+        ));
+    }
+    assert!(matches!(
+        w.app.accounts.create_user(Actor::Anonymous, &account).await,
+        Err(Error::Unauthenticated)
+    ));
+    let bob = w.app.accounts.create_user(admin, &account).await.unwrap();
+    assert_eq!(
+        (bob.role, bob.state, bob.email.as_str()),
+        (Role::Manager, UserState::Active, "bob@example.com")
+    );
+    assert_eq!(bob.time_zone.name(), "Europe/Moscow");
+    // Active at once: no verification mail, and the password signs in.
+    assert!(w.mailer.sent().is_empty());
+    let session = w
+        .app
+        .accounts
+        .login("bob@example.com", "a long enough password")
+        .await
+        .unwrap();
+    assert_eq!(session.user.id, bob.id);
+
+    // Each field is checked, and named.
+    for (bad, field) in [
+        (
+            NewAccount {
+                email: "not-an-address",
+                ..account
+            },
+            "email",
+        ),
+        (
+            NewAccount {
+                name: " ",
+                ..account
+            },
+            "name",
+        ),
+        (
+            NewAccount {
+                password: "short",
+                ..account
+            },
+            "password",
+        ),
+        (
+            NewAccount {
+                time_zone: "Mars/Olympus",
+                ..account
+            },
+            "time_zone",
+        ),
+        (
+            NewAccount {
+                role: Role::Admin,
+                ..account
+            },
+            "role",
+        ),
+        (
+            NewAccount {
+                email: "bob@example.com",
+                ..account
+            },
+            "email",
+        ),
+    ] {
+        let e = w.app.accounts.create_user(admin, &bad).await.unwrap_err();
+        assert_eq!(e.field(), Some(field), "{e}");
+    }
+}
