@@ -1,17 +1,24 @@
-//! The shortest useful embedding: the SkyMailing engine inside another Rust
-//! program, on SQLite, writing mail to a local outbox folder.
+//! SkyMailing inside a shop's own Rust web application: the shop serves its
+//! pages and mounts the one route recipients' mail links to (unsubscribe) in
+//! its own poem router; it creates its user accounts directly, sends a
+//! mailing, and finishes when the engine reports the run finished. SQLite,
+//! mail written to a local outbox folder.
 //!
 //! `cargo run -p skymailing-examples --example embed`
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
-use skymailing_core::engine::EngineConfig;
-use skymailing_core::policy::Actor;
-use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, SkyMailing};
+use poem::endpoint::make_sync;
+use poem::listener::TcpAcceptor;
+use poem::{Route, Server};
+use skymailing_core::engine::{EngineConfig, EngineEvent};
+use skymailing_core::service::NewAccount;
+use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, Role, SkyMailing};
+use skymailing_server::{Service, Settings, public_routes};
 use skymailing_smtp::Outbox;
 use skymailing_store_sqlite::SqliteStore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -23,33 +30,58 @@ async fn main() -> Result<(), AnyError> {
 }
 
 async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
-    // The parts: a store, a transport and a clock.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+
+    // The parts: a store and a transport; links in the mail point at us.
     let store = Arc::new(SqliteStore::open(dir.join("mailings.db")).await?);
     let outbox =
         Arc::new(Outbox::open(dir.join("outbox"), "Shop <news@shop.example>".parse()?).await?);
-    let app = SkyMailing::builder(store).mailer(outbox.clone()).build()?;
+    let app = SkyMailing::builder(store)
+        .mailer(outbox.clone())
+        .base_url(&base_url)
+        .build()?;
 
-    // The engine sends in the background; it wakes at once when a mailing changes.
-    let engine = Arc::new(app.engine(outbox.clone(), EngineConfig::default()));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn({
-        let engine = engine.clone();
-        async move {
-            engine
-                .run(async {
-                    stopped.await.ok();
-                })
-                .await
-        }
-    });
+    // The shop's own router, with the unsubscribe links mounted in it.
+    let settings = Settings {
+        base_url: base_url.clone(),
+        ..Settings::default()
+    };
+    let service = Service::from_app(app.clone(), outbox.clone(), Some(outbox.clone()), settings);
+    let shop = Route::new()
+        .at("/", make_sync(|_| "Welcome to the shop"))
+        .nest("/", public_routes(service));
+    listener.set_nonblocking(true)?;
+    let web = tokio::spawn(Server::new_with_acceptor(TcpAcceptor::from_std(listener)?).run(shop));
 
-    // An account (the operator's `create-admin` does the same), two clients, a
-    // message and a mailing that starts now.
-    let owner = app
-        .accounts
-        .ensure_admin("owner@shop.example", "a long password", "Shop")
+    // The engine, supervised, with events.
+    let engine = Arc::new(app.engine(outbox.clone(), EngineConfig::default())).spawn();
+    let mut events = engine.subscribe();
+
+    // Accounts: the operator's admin, then the shop's user, created directly.
+    app.accounts
+        .ensure_admin("admin@shop.example", "a long password", "Admin")
         .await?;
-    let me = Actor::user(owner.id, owner.role);
+    let admin = app
+        .accounts
+        .login("admin@shop.example", "a long password")
+        .await?
+        .actor();
+    let account = NewAccount {
+        email: "owner@shop.example",
+        name: "Shop",
+        password: "another long password",
+        role: Role::User,
+        time_zone: "Europe/Berlin",
+    };
+    app.accounts.create_user(admin, &account).await?;
+    let me = app
+        .accounts
+        .login(account.email, account.password)
+        .await?
+        .actor();
+
+    // Two clients, a message and a mailing that starts now.
     let ann = app
         .clients
         .create(me, &ClientDraft::parse("ann@example.com", "Ann", "")?)
@@ -58,44 +90,65 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
         .clients
         .create(me, &ClientDraft::parse("bob@example.com", "Bob", "VIP")?)
         .await?;
-    let message = MessageDraft::parse(
-        "Hello {{ name }}",
-        "Dear {{ name }},\nnew arrivals are in.\n\nUnsubscribe: {{ unsubscribe_url }}\n",
-        None,
-    )?;
-    let message = app.messages.create(me, &message).await?;
-    let now = Utc::now();
+    let text = "Dear {{ name }},\nnew arrivals are in.\n\nUnsubscribe: {{ unsubscribe_url }}\n";
+    let message = app
+        .messages
+        .create(me, &MessageDraft::parse("Hello {{ name }}", text, None)?)
+        .await?;
+    let (now, day) = (Utc::now(), chrono::Duration::days(1));
     let draft = MailingDraft::new(
         "New arrivals",
         message.id,
         vec![ann.id, bob.id],
         now,
-        now + chrono::Duration::days(1),
+        now + day,
         Periodicity::Once,
     )?;
     app.mailings.create(me, &draft).await?;
 
-    // Wait for the run's report, then show what was "sent".
-    let report = loop {
-        let runs = app.logs.list(me, &Default::default()).await?;
-        if let Some(report) = runs
-            .items
-            .first()
-            .and_then(|r| r.report.as_ref().map(ToString::to_string))
-        {
-            break report;
+    // Finish when the engine reports the run finished.
+    let run = loop {
+        match events.next().await {
+            Some(EngineEvent::RunStarted { run, .. }) => break run,
+            Some(_) => {}
+            None => return Err("the engine went away".into()),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    let report = engine
+        .wait_run(run)
+        .await?
+        .report
+        .expect("a finished run has a report");
     println!("report: {report}");
-    for mail in outbox.list(10).await? {
-        println!("{} -> {}", mail.subject, mail.to.join(", "));
-    }
-    assert_eq!(report, "Sent 2 of 2");
+    assert_eq!((report.sent, report.total), (2, 2));
 
-    stop.send(()).ok();
-    running.await?;
+    // Ann clicks "unsubscribe" in her mail client (RFC 8058 one-click POST).
+    let link = app
+        .links()
+        .unsubscribe(&app.clients.get(me, ann.id).await?.unsubscribe_token);
+    let answer = post_form(&link, "List-Unsubscribe=One-Click").await?;
+    println!("{link} -> {}", answer.lines().next().unwrap_or_default());
+    assert!(app.clients.get(me, ann.id).await?.unsubscribed_at.is_some());
+
+    engine.shutdown().await;
+    web.abort();
     Ok(())
+}
+
+/// A bare HTTP/1.1 POST (any HTTP client would do).
+async fn post_form(url: &str, body: &str) -> Result<String, AnyError> {
+    let rest = url.strip_prefix("http://").ok_or("an http URL")?;
+    let (host, path) = rest.split_once('/').ok_or("a path")?;
+    let mut conn = tokio::net::TcpStream::connect(host).await?;
+    let request = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(request.as_bytes()).await?;
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).await?;
+    Ok(answer)
 }
 
 #[cfg(test)]
@@ -103,7 +156,7 @@ mod tests {
     #[tokio::test]
     async fn example_runs() {
         let dir = tempfile::tempdir().unwrap();
-        tokio::time::timeout(std::time::Duration::from_secs(30), super::run(dir.path()))
+        tokio::time::timeout(std::time::Duration::from_secs(60), super::run(dir.path()))
             .await
             .unwrap()
             .unwrap();

@@ -10,7 +10,9 @@
 //!   OpenAPI document, the unsubscribe pages and the operations endpoints.
 //!
 //! Tests and embedders build a [`Service`] over any [`skymailing_core::ports::Store`]
-//! with [`Service::from_parts`] and serve [`routes`] themselves.
+//! with [`Service::from_parts`] (or over their own [`skymailing_core::SkyMailing`]
+//! with [`Service::from_app`]) and serve [`routes`] — or only the links in
+//! recipients' mail, [`public_routes`] — themselves.
 
 pub mod api;
 pub mod cli;
@@ -48,19 +50,7 @@ pub fn routes(service: Service) -> impl Endpoint {
         )
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs.around(web::docs_headers))
-        .at(
-            "/unsubscribe/:token",
-            poem::get(web::unsubscribe::confirm_page)
-                .post(web::unsubscribe::one_click)
-                .with(poem::middleware::CookieJarManager::new())
-                .around(web::security_headers),
-        )
-        .at(
-            "/unsubscribe/:token/undo",
-            poem::post(web::unsubscribe::undo)
-                .with(poem::middleware::CookieJarManager::new())
-                .around(web::security_headers),
-        )
+        .nest("/unsubscribe", unsubscribe_routes())
         .at("/healthz", poem::get(ops::healthz))
         .at("/readyz", poem::get(ops::readyz))
         .at("/metrics", poem::get(ops::prometheus))
@@ -68,6 +58,46 @@ pub fn routes(service: Service) -> impl Endpoint {
         .with(metrics::HttpMetrics)
         .around(move |ep, req| net::guard(ep, req, net.clone()))
         .data(service)
+}
+
+/// The routes a recipient's mail links to, for an application that serves
+/// its own pages and mounts these beside them (see `docs/embedding.md`):
+/// `/unsubscribe/:token` (`GET` asks, `POST` unsubscribes — the mail client's
+/// RFC 8058 one-click button too) and `/unsubscribe/:token/undo`. They need
+/// no session and no CSRF token (see [`web::unsubscribe`]). The paths match
+/// [`skymailing_core::links::BaseUrlLinks`]; an application with other paths
+/// nests these where its [`Links`](skymailing_core::links::Links) point.
+///
+/// ```no_run
+/// # async fn demo(service: skymailing_server::Service) {
+/// let app = poem::Route::new()
+///     .at("/", poem::endpoint::make_sync(|_| "my shop"))
+///     .nest("/", skymailing_server::public_routes(service));
+/// # }
+/// ```
+pub fn public_routes(service: Service) -> impl Endpoint {
+    let net = service.net.clone();
+    Route::new()
+        .nest("/unsubscribe", unsubscribe_routes())
+        .around(move |ep, req| net::guard(ep, req, net.clone()))
+        .data(service)
+}
+
+fn unsubscribe_routes() -> Route {
+    Route::new()
+        .at(
+            "/:token",
+            poem::get(web::unsubscribe::confirm_page)
+                .post(web::unsubscribe::one_click)
+                .with(poem::middleware::CookieJarManager::new())
+                .around(web::security_headers),
+        )
+        .at(
+            "/:token/undo",
+            poem::post(web::unsubscribe::undo)
+                .with(poem::middleware::CookieJarManager::new())
+                .around(web::security_headers),
+        )
 }
 
 /// The operations endpoints alone (`/healthz`, `/readyz`, `/metrics`): what a

@@ -222,6 +222,18 @@ impl Service {
             .base_url(&settings.base_url)
             .build()
             .expect("the settings' base URL was checked");
+        Service::from_app(app, mailer, outbox, settings)
+    }
+
+    /// Serves an application's own [`SkyMailing`] (built with its links under
+    /// `settings.base_url`): what an embedder passes to [`crate::public_routes`]
+    /// or [`crate::routes`]. `mailer` is the one its engine sends with.
+    pub fn from_app(
+        app: SkyMailing,
+        mailer: Arc<dyn Mailer>,
+        outbox: Option<Arc<Outbox>>,
+        settings: Settings,
+    ) -> Service {
         Service {
             app,
             mailer,

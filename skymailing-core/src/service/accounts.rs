@@ -26,6 +26,13 @@ pub struct Session {
     pub user: User,
 }
 
+impl Session {
+    /// The actor this session signs in: what the use cases take.
+    pub fn actor(&self) -> Actor {
+        Actor::user(self.user.id, self.user.role)
+    }
+}
+
 /// An account an application creates directly ([`AccountService::create_user`]).
 #[derive(Debug, Clone, Copy)]
 pub struct NewAccount<'a> {
