@@ -6,23 +6,46 @@
 //! no web framework: everything outside is reached through the small traits in
 //! [`ports`], which the adapter crates implement.
 //!
-//! The usual way in is [`SkyMailing`], which bundles every use case over one
-//! [`ports::Store`], one [`ports::Mailer`] and one [`ports::Clock`], and
-//! [`engine::Engine`], which sends due mailings in the background:
+//! The usual way in is [`SkyMailing::builder`], which wires every use case
+//! over one [`ports::Store`] (any port can be given on its own), the mailer
+//! of account mail, a [`ports::Clock`] and the [`links`] emails carry; and
+//! [`engine::Engine`], which sends due mailings in the background and tells
+//! its listeners what it did ([`engine::EngineEvent`]). Use cases take an
+//! [`policy::Actor`]: get one from a sign-in ([`service::Session::actor`],
+//! [`service::AccountService::authenticate`]). The engine needs a tokio
+//! runtime. `docs/embedding.md` walks through it all.
 //!
 //! ```
-//! # #[cfg(feature = "testkit")]
-//! # async fn demo() -> Result<(), skymailing_core::Error> {
+//! # #[cfg(feature = "testkit")] {
 //! use std::sync::Arc;
-//! use skymailing_core::{SkyMailing, Config, testkit::{MemoryStore, RecordingMailer, ManualClock}};
+//! use skymailing_core::engine::EngineConfig;
+//! use skymailing_core::testkit::{MemoryStore, RecordingMailer};
+//! use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, SkyMailing};
 //!
-//! let store = Arc::new(MemoryStore::new());
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let mailer = Arc::new(RecordingMailer::new());
-//! let clock = Arc::new(ManualClock::new("2026-01-01T09:00:00Z".parse().unwrap()));
-//! let app = SkyMailing::builder(store).mailer(mailer).clock(clock).build()?;
-//! let stats = app.stats.home().await?;
-//! assert_eq!(stats.mailings, 0);
-//! # Ok(()) }
+//! let app = SkyMailing::builder(Arc::new(MemoryStore::new()))
+//!     .mailer(mailer.clone())
+//!     .base_url("https://mail.example.com")
+//!     .build()?;
+//! let engine = app.engine(mailer.clone(), EngineConfig::default());
+//!
+//! app.accounts.ensure_admin("me@example.com", "a long password", "Me").await?;
+//! let me = app.accounts.login("me@example.com", "a long password").await?.actor();
+//! let ann = app.clients.create(me, &ClientDraft::parse("ann@example.com", "Ann", "")?).await?;
+//! let hello = MessageDraft::parse("Hello {{ name }}", "Hi {{ name }}! {{ unsubscribe_url }}", None)?;
+//! let message = app.messages.create(me, &hello).await?;
+//! let (now, day) = (app.now(), chrono::Duration::days(1));
+//! let draft = MailingDraft::new("Hello", message.id, vec![ann.id], now, now + day, Periodicity::Once)?;
+//! app.mailings.create(me, &draft).await?;
+//!
+//! // One round by hand (a program runs `Arc::new(engine).spawn()` instead).
+//! let round = engine.round().await?;
+//! let run = engine.wait_run(round.finished[0]).await?;
+//! assert_eq!(run.report.unwrap().to_string(), "Sent 1 of 1");
+//! assert!(mailer.sent()[0].text.contains("https://mail.example.com/unsubscribe/"));
+//! # Ok::<(), skymailing_core::Error>(()) }).unwrap();
+//! # }
 //! ```
 //!
 //! Features: `mocks` exports a `mockall` mock of every port; `testkit` exports an

@@ -1,4 +1,4 @@
-//! Who may do what: DESIGN §6 as one table in code.
+//! Who may do what: the table of `docs/permissions.md`, in code.
 //!
 //! [`decide`] looks up the cell for the actor's role and the action, in the
 //! column for the target's ownership (own or foreign). Another user's private
@@ -147,7 +147,7 @@ const fn cell(own: Decision, foreign: Decision) -> Cell {
     Cell { own, foreign }
 }
 
-/// The permission table: DESIGN §6, one arm per row and role.
+/// The permission table (`docs/permissions.md`), one arm per row and role.
 pub const fn table(action: Action, role: Role) -> Cell {
     use Action::*;
     use Decision::{Allow, Deny, Hidden};
@@ -260,7 +260,7 @@ mod tests {
     const OTHER: UserId = UserId(2);
 
     /// (action, [anonymous, user, manager, admin] for own, same for foreign).
-    /// One row per line of DESIGN §6; every cell is asserted.
+    /// One row per line of `docs/permissions.md`; every cell is asserted.
     #[rustfmt::skip]
     const EXPECTED: [(Action, [Decision; 4], [Decision; 4]); 15] = [
         //                              anon user mgr admin    anon user mgr admin

@@ -1,4 +1,4 @@
-//! Scheduling as pure functions (DESIGN §4).
+//! Scheduling as pure functions (see `docs/scheduling.md`).
 //!
 //! A mailing's *slots* are its start and, for periodic mailings, start + k
 //! periods computed **in the owner's time zone**: 09:00 stays 09:00 across DST.

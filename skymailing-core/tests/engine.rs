@@ -1,4 +1,4 @@
-//! Engine scenarios on the manual clock (DESIGN §4–5).
+//! Engine scenarios on the manual clock (`docs/scheduling.md`, `docs/delivery.md`).
 
 mod common;
 

@@ -390,7 +390,7 @@ async fn anonymous_visitors_reach_only_stats_and_blog(srv: TestServer) {
 
 /// Ann's client, mailing and run, tried by Bob on every endpoint that takes
 /// an id: private data answers 404. Messages and run reports are shared by
-/// design (DESIGN §6): Bob reads them, but may not change Ann's message (403).
+/// design (`docs/permissions.md`): Bob reads them, but may not change Ann's message (403).
 async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
     let (ann, _) = srv.signed_up("ann@example.com", "Ann").await;
     let (bob, bob_id) = srv.signed_up("bob@example.com", "Bob").await;
