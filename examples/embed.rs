@@ -14,7 +14,9 @@ use poem::listener::TcpAcceptor;
 use poem::{Route, Server};
 use skymailing_core::engine::{EngineConfig, EngineEvent};
 use skymailing_core::service::NewAccount;
-use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, Role, SkyMailing};
+use skymailing_core::{
+    ClientDraft, Error, MailingDraft, MessageDraft, Periodicity, Role, SkyMailing,
+};
 use skymailing_server::{Service, Settings, public_routes};
 use skymailing_smtp::Outbox;
 use skymailing_store_sqlite::SqliteStore;
@@ -74,7 +76,11 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
         role: Role::User,
         time_zone: "Europe/Berlin",
     };
-    app.accounts.create_user(admin, &account).await?;
+    match app.accounts.create_user(admin, &account).await {
+        // Created now, or by an earlier start on the same database.
+        Ok(_) | Err(Error::Invalid { field: "email", .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     let me = app
         .accounts
         .login(account.email, account.password)

@@ -1,11 +1,11 @@
 //! The URLs SkyMailing's emails link to, which the application must serve.
 //!
-//! | link | in | default path | served by the reference server |
+//! | link | in | default path | served by `skymailing-server` |
 //! |---|---|---|---|
-//! | unsubscribe | every mailing (body placeholder `{{ unsubscribe_url }}`, `List-Unsubscribe` header; RFC 8058 one-click `POST`) | `/unsubscribe/{token}` | `skymailing_server::routes::public` |
-//! | email verification | the sign-up mail | `/verify?token={token}` | the pages (`routes::public` too) |
-//! | password reset | the reset mail | `/password-reset/confirm?token={token}` | the pages (`routes::public` too) |
-//! | reset request | the "already registered" mail | `/password-reset` | the pages |
+//! | unsubscribe | every mailing (body placeholder `{{ unsubscribe_url }}`, `List-Unsubscribe` header; RFC 8058 one-click `POST`) | `/unsubscribe/{token}` | `public_routes` (and `routes`) |
+//! | email verification | the sign-up mail | `/verify?token={token}` | the pages of `routes` |
+//! | password reset | the reset mail | `/password-reset/confirm?token={token}` | the pages of `routes` |
+//! | reset request | the "already registered" mail | `/password-reset` | the pages of `routes` |
 //!
 //! [`BaseUrlLinks`] puts these paths under one base URL; an application that
 //! serves them elsewhere implements [`Links`] and passes it to

@@ -27,7 +27,12 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// A signed-in actor.
+    /// A signed-in actor: for code that authenticated the user by its own
+    /// means (the use cases' own ways in are `Session::actor` and
+    /// `AccountService::authenticate`). The rules take `role` as given, but
+    /// every use case first asks the store who `id` is now: an account that
+    /// is blocked, pending verification or gone is refused, and one whose
+    /// role changed acts with its role as stored.
     pub fn user(id: UserId, role: Role) -> Self {
         Actor::User(Principal { id, role })
     }

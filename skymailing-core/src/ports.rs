@@ -315,12 +315,13 @@ pub trait DeliveryQueue: Send + Sync {
     /// still `sending` under the same attempt number (a stale claim is fenced
     /// off). A `Retry` or `Released` of a delivery whose mailing was deleted or
     /// disabled, or whose owner is no longer active, becomes `cancelled`: nothing
-    /// stopped comes back. Returns how many were applied.
+    /// stopped comes back. Returns the results applied, each with the state
+    /// its delivery was left in (`cancelled` for a stopped run's retry).
     async fn complete_deliveries(
         &self,
         results: &[DeliveryResult],
         now: DateTime<Utc>,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Vec<(DeliveryId, DeliveryState)>>;
     /// The frozen content of a run.
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>>;
     /// Unfinished runs with no pending or sending delivery left.

@@ -69,7 +69,6 @@ async fn events_tell_each_run_and_each_recorded_outcome() {
             mailing: Some(m.id),
             owner: m.owner,
             recipients: 4,
-            suppressed: 1,
         }
     );
     let outcome_of = |email_reply: &str| {
@@ -252,4 +251,94 @@ async fn a_stopped_engine_says_so_and_runs_again_when_asked() {
     );
     stop.send(()).unwrap();
     tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+}
+
+/// A mailer that answers "try later" only when told to.
+struct HeldMailer {
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl skymailing_core::ports::Mailer for HeldMailer {
+    async fn send(
+        &self,
+        _: &skymailing_core::ports::OutgoingEmail,
+    ) -> Result<String, skymailing_core::ports::SendError> {
+        self.entered.notify_one();
+        self.release.notified().await;
+        Err(skymailing_core::ports::SendError::Transient {
+            reply: "451 4.3.0 try later".into(),
+        })
+    }
+}
+
+/// What the events say is what the store recorded: a retry whose mailing was
+/// disabled while it was being sent is recorded as cancelled, and the event
+/// says so (not "retrying").
+#[tokio::test]
+async fn a_retry_the_store_cancelled_is_told_as_cancelled() {
+    let w = world_at("2026-05-01T12:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let m = w.once_to_numbered(ann, 1).await;
+    let mailer = Arc::new(HeldMailer {
+        entered: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let engine = Arc::new(w.app.engine(mailer.clone(), engine_config()));
+    let mut events = engine.subscribe();
+    let round = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.round().await }
+    });
+    tokio::time::timeout(WAIT, mailer.entered.notified())
+        .await
+        .expect("the send started");
+    w.app.mailings.disable(ann, m.id).await.unwrap();
+    mailer.release.notify_one();
+    tokio::time::timeout(WAIT, round)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let seen = drain(&mut events);
+    let outcomes: Vec<&DeliveryEvent> = seen
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Delivery { outcome, .. } => Some(outcome),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes, vec![&DeliveryEvent::Cancelled], "{seen:?}");
+}
+
+/// One `run` at a time: a second one while the first goes on returns at once
+/// and leaves the first running (and stoppable).
+#[tokio::test]
+async fn a_second_run_while_running_returns_at_once() {
+    let w = world_at("2026-05-01T12:00:00Z");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn({
+        let engine = w.engine.clone();
+        async move {
+            engine
+                .run(async {
+                    stopped.await.ok();
+                })
+                .await
+        }
+    });
+    assert!(
+        w.clock.wait_for_sleeps(1, WAIT).await,
+        "the first run is idle"
+    );
+    tokio::time::timeout(WAIT, w.engine.run(std::future::pending()))
+        .await
+        .expect("the second run returns at once");
+    assert!(!first.is_finished(), "the first goes on");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    w.once_to_numbered(ann, 1).await;
+    assert!(w.mailer.wait_for_sent(1, WAIT).await, "and sends");
+    stop.send(()).unwrap();
+    tokio::time::timeout(WAIT, first).await.unwrap().unwrap();
 }

@@ -9,6 +9,7 @@ use skymailing_core::engine::Wakeup;
 use skymailing_core::policy::Actor;
 use skymailing_core::ports::*;
 use skymailing_core::service::{AccountService, ClientService, MailingService};
+use skymailing_core::testkit::MemoryStore;
 use skymailing_core::*;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -22,6 +23,38 @@ fn clock(at: &str) -> Arc<MockClock> {
     Arc::new(c)
 }
 
+/// A user store that knows one active account (every use case asks who its
+/// actor is now).
+fn one_user(id: UserId, role: Role, zone: &str) -> MockUserStore {
+    let zone = TimeZone::parse(zone).unwrap();
+    let mut users = MockUserStore::new();
+    users.expect_user().with(eq(id)).returning(move |id| {
+        Ok(Some(User {
+            id,
+            email: EmailAddress::parse("ann@example.com").unwrap(),
+            name: DisplayName::parse("Ann").unwrap(),
+            time_zone: zone,
+            role,
+            state: UserState::Active,
+            language: None,
+            created_at: t("2026-01-01T00:00:00Z"),
+        }))
+    });
+    users
+}
+
+/// The client use cases over a mocked client store and a mocked user store
+/// (the memory store for every other port).
+fn client_service(clients: MockClientStore, users: MockUserStore) -> ClientService {
+    SkyMailing::builder(Arc::new(MemoryStore::new()))
+        .client_store(Arc::new(clients))
+        .user_store(Arc::new(users))
+        .clock(clock("2026-05-01T09:00:00Z"))
+        .build()
+        .unwrap()
+        .clients
+}
+
 #[tokio::test]
 async fn client_lookups_are_scoped_to_the_actor() {
     let mut store = MockClientStore::new();
@@ -30,7 +63,7 @@ async fn client_lookups_are_scoped_to_the_actor() {
         .with(eq(UserId(7)), eq(ClientId(99)))
         .times(1)
         .returning(|_, _| Ok(None));
-    let service = ClientService::new(Arc::new(store), clock("2026-05-01T09:00:00Z"));
+    let service = client_service(store, one_user(UserId(7), Role::User, "UTC"));
     let err = service
         .get(Actor::user(UserId(7), Role::User), ClientId(99))
         .await
@@ -41,9 +74,9 @@ async fn client_lookups_are_scoped_to_the_actor() {
 #[tokio::test]
 async fn a_manager_is_refused_before_the_store_is_asked() {
     // No expectations: any call to the store would panic.
-    let service = ClientService::new(
-        Arc::new(MockClientStore::new()),
-        clock("2026-05-01T09:00:00Z"),
+    let service = client_service(
+        MockClientStore::new(),
+        one_user(UserId(1), Role::Manager, "UTC"),
     );
     let d = ClientDraft::parse("x@example.com", "X", "").unwrap();
     let err = service
@@ -151,7 +184,7 @@ async fn a_store_failure_surfaces_as_a_store_error() {
             "connection refused",
         )))
     });
-    let service = ClientService::new(Arc::new(store), clock("2026-05-01T09:00:00Z"));
+    let service = client_service(store, one_user(UserId(1), Role::User, "UTC"));
     let err = service
         .list(Actor::user(UserId(1), Role::User), &ListQuery::default())
         .await
@@ -161,19 +194,7 @@ async fn a_store_failure_surfaces_as_a_store_error() {
 
 #[tokio::test]
 async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_engine() {
-    let mut users = MockUserStore::new();
-    users.expect_user().with(eq(UserId(5))).returning(|id| {
-        Ok(Some(User {
-            id,
-            email: EmailAddress::parse("ann@example.com").unwrap(),
-            name: DisplayName::parse("Ann").unwrap(),
-            time_zone: TimeZone::parse("Asia/Tokyo").unwrap(),
-            role: Role::User,
-            state: UserState::Active,
-            language: None,
-            created_at: t("2026-01-01T00:00:00Z"),
-        }))
-    });
+    let users = one_user(UserId(5), Role::User, "Asia/Tokyo");
     let mut mailings = MockMailingStore::new();
     // Daily at 09:00 Tokyo (00:00 UTC), created on May 3 at 12:00 UTC: the
     // current slot is May 3, 00:00 UTC, due at once.
@@ -199,14 +220,14 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
                 updated_at: now,
             })
         });
-    let wakeup = Wakeup::new();
-    let service = MailingService::new(
-        Arc::new(mailings),
-        Arc::new(users),
-        Arc::new(MockRunStore::new()),
-        clock("2026-05-03T12:00:00Z"),
-        wakeup.clone(),
-    );
+    let app = SkyMailing::builder(Arc::new(MemoryStore::new()))
+        .mailing_store(Arc::new(mailings))
+        .user_store(Arc::new(users))
+        .run_store(Arc::new(MockRunStore::new()))
+        .clock(clock("2026-05-03T12:00:00Z"))
+        .build()
+        .unwrap();
+    let (service, wakeup): (MailingService, Wakeup) = (app.mailings.clone(), app.wakeup());
     let d = MailingDraft::new(
         "Daily",
         MessageId(1),

@@ -234,6 +234,7 @@ impl Service {
         outbox: Option<Arc<Outbox>>,
         settings: Settings,
     ) -> Service {
+        let links_host = app.links().host().to_ascii_lowercase();
         Service {
             app,
             mailer,
@@ -242,7 +243,15 @@ impl Service {
             net: Arc::new(NetPolicy {
                 allowed_hosts: match &settings.allowed_hosts {
                     Some(hosts) => hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-                    None => default_allowed_hosts(&settings.base_url),
+                    None => {
+                        // The settings' host, and the host the app's links
+                        // point at (should an embedder's settings differ).
+                        let mut hosts = default_allowed_hosts(&settings.base_url);
+                        if !links_host.is_empty() && !hosts.contains(&links_host) {
+                            hosts.push(links_host);
+                        }
+                        hosts
+                    }
                 },
                 trusted_proxies: settings.trusted_proxies.clone(),
             }),
@@ -384,16 +393,19 @@ fn secret_key(secret: Option<&str>) -> [u8; 32] {
 }
 
 fn check_base_url(url: &str) -> Result<String, StartError> {
-    let url = url.trim_end_matches('/');
-    if !(url.starts_with("http://") || url.starts_with("https://"))
-        || crate::net::url_host(url).is_empty()
-    {
-        return Err(StartError::Option {
+    // The same check as the links' own, so that a URL accepted here builds.
+    match skymailing_core::links::BaseUrlLinks::new(url) {
+        Ok(links) if !crate::net::url_host(links.base_url()).is_empty() => {
+            Ok(links.base_url().to_owned())
+        }
+        _ => Err(StartError::Option {
             option: "--base-url",
-            reason: format!("`{url}` is not an http:// or https:// URL"),
-        });
+            reason: format!(
+                "`{}` is not an http:// or https:// URL with a host (and no query or fragment)",
+                url.trim()
+            ),
+        }),
     }
-    Ok(url.to_owned())
 }
 
 /// A URL with the password of its user part replaced by `***`.
@@ -447,6 +459,9 @@ mod tests {
             "https://mail.example.com"
         );
         assert!(check_base_url("mail.example.com").is_err());
+        // What the links refuse is refused here, not a panic at start.
+        assert!(check_base_url("https://mail.example.com/?x").is_err());
+        assert!(check_base_url("https://mail.example.com/#top").is_err());
         assert_eq!(
             crate::net::url_host("http://user@example.com:8000/x"),
             "example.com"

@@ -15,7 +15,7 @@ use skymailing_store_sql::OutcomeRow;
 use sqlx::types::Json;
 use sqlx::{FromRow, Row};
 
-use crate::rows::{ClaimRow, DueRow, RunRow, count, mailing_columns, run_columns};
+use crate::rows::{AppliedRow, ClaimRow, DueRow, RunRow, count, mailing_columns, run_columns};
 use crate::{PgStore, db_err};
 
 #[async_trait]
@@ -312,9 +312,9 @@ impl DeliveryQueue for PgStore {
         &self,
         results: &[DeliveryResult],
         now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Vec<(DeliveryId, DeliveryState)>> {
         if results.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let n = results.len();
         let (mut ids, mut attempts, mut states, mut replies, mut next_at, mut released) = (
@@ -336,7 +336,7 @@ impl DeliveryQueue for PgStore {
             released.push(o.released);
             waiting_for.push(o.waiting_for);
         }
-        let r = sqlx::query(
+        let applied = sqlx::query_as::<_, AppliedRow>(
             "UPDATE deliveries d SET \
                  state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
                    WHERE r.id = d.run_id AND m.enabled AND u.state = 'active') THEN 'cancelled' ELSE v.state END, \
@@ -347,7 +347,8 @@ impl DeliveryQueue for PgStore {
                  completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN $7 END \
              FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $8::text[]) \
                   AS v(id, attempt, state, reply, next_at, released, waiting_for) \
-             WHERE d.id = v.id AND d.attempts = v.attempt AND d.state = 'sending'",
+             WHERE d.id = v.id AND d.attempts = v.attempt AND d.state = 'sending' \
+             RETURNING d.id, d.state",
         )
         .bind(&ids)
         .bind(&attempts)
@@ -357,10 +358,10 @@ impl DeliveryQueue for PgStore {
         .bind(&released)
         .bind(now)
         .bind(&waiting_for)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(r.rows_affected())
+        Ok(applied.into_iter().map(Into::into).collect())
     }
 
     #[tracing::instrument(

@@ -126,8 +126,8 @@ async fn four_claimers_on_20000_deliveries_claim_and_complete_each_exactly_once(
                     })
                     .collect();
                 assert_eq!(
-                    s.complete_deliveries(&results, t0()).await.unwrap(),
-                    batch.len() as u64
+                    s.complete_deliveries(&results, t0()).await.unwrap().len(),
+                    batch.len()
                 );
                 mine.extend(batch.into_iter().map(|c| c.id));
             }
@@ -255,7 +255,7 @@ async fn an_expired_lease_is_reclaimed_and_the_stale_workers_late_write_is_refus
         })
         .collect();
     assert_eq!(
-        stale.complete_deliveries(&late, later).await.unwrap(),
+        stale.complete_deliveries(&late, later).await.unwrap().len(),
         0,
         "fenced off"
     );
@@ -269,7 +269,10 @@ async fn an_expired_lease_is_reclaimed_and_the_stale_workers_late_write_is_refus
             },
         })
         .collect();
-    assert_eq!(fresh.complete_deliveries(&ok, later).await.unwrap(), 3);
+    assert_eq!(
+        fresh.complete_deliveries(&ok, later).await.unwrap().len(),
+        3
+    );
 }
 
 #[sqlx::test(migrations = false)]

@@ -202,6 +202,21 @@ impl ClaimRow {
     }
 }
 
+/// A delivery result as applied: the delivery and the state it was left in.
+#[derive(sqlx::FromRow)]
+#[allow(missing_docs)]
+pub struct AppliedRow {
+    pub id: i64,
+    #[sqlx(try_from = "String")]
+    pub state: Parsed<DeliveryState>,
+}
+
+impl From<AppliedRow> for (DeliveryId, DeliveryState) {
+    fn from(r: AppliedRow) -> Self {
+        (DeliveryId(r.id), r.state.0)
+    }
+}
+
 /// A run.
 #[derive(sqlx::FromRow)]
 #[allow(missing_docs)]

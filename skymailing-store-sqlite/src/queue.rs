@@ -15,7 +15,9 @@ use skymailing_store_sql::{OutcomeRow, codec};
 use sqlx::types::Json;
 use sqlx::{FromRow, Row};
 
-use crate::rows::{ClaimRow, DueRow, RunRow, count, mailing_columns, run_columns, ts, ts_opt};
+use crate::rows::{
+    AppliedRow, ClaimRow, DueRow, RunRow, count, mailing_columns, run_columns, ts, ts_opt,
+};
 use crate::{SqliteStore, db_err};
 
 #[async_trait]
@@ -333,9 +335,9 @@ impl DeliveryQueue for SqliteStore {
         &self,
         results: &[DeliveryResult],
         now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Vec<(DeliveryId, DeliveryState)>> {
         if results.is_empty() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let rows: Vec<serde_json::Value> = results
             .iter()
@@ -349,7 +351,7 @@ impl DeliveryQueue for SqliteStore {
             })
             .collect();
         let json = serde_json::to_string(&rows).map_err(StoreError::backend)?;
-        let r = sqlx::query(
+        let applied = sqlx::query_as::<_, AppliedRow>(
             "UPDATE deliveries SET \
                  state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
                    WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active') THEN 'cancelled' ELSE v.state END, \
@@ -363,14 +365,15 @@ impl DeliveryQueue for SqliteStore {
                           json_extract(value, '$.next_at') AS next_at, json_extract(value, '$.released') AS released, \
                           json_extract(value, '$.waiting_for') AS waiting_for \
                    FROM json_each(?1)) AS v \
-             WHERE deliveries.id = v.id AND deliveries.attempts = v.attempt AND deliveries.state = 'sending'",
+             WHERE deliveries.id = v.id AND deliveries.attempts = v.attempt AND deliveries.state = 'sending' \
+             RETURNING deliveries.id, deliveries.state",
         )
         .bind(&json)
         .bind(ts(now))
-        .execute(&self.writer)
+        .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
-        Ok(r.rows_affected())
+        Ok(applied.into_iter().map(Into::into).collect())
     }
 
     #[tracing::instrument(

@@ -25,7 +25,7 @@ pub(crate) type ClientRow = rows::ClientRow<Time>;
 pub(crate) type MessageRow = rows::MessageRow<Time>;
 pub(crate) type MailingRow = rows::MailingRow<Time, Ids>;
 pub(crate) type DueRow = rows::DueRow<Time, Ids>;
-pub(crate) use rows::ClaimRow;
+pub(crate) use rows::{AppliedRow, ClaimRow};
 pub(crate) type RunRow = rows::RunRow<Time>;
 pub(crate) type DeliveryRow = rows::DeliveryRow<Time>;
 pub(crate) type PostRow = rows::PostRow<Time>;

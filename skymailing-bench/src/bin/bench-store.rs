@@ -110,7 +110,7 @@ async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
                         },
                     })
                     .collect();
-                n += s.complete_deliveries(&results, t0()).await.unwrap();
+                n += s.complete_deliveries(&results, t0()).await.unwrap().len() as u64;
             }
         }));
     }

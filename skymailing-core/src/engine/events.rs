@@ -14,7 +14,11 @@
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
-use crate::{DeliveryId, DeliveryOutcome, DeliveryResult, MailingId, RunId, RunReport, UserId};
+use std::collections::HashMap;
+
+use crate::{
+    DeliveryId, DeliveryOutcome, DeliveryResult, DeliveryState, MailingId, RunId, RunReport, UserId,
+};
 
 /// Events a listener may fall behind by before it gets [`EngineEvent::Lagged`].
 pub const EVENT_BUFFER: usize = 4096;
@@ -31,12 +35,10 @@ pub enum EngineEvent {
         mailing: Option<MailingId>,
         /// The mailing's owner.
         owner: UserId,
-        /// Recipients, suppressed ones included.
+        /// Recipients, suppressed ones included (those not sent to because
+        /// their address is suppressed for the owner are counted in the
+        /// report of [`EngineEvent::RunFinished`]).
         recipients: u64,
-        /// Recipients not sent to because their address is suppressed for
-        /// the owner (unsubscribed, bounced, complained): recorded as
-        /// `suppressed` when the run began.
-        suppressed: u64,
     },
     /// A delivery's attempt was recorded.
     Delivery {
@@ -93,6 +95,9 @@ pub enum DeliveryEvent {
         /// When it is due again.
         at: DateTime<Utc>,
     },
+    /// Not to be tried again: its run stopped meanwhile (the mailing was
+    /// disabled or deleted, or its owner blocked).
+    Cancelled,
 }
 
 impl DeliveryEvent {
@@ -180,13 +185,30 @@ impl Events {
         let _ = self.tx.send(e);
     }
 
-    /// The events of recorded results (`runs[i]` is `results[i]`'s run).
-    pub(crate) fn recorded(&self, runs: &[RunId], results: &[DeliveryResult]) {
+    /// The events of the results the store applied (`runs[i]` is
+    /// `results[i]`'s run; `applied` what the store recorded, with the state
+    /// each delivery was left in): a stale claim's result, which the store
+    /// refused, tells nothing; a retry the store cancelled is `Cancelled`.
+    pub(crate) fn recorded(
+        &self,
+        runs: &[RunId],
+        results: &[DeliveryResult],
+        applied: &[(DeliveryId, DeliveryState)],
+    ) {
         if !self.listened() {
             return;
         }
+        let applied: HashMap<DeliveryId, DeliveryState> = applied.iter().copied().collect();
         for (run, r) in runs.iter().zip(results) {
-            if let Some(outcome) = DeliveryEvent::of(&r.outcome) {
+            let Some(state) = applied.get(&r.id) else {
+                continue;
+            };
+            let outcome = if *state == DeliveryState::Cancelled {
+                Some(DeliveryEvent::Cancelled)
+            } else {
+                DeliveryEvent::of(&r.outcome)
+            };
+            if let Some(outcome) = outcome {
                 self.send(EngineEvent::Delivery {
                     run: *run,
                     delivery: r.id,

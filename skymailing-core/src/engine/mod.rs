@@ -156,6 +156,8 @@ pub struct Engine {
     wakeup: Wakeup,
     templates: Mutex<HashMap<RunId, Arc<(RunContent, CompiledMessage)>>>,
     stopping: AtomicBool,
+    /// Whether a [`Engine::run`] is under way.
+    running: AtomicBool,
     stop: Notify,
     /// Open while results can be written; closed while the store refuses them.
     writes_ok: watch::Sender<bool>,
@@ -226,6 +228,7 @@ impl Engine {
             wakeup,
             templates: Mutex::new(HashMap::new()),
             stopping: AtomicBool::new(false),
+            running: AtomicBool::new(false),
             stop: Notify::new(),
             writes_ok: watch::Sender::new(true),
             last_progress: AtomicI64::new(now),
@@ -333,7 +336,14 @@ impl Engine {
                 match step {
                     Ok(Ok(Some(run))) => {
                         tracing::info!(mailing = %d.mailing.id, run = %run.id, recipients = run.recipients, "run started");
-                        self.run_started(&run).await;
+                        // Told before any other await, so before any of
+                        // its deliveries' events.
+                        self.events.send(EngineEvent::RunStarted {
+                            run: run.id,
+                            mailing: run.mailing_id,
+                            owner: run.owner,
+                            recipients: run.recipients,
+                        });
                         started.push(run);
                         progressed = true;
                     }
@@ -414,28 +424,6 @@ impl Engine {
         if let Err(e) = self.queue.park_mailing(mailing, self.clock.now()).await {
             tracing::warn!(%mailing, error = %e, "parking the mailing failed; it will be tried again");
         }
-    }
-
-    /// Tells listeners that `run` started (with its suppressed recipients,
-    /// which cost a count only when someone listens).
-    async fn run_started(&self, run: &Run) {
-        if !self.events.listened() {
-            return;
-        }
-        let suppressed = match self.queue.run_totals(run.id).await {
-            Ok(t) => t.suppressed,
-            Err(e) => {
-                tracing::warn!(run = %run.id, error = %e, "counting a run's suppressed recipients failed");
-                0
-            }
-        };
-        self.events.send(EngineEvent::RunStarted {
-            run: run.id,
-            mailing: run.mailing_id,
-            owner: run.owner,
-            recipients: run.recipients,
-            suppressed,
-        });
     }
 
     /// Claims one batch, sends it and records the results. Returns how many
@@ -763,11 +751,11 @@ impl Engine {
                 }
             };
             match written {
-                Ok(_) => {
+                Ok(applied) => {
                     self.writes_ok
                         .send_if_modified(|ok| !std::mem::replace(ok, true));
                     record_outcomes(results);
-                    self.events.recorded(runs, results);
+                    self.events.recorded(runs, results, &applied);
                     self.progressed();
                     return;
                 }
@@ -1087,7 +1075,21 @@ impl Engine {
     /// Prefer [`Engine::spawn`], which also restarts the engine should it fail.
     ///
     /// An engine that was stopped can be run again: `run` starts afresh.
+    /// One `run` at a time: a second one while the first is under way (or
+    /// still finishing its shutdown) logs an error and returns at once.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        if self.running.swap(true, Ordering::SeqCst) {
+            tracing::error!("Engine::run called while the engine is already running; ignored");
+            return;
+        }
+        /// Clears `running` however `run` ends (a panic caught by the supervisor too).
+        struct Running<'a>(&'a AtomicBool);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        let _running = Running(&self.running);
         self.stopping.store(false, Ordering::SeqCst);
         let main = self.main_loop();
         tokio::pin!(main);

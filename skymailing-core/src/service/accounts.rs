@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::gate::Gate;
 use super::{Config, account_mail};
 use crate::engine::Wakeup;
 use crate::links::Links;
@@ -51,6 +52,7 @@ pub struct NewAccount<'a> {
 /// Account use cases.
 #[derive(Clone)]
 pub struct AccountService {
+    gate: Gate,
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
     mailer: Arc<dyn Mailer>,
@@ -62,7 +64,7 @@ pub struct AccountService {
 
 impl AccountService {
     /// Wires the use cases; `mailer` sends the account emails.
-    pub fn new(
+    pub(crate) fn new(
         users: Arc<dyn UserStore>,
         sessions: Arc<dyn SessionStore>,
         mailer: Arc<dyn Mailer>,
@@ -72,6 +74,7 @@ impl AccountService {
         wakeup: Wakeup,
     ) -> Self {
         AccountService {
+            gate: Gate::new(users.clone()),
             users,
             sessions,
             mailer,
@@ -366,6 +369,7 @@ impl AccountService {
     /// The signed-in user.
     #[tracing::instrument(name = "accounts.me", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn me(&self, actor: Actor) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = actor.principal()?;
         self.users.user(p.id).await?.ok_or(Error::Unauthenticated)
     }
@@ -378,6 +382,7 @@ impl AccountService {
         name: &str,
         time_zone: &str,
     ) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = actor.principal()?;
         let name = DisplayName::parse(name)?;
         let tz = TimeZone::parse(time_zone)?;
@@ -391,6 +396,7 @@ impl AccountService {
     /// browser's language applies again).
     #[tracing::instrument(name = "accounts.set_language", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn set_language(&self, actor: Actor, language: &str) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = actor.principal()?;
         let language = Some(language.trim())
             .filter(|l| !l.is_empty())
@@ -411,6 +417,7 @@ impl AccountService {
         new: &str,
         session_token: Option<&str>,
     ) -> Result<(), Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = actor.principal()?;
         let user = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
         let password = Password::parse(new)?;
@@ -435,6 +442,7 @@ impl AccountService {
     /// Lists users (managers and admins).
     #[tracing::instrument(name = "accounts.list_users", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list_users(&self, actor: Actor, query: &ListQuery) -> Result<Page<User>, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::ListUsers, Target::None)?;
         Ok(self.users.list_users(query).await?)
     }
@@ -448,6 +456,7 @@ impl AccountService {
     /// mailings stop sending (pending deliveries are cancelled).
     #[tracing::instrument(name = "accounts.block", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn block(&self, actor: Actor, id: UserId) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         let target = self.target(actor, id).await?;
         authorize(actor, Action::BlockUser, Target::Account(id, target.role))?;
         let user = self
@@ -462,6 +471,7 @@ impl AccountService {
     /// Unblocks a user; their enabled mailings resume at their next slot.
     #[tracing::instrument(name = "accounts.unblock", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn unblock(&self, actor: Actor, id: UserId) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         let target = self.target(actor, id).await?;
         authorize(actor, Action::BlockUser, Target::Account(id, target.role))?;
         if target.state != UserState::Blocked {
@@ -479,6 +489,7 @@ impl AccountService {
     /// Grants (`Manager`) or revokes (`User`) the manager role (admins only).
     #[tracing::instrument(name = "accounts.set_role", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn set_role(&self, actor: Actor, id: UserId, role: Role) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         let target = self.target(actor, id).await?;
         authorize(actor, Action::ChangeRole, Target::Account(id, target.role))?;
         if role == Role::Admin {
@@ -498,6 +509,7 @@ impl AccountService {
     /// already taken is a conflict.
     #[tracing::instrument(name = "accounts.create_user", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create_user(&self, actor: Actor, account: &NewAccount<'_>) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::CreateUser, Target::None)?;
         if account.role == Role::Admin {
             return Err(Error::invalid("role", Reason::RoleNotSettable));

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::gate::Gate;
 use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{BlogStore, Clock};
 use crate::{BlogPost, Error, ListQuery, Page, PostDraft, PostId};
@@ -9,14 +10,15 @@ use crate::{BlogPost, Error, ListQuery, Page, PostDraft, PostId};
 /// Blog use cases.
 #[derive(Clone)]
 pub struct BlogService {
+    gate: Gate,
     posts: Arc<dyn BlogStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl BlogService {
     /// Wires the use cases.
-    pub fn new(posts: Arc<dyn BlogStore>, clock: Arc<dyn Clock>) -> Self {
-        BlogService { posts, clock }
+    pub(crate) fn new(posts: Arc<dyn BlogStore>, clock: Arc<dyn Clock>, gate: Gate) -> Self {
+        BlogService { gate, posts, clock }
     }
 
     fn is_writer(actor: Actor) -> bool {
@@ -31,6 +33,7 @@ impl BlogService {
     /// Published posts; admins also see drafts.
     #[tracing::instrument(name = "blog.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<BlogPost>, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize_public(actor)?;
         Ok(self.posts.list_posts(Self::is_writer(actor), query).await?)
     }
@@ -38,6 +41,7 @@ impl BlogService {
     /// Reads a post, counting a view. Drafts are found only by admins (uncounted).
     #[tracing::instrument(name = "blog.read", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn read(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize_public(actor)?;
         if let Some(post) = self.posts.view_post(id).await? {
             return Ok(post);
@@ -51,6 +55,7 @@ impl BlogService {
     /// A post as it is, drafts included, for its editor (admins); no view is counted.
     #[tracing::instrument(name = "blog.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: PostId) -> Result<BlogPost, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::WriteBlog, Target::None)?;
         self.posts.post(id).await?.ok_or(Error::NotFound)
     }
@@ -58,6 +63,7 @@ impl BlogService {
     /// Writes a post.
     #[tracing::instrument(name = "blog.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &PostDraft) -> Result<BlogPost, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::WriteBlog, Target::None)?;
         Ok(self.posts.create_post(draft, self.clock.now()).await?)
     }
@@ -70,6 +76,7 @@ impl BlogService {
         id: PostId,
         draft: &PostDraft,
     ) -> Result<BlogPost, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::WriteBlog, Target::None)?;
         self.posts
             .update_post(id, draft, self.clock.now())
@@ -80,6 +87,7 @@ impl BlogService {
     /// Deletes a post.
     #[tracing::instrument(name = "blog.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: PostId) -> Result<(), Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::WriteBlog, Target::None)?;
         if self.posts.delete_post(id).await? {
             Ok(())

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::gate::Gate;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{ClientStore, Clock};
 use crate::{Client, ClientDraft, ClientId, Error, ListQuery, Page, UnsubscribeLink, security};
@@ -24,14 +25,19 @@ pub struct UnsubscribeInfo {
 /// Client use cases.
 #[derive(Clone)]
 pub struct ClientService {
+    gate: Gate,
     clients: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl ClientService {
     /// Wires the use cases.
-    pub fn new(clients: Arc<dyn ClientStore>, clock: Arc<dyn Clock>) -> Self {
-        ClientService { clients, clock }
+    pub(crate) fn new(clients: Arc<dyn ClientStore>, clock: Arc<dyn Clock>, gate: Gate) -> Self {
+        ClientService {
+            gate,
+            clients,
+            clock,
+        }
     }
 
     /// Whether `actor` may add clients (the new-client form asks before
@@ -43,6 +49,7 @@ impl ClientService {
     /// The actor's clients.
     #[tracing::instrument(name = "clients.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Client>, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         Ok(self.clients.list_clients(p.id, query).await?)
     }
@@ -53,6 +60,7 @@ impl ClientService {
     /// is then checked against the table (a manager's own is refused).
     #[tracing::instrument(name = "clients.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = actor.principal()?;
         let c = self
             .clients
@@ -66,6 +74,7 @@ impl ClientService {
     /// Adds a client.
     #[tracing::instrument(name = "clients.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &ClientDraft) -> Result<Client, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         let token = security::new_token();
         Ok(self
@@ -82,6 +91,7 @@ impl ClientService {
         id: ClientId,
         draft: &ClientDraft,
     ) -> Result<Client, Error> {
+        let actor = self.gate.admit(actor).await?;
         let c = self.get(actor, id).await?;
         // A new address gets a link of its own; links already sent keep theirs.
         let token = security::new_token();
@@ -94,6 +104,7 @@ impl ClientService {
     /// Deletes one of the actor's clients.
     #[tracing::instrument(name = "clients.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: ClientId) -> Result<(), Error> {
+        let actor = self.gate.admit(actor).await?;
         let c = self.get(actor, id).await?;
         if self.clients.delete_client(c.owner, id).await? {
             Ok(())

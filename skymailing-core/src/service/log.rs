@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use serde::Serialize;
 
+use super::gate::Gate;
 use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{Clock, DailyOutcome, DeliveryQueue, RunFilter, RunStore};
 use crate::{Delivery, Error, ListQuery, Page, Run, RunId, RunTotals, redact_addresses};
@@ -23,6 +24,7 @@ pub struct RunDetail {
 /// Log use cases.
 #[derive(Clone)]
 pub struct LogService {
+    gate: Gate,
     runs: Arc<dyn RunStore>,
     queue: Arc<dyn DeliveryQueue>,
     clock: Arc<dyn Clock>,
@@ -30,17 +32,24 @@ pub struct LogService {
 
 impl LogService {
     /// Wires the use cases.
-    pub fn new(
+    pub(crate) fn new(
         runs: Arc<dyn RunStore>,
         queue: Arc<dyn DeliveryQueue>,
         clock: Arc<dyn Clock>,
+        gate: Gate,
     ) -> Self {
-        LogService { runs, queue, clock }
+        LogService {
+            gate,
+            runs,
+            queue,
+            clock,
+        }
     }
 
     /// All runs, newest first.
     #[tracing::instrument(name = "logs.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Run>, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::ListLog, Target::None)?;
         Ok(self.runs.list_runs(RunFilter::default(), query).await?)
     }
@@ -49,6 +58,7 @@ impl LogService {
     /// those who may see the run's addresses.
     #[tracing::instrument(name = "logs.run", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn run(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::ListLog, Target::None)?;
         let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
         let mut totals = self.queue.run_totals(id).await?;
@@ -75,6 +85,7 @@ impl LogService {
         id: RunId,
         query: &ListQuery,
     ) -> Result<Page<Delivery>, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::ListLog, Target::None)?;
         let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
         authorize(actor, Action::ViewDeliveries, Target::OwnedBy(run.owner))?;
@@ -84,6 +95,7 @@ impl LogService {
     /// Sent and failed deliveries per day over the last `days` days, for the chart.
     #[tracing::instrument(name = "logs.daily", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn daily(&self, actor: Actor, days: u32) -> Result<Vec<DailyOutcome>, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::ListLog, Target::None)?;
         let days = days.clamp(1, 366);
         let since = self.clock.now() - Duration::days(i64::from(days));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::gate::Gate;
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, MailingStore, RunFilter, RunStore, UserStore};
@@ -49,6 +50,7 @@ pub struct MailingView {
 /// Mailing use cases.
 #[derive(Clone)]
 pub struct MailingService {
+    gate: Gate,
     mailings: Arc<dyn MailingStore>,
     users: Arc<dyn UserStore>,
     runs: Arc<dyn RunStore>,
@@ -58,14 +60,16 @@ pub struct MailingService {
 
 impl MailingService {
     /// Wires the use cases; `wakeup` tells the engine that schedules changed.
-    pub fn new(
+    pub(crate) fn new(
         mailings: Arc<dyn MailingStore>,
         users: Arc<dyn UserStore>,
         runs: Arc<dyn RunStore>,
         clock: Arc<dyn Clock>,
         wakeup: Wakeup,
+        gate: Gate,
     ) -> Self {
         MailingService {
+            gate,
             mailings,
             users,
             runs,
@@ -105,6 +109,7 @@ impl MailingService {
         scope: MailingScope,
         query: &ListQuery,
     ) -> Result<Page<MailingView>, Error> {
+        let actor = self.gate.admit(actor).await?;
         let owner = match scope {
             MailingScope::Own => Some(authorize(actor, Action::ManageMailings, Target::None)?.id),
             MailingScope::All => {
@@ -131,6 +136,7 @@ impl MailingService {
     /// One mailing.
     #[tracing::instrument(name = "mailings.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
+        let actor = self.gate.admit(actor).await?;
         Ok(self.view(self.load(actor, id, Action::ViewMailing).await?))
     }
 
@@ -146,6 +152,7 @@ impl MailingService {
     /// Creates a mailing; if its window is open, its current slot runs at once.
     #[tracing::instrument(name = "mailings.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &MailingDraft) -> Result<MailingView, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = authorize(actor, Action::ManageMailings, Target::None)?;
         let tz = self.time_zone(p.id).await?;
         let now = self.clock.now();
@@ -166,6 +173,7 @@ impl MailingService {
         id: MailingId,
         draft: &MailingDraft,
     ) -> Result<MailingView, Error> {
+        let actor = self.gate.admit(actor).await?;
         let m = self.load(actor, id, Action::ManageMailings).await?;
         let now = self.clock.now();
         let next = if draft.changes_schedule_of(&m) {
@@ -196,6 +204,7 @@ impl MailingService {
     /// Deletes a mailing: its pending deliveries are cancelled, its reports stay.
     #[tracing::instrument(name = "mailings.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: MailingId) -> Result<(), Error> {
+        let actor = self.gate.admit(actor).await?;
         self.load(actor, id, Action::ManageMailings).await?;
         if self.mailings.delete_mailing(id, self.clock.now()).await? {
             self.wakeup.wake();
@@ -208,6 +217,7 @@ impl MailingService {
     /// Disables a mailing: nothing more is sent and pending deliveries are cancelled.
     #[tracing::instrument(name = "mailings.disable", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn disable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
+        let actor = self.gate.admit(actor).await?;
         let m = self.load(actor, id, Action::ToggleMailing).await?;
         let p = actor.principal()?;
         if !m.enabled {
@@ -233,6 +243,7 @@ impl MailingService {
     /// a manager or an admin.
     #[tracing::instrument(name = "mailings.enable", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn enable(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
+        let actor = self.gate.admit(actor).await?;
         let m = self.load(actor, id, Action::ToggleMailing).await?;
         if m.enabled {
             return Ok(self.view(m));
@@ -258,6 +269,7 @@ impl MailingService {
         id: MailingId,
         query: &ListQuery,
     ) -> Result<Page<Run>, Error> {
+        let actor = self.gate.admit(actor).await?;
         self.load(actor, id, Action::ViewMailing).await?;
         let filter = RunFilter {
             mailing: Some(id),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::gate::Gate;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, MessageStore};
 use crate::{Error, ListQuery, Message, MessageDraft, MessageId, Page, Reason};
@@ -10,19 +11,25 @@ use crate::{Error, ListQuery, Message, MessageDraft, MessageId, Page, Reason};
 /// Message use cases.
 #[derive(Clone)]
 pub struct MessageService {
+    gate: Gate,
     messages: Arc<dyn MessageStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl MessageService {
     /// Wires the use cases.
-    pub fn new(messages: Arc<dyn MessageStore>, clock: Arc<dyn Clock>) -> Self {
-        MessageService { messages, clock }
+    pub(crate) fn new(messages: Arc<dyn MessageStore>, clock: Arc<dyn Clock>, gate: Gate) -> Self {
+        MessageService {
+            gate,
+            messages,
+            clock,
+        }
     }
 
     /// All messages.
     #[tracing::instrument(name = "messages.list", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn list(&self, actor: Actor, query: &ListQuery) -> Result<Page<Message>, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::UseMessages, Target::None)?;
         Ok(self.messages.list_messages(query).await?)
     }
@@ -30,6 +37,7 @@ impl MessageService {
     /// One message.
     #[tracing::instrument(name = "messages.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: MessageId) -> Result<Message, Error> {
+        let actor = self.gate.admit(actor).await?;
         authorize(actor, Action::UseMessages, Target::None)?;
         self.messages.message(id).await?.ok_or(Error::NotFound)
     }
@@ -37,6 +45,7 @@ impl MessageService {
     /// Writes a new message.
     #[tracing::instrument(name = "messages.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &MessageDraft) -> Result<Message, Error> {
+        let actor = self.gate.admit(actor).await?;
         let p = authorize(actor, Action::UseMessages, Target::None)?;
         Ok(self
             .messages
@@ -54,6 +63,7 @@ impl MessageService {
         id: MessageId,
         draft: &MessageDraft,
     ) -> Result<Message, Error> {
+        let actor = self.gate.admit(actor).await?;
         let m = self.get(actor, id).await?;
         let p = authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
         let users = self.messages.message_users(id).await?;
@@ -69,6 +79,7 @@ impl MessageService {
     /// Deletes a message that no mailing uses.
     #[tracing::instrument(name = "messages.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: MessageId) -> Result<(), Error> {
+        let actor = self.gate.admit(actor).await?;
         let m = self.get(actor, id).await?;
         authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
         if self.messages.delete_message(id).await? {

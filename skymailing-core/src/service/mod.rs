@@ -6,6 +6,7 @@ mod account_mail;
 mod accounts;
 mod blog;
 mod clients;
+mod gate;
 mod log;
 mod mailings;
 mod messages;
@@ -30,6 +31,7 @@ use crate::ports::{
     BlogStore, ClientStore, Clock, DeliveryQueue, Mailer, MailingStore, MessageStore,
     OutgoingEmail, RunStore, SendError, SessionStore, StatsStore, Store, SystemClock, UserStore,
 };
+use gate::Gate;
 
 /// Settings the use cases need (the URLs emails link to are set on the
 /// builder: [`SkyMailingBuilder::base_url`] or [`SkyMailingBuilder::links`]).
@@ -249,6 +251,7 @@ impl SkyMailingBuilder {
         let clock = self.clock;
         let config = Arc::new(self.config);
         let wakeup = Wakeup::new();
+        let gate = Gate::new(users.clone());
         Ok(SkyMailing {
             accounts: AccountService::new(
                 users.clone(),
@@ -259,17 +262,18 @@ impl SkyMailingBuilder {
                 links.clone(),
                 wakeup.clone(),
             ),
-            clients: ClientService::new(clients, clock.clone()),
-            messages: MessageService::new(messages, clock.clone()),
+            clients: ClientService::new(clients, clock.clone(), gate.clone()),
+            messages: MessageService::new(messages, clock.clone(), gate.clone()),
             mailings: MailingService::new(
                 mailings,
                 users,
                 runs.clone(),
                 clock.clone(),
                 wakeup.clone(),
+                gate.clone(),
             ),
-            logs: LogService::new(runs, queue.clone(), clock.clone()),
-            blog: BlogService::new(posts.clone(), clock.clone()),
+            logs: LogService::new(runs, queue.clone(), clock.clone(), gate.clone()),
+            blog: BlogService::new(posts.clone(), clock.clone(), gate),
             stats: StatsService::new(stats, posts, clock.clone()),
             wakeup,
             queue,

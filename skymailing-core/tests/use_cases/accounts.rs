@@ -615,8 +615,14 @@ async fn admins_create_active_accounts_directly() {
         (Role::Manager, UserState::Active, "bob@example.com")
     );
     assert_eq!(bob.time_zone.name(), "Europe/Moscow");
-    // Active at once: no verification mail, and the password signs in.
-    assert!(w.mailer.sent().is_empty());
+    // Active at once: no verification mail (account mail goes out in the
+    // background: give it time to), and the password signs in.
+    assert!(
+        !w.mailer
+            .wait_for_sent(1, std::time::Duration::from_millis(300))
+            .await,
+        "no mail"
+    );
     let session = w
         .app
         .accounts
@@ -673,4 +679,120 @@ async fn admins_create_active_accounts_directly() {
         let e = w.app.accounts.create_user(admin, &bad).await.unwrap_err();
         assert_eq!(e.field(), Some(field), "{e}");
     }
+}
+
+/// An actor built before its account was blocked acts as the account is now:
+/// every use case refuses it, whatever it asks — and one demoted in the
+/// meantime acts with its new role.
+#[tokio::test]
+async fn a_blocked_users_actor_is_refused_by_every_use_case() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let client = w.clients(ann, &["c@example.com"]).await[0];
+    let now = w.app.now();
+    let m = w
+        .mailing(
+            ann,
+            &[client],
+            now,
+            now + Duration::days(1),
+            Periodicity::Once,
+        )
+        .await;
+    let cd = ClientDraft::parse("d@example.com", "D", "").unwrap();
+    let md = MessageDraft::parse("Hi", "Hello", None).unwrap();
+    let gd = MailingDraft::new(
+        "M",
+        m.message_id,
+        vec![client],
+        now,
+        now + Duration::days(1),
+        Periodicity::Once,
+    )
+    .unwrap();
+    let pd = PostDraft::parse("T", "Body", None, true).unwrap();
+    let q = all();
+    w.app.accounts.block(admin, id_of(ann)).await.unwrap();
+
+    macro_rules! refused {
+        ($($call:expr),* $(,)?) => {$(
+            let r = $call.await;
+            assert!(matches!(r, Err(Error::AccountBlocked)), "{}: {:?}", stringify!($call), r.err());
+        )*};
+    }
+    let (a, c, s) = (&w.app.accounts, &w.app.clients, &w.app.messages);
+    refused!(
+        a.me(ann),
+        a.update_profile(ann, "Ann", "UTC"),
+        a.set_language(ann, "en"),
+        a.change_password(ann, "old password", "new password!", None),
+        a.list_users(ann, &q),
+        a.block(ann, id_of(admin)),
+        a.unblock(ann, id_of(admin)),
+        a.set_role(ann, id_of(admin), Role::Manager),
+        a.create_user(
+            ann,
+            &NewAccount {
+                email: "x@example.com",
+                name: "X",
+                password: "long enough pw",
+                role: Role::User,
+                time_zone: "UTC"
+            }
+        ),
+        c.list(ann, &q),
+        c.get(ann, client),
+        c.create(ann, &cd),
+        c.update(ann, client, &cd),
+        c.delete(ann, client),
+        s.list(ann, &q),
+        s.get(ann, m.message_id),
+        s.create(ann, &md),
+        s.update(ann, m.message_id, &md),
+        s.delete(ann, m.message_id),
+    );
+    let (g, l, b) = (&w.app.mailings, &w.app.logs, &w.app.blog);
+    refused!(
+        g.list(ann, MailingScope::Own, &q),
+        g.get(ann, m.id),
+        g.create(ann, &gd),
+        g.update(ann, m.id, &gd),
+        g.delete(ann, m.id),
+        g.disable(ann, m.id),
+        g.enable(ann, m.id),
+        g.runs(ann, m.id, &q),
+        l.list(ann, &q),
+        l.run(ann, RunId(1)),
+        l.daily(ann, 30),
+        b.list(ann, &q),
+        b.read(ann, PostId(1)),
+        b.get(ann, PostId(1)),
+        b.create(ann, &pd),
+        b.update(ann, PostId(1), &pd),
+        b.delete(ann, PostId(1)),
+    );
+    // Nothing was changed on the way.
+    assert_eq!(w.app.clients.list(admin, &q).await.unwrap().total, 0);
+    assert!(
+        w.app
+            .mailings
+            .get(admin, m.id)
+            .await
+            .unwrap()
+            .mailing
+            .enabled
+    );
+
+    // A manager demoted after their actor was built acts as a user.
+    let boss = w.user("boss@example.com", Role::Manager, "UTC").await;
+    w.app
+        .accounts
+        .set_role(admin, id_of(boss), Role::User)
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.app.accounts.list_users(boss, &q).await,
+        Err(Error::Forbidden(_))
+    ));
 }

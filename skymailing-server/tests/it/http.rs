@@ -567,3 +567,93 @@ async fn health_readiness_and_metrics() {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }
+
+/// An application mounts the recipients' links in its own router, under a
+/// prefix of its choosing: the pages' forms follow the mount point.
+#[tokio::test]
+async fn the_public_routes_work_where_an_application_mounts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(
+        skymailing_store_sqlite::SqliteStore::open(dir.path().join("a.db"))
+            .await
+            .unwrap(),
+    );
+    let settings = skymailing_server::Settings {
+        base_url: "http://localhost/mail".into(),
+        ..skymailing_server::Settings::default()
+    };
+    let mailer = std::sync::Arc::new(skymailing_core::testkit::RecordingMailer::new());
+    let app = skymailing_core::SkyMailing::builder(store)
+        .mailer(mailer.clone())
+        .base_url(&settings.base_url)
+        .build()
+        .unwrap();
+    app.accounts
+        .ensure_admin("shop@example.com", "a long password", "Shop")
+        .await
+        .unwrap();
+    let me = app
+        .accounts
+        .login("shop@example.com", "a long password")
+        .await
+        .unwrap()
+        .actor();
+    let ann = app
+        .clients
+        .create(
+            me,
+            &skymailing_core::ClientDraft::parse("ann@example.com", "Ann", "").unwrap(),
+        )
+        .await
+        .unwrap();
+    let link = app.links().unsubscribe(&ann.unsubscribe_token);
+    let path = link.strip_prefix("http://localhost").unwrap().to_owned();
+    assert!(path.starts_with("/mail/unsubscribe/"), "{path}");
+    let service = skymailing_server::Service::from_app(app.clone(), mailer, None, settings);
+    let shop = poem::Route::new()
+        .at("/", poem::endpoint::make_sync(|_| "the shop"))
+        .nest("/mail", skymailing_server::public_routes(service));
+    let client = poem::test::TestClient::new(shop);
+
+    let page = client.get(&path).header("host", "localhost").send().await;
+    page.assert_status_is_ok();
+    let html = page.0.into_body().into_string().await.unwrap();
+    assert!(html.contains(&format!("action=\"{path}\"")), "{html}");
+
+    let done = client
+        .post(&path)
+        .header("host", "localhost")
+        .content_type("application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await;
+    done.assert_status_is_ok();
+    let html = done.0.into_body().into_string().await.unwrap();
+    let undo =
+        crate::common::undo_action(&html).unwrap_or_else(|| panic!("offers to undo: {html}"));
+    assert!(undo.starts_with(&format!("{path}/undo?code=")), "{undo}");
+    assert!(
+        app.clients
+            .get(me, ann.id)
+            .await
+            .unwrap()
+            .unsubscribed_at
+            .is_some()
+    );
+
+    let back = client
+        .post(&undo)
+        .header("host", "localhost")
+        .content_type("application/x-www-form-urlencoded")
+        .send()
+        .await;
+    back.assert_status_is_ok();
+    assert!(
+        app.clients
+            .get(me, ann.id)
+            .await
+            .unwrap()
+            .unsubscribed_at
+            .is_none()
+    );
+}

@@ -323,14 +323,28 @@ pub async fn claim_leases_and_fences_stale_results(s: S) {
         attempt: 7,
         ..sent(&c[0])
     };
-    assert_eq!(s.complete_deliveries(&[stale], t0()).await.unwrap(), 0);
-    let applied = s
+    assert_eq!(
+        s.complete_deliveries(&[stale], t0()).await.unwrap().len(),
+        0
+    );
+    let mut applied = s
         .complete_deliveries(&[sent(&c[0]), failed(&c[1], "550 no such user")], t0())
         .await
         .unwrap();
-    assert_eq!(applied, 2);
+    applied.sort_by_key(|a| a.0);
     assert_eq!(
-        s.complete_deliveries(&[sent(&c[0])], t0()).await.unwrap(),
+        applied,
+        sorted(vec![
+            (c[0].id, DeliveryState::Sent),
+            (c[1].id, DeliveryState::Failed)
+        ]),
+        "each applied result with the state it left"
+    );
+    assert_eq!(
+        s.complete_deliveries(&[sent(&c[0])], t0())
+            .await
+            .unwrap()
+            .len(),
         0,
         "a final state is final"
     );
@@ -524,14 +538,16 @@ pub async fn expired_lease_is_claimed_again_with_a_higher_attempt(s: S) {
     assert_eq!(
         s.complete_deliveries(&[sent(&first[0])], t0())
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         0,
         "stale worker fenced"
     );
     assert_eq!(
         s.complete_deliveries(&[sent(&second[0])], t0())
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(states(&s, run.id).await[&DeliveryState::Sent], 1);
@@ -550,7 +566,7 @@ pub async fn retry_returns_to_pending_until_its_time(s: S) {
             at,
         },
     };
-    assert_eq!(s.complete_deliveries(&[r], t0()).await.unwrap(), 1);
+    assert_eq!(s.complete_deliveries(&[r], t0()).await.unwrap().len(), 1);
     let d = &s.run_deliveries(run.id, &all()).await.unwrap().items[0];
     assert_eq!(
         (d.state, d.next_attempt_at, d.last_reply.as_deref()),
@@ -576,13 +592,19 @@ pub async fn released_delivery_is_pending_again_without_counting_the_attempt(s: 
         attempt: 1,
         outcome: DeliveryOutcome::Released,
     };
-    assert_eq!(s.complete_deliveries(&[r], t0()).await.unwrap(), 1);
+    assert_eq!(s.complete_deliveries(&[r], t0()).await.unwrap().len(), 1);
     let d = &s.run_deliveries(run.id, &all()).await.unwrap().items[0];
     assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
     assert_eq!(
         s.claim_deliveries(t0(), LEASE, 10).await.unwrap()[0].attempt,
         1
     );
+}
+
+/// By id, as the store's answer is compared after sorting.
+fn sorted(mut v: Vec<(DeliveryId, DeliveryState)>) -> Vec<(DeliveryId, DeliveryState)> {
+    v.sort_by_key(|a| a.0);
+    v
 }
 
 /// A delivery held back for its domain is pending until its time, its
@@ -607,7 +629,10 @@ pub async fn deferred_delivery_waits_for_its_domain_without_counting_the_attempt
         defer(&c[1], None),
         sent(&c[2]),
     ];
-    assert_eq!(s.complete_deliveries(&results, t0()).await.unwrap(), 3);
+    assert_eq!(
+        s.complete_deliveries(&results, t0()).await.unwrap().len(),
+        3
+    );
     let t = s.run_totals(run.id).await.unwrap();
     assert_eq!((t.pending, t.sent), (2, 1));
     assert_eq!(t.waiting, vec![("example.com".to_owned(), 2)]);
@@ -666,8 +691,8 @@ pub async fn concurrent_claimers_claim_each_delivery_exactly_once(s: S) {
                 }
                 let results: Vec<_> = batch.iter().map(sent).collect();
                 assert_eq!(
-                    s.complete_deliveries(&results, t0()).await.unwrap(),
-                    batch.len() as u64
+                    s.complete_deliveries(&results, t0()).await.unwrap().len(),
+                    batch.len()
                 );
                 mine.extend(batch.into_iter().map(|c| c.id));
                 tokio::task::yield_now().await;
@@ -810,7 +835,16 @@ pub async fn retry_or_release_of_a_stopped_run_is_cancelled(s: S) {
             outcome: DeliveryOutcome::Released,
         },
     ];
-    assert_eq!(s.complete_deliveries(&results, t0()).await.unwrap(), 2);
+    let mut applied = s.complete_deliveries(&results, t0()).await.unwrap();
+    applied.sort_by_key(|a| a.0);
+    assert_eq!(
+        applied,
+        sorted(vec![
+            (c[0].id, DeliveryState::Cancelled),
+            (c[1].id, DeliveryState::Cancelled)
+        ]),
+        "the store says what it recorded"
+    );
     assert_eq!(states(&s, run.id).await[&DeliveryState::Cancelled], 2);
     assert!(
         s.claim_deliveries(t0() + Span::hours(1), LEASE, 10)

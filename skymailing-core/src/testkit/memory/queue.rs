@@ -262,9 +262,9 @@ impl DeliveryQueue for MemoryStore {
         &self,
         results: &[DeliveryResult],
         now: DateTime<Utc>,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Vec<(DeliveryId, DeliveryState)>> {
         let mut s = self.lock();
-        let mut applied = 0;
+        let mut applied = Vec::new();
         for r in results {
             let may_send = s
                 .deliveries
@@ -276,7 +276,6 @@ impl DeliveryQueue for MemoryStore {
             if row.d.state != DeliveryState::Sending || row.d.attempts != r.attempt {
                 continue;
             }
-            applied += 1;
             row.lease_until = None;
             row.waiting_for = None;
             row.d.updated_at = now;
@@ -320,6 +319,7 @@ impl DeliveryQueue for MemoryStore {
                     row.waiting_for = Some(domain.clone());
                 }
             }
+            applied.push((r.id, row.d.state));
         }
         Ok(applied)
     }

@@ -40,15 +40,29 @@ pub(crate) async fn confirm_page(
 ) -> Response {
     let lang = Lang::of(req, None);
     match service.app.clients.unsubscribe_info(&token).await {
-        Ok(info) if info.unsubscribed => done(&service, lang, &token, &info),
+        Ok(info) if info.unsubscribed => {
+            done(&service, lang, &link_of(&service, &token), &token, &info)
+        }
         Ok(info) => page(Page {
             lang,
             title: lang.t("unsub.title"),
             text: lang.t("unsub.ask"),
             email: Some(info.email),
-            button: Some((format!("/unsubscribe/{token}"), lang.t("unsub.submit"))),
+            button: Some((link_of(&service, &token), lang.t("unsub.submit"))),
         }),
         Err(e) => failure(lang, e),
+    }
+}
+
+/// The path of this recipient's link, as the application's links build it
+/// (so the forms follow wherever the application mounted these routes).
+fn link_of(service: &Service, token: &str) -> String {
+    let url = service.app.links().unsubscribe(token);
+    match url.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map_or("/".to_owned(), |i| rest[i..].to_owned()),
+        None => url,
     }
 }
 
@@ -60,7 +74,7 @@ pub(crate) async fn one_click(
 ) -> Response {
     let lang = Lang::of(req, None);
     match service.app.clients.unsubscribe(&token).await {
-        Ok(info) => done(&service, lang, &token, &info),
+        Ok(info) => done(&service, lang, &link_of(&service, &token), &token, &info),
         Err(e) => failure(lang, e),
     }
 }
@@ -110,20 +124,23 @@ pub(crate) async fn undo(
             title: lang.t("unsub.back_title"),
             text: lang.t("unsub.back_text"),
             email: Some(info.email),
-            button: Some((format!("/unsubscribe/{token}"), lang.t("unsub.submit"))),
+            button: Some((link_of(&service, &token), lang.t("unsub.submit"))),
         }),
         Err(e) => failure(lang, e),
     }
 }
 
 /// "You are unsubscribed"; with the undo form only for whoever just did it.
-fn done(service: &Service, lang: Lang, token: &str, info: &UnsubscribeInfo) -> Response {
+fn done(
+    service: &Service,
+    lang: Lang,
+    link: &str,
+    token: &str,
+    info: &UnsubscribeInfo,
+) -> Response {
     let undo_form = match info.unsubscribed_at {
         Some(at) if info.changed => Some((
-            format!(
-                "/unsubscribe/{token}/undo?code={}",
-                undo_code(service, token, at)
-            ),
+            format!("{link}/undo?code={}", undo_code(service, token, at)),
             lang.t("unsub.undo"),
         )),
         _ => None,

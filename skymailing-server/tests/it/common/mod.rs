@@ -419,9 +419,9 @@ pub fn contains_word(text: &str, phrase: &str) -> bool {
 
 /// The undo form's target on an unsubscribe page, if it offers one.
 pub fn undo_action(html: &str) -> Option<String> {
-    let at = html.find("action=\"/unsubscribe/")? + "action=\"".len();
+    // The undo form's action, wherever the links are mounted.
+    let end = html.find("/undo?code=")?;
+    let at = html[..end].rfind("action=\"")? + "action=\"".len();
     let action = &html[at..at + html[at..].find('"')?];
-    action
-        .contains("/undo")
-        .then(|| action.replace("&amp;", "&"))
+    Some(action.replace("&amp;", "&"))
 }
