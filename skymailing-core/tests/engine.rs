@@ -1016,14 +1016,16 @@ async fn a_mailing_with_impossible_times_is_parked_and_the_rest_keep_sending() {
         .await
         .unwrap();
     // What the API accepted before: built around the validating constructor.
-    let bad = MailingDraft {
-        name: "Ancient".into(),
-        message_id: msg.id,
-        client_ids: eve_clients,
-        start_at: "-262143-01-01T00:00:00Z".parse().unwrap(),
-        end_at: t("2026-06-01T00:00:00Z"),
-        periodicity: Periodicity::Daily,
-    };
+    let mut bad = MailingDraft::new(
+        "Ancient",
+        msg.id,
+        eve_clients,
+        t("2026-05-01T00:00:00Z"),
+        t("2026-06-01T00:00:00Z"),
+        Periodicity::Daily,
+    )
+    .unwrap();
+    bad.start_at = "-262143-01-01T00:00:00Z".parse().unwrap();
     let owner = eve.principal().unwrap().id;
     let bad = w
         .store

@@ -28,7 +28,12 @@ pub struct BlogPost {
 }
 
 /// Validated fields of a post to create or update.
+///
+/// Built only by its validating constructor (`#[non_exhaustive]`); the use
+/// cases validate it again (`revalidated`), so a draft whose public fields
+/// were changed after it was built is refused like bad input, not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PostDraft {
     /// Title (1..=200 characters).
     pub title: String,
@@ -57,5 +62,15 @@ impl PostDraft {
                 .transpose()?,
             published,
         })
+    }
+
+    /// The same fields, validated again.
+    pub fn revalidated(&self) -> Result<Self, Error> {
+        Self::parse(
+            &self.title,
+            &self.body,
+            self.image.as_deref(),
+            self.published,
+        )
     }
 }

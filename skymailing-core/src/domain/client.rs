@@ -29,7 +29,12 @@ pub struct Client {
 }
 
 /// Validated fields of a client to create or update.
+///
+/// Built only by its validating constructor (`#[non_exhaustive]`); the use
+/// cases validate it again (`revalidated`), so a draft whose public fields
+/// were changed after it was built is refused like bad input, not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientDraft {
     /// Address.
     pub email: EmailAddress,
@@ -47,6 +52,11 @@ impl ClientDraft {
             full_name: single_line("full_name", full_name, 200)?,
             comment: bounded_text("comment", comment.trim(), 2000, false)?,
         })
+    }
+
+    /// The same fields, validated again.
+    pub fn revalidated(&self) -> Result<Self, Error> {
+        Self::parse(self.email.as_str(), &self.full_name, &self.comment)
     }
 }
 

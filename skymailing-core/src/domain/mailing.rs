@@ -158,7 +158,12 @@ impl Mailing {
 }
 
 /// Validated fields of a mailing to create or update.
+///
+/// Built only by its validating constructor (`#[non_exhaustive]`); the use
+/// cases validate it again (`revalidated`), so a draft whose public fields
+/// were changed after it was built is refused like bad input, not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MailingDraft {
     /// Name (1..=200 characters).
     pub name: String,
@@ -220,6 +225,18 @@ impl MailingDraft {
             end_at,
             periodicity,
         })
+    }
+
+    /// The same fields, validated again.
+    pub fn revalidated(&self) -> Result<Self, Error> {
+        Self::new(
+            &self.name,
+            self.message_id,
+            self.client_ids.clone(),
+            self.start_at,
+            self.end_at,
+            self.periodicity,
+        )
     }
 
     /// Why a time outside `schedule::EARLIEST ..= schedule::LATEST` is refused.

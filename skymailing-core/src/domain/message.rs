@@ -28,7 +28,12 @@ pub struct Message {
 
 /// Validated fields of a message to create or update; every template compiles
 /// and uses only known placeholders.
+///
+/// Built only by its validating constructor (`#[non_exhaustive]`); the use
+/// cases validate it again (`revalidated`), so a draft whose public fields
+/// were changed after it was built is refused like bad input, not stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MessageDraft {
     /// Subject template.
     pub subject: String,
@@ -68,5 +73,10 @@ impl MessageDraft {
             body_text,
             body_html,
         })
+    }
+
+    /// The same fields, validated again.
+    pub fn revalidated(&self) -> Result<Self, Error> {
+        Self::parse(&self.subject, &self.body_text, self.body_html.as_deref())
     }
 }

@@ -64,6 +64,7 @@ impl BlogService {
     #[tracing::instrument(name = "blog.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &PostDraft) -> Result<BlogPost, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         authorize(actor, Action::WriteBlog, Target::None)?;
         Ok(self.posts.create_post(draft, self.clock.now()).await?)
     }
@@ -77,6 +78,7 @@ impl BlogService {
         draft: &PostDraft,
     ) -> Result<BlogPost, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         authorize(actor, Action::WriteBlog, Target::None)?;
         self.posts
             .update_post(id, draft, self.clock.now())

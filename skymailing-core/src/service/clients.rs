@@ -75,6 +75,7 @@ impl ClientService {
     #[tracing::instrument(name = "clients.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &ClientDraft) -> Result<Client, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         let p = authorize(actor, Action::ManageClients, Target::None)?;
         let token = security::new_token();
         Ok(self
@@ -92,6 +93,7 @@ impl ClientService {
         draft: &ClientDraft,
     ) -> Result<Client, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         let c = self.get(actor, id).await?;
         // A new address gets a link of its own; links already sent keep theirs.
         let token = security::new_token();

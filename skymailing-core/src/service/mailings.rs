@@ -153,6 +153,7 @@ impl MailingService {
     #[tracing::instrument(name = "mailings.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &MailingDraft) -> Result<MailingView, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         let p = authorize(actor, Action::ManageMailings, Target::None)?;
         let tz = self.time_zone(p.id).await?;
         let now = self.clock.now();
@@ -174,6 +175,7 @@ impl MailingService {
         draft: &MailingDraft,
     ) -> Result<MailingView, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         let m = self.load(actor, id, Action::ManageMailings).await?;
         let now = self.clock.now();
         let next = if draft.changes_schedule_of(&m) {

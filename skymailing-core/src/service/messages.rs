@@ -46,6 +46,7 @@ impl MessageService {
     #[tracing::instrument(name = "messages.create", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn create(&self, actor: Actor, draft: &MessageDraft) -> Result<Message, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         let p = authorize(actor, Action::UseMessages, Target::None)?;
         Ok(self
             .messages
@@ -64,6 +65,7 @@ impl MessageService {
         draft: &MessageDraft,
     ) -> Result<Message, Error> {
         let actor = self.gate.admit(actor).await?;
+        let draft = &draft.revalidated()?;
         let m = self.get(actor, id).await?;
         let p = authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
         let users = self.messages.message_users(id).await?;
