@@ -9,6 +9,7 @@ use std::fmt;
 
 /// A uniqueness or reference rule that a store refused to break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StoreConflict {
     /// A user with this email (case-insensitively) exists.
     UserEmailTaken,
@@ -24,6 +25,7 @@ pub enum StoreConflict {
 
 /// What a store adapter reports besides success.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A rule of the schema refused the write; nothing was written.
     #[error("conflict: {0:?}")]

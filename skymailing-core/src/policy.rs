@@ -47,6 +47,7 @@ impl Actor {
 
 /// Something an actor may try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// Read the home page and the blog.
     ReadPublic,
@@ -104,6 +105,7 @@ impl Action {
 
 /// What the action is aimed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Target {
     /// Nothing owned (a list of one's own things, a create, a public page).
     None,
@@ -115,6 +117,7 @@ pub enum Target {
 
 /// The answer of the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Decision {
     /// Go ahead.
     Allow,

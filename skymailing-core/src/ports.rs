@@ -496,6 +496,7 @@ pub struct OutgoingEmail {
 
 /// Why a send failed, classified so the engine knows whether to retry.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// A 5xx reply: retrying will not help.
     #[error("{reply}")]

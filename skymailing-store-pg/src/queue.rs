@@ -491,19 +491,10 @@ async fn totals(exec: impl sqlx::PgExecutor<'_> + Copy, run: RunId) -> StoreResu
             .map_err(db_err)?;
     let mut t = RunTotals::default();
     for (state, n) in states {
-        let n = count(n);
-        t.total += n;
-        match DeliveryState::parse(&state) {
-            Some(DeliveryState::Pending) => t.pending = n,
-            Some(DeliveryState::Sending) => t.sending = n,
-            Some(DeliveryState::Sent) => t.sent = n,
-            Some(DeliveryState::Failed) => t.failed = n,
-            Some(DeliveryState::Cancelled) => t.cancelled = n,
-            Some(DeliveryState::Suppressed) => t.suppressed = n,
-            // Sent first: they count as sent until the bounce intake exists.
-            Some(DeliveryState::Bounced | DeliveryState::Complained) => t.sent += n,
-            None => {}
-        }
+        // Strictly: an unknown state is a corrupt row, not a state to skip.
+        let state = skymailing_store_sql::codec::Parsed::<DeliveryState>::try_from(state)
+            .map_err(StoreError::backend)?;
+        t.add(state.0, count(n));
     }
     if t.failed > 0 {
         let failures: Vec<(String, i64)> = sqlx::query_as(

@@ -9,6 +9,7 @@ use crate::{Error, Reason};
 /// How often a mailing repeats inside its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Periodicity {
     /// One run, at the start time.
     Once,
@@ -53,6 +54,7 @@ impl Periodicity {
 /// manager or an admin re-enables it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DisabledBy {
     /// The owner disabled it.
     Owner,
@@ -86,6 +88,7 @@ impl DisabledBy {
 /// Where a mailing is in its life, derived from its fields and the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum MailingStatus {
     /// Its first run is in the future.
     Created,

@@ -61,6 +61,22 @@ pub struct RunTotals {
 }
 
 impl RunTotals {
+    /// Counts `n` more deliveries in `state` (every store totals a run this
+    /// way, so the stores cannot disagree on what counts as what).
+    pub fn add(&mut self, state: DeliveryState, n: u64) {
+        self.total += n;
+        match state {
+            DeliveryState::Pending => self.pending += n,
+            DeliveryState::Sending => self.sending += n,
+            DeliveryState::Sent => self.sent += n,
+            DeliveryState::Failed => self.failed += n,
+            DeliveryState::Cancelled => self.cancelled += n,
+            DeliveryState::Suppressed => self.suppressed += n,
+            // Sent first: they count as sent until the bounce intake exists.
+            DeliveryState::Bounced | DeliveryState::Complained => self.sent += n,
+        }
+    }
+
     /// Deliveries that reached a final state.
     pub fn done(&self) -> u64 {
         self.sent + self.failed + self.cancelled + self.suppressed
@@ -142,6 +158,7 @@ pub struct Run {
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DeliveryState {
     /// Waiting for a worker (first try or a retry).
     Pending,

@@ -9,6 +9,7 @@ use crate::{Error, Reason};
 /// What a signed-in user may do beyond their own data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// Keeps their own clients and mailings.
     User,
@@ -41,6 +42,7 @@ impl Role {
 /// Where an account is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum UserState {
     /// Registered; the emailed link has not been followed yet.
     PendingVerification,
@@ -112,6 +114,7 @@ pub struct NewUser {
 
 /// What a one-time emailed token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TokenPurpose {
     /// Email verification after registration.
     VerifyEmail,

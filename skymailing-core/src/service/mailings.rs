@@ -18,6 +18,7 @@ use crate::{
 
 /// Which mailings to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MailingScope {
     /// The actor's own.
     Own,
