@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::Utc;
+use skymailing_core::async_trait;
+use skymailing_core::chrono::{self, Utc};
 use skymailing_core::engine::EngineConfig;
 use skymailing_core::policy::Actor;
 use skymailing_core::ports::{Mailer, OutgoingEmail, SendError};

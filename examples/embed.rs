@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use poem::endpoint::make_sync;
 use poem::listener::TcpAcceptor;
 use poem::{Route, Server};
+use skymailing_core::chrono::{self, Utc};
 use skymailing_core::engine::{EngineConfig, EngineEvent};
 use skymailing_core::service::NewAccount;
 use skymailing_core::{

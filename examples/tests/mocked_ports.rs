@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use mockall::predicate::function;
+use skymailing_core::chrono;
 use skymailing_core::engine::EngineConfig;
+use skymailing_core::mockall::predicate::function;
 use skymailing_core::policy::Actor;
 use skymailing_core::ports::{MockMailer, OutgoingEmail, SendError};
 use skymailing_core::testkit::{ManualClock, MemoryStore, active_user};

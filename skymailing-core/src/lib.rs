@@ -69,3 +69,26 @@ pub mod testkit;
 pub use domain::*;
 pub use error::{Error, Reason, StoreConflict, StoreError};
 pub use service::{Config, SkyMailing, SkyMailingBuilder};
+
+// What an application needs to implement a port or use the API, without
+// adding these crates itself (the versions are ours).
+pub use async_trait::async_trait;
+pub use chrono;
+#[cfg(feature = "mocks")]
+pub use mockall;
+
+/// What an embedding application uses most, in one import:
+/// `use skymailing_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::engine::{
+        DeliveryEvent, Engine, EngineConfig, EngineEvent, EngineEvents, EngineHandle,
+    };
+    pub use crate::links::{BaseUrlLinks, Links};
+    pub use crate::policy::Actor;
+    pub use crate::ports::{Mailer, OutgoingEmail, SendError, Store};
+    pub use crate::service::{MailingScope, NewAccount, Session};
+    pub use crate::{
+        ClientDraft, Config, Error, ListQuery, MailingDraft, MessageDraft, Periodicity, PostDraft,
+        Reason, Role, Run, RunId, RunReport, SkyMailing, SkyMailingBuilder, async_trait,
+    };
+}

@@ -281,13 +281,14 @@ async fn a_change_in_one_process_wakes_a_listener_in_another(pool: PgPool) {
     let reader = other_process(&pool).await;
     let wakeup = Wakeup::new();
     let listener = reader.listen(wakeup.clone());
-    // The listener wakes once when it starts listening: consume that.
-    tokio::time::timeout(Duration::from_secs(5), wakeup.notified())
+    // The listener wakes once when it starts listening.
+    tokio::time::timeout(Duration::from_secs(5), wakeup.wakes_reach(1))
         .await
         .expect("listening");
+    let woken = wakeup.wakes();
     let started = std::time::Instant::now();
     mailing_with(&writer, 1).await;
-    tokio::time::timeout(Duration::from_secs(1), wakeup.notified())
+    tokio::time::timeout(Duration::from_secs(1), wakeup.wakes_reach(woken + 1))
         .await
         .expect("woken by the other pool's change within a second");
     let latency = started.elapsed();
