@@ -25,6 +25,7 @@ mod queue;
 mod rows;
 mod stats;
 
+pub use skymailing_store_sql::DbError;
 use std::time::Duration;
 
 use skymailing_core::engine::Wakeup;
@@ -48,7 +49,7 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects (a pool of up to 16 connections) and applies the migrations.
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // With the database gone a request should get its 503 soon, not wait.
@@ -74,15 +75,15 @@ impl PgStore {
     }
 
     /// Wraps a pool and applies the migrations.
-    pub async fn from_pool(pool: PgPool) -> Result<Self, sqlx::Error> {
+    pub async fn from_pool(pool: PgPool) -> Result<Self, DbError> {
         let store = PgStore { pool };
         store.migrate().await?;
         Ok(store)
     }
 
     /// Applies the migrations that are not applied yet.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        MIGRATOR.run(&self.pool).await.map_err(sqlx::Error::from)
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        Ok(MIGRATOR.run(&self.pool).await?)
     }
 
     /// The pool.

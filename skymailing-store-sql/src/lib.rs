@@ -7,9 +7,11 @@
 
 pub mod codec;
 mod columns;
+mod error;
 mod outcome;
 mod query;
 pub mod rows;
 
+pub use error::DbError;
 pub use outcome::OutcomeRow;
 pub use query::{like, limits};

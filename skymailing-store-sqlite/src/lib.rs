@@ -28,6 +28,7 @@ mod queue;
 mod rows;
 mod stats;
 
+pub use skymailing_store_sql::DbError;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -50,22 +51,22 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it if needed) the database file at `path` and applies the migrations.
-    pub async fn open(path: impl AsRef<Path>) -> Result<Self, sqlx::Error> {
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, DbError> {
         Self::open_with(SqliteConnectOptions::new().filename(path)).await
     }
 
     /// Opens a `sqlite:` URL (`sqlite://skymailing.db`, `sqlite::memory:` is refused:
     /// its reader and writer would be two different databases).
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
         if url.contains(":memory:") || url.contains("mode=memory") {
-            return Err(sqlx::Error::Configuration(
-                "an in-memory SQLite database cannot be shared; use a file".into(),
+            return Err(DbError::configuration(
+                "an in-memory SQLite database cannot be shared; use a file",
             ));
         }
         Self::open_with(SqliteConnectOptions::from_str(url)?).await
     }
 
-    async fn open_with(options: SqliteConnectOptions) -> Result<Self, sqlx::Error> {
+    async fn open_with(options: SqliteConnectOptions) -> Result<Self, DbError> {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -87,8 +88,8 @@ impl SqliteStore {
     }
 
     /// Applies the migrations that are not applied yet.
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        MIGRATOR.run(&self.writer).await.map_err(sqlx::Error::from)
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        Ok(MIGRATOR.run(&self.writer).await?)
     }
 
     /// The pool for reads.
