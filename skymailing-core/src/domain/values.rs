@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
@@ -197,9 +198,10 @@ impl fmt::Display for DisplayName {
     }
 }
 
-/// An IANA time zone (`Europe/Moscow`); schedules are computed in it.
+/// An IANA time zone (`Europe/Moscow`); schedules are computed in it. Built
+/// by [`TimeZone::parse`]; the time-zone database behind it is ours to choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeZone(pub chrono_tz::Tz);
+pub struct TimeZone(pub(crate) chrono_tz::Tz);
 
 impl TimeZone {
     /// UTC.
@@ -216,6 +218,11 @@ impl TimeZone {
     /// The IANA name.
     pub fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    /// `t` on this zone's clocks (with the offset in force then).
+    pub fn local(&self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
+        t.with_timezone(&self.0).fixed_offset()
     }
 }
 

@@ -332,17 +332,15 @@ pub(crate) fn local_path(next: &str) -> String {
     }
 }
 
-pub(crate) fn tz_of(viewer: &Viewer) -> chrono_tz::Tz {
+pub(crate) fn tz_of(viewer: &Viewer) -> skymailing_core::TimeZone {
     viewer
         .user
         .as_ref()
-        .map_or(chrono_tz::UTC, |u| u.time_zone.0)
+        .map_or(skymailing_core::TimeZone::UTC, |u| u.time_zone)
 }
 
 pub(crate) fn local(viewer: &Viewer, t: DateTime<Utc>) -> String {
-    t.with_timezone(&tz_of(viewer))
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    tz_of(viewer).local(t).format("%Y-%m-%d %H:%M").to_string()
 }
 
 pub(crate) struct RunRow {

@@ -195,7 +195,7 @@ async fn form_page(
 }
 
 fn input_time(viewer: &Viewer, t: DateTime<Utc>) -> String {
-    let local = t.with_timezone(&tz_of(viewer));
+    let local = tz_of(viewer).local(t);
     let format = if local.second() == 0 {
         "%Y-%m-%dT%H:%M"
     } else {
@@ -211,7 +211,7 @@ fn parse_time(viewer: &Viewer, field: &'static str, s: &str) -> Result<DateTime<
         .or_else(|_| NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M"))
         .map_err(|_| Error::invalid(field, Reason::DateTimeRequired))?;
     Ok(skymailing_core::schedule::resolve_local(
-        skymailing_core::TimeZone(tz_of(viewer)),
+        tz_of(viewer),
         naive,
     ))
 }
