@@ -72,7 +72,7 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
     let account = NewAccount {
         email: "owner@shop.example",
         name: "Shop",
-        password: "another long password",
+        password: Some("another long password"),
         role: Role::User,
         time_zone: "Europe/Berlin",
     };
@@ -83,7 +83,7 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
     }
     let me = app
         .accounts
-        .login(account.email, account.password)
+        .login(account.email, "another long password")
         .await?
         .actor();
 

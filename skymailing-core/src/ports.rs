@@ -27,8 +27,12 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &NewUser) -> StoreResult<User>;
     /// A user by id.
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
-    /// A user by (normalised) email, with their password hash.
-    async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>>;
+    /// A user by (normalised) email, with their password hash (`None`: the
+    /// account has no password).
+    async fn user_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<(User, Option<String>)>>;
     /// Replaces a user's password hash and, in the same transaction, voids
     /// their pending password-reset links (a new password ends the old way in).
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;

@@ -159,7 +159,7 @@ async fn a_reset_for_a_known_address_is_sent() {
                 language: None,
                 created_at: t("2026-01-01T00:00:00Z"),
             },
-            "hash".to_owned(),
+            Some("hash".to_owned()),
         )))
     });
     let mut sessions = MockSessionStore::new();
@@ -272,7 +272,7 @@ async fn a_reset_answers_before_looking_the_account_up() {
                             language: None,
                             created_at: t("2026-01-01T00:00:00Z"),
                         },
-                        "hash".to_owned(),
+                        Some("hash".to_owned()),
                     )
                 }))
             });

@@ -55,7 +55,10 @@ impl UserStore for PgStore {
         skip_all,
         fields(store = "pg")
     )]
-    async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
+    async fn user_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
         sqlx::query_as::<_, UserHashRow>(concat!(
             "SELECT ",
             user_columns!(),

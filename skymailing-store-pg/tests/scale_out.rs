@@ -39,7 +39,7 @@ async fn mailing_with(store: &PgStore, n: i64) -> Mailing {
             time_zone: TimeZone::UTC,
             role: Role::User,
             state: UserState::Active,
-            password_hash: "x".into(),
+            password_hash: Some("x".into()),
             created_at: t0(),
         })
         .await

@@ -53,7 +53,7 @@ impl<T: Into<DateTime<Utc>>> From<UserRow<T>> for User {
 pub struct UserHashRow<T> {
     #[sqlx(flatten)]
     pub user: UserRow<T>,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
 }
 
 /// A client.

@@ -60,7 +60,10 @@ impl UserStore for SqliteStore {
         skip_all,
         fields(store = "sqlite")
     )]
-    async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
+    async fn user_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
         sqlx::query_as::<_, UserHashRow>(concat!(
             "SELECT ",
             user_columns!(),

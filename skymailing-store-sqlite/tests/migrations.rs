@@ -203,3 +203,76 @@ async fn unsubscribes_become_suppressions_and_old_links_keep_working() {
     let t = store.run_totals(RunId(1)).await.unwrap();
     assert_eq!((t.total, t.sent), (2, 2), "the deliveries are kept");
 }
+
+/// Migration 10 rebuilds the users table (SQLite cannot drop a NOT NULL):
+/// every user, every row that refers to one, and the email's uniqueness and
+/// lower-case check come through; ids keep counting up.
+#[tokio::test]
+async fn rebuilding_users_keeps_them_and_what_refers_to_them() {
+    use skymailing_core::ports::UserStore;
+    let (_dir, path, pool) = database_at(9).await;
+    sqlx::raw_sql(
+        "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at, language) \
+           VALUES ('ann@example.com', 'Ann', 'Europe/Berlin', 'manager', 'active', '$argon2id$x', 5, 'ru'), \
+                  ('bob@example.com', 'Bob', 'UTC', 'user', 'blocked', '$argon2id$y', 6, NULL); \
+         INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at) \
+           VALUES (2, 'c@example.org', 'C', '', 'tok', 7);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (ann, hash) = store
+        .user_by_email(&skymailing_core::EmailAddress::parse("ann@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ann.id, ann.role, ann.time_zone.name(), hash.as_deref()),
+        (
+            UserId(1),
+            skymailing_core::Role::Manager,
+            "Europe/Berlin",
+            Some("$argon2id$x")
+        )
+    );
+    assert_eq!(
+        ann.language.map(|l| l.as_str().to_owned()).as_deref(),
+        Some("ru")
+    );
+    let c = store.client(UserId(2), ClientId(1)).await.unwrap();
+    assert!(c.is_some(), "bob's client still belongs to him");
+    let w = store.writer();
+    let broken: Vec<(String, i64, String, i64)> = sqlx::query_as("PRAGMA foreign_key_check")
+        .fetch_all(w)
+        .await
+        .unwrap();
+    assert!(broken.is_empty(), "{broken:?}");
+    let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
+        .fetch_one(w)
+        .await
+        .unwrap();
+    assert_eq!(fk, 1, "foreign keys are on again");
+    // Deleting a user still cascades to its clients.
+    sqlx::query("DELETE FROM users WHERE id = 2")
+        .execute(w)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .client(UserId(2), ClientId(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The checks and the unique index came through.
+    assert!(sqlx::query("INSERT INTO users (email, name, time_zone, role, state, created_at) VALUES ('ANN@x', 'A', 'UTC', 'user', 'active', 0)").execute(w).await.is_err());
+    assert!(sqlx::query("INSERT INTO users (email, name, time_zone, role, state, created_at) VALUES ('ann@example.com', 'A', 'UTC', 'user', 'active', 0)").execute(w).await.is_err());
+    let (id,): (i64,) = sqlx::query_as("INSERT INTO users (email, name, time_zone, role, state, created_at) VALUES ('new@example.com', 'N', 'UTC', 'user', 'active', 0) RETURNING id")
+        .fetch_one(w)
+        .await
+        .unwrap();
+    assert_eq!(id, 3, "ids are not reused");
+}

@@ -106,8 +106,10 @@ pub struct NewUser {
     pub role: Role,
     /// Initial state.
     pub state: UserState,
-    /// PHC string of an argon2id hash.
-    pub password_hash: String,
+    /// PHC string of an argon2id hash; `None` for an account without a
+    /// password (its application signs it in; a password can be set later
+    /// through a reset link).
+    pub password_hash: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }

@@ -41,8 +41,11 @@ pub struct NewAccount<'a> {
     pub email: &'a str,
     /// The display name.
     pub name: &'a str,
-    /// The password the user signs in with (at least 8 characters).
-    pub password: &'a str,
+    /// The password the user signs in with (at least 8 characters), or
+    /// `None` for an account the application signs in itself (it gets its
+    /// actor with `Actor::user`; a password can be set later through a reset
+    /// link).
+    pub password: Option<&'a str>,
     /// `user` or `manager`.
     pub role: Role,
     /// An IANA time zone (`Europe/Moscow`); times are shown in it.
@@ -151,7 +154,7 @@ impl AccountService {
             time_zone,
             role: Role::User,
             state: UserState::PendingVerification,
-            password_hash: hash,
+            password_hash: Some(hash),
             created_at: now,
         };
         match self.users.create_user(&new).await {
@@ -236,8 +239,10 @@ impl AccountService {
             Ok(e) => self.users.user_by_email(&e).await?,
             Err(_) => None,
         };
+        // No account, or one without a password: checked against a dummy
+        // hash all the same, so the answer takes as long.
         let (user, hash) = match found {
-            Some((u, h)) => (Some(u), Some(h)),
+            Some((u, h)) => (Some(u), h),
             None => (None, None),
         };
         if !security::verify_password(password, hash).await? {
@@ -426,7 +431,7 @@ impl AccountService {
             .user_by_email(&user.email)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        if !security::verify_password(current, Some(hash)).await? {
+        if !security::verify_password(current, hash).await? {
             return Err(Error::invalid(
                 "current_password",
                 Reason::WrongCurrentPassword,
@@ -517,8 +522,10 @@ impl AccountService {
         let email = EmailAddress::parse(account.email)?;
         let name = DisplayName::parse(account.name)?;
         let time_zone = TimeZone::parse(account.time_zone)?;
-        let password = Password::parse(account.password)?;
-        let hash = security::hash_password(&password).await?;
+        let hash = match account.password {
+            Some(p) => Some(security::hash_password(&Password::parse(p)?).await?),
+            None => None,
+        };
         let new = NewUser {
             email,
             name,
@@ -560,7 +567,7 @@ impl AccountService {
             time_zone: TimeZone::UTC,
             role: Role::Admin,
             state: UserState::Active,
-            password_hash: hash,
+            password_hash: Some(hash),
             created_at: now,
         };
         Ok(self.users.create_user(&new).await?)

@@ -35,7 +35,7 @@ pub async fn active_user(
             time_zone,
             role,
             state: UserState::Active,
-            password_hash: "not a hash: no password".into(),
+            password_hash: None,
             created_at: now,
         })
         .await

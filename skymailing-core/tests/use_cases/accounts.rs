@@ -595,7 +595,7 @@ async fn admins_create_active_accounts_directly() {
     let account = NewAccount {
         email: "Bob@Example.com",
         name: "Bob",
-        password: "a long enough password",
+        password: Some("a long enough password"),
         role: Role::Manager,
         time_zone: "Europe/Moscow",
     };
@@ -649,7 +649,7 @@ async fn admins_create_active_accounts_directly() {
         ),
         (
             NewAccount {
-                password: "short",
+                password: Some("short"),
                 ..account
             },
             "password",
@@ -736,7 +736,7 @@ async fn a_blocked_users_actor_is_refused_by_every_use_case() {
             &NewAccount {
                 email: "x@example.com",
                 name: "X",
-                password: "long enough pw",
+                password: Some("long enough pw"),
                 role: Role::User,
                 time_zone: "UTC"
             }
@@ -795,4 +795,56 @@ async fn a_blocked_users_actor_is_refused_by_every_use_case() {
         w.app.accounts.list_users(boss, &q).await,
         Err(Error::Forbidden(_))
     ));
+}
+
+/// An application that signs its users in itself creates them without a
+/// password: no password signs them in here (nor does an empty one), the
+/// application acts for them with `Actor::user`, and they may set a password
+/// later through a reset link.
+#[tokio::test]
+async fn accounts_without_a_password_cannot_sign_in_with_one() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    let u = w
+        .app
+        .accounts
+        .create_user(
+            admin,
+            &NewAccount {
+                email: "sso@example.com",
+                name: "Sso",
+                password: None,
+                role: Role::User,
+                time_zone: "UTC",
+            },
+        )
+        .await
+        .unwrap();
+    for tried in ["", "x", "a long enough password", "not a hash: no password"] {
+        assert!(matches!(
+            w.app.accounts.login("sso@example.com", tried).await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    // The application acts for them.
+    let me = Actor::user(u.id, u.role);
+    let c = ClientDraft::parse("c@example.com", "C", "").unwrap();
+    w.app.clients.create(me, &c).await.unwrap();
+    // A reset link sets a first password.
+    w.app
+        .accounts
+        .request_password_reset("sso@example.com")
+        .await
+        .unwrap();
+    let token = w.token("sso@example.com", 1).await;
+    w.app
+        .accounts
+        .complete_password_reset(&token, "a brand new password")
+        .await
+        .unwrap();
+    w.app
+        .accounts
+        .login("sso@example.com", "a brand new password")
+        .await
+        .unwrap();
 }

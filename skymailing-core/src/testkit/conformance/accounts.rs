@@ -12,7 +12,7 @@ pub async fn users_email_is_unique(s: S) {
             time_zone: TimeZone::UTC,
             role: Role::User,
             state: UserState::PendingVerification,
-            password_hash: "x".into(),
+            password_hash: Some("x".into()),
             created_at: t0(),
         })
         .await;
@@ -25,6 +25,30 @@ pub async fn users_email_is_unique(s: S) {
     );
 }
 
+/// An account without a password is kept as one (no hash, not an empty or
+/// made-up one), and a password set later is kept.
+pub async fn a_user_without_a_password_has_no_hash(s: S) {
+    let u = s
+        .create_user(&NewUser {
+            email: EmailAddress::parse("app@example.com").unwrap(),
+            name: DisplayName::parse("App User").unwrap(),
+            time_zone: TimeZone::UTC,
+            role: Role::User,
+            state: UserState::Active,
+            password_hash: None,
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let (found, hash) = s.user_by_email(&u.email).await.unwrap().unwrap();
+    assert_eq!((found.id, hash), (u.id, None));
+    s.set_password_hash(u.id, "$argon2id$set-later")
+        .await
+        .unwrap();
+    let (_, hash) = s.user_by_email(&u.email).await.unwrap().unwrap();
+    assert_eq!(hash.as_deref(), Some("$argon2id$set-later"));
+}
+
 /// Users are found by id and email and their fields change.
 pub async fn users_are_found_and_updated(s: S) {
     let u = user(&s, "bob@example.com", Role::User).await;
@@ -34,13 +58,18 @@ pub async fn users_are_found_and_updated(s: S) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((found.id, hash.as_str()), (u.id, "$argon2id$fake"));
+    assert_eq!((found.id, hash.as_deref()), (u.id, Some("$argon2id$fake")));
     assert_eq!(u.time_zone.name(), "Europe/Berlin");
 
     s.set_password_hash(u.id, "$argon2id$new").await.unwrap();
     assert_eq!(
-        s.user_by_email(&u.email).await.unwrap().unwrap().1,
-        "$argon2id$new"
+        s.user_by_email(&u.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .as_deref(),
+        Some("$argon2id$new")
     );
     let u2 = s.set_user_role(u.id, Role::Manager).await.unwrap().unwrap();
     assert_eq!(u2.role, Role::Manager);
@@ -246,7 +275,7 @@ pub async fn a_new_password_voids_pending_reset_links(s: S) {
         Some(other.id)
     );
     let (_, hash) = s.user_by_email(&u.email).await.unwrap().unwrap();
-    assert_eq!(hash, "new hash");
+    assert_eq!(hash.as_deref(), Some("new hash"));
 }
 
 /// Blocking an owner ends their sessions and cancels their pending deliveries.

@@ -52,6 +52,7 @@ macro_rules! store_conformance_tests {
     (#[$attr:meta] async fn $args:tt $make:block) => {
         $crate::__conformance_cases!([$attr] $args $make;
             users_email_is_unique,
+            a_user_without_a_password_has_no_hash,
             users_are_found_and_updated,
             users_list_paginates_and_searches,
             sessions_expire_and_can_be_revoked,
@@ -149,7 +150,7 @@ pub async fn user(s: &S, email: &str, role: Role) -> User {
         time_zone: TimeZone::parse("Europe/Berlin").unwrap(),
         role,
         state: UserState::Active,
-        password_hash: "$argon2id$fake".into(),
+        password_hash: Some("$argon2id$fake".into()),
         created_at: t0(),
     })
     .await
@@ -164,7 +165,7 @@ pub async fn pending_user(s: &S, email: &str) -> User {
         time_zone: TimeZone::UTC,
         role: Role::User,
         state: UserState::PendingVerification,
-        password_hash: "x".into(),
+        password_hash: Some("x".into()),
         created_at: t0(),
     })
     .await

@@ -28,7 +28,10 @@ impl UserStore for MemoryStore {
         Ok(self.lock().users.get(&id).map(|(u, _)| u.clone()))
     }
 
-    async fn user_by_email(&self, email: &EmailAddress) -> StoreResult<Option<(User, String)>> {
+    async fn user_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> StoreResult<Option<(User, Option<String>)>> {
         Ok(self
             .lock()
             .users
@@ -40,7 +43,7 @@ impl UserStore for MemoryStore {
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
         let mut s = self.lock();
         if let Some((_, h)) = s.users.get_mut(&id) {
-            *h = hash.to_owned();
+            *h = Some(hash.to_owned());
         }
         s.tokens.retain(|_, (user, purpose, _)| {
             !(*user == id && *purpose == TokenPurpose::PasswordReset)

@@ -40,7 +40,7 @@ struct RunRow {
 #[derive(Debug, Default)]
 struct State {
     next_id: i64,
-    users: BTreeMap<UserId, (User, String)>,
+    users: BTreeMap<UserId, (User, Option<String>)>,
     sessions: HashMap<String, (UserId, DateTime<Utc>)>,
     tokens: HashMap<String, (UserId, TokenPurpose, DateTime<Utc>)>,
     clients: BTreeMap<ClientId, Client>,
