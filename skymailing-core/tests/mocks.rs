@@ -88,9 +88,10 @@ async fn a_manager_is_refused_before_the_store_is_asked() {
 
 /// Account mail goes out from a background task (so the answer takes the same
 /// time whether or not a mail is sent), where a mock's panic would be lost. So
-/// the mailer counts its sends instead, and the test lets every ready task run
-/// before it reads the count. `a_reset_for_a_known_address_is_sent` shows this
-/// observation does see a send.
+/// the mailer counts its sends instead, and the test waits for the account
+/// mail (`AccountService::wait_for_mail`) before it reads the count.
+/// `a_reset_for_a_known_address_is_sent` shows this observation does see a
+/// send.
 fn counting_mailer() -> (Arc<MockMailer>, Arc<std::sync::atomic::AtomicUsize>) {
     let sends = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = sends.clone();
@@ -100,14 +101,6 @@ fn counting_mailer() -> (Arc<MockMailer>, Arc<std::sync::atomic::AtomicUsize>) {
         Ok("250 ok".into())
     });
     (Arc::new(mailer), sends)
-}
-
-/// Lets every task spawned so far run to completion (the test runtime has one
-/// thread, and a mocked send never waits).
-async fn settle() {
-    for _ in 0..20 {
-        tokio::task::yield_now().await;
-    }
 }
 
 fn reset_service(
@@ -136,11 +129,12 @@ async fn a_reset_for_an_unknown_address_writes_and_sends_nothing() {
     let mut sessions = MockSessionStore::new();
     sessions.expect_create_token().never();
     let (mailer, sends) = counting_mailer();
-    reset_service(users, sessions, mailer)
+    let service = reset_service(users, sessions, mailer);
+    service
         .request_password_reset("nobody@example.com")
         .await
         .unwrap();
-    settle().await;
+    service.wait_for_mail().await;
     assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -168,11 +162,12 @@ async fn a_reset_for_a_known_address_is_sent() {
         .times(1)
         .returning(|_, _, _, _| Ok(()));
     let (mailer, sends) = counting_mailer();
-    reset_service(users, sessions, mailer)
+    let service = reset_service(users, sessions, mailer);
+    service
         .request_password_reset("ann@example.com")
         .await
         .unwrap();
-    settle().await;
+    service.wait_for_mail().await;
     assert_eq!(sends.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
@@ -282,7 +277,8 @@ async fn a_reset_answers_before_looking_the_account_up() {
             .times(usize::from(known))
             .returning(|_, _, _, _| Ok(()));
         let (mailer, _) = counting_mailer();
-        reset_service(users, sessions, mailer)
+        let service = reset_service(users, sessions, mailer);
+        service
             .request_password_reset("ann@example.com")
             .await
             .unwrap();
@@ -291,7 +287,7 @@ async fn a_reset_answers_before_looking_the_account_up() {
             0,
             "known: {known}"
         );
-        settle().await;
+        service.wait_for_mail().await;
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

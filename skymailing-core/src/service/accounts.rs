@@ -63,6 +63,8 @@ pub struct AccountService {
     config: Arc<Config>,
     links: Arc<dyn Links>,
     wakeup: Wakeup,
+    /// Account-mail work under way in the background.
+    background: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl AccountService {
@@ -85,7 +87,37 @@ impl AccountService {
             config,
             links,
             wakeup,
+            background: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Runs account-mail work after the answer (so that its time tells
+    /// nothing), counted so that [`AccountService::wait_for_mail`] can wait.
+    fn in_background(&self, work: impl Future<Output = ()> + Send + 'static) {
+        /// Counts the work done however it ends.
+        struct Done(Arc<tokio::sync::watch::Sender<usize>>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.send_modify(|n| *n -= 1);
+            }
+        }
+        self.background.send_modify(|n| *n += 1);
+        let done = Done(self.background.clone());
+        tokio::spawn(async move {
+            let _done = done;
+            work.await;
+        });
+    }
+
+    /// Resolves once every account email asked for so far — with the work
+    /// before it (a reset's lookup and link) — was handed to the mailer, sent
+    /// or failed. Account mail goes out after the answer (its timing must not
+    /// tell whether an account exists); tests and tools await it here instead
+    /// of guessing.
+    pub async fn wait_for_mail(&self) {
+        let mut rx = self.background.subscribe();
+        // The sender lives as long as `self`.
+        let _ = rx.wait_for(|n| *n == 0).await;
     }
 
     /// Sends an account email in the background, so that the answer takes the
@@ -102,7 +134,7 @@ impl AccountService {
             unsubscribe_url: None,
         };
         let mailer = self.mailer.clone();
-        tokio::spawn(async move {
+        self.in_background(async move {
             if let Err(e) = mailer.send(&email).await {
                 tracing::warn!(error = %e, "sending an account email failed");
             }
@@ -298,7 +330,7 @@ impl AccountService {
     pub async fn request_password_reset(&self, email: &str) -> Result<(), Error> {
         let email = EmailAddress::parse(email)?;
         let this = self.clone();
-        tokio::spawn(async move {
+        self.in_background(async move {
             if let Err(e) = this.send_reset_link(&email).await {
                 tracing::warn!(error = %e, "a password-reset request failed");
             }
