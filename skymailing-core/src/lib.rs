@@ -54,7 +54,7 @@
 
 #![warn(missing_docs)]
 
-pub mod domain;
+mod domain;
 pub mod engine;
 mod error;
 pub mod links;
@@ -66,7 +66,28 @@ pub mod service;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-pub use domain::*;
+pub use domain::{
+    BlogPost, Client, ClientDraft, ClientId, Delivery, DeliveryId, DeliveryState, DisabledBy,
+    DisplayName, EmailAddress, FailureCount, Language, ListQuery, Mailing, MailingDraft, MailingId,
+    MailingStatus, Message, MessageDraft, MessageId, PLACEHOLDERS, Page, Password, Periodicity,
+    PostDraft, PostId, ReportLine, Role, Run, RunActivity, RunId, RunReport, RunTotals, TimeZone,
+    User, UserId, UserState,
+};
+
+// Inside the crate every domain name resolves at `crate::`, as before.
+#[allow(unused_imports)]
+use domain::*;
+
+/// What only adapters need — the types of the store ports' contracts and the
+/// message rendering the engine uses — kept out of the crate root so that an
+/// application sees only what it uses.
+pub mod adapter {
+    pub use crate::domain::{
+        ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, NewUser, Recipient,
+        RenderedMessage, RunContent, TemplateContext, Templates, TokenPurpose, UnsubscribeLink,
+        bounded_text, redact_addresses, single_line,
+    };
+}
 pub use error::{Error, Reason, StoreConflict, StoreError};
 pub use service::{Config, SkyMailing, SkyMailingBuilder};
 

@@ -6,6 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use common::*;
+use skymailing_core::adapter::*;
 use skymailing_core::engine::{EngineConfig, EngineHealth};
 use skymailing_core::ports::{Clock, DeliveryQueue, MailingStore, RunFilter, RunStore};
 use skymailing_core::testkit::Scripted;

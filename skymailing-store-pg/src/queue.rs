@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skymailing_core::adapter::*;
 use skymailing_core::ports::{DeliveryQueue, DueMailing, RunPlan, StoreResult};
 use skymailing_core::*;
 use skymailing_store_sql::OutcomeRow;

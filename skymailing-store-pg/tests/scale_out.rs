@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use skymailing_core::adapter::*;
 use skymailing_core::engine::{Engine, EngineConfig, Wakeup};
 use skymailing_core::ports::*;
 use skymailing_core::testkit::{ManualClock, RecordingMailer};

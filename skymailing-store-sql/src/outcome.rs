@@ -1,7 +1,7 @@
 //! A delivery's result as the columns it writes.
 
 use chrono::{DateTime, Utc};
-use skymailing_core::DeliveryOutcome;
+use skymailing_core::adapter::DeliveryOutcome;
 
 /// The columns a delivery result sets: its state, the reply kept (`None`
 /// keeps the last one), when it is next due (`None` keeps it), how much to

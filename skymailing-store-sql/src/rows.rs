@@ -9,6 +9,7 @@
 //! that is not one the store wrote is an error, never a guess.
 
 use chrono::{DateTime, Utc};
+use skymailing_core::adapter::ClaimedDelivery;
 use skymailing_core::ports::DueMailing;
 use skymailing_core::*;
 use sqlx::types::Json;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skymailing_core::adapter::*;
 use skymailing_core::ports::{SessionStore, StoreResult, UserStore};
 use skymailing_core::*;
 

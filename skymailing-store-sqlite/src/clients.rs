@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use skymailing_core::adapter::*;
 use skymailing_core::ports::{ClientStore, StoreResult};
 use skymailing_core::*;
 use skymailing_store_sql::client_columns;

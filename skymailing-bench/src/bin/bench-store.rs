@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use skymailing_core::adapter::*;
 use skymailing_core::ports::{NewRun, RunPlan, Store};
 use skymailing_core::*;
 use skymailing_store_pg::PgStore;
