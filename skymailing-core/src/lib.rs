@@ -87,6 +87,26 @@ pub mod adapter {
         RenderedMessage, RunContent, TemplateContext, Templates, TokenPurpose, UnsubscribeLink,
         bounded_text, redact_addresses, single_line,
     };
+
+    /// Values read back from a store, which validated them on the way in:
+    /// built without validating again. For a store's rows only — never for
+    /// input (use `EmailAddress::parse` and the like).
+    pub mod stored {
+        use crate::{DisplayName, EmailAddress, Language};
+
+        /// An address as stored.
+        pub fn email(s: impl Into<String>) -> EmailAddress {
+            EmailAddress::from_trusted(s)
+        }
+        /// A display name as stored.
+        pub fn display_name(s: impl Into<String>) -> DisplayName {
+            DisplayName::from_trusted(s)
+        }
+        /// A language as stored.
+        pub fn language(s: impl Into<String>) -> Language {
+            Language::from_trusted(s)
+        }
+    }
 }
 pub use error::{Error, Reason, StoreConflict, StoreError};
 pub use service::{Config, SkyMailing, SkyMailingBuilder};

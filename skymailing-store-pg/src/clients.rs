@@ -269,7 +269,7 @@ async fn link(
     .map_err(db_err)?;
     Ok(row.map(|(owner, email, at)| UnsubscribeLink {
         owner: UserId(owner),
-        email: EmailAddress::from_trusted(email),
+        email: skymailing_core::adapter::stored::email(email),
         unsubscribed_at: at,
     }))
 }

@@ -37,12 +37,12 @@ impl<T: Into<DateTime<Utc>>> From<UserRow<T>> for User {
     fn from(r: UserRow<T>) -> Self {
         User {
             id: UserId(r.id),
-            email: EmailAddress::from_trusted(r.email),
-            name: DisplayName::from_trusted(r.name),
+            email: skymailing_core::adapter::stored::email(r.email),
+            name: skymailing_core::adapter::stored::display_name(r.name),
             time_zone: r.time_zone.0,
             role: r.role.0,
             state: r.state.0,
-            language: r.language.map(Language::from_trusted),
+            language: r.language.map(skymailing_core::adapter::stored::language),
             created_at: r.created_at.into(),
         }
     }
@@ -76,7 +76,7 @@ impl<T: Into<DateTime<Utc>>> From<ClientRow<T>> for Client {
         Client {
             id: ClientId(r.id),
             owner: UserId(r.owner_id),
-            email: EmailAddress::from_trusted(r.email),
+            email: skymailing_core::adapter::stored::email(r.email),
             full_name: r.full_name,
             comment: r.comment,
             unsubscribed_at: r.unsubscribed_at.map(Into::into),
@@ -194,7 +194,7 @@ impl ClaimRow {
         ClaimedDelivery {
             id: DeliveryId(self.id),
             run_id: RunId(self.run_id),
-            email: EmailAddress::from_trusted(self.email),
+            email: skymailing_core::adapter::stored::email(self.email),
             name: self.name,
             unsubscribe_token: self.unsubscribe_token,
             attempt: self.attempts.0,
@@ -284,7 +284,7 @@ impl<T: Into<DateTime<Utc>>> From<DeliveryRow<T>> for Delivery {
             id: DeliveryId(r.id),
             run_id: RunId(r.run_id),
             client_id: r.client_id.map(ClientId),
-            email: EmailAddress::from_trusted(r.email),
+            email: skymailing_core::adapter::stored::email(r.email),
             name: r.name,
             state: r.state.0,
             attempts: r.attempts.0,

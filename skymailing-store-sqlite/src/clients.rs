@@ -275,7 +275,7 @@ async fn link(
     row.map(|(owner, email, at)| {
         Ok(UnsubscribeLink {
             owner: UserId(owner),
-            email: EmailAddress::from_trusted(email),
+            email: skymailing_core::adapter::stored::email(email),
             unsubscribed_at: at
                 .map(skymailing_store_sql::codec::micros)
                 .transpose()

@@ -95,7 +95,7 @@ impl EmailAddress {
     }
 
     /// Wraps an address that was validated before (read back from a store).
-    pub fn from_trusted(s: impl Into<String>) -> Self {
+    pub(crate) fn from_trusted(s: impl Into<String>) -> Self {
         EmailAddress(s.into())
     }
 }
@@ -187,7 +187,7 @@ impl DisplayName {
         &self.0
     }
     /// Wraps a name that was validated before.
-    pub fn from_trusted(s: impl Into<String>) -> Self {
+    pub(crate) fn from_trusted(s: impl Into<String>) -> Self {
         DisplayName(s.into())
     }
 }
@@ -272,7 +272,7 @@ impl Language {
         &self.0
     }
     /// Wraps a code that was validated before.
-    pub fn from_trusted(s: impl Into<String>) -> Self {
+    pub(crate) fn from_trusted(s: impl Into<String>) -> Self {
         Language(s.into())
     }
 }
