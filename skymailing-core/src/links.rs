@@ -18,7 +18,9 @@ use crate::{Error, Reason};
 /// your own; the default is [`BaseUrlLinks`].
 pub trait Links: Send + Sync + std::fmt::Debug {
     /// The one-click unsubscribe link of a recipient (`GET` shows a page that
-    /// asks; `POST` unsubscribes, as mail clients do for RFC 8058).
+    /// asks; `POST` unsubscribes, as mail clients do for RFC 8058). A plain
+    /// path ending in the token, no query: the undo form is this link plus
+    /// `/undo`.
     fn unsubscribe(&self, token: &str) -> String;
     /// The link that verifies a new account's email address.
     fn verify(&self, token: &str) -> String;

@@ -342,3 +342,23 @@ async fn a_second_run_while_running_returns_at_once() {
     stop.send(()).unwrap();
     tokio::time::timeout(WAIT, first).await.unwrap().unwrap();
 }
+
+/// Spawning an engine twice does not make the second supervisor restart a
+/// run that can never start: it stops, and the first goes on.
+#[tokio::test]
+async fn a_second_spawn_stops_instead_of_restarting_forever() {
+    let w = world_at("2026-05-01T12:00:00Z");
+    let first = w.engine.clone().spawn();
+    assert!(w.clock.wait_for_sleeps(1, WAIT).await, "the first runs");
+    let second = w.engine.clone().spawn();
+    let stopped = async {
+        while second.health().await != skymailing_core::engine::EngineHealth::Stopped {
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, stopped)
+        .await
+        .expect("the second supervisor stops");
+    assert!(first.health().await.is_running());
+    first.shutdown().await;
+}

@@ -60,11 +60,14 @@ pub fn routes(service: Service) -> impl Endpoint {
         .data(service)
 }
 
-/// The routes a recipient's mail links to, for an application that serves
-/// its own pages and mounts these beside them (see `docs/embedding.md`):
+/// The routes mail links to, for an application that serves its own pages
+/// and mounts these beside them (see `docs/embedding.md`):
 /// `/unsubscribe/:token` (`GET` asks, `POST` unsubscribes — the mail client's
-/// RFC 8058 one-click button too) and `/unsubscribe/:token/undo`. They need
-/// no session and no CSRF token (see [`web::unsubscribe`]). The paths match
+/// RFC 8058 one-click button too), `/unsubscribe/:token/undo`, and
+/// `/verify?token=…` (`GET` asks, `POST` activates a self-registered
+/// account). They need no session and no CSRF token (a forged request would
+/// have to know the token). Password-reset links go to the reference pages
+/// (`routes`) or the application's own (`AccountService::complete_password_reset`). The paths match
 /// [`skymailing_core::links::BaseUrlLinks`]; an application with other paths
 /// nests these where its [`Links`](skymailing_core::links::Links) point.
 ///
@@ -79,6 +82,13 @@ pub fn public_routes(service: Service) -> impl Endpoint {
     let net = service.net.clone();
     Route::new()
         .nest("/unsubscribe", unsubscribe_routes())
+        .at(
+            "/verify",
+            poem::get(web::verify_link::ask)
+                .post(web::verify_link::confirm)
+                .with(poem::middleware::CookieJarManager::new())
+                .around(web::security_headers),
+        )
         .around(move |ep, req| net::guard(ep, req, net.clone()))
         .data(service)
 }

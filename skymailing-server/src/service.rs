@@ -234,7 +234,8 @@ impl Service {
         outbox: Option<Arc<Outbox>>,
         settings: Settings,
     ) -> Service {
-        let links_host = app.links().host().to_ascii_lowercase();
+        // The host the links point at (as `Host` names it, brackets and all).
+        let links_host = crate::net::url_host(&app.links().unsubscribe("x")).to_ascii_lowercase();
         Service {
             app,
             mailer,

@@ -20,8 +20,9 @@ impl std::fmt::Display for DbError {
 }
 
 impl std::error::Error for DbError {
+    // The driver's message is this error's message; its cause is the cause.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        self.0.source()
     }
 }
 

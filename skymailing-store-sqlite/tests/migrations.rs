@@ -214,7 +214,9 @@ async fn rebuilding_users_keeps_them_and_what_refers_to_them() {
     sqlx::raw_sql(
         "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at, language) \
            VALUES ('ann@example.com', 'Ann', 'Europe/Berlin', 'manager', 'active', '$argon2id$x', 5, 'ru'), \
-                  ('bob@example.com', 'Bob', 'UTC', 'user', 'blocked', '$argon2id$y', 6, NULL); \
+                  ('bob@example.com', 'Bob', 'UTC', 'user', 'blocked', '$argon2id$y', 6, NULL), \
+                  ('gone@example.com', 'Gone', 'UTC', 'user', 'active', '$argon2id$z', 7, NULL); \
+         DELETE FROM users WHERE id = 3; \
          INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at) \
            VALUES (2, 'c@example.org', 'C', '', 'tok', 7);",
     )
@@ -274,5 +276,5 @@ async fn rebuilding_users_keeps_them_and_what_refers_to_them() {
         .fetch_one(w)
         .await
         .unwrap();
-    assert_eq!(id, 3, "ids are not reused");
+    assert_eq!(id, 4, "ids are not reused, not even a deleted user's");
 }

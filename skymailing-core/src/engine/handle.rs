@@ -102,6 +102,14 @@ async fn supervise(
     let mut backoff = FIRST_BACKOFF;
     let mut restarts = 0u64;
     loop {
+        if engine.is_running() {
+            // Misuse: this engine runs already (another spawn, or its own
+            // `run`); a second run would return at once, again and again.
+            tracing::error!(
+                "this engine is already running (a second spawn or run); the supervisor stops"
+            );
+            break;
+        }
         set(EngineHealth::Running);
         let started = Instant::now();
         let (e, mut rx) = (engine.clone(), stop.clone());

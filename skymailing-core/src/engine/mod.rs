@@ -286,6 +286,11 @@ impl Engine {
         &self.config
     }
 
+    /// Whether a [`Engine::run`] is under way (one at a time).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
     /// Whether the engine was told to stop: it claims nothing more, and its
     /// sends in flight are finishing.
     pub fn is_stopping(&self) -> bool {
@@ -754,7 +759,10 @@ impl Engine {
                 Ok(applied) => {
                     self.writes_ok
                         .send_if_modified(|ok| !std::mem::replace(ok, true));
-                    record_outcomes(results);
+                    // What the store took: a stale claim's result is not an
+                    // attempt of ours any more.
+                    let taken: HashSet<DeliveryId> = applied.iter().map(|a| a.0).collect();
+                    record_outcomes(results.iter().filter(|r| taken.contains(&r.id)));
                     self.events.recorded(runs, results, &applied);
                     self.progressed();
                     return;
@@ -1168,7 +1176,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 /// Counts delivery attempts by outcome through the `metrics` facade; an
 /// application that installs a recorder (the server's Prometheus endpoint)
 /// sees them, others pay nothing.
-fn record_outcomes(results: &[DeliveryResult]) {
+fn record_outcomes<'a>(results: impl Iterator<Item = &'a DeliveryResult>) {
     let (mut sent, mut failed, mut retry, mut released, mut deferred) = (0u64, 0, 0, 0, 0);
     for r in results {
         match r.outcome {

@@ -109,11 +109,12 @@ impl AccountService {
         });
     }
 
-    /// Resolves once every account email asked for so far — with the work
-    /// before it (a reset's lookup and link) — was handed to the mailer, sent
-    /// or failed. Account mail goes out after the answer (its timing must not
-    /// tell whether an account exists); tests and tools await it here instead
-    /// of guessing.
+    /// Resolves once no account mail is in flight: every email asked for —
+    /// with the work before it (a reset's lookup and link) — was handed to
+    /// the mailer, sent or failed. Account mail goes out after the answer
+    /// (its timing must not tell whether an account exists); tests and tools
+    /// await it here instead of guessing. (Mail asked for while it waits is
+    /// waited for too: on a busy service it may wait long.)
     pub async fn wait_for_mail(&self) {
         let mut rx = self.background.subscribe();
         // The sender lives as long as `self`.
@@ -445,7 +446,9 @@ impl AccountService {
             .ok_or(Error::Unauthenticated)
     }
 
-    /// Changes the signed-in user's password; their other sessions end.
+    /// Changes the signed-in user's password; their other sessions end. An
+    /// account without a password has no current one to give
+    /// (`WrongCurrentPassword`): it sets a first one through a reset link.
     #[tracing::instrument(name = "accounts.change_password", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn change_password(
         &self,

@@ -26,6 +26,9 @@ impl BlogService {
     }
 
     /// Whether `actor` may write the blog (its editor pages ask first): admins.
+    ///
+    /// A hint for showing a form or a button, decided on the actor as given
+    /// (no store read); the use case itself checks the account as it is now.
     pub fn can_write(&self, actor: Actor) -> Result<(), Error> {
         authorize(actor, Action::WriteBlog, Target::None).map(drop)
     }

@@ -42,6 +42,9 @@ impl ClientService {
 
     /// Whether `actor` may add clients (the new-client form asks before
     /// showing itself): `Forbidden` for managers, who keep none.
+    ///
+    /// A hint for showing a form or a button, decided on the actor as given
+    /// (no store read); the use case itself checks the account as it is now.
     pub fn can_create(&self, actor: Actor) -> Result<(), Error> {
         authorize(actor, Action::ManageClients, Target::None).map(drop)
     }

@@ -81,6 +81,9 @@ impl MailingService {
 
     /// Whether `actor` may create mailings (the new-mailing form asks before
     /// showing itself): `Forbidden` for managers, who keep none.
+    ///
+    /// A hint for showing a form or a button, decided on the actor as given
+    /// (no store read); the use case itself checks the account as it is now.
     pub fn can_create(&self, actor: Actor) -> Result<(), Error> {
         authorize(actor, Action::ManageMailings, Target::None).map(drop)
     }
@@ -88,6 +91,9 @@ impl MailingService {
     /// Whether `actor` may switch this mailing on or off now (the mailing's
     /// page shows the button only then): the owner and staff, except that a
     /// mailing a manager disabled comes back only by staff's hand.
+    ///
+    /// A hint for showing a form or a button, decided on the actor as given
+    /// (no store read); the use case itself checks the account as it is now.
     pub fn can_toggle(&self, actor: Actor, mailing: &Mailing) -> bool {
         if mailing.enabled {
             crate::policy::decide(actor, Action::ToggleMailing, Target::OwnedBy(mailing.owner))

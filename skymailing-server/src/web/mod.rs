@@ -19,7 +19,7 @@ use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 
 use crate::Service;
 pub use i18n::Lang;
-pub(crate) use pages::unsubscribe;
+pub(crate) use pages::{unsubscribe, verify_link};
 pub use view::{Chrome, Viewer};
 
 /// Every page route, wrapped in the session, CSRF and header layers.

@@ -609,7 +609,7 @@ async fn the_public_routes_work_where_an_application_mounts_them() {
     let link = app.links().unsubscribe(&ann.unsubscribe_token);
     let path = link.strip_prefix("http://localhost").unwrap().to_owned();
     assert!(path.starts_with("/mail/unsubscribe/"), "{path}");
-    let service = skymailing_server::Service::from_app(app.clone(), mailer, None, settings);
+    let service = skymailing_server::Service::from_app(app.clone(), mailer.clone(), None, settings);
     let shop = poem::Route::new()
         .at("/", poem::endpoint::make_sync(|_| "the shop"))
         .nest("/mail", skymailing_server::public_routes(service));
@@ -656,4 +656,43 @@ async fn the_public_routes_work_where_an_application_mounts_them() {
             .unsubscribed_at
             .is_none()
     );
+
+    // A self-registered account's verification link, at the same mount point.
+    app.accounts
+        .register("new@example.com", "a long password", "New", None)
+        .await
+        .unwrap();
+    app.accounts.wait_for_mail().await;
+    let mail = mailer
+        .sent_to("new@example.com")
+        .pop()
+        .expect("a verification mail");
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://localhost/mail/verify?token="))
+        .unwrap_or_else(|| panic!("no verification link in {}", mail.text))
+        .to_owned();
+    let path = link.strip_prefix("http://localhost").unwrap().to_owned();
+    let page = client.get(&path).header("host", "localhost").send().await;
+    page.assert_status_is_ok();
+    let html = page.0.into_body().into_string().await.unwrap();
+    assert!(html.contains(&format!("action=\"{path}\"")), "{html}");
+    assert!(
+        matches!(
+            app.accounts
+                .login("new@example.com", "a long password")
+                .await,
+            Err(skymailing_core::Error::NotVerified)
+        ),
+        "opening the link does not verify"
+    );
+    let done = client.post(&path).header("host", "localhost").send().await;
+    done.assert_status_is_ok();
+    app.accounts
+        .login("new@example.com", "a long password")
+        .await
+        .expect("verified");
+    let again = client.post(&path).header("host", "localhost").send().await;
+    again.assert_status(poem::http::StatusCode::NOT_FOUND);
 }

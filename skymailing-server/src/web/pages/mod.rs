@@ -13,6 +13,7 @@ mod messages;
 mod outbox;
 mod stats;
 pub(crate) mod unsubscribe;
+pub(crate) mod verify_link;
 
 pub(crate) use blog::MAX_IMAGE;
 

@@ -22,14 +22,16 @@ use crate::Service;
 use crate::web::i18n::Lang;
 use crate::web::view::render;
 
+/// A page of a link in mail, outside the session: a title, a text, an
+/// address, and at most one button (a form posting to `button.0`).
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]
-struct Page {
-    lang: Lang,
-    title: String,
-    text: String,
-    email: Option<String>,
-    button: Option<(String, String)>,
+pub(crate) struct Page {
+    pub lang: Lang,
+    pub title: String,
+    pub text: String,
+    pub email: Option<String>,
+    pub button: Option<(String, String)>,
 }
 
 #[handler]
@@ -57,12 +59,16 @@ pub(crate) async fn confirm_page(
 /// The path of this recipient's link, as the application's links build it
 /// (so the forms follow wherever the application mounted these routes).
 fn link_of(service: &Service, token: &str) -> String {
-    let url = service.app.links().unsubscribe(token);
+    path_of(&service.app.links().unsubscribe(token))
+}
+
+/// The path (and query) of one of the links' URLs, for a form on this host.
+pub(crate) fn path_of(url: &str) -> String {
     match url.split_once("://") {
         Some((_, rest)) => rest
             .find('/')
             .map_or("/".to_owned(), |i| rest[i..].to_owned()),
-        None => url,
+        None => url.to_owned(),
     }
 }
 
@@ -184,6 +190,6 @@ fn failure(lang: Lang, e: Error) -> Response {
     .into_response()
 }
 
-fn page(p: Page) -> Response {
+pub(crate) fn page(p: Page) -> Response {
     render(&p)
 }
