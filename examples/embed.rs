@@ -14,9 +14,7 @@ use poem::{Route, Server};
 use skymailing_core::chrono::{self, Utc};
 use skymailing_core::engine::{EngineConfig, EngineEvent};
 use skymailing_core::service::NewAccount;
-use skymailing_core::{
-    ClientDraft, Error, MailingDraft, MessageDraft, Periodicity, Role, SkyMailing,
-};
+use skymailing_core::{ClientDraft, MailingDraft, MessageDraft, Periodicity, Role, SkyMailing};
 use skymailing_server::{Service, Settings, public_routes};
 use skymailing_smtp::Outbox;
 use skymailing_store_sqlite::SqliteStore;
@@ -27,7 +25,7 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 #[cfg_attr(test, allow(dead_code))]
 #[tokio::main]
 async fn main() -> Result<(), AnyError> {
-    let dir = tempfile::tempdir()?; // a real program keeps a fixed path
+    let dir = tempfile::tempdir()?; // each run starts afresh (a shop keeps a fixed path)
     run(dir.path()).await
 }
 
@@ -76,11 +74,7 @@ async fn run(dir: &std::path::Path) -> Result<(), AnyError> {
         role: Role::User,
         time_zone: "Europe/Berlin",
     };
-    match app.accounts.create_user(admin, &account).await {
-        // Created now, or by an earlier start on the same database.
-        Ok(_) | Err(Error::Invalid { field: "email", .. }) => {}
-        Err(e) => return Err(e.into()),
-    }
+    app.accounts.create_user(admin, &account).await?;
     let me = app
         .accounts
         .login(account.email, "another long password")

@@ -198,7 +198,7 @@ impl std::fmt::Display for RunReport {
 /// name the recipient ("550 5.1.1 <bob@example.com>: user unknown").
 ///
 /// ```
-/// use skymailing_core::redact_addresses;
+/// use skymailing_core::adapter::redact_addresses;
 /// assert_eq!(redact_addresses("550 <bob@example.com>: no such user"), "550 <address>: no such user");
 /// ```
 pub fn redact_addresses(text: &str) -> String {
