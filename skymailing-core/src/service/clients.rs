@@ -64,6 +64,11 @@ impl ClientService {
     #[tracing::instrument(name = "clients.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
         let actor = self.gate.admit(actor).await?;
+        self.owned(actor, id).await
+    }
+
+    /// [`ClientService::get`] for an actor already admitted.
+    async fn owned(&self, actor: Actor, id: ClientId) -> Result<Client, Error> {
         let p = actor.principal()?;
         let c = self
             .clients
@@ -97,7 +102,7 @@ impl ClientService {
     ) -> Result<Client, Error> {
         let actor = self.gate.admit(actor).await?;
         let draft = &draft.revalidated()?;
-        let c = self.get(actor, id).await?;
+        let c = self.owned(actor, id).await?;
         // A new address gets a link of its own; links already sent keep theirs.
         let token = security::new_token();
         self.clients
@@ -110,7 +115,7 @@ impl ClientService {
     #[tracing::instrument(name = "clients.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: ClientId) -> Result<(), Error> {
         let actor = self.gate.admit(actor).await?;
-        let c = self.get(actor, id).await?;
+        let c = self.owned(actor, id).await?;
         if self.clients.delete_client(c.owner, id).await? {
             Ok(())
         } else {

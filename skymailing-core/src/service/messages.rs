@@ -38,6 +38,11 @@ impl MessageService {
     #[tracing::instrument(name = "messages.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: MessageId) -> Result<Message, Error> {
         let actor = self.gate.admit(actor).await?;
+        self.found(actor, id).await
+    }
+
+    /// [`MessageService::get`] for an actor already admitted.
+    async fn found(&self, actor: Actor, id: MessageId) -> Result<Message, Error> {
         authorize(actor, Action::UseMessages, Target::None)?;
         self.messages.message(id).await?.ok_or(Error::NotFound)
     }
@@ -66,7 +71,7 @@ impl MessageService {
     ) -> Result<Message, Error> {
         let actor = self.gate.admit(actor).await?;
         let draft = &draft.revalidated()?;
-        let m = self.get(actor, id).await?;
+        let m = self.found(actor, id).await?;
         let p = authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
         let users = self.messages.message_users(id).await?;
         if users.iter().any(|u| *u != m.owner && *u != p.id) {
@@ -82,7 +87,7 @@ impl MessageService {
     #[tracing::instrument(name = "messages.delete", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn delete(&self, actor: Actor, id: MessageId) -> Result<(), Error> {
         let actor = self.gate.admit(actor).await?;
-        let m = self.get(actor, id).await?;
+        let m = self.found(actor, id).await?;
         authorize(actor, Action::EditMessage, Target::OwnedBy(m.owner))?;
         if self.messages.delete_message(id).await? {
             Ok(())

@@ -125,26 +125,19 @@ impl State {
         let mut failures: HashMap<String, u64> = HashMap::new();
         let mut waiting: HashMap<String, u64> = HashMap::new();
         for row in self.deliveries.values().filter(|r| r.d.run_id == run) {
-            t.total += 1;
+            t.add(row.d.state, 1);
             match row.d.state {
                 DeliveryState::Pending => {
-                    t.pending += 1;
                     if let Some(domain) = &row.waiting_for {
                         *waiting.entry(domain.clone()).or_default() += 1;
                     }
                 }
-                DeliveryState::Sending => t.sending += 1,
-                DeliveryState::Sent => t.sent += 1,
                 DeliveryState::Failed => {
-                    t.failed += 1;
                     *failures
                         .entry(row.d.last_reply.clone().unwrap_or_default())
                         .or_default() += 1;
                 }
-                DeliveryState::Cancelled => t.cancelled += 1,
-                DeliveryState::Suppressed => t.suppressed += 1,
-                // Sent first: they count as sent until the bounce intake exists.
-                DeliveryState::Bounced | DeliveryState::Complained => t.sent += 1,
+                _ => {}
             }
         }
         t.failures = sort_failures(failures);
