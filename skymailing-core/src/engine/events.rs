@@ -193,12 +193,11 @@ impl Events {
         &self,
         runs: &[RunId],
         results: &[DeliveryResult],
-        applied: &[(DeliveryId, DeliveryState)],
+        applied: &HashMap<DeliveryId, DeliveryState>,
     ) {
         if !self.listened() {
             return;
         }
-        let applied: HashMap<DeliveryId, DeliveryState> = applied.iter().copied().collect();
         for (run, r) in runs.iter().zip(results) {
             let Some(state) = applied.get(&r.id) else {
                 continue;

@@ -759,10 +759,10 @@ impl Engine {
                 Ok(applied) => {
                     self.writes_ok
                         .send_if_modified(|ok| !std::mem::replace(ok, true));
-                    // What the store took: a stale claim's result is not an
-                    // attempt of ours any more.
-                    let taken: HashSet<DeliveryId> = applied.iter().map(|a| a.0).collect();
-                    record_outcomes(results.iter().filter(|r| taken.contains(&r.id)));
+                    // What the store took (a stale claim's result is not an
+                    // attempt of ours any more), for the metrics and events.
+                    let applied: HashMap<_, _> = applied.into_iter().collect();
+                    record_outcomes(results.iter().filter(|r| applied.contains_key(&r.id)));
                     self.events.recorded(runs, results, &applied);
                     self.progressed();
                     return;

@@ -407,9 +407,8 @@ impl AccountService {
     /// The signed-in user.
     #[tracing::instrument(name = "accounts.me", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn me(&self, actor: Actor) -> Result<User, Error> {
-        let actor = self.gate.admit(actor).await?;
-        let p = actor.principal()?;
-        self.users.user(p.id).await?.ok_or(Error::Unauthenticated)
+        let (_, user) = self.gate.admit_user(actor).await?;
+        user.ok_or(Error::Unauthenticated)
     }
 
     /// Changes the signed-in user's name and time zone.
@@ -457,9 +456,8 @@ impl AccountService {
         new: &str,
         session_token: Option<&str>,
     ) -> Result<(), Error> {
-        let actor = self.gate.admit(actor).await?;
-        let p = actor.principal()?;
-        let user = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
+        let (_, user) = self.gate.admit_user(actor).await?;
+        let user = user.ok_or(Error::Unauthenticated)?;
         let password = Password::parse(new)?;
         let (_, hash) = self
             .users
@@ -473,9 +471,9 @@ impl AccountService {
             ));
         }
         let hash = security::hash_password(&password).await?;
-        self.users.set_password_hash(p.id, &hash).await?;
+        self.users.set_password_hash(user.id, &hash).await?;
         let keep = session_token.map(security::token_hash);
-        self.sessions.delete_user_sessions(p.id, keep).await?;
+        self.sessions.delete_user_sessions(user.id, keep).await?;
         Ok(())
     }
 

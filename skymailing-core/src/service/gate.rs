@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::policy::Actor;
 use crate::ports::UserStore;
-use crate::{Error, UserState};
+use crate::{Error, User, UserState};
 
 /// Admits an actor to a use case.
 #[derive(Clone)]
@@ -25,12 +25,18 @@ impl Gate {
     /// [`Error::NotVerified`], one that does not exist
     /// [`Error::Unauthenticated`].
     pub(crate) async fn admit(&self, actor: Actor) -> Result<Actor, Error> {
+        Ok(self.admit_user(actor).await?.0)
+    }
+
+    /// [`Gate::admit`], with the account it read (`None` for anonymous), for
+    /// the use cases that need it anyway.
+    pub(crate) async fn admit_user(&self, actor: Actor) -> Result<(Actor, Option<User>), Error> {
         let Actor::User(p) = actor else {
-            return Ok(actor);
+            return Ok((actor, None));
         };
         match self.users.user(p.id).await? {
             Some(u) => match u.state {
-                UserState::Active => Ok(Actor::user(u.id, u.role)),
+                UserState::Active => Ok((Actor::user(u.id, u.role), Some(u))),
                 UserState::Blocked => Err(Error::AccountBlocked),
                 UserState::PendingVerification => Err(Error::NotVerified),
             },
