@@ -176,6 +176,12 @@ pub enum Reason {
     ImageType,
     /// Not an `http://` or `https://` URL with a host.
     NotAUrl,
+    /// An unsubscribe or a complaint: the recipient's word, not lifted by the owner.
+    SuppressionNotLiftable,
+    /// The run is not paused.
+    RunNotPaused,
+    /// The run has finished already.
+    RunFinished,
 }
 
 impl Reason {
@@ -286,6 +292,11 @@ impl fmt::Display for Reason {
             ImageTooLarge { max_mb } => write!(f, "the image is larger than {max_mb} MB"),
             ImageType => f.write_str("choose a PNG, JPEG, GIF or WebP image"),
             NotAUrl => f.write_str("is not an http:// or https:// URL"),
+            SuppressionNotLiftable => {
+                f.write_str("the recipient unsubscribed or reported spam: only they can undo it")
+            }
+            RunNotPaused => f.write_str("this run is not paused"),
+            RunFinished => f.write_str("this run has finished already"),
         }
     }
 }

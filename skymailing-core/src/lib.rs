@@ -67,11 +67,12 @@ pub mod service;
 pub mod testkit;
 
 pub use domain::{
-    BlogPost, Client, ClientDraft, ClientId, Delivery, DeliveryId, DeliveryState, DisabledBy,
-    DisplayName, EmailAddress, FailureCount, Language, ListQuery, Mailing, MailingDraft, MailingId,
-    MailingStatus, Message, MessageDraft, MessageId, PLACEHOLDERS, Page, Password, Periodicity,
-    PostDraft, PostId, ReportLine, Role, Run, RunActivity, RunId, RunReport, RunTotals, TimeZone,
-    User, UserId, UserState,
+    BlogPost, Client, ClientDraft, ClientId, Delivery, DeliveryId, DeliveryRef, DeliveryState,
+    DisabledBy, DisplayName, EmailAddress, FailureCount, FeedbackKind, FeedbackReport,
+    FeedbackSource, Language, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Message,
+    MessageDraft, MessageId, PLACEHOLDERS, Page, Password, PausePolicy, PauseReason, Periodicity,
+    PostDraft, PostId, ReportLine, Role, Run, RunActivity, RunId, RunReport, RunStatus, RunTotals,
+    Suppression, SuppressionReason, TimeZone, User, UserId, UserState,
 };
 
 // Inside the crate every domain name resolves at `crate::`, as before.
@@ -86,6 +87,11 @@ pub mod adapter {
         ClaimedDelivery, CompiledMessage, DeliveryOutcome, DeliveryResult, NewUser, Recipient,
         RenderedMessage, RunContent, TemplateContext, Templates, TokenPurpose, UnsubscribeLink,
         bounded_text, redact_addresses, single_line,
+    };
+    /// Bounces, complaints and return paths, as stores and intakes handle them.
+    pub use crate::domain::{
+        FeedbackApplied, FeedbackTarget, NewFeedback, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW_DAYS,
+        parse_message_id, verp_address, verp_delivery, verp_matches, verp_token, verp_token_of,
     };
 
     /// Values read back from a store, which validated them on the way in:

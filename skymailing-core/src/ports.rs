@@ -344,6 +344,16 @@ pub trait DeliveryQueue: Send + Sync {
     /// or an expiring lease.
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
+    /// Pauses an unfinished, unpaused, uncancelled run with its reason: its
+    /// pending deliveries are held (not claimed, not due) until it is resumed
+    /// or cancelled, and its mailing's next slots wait. Returns whether it did.
+    async fn pause_run(
+        &self,
+        run: RunId,
+        reason: &PauseReason,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
     /// A run as it is now (finished or not), for awaiting one; `None` if
     /// there is no such run. (The same as [`RunStore::run`], on the port the
     /// engine holds.)
@@ -369,6 +379,13 @@ pub trait RunStore: Send + Sync {
     async fn run(&self, id: RunId) -> StoreResult<Option<Run>>;
     /// A run's deliveries by id.
     async fn run_deliveries(&self, run: RunId, query: &ListQuery) -> StoreResult<Page<Delivery>>;
+    /// Resumes a paused run: its held deliveries are due now. Returns whether
+    /// it was paused.
+    async fn resume_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Cancels an unfinished run (sending or paused): its pending deliveries
+    /// are cancelled, in one transaction, and it finishes as `cancelled` once
+    /// the sends in flight are answered. Returns whether it was unfinished.
+    async fn cancel_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Sent and failed deliveries per UTC day since `since`, oldest first.
     async fn daily_outcomes(
         &self,
@@ -386,6 +403,50 @@ pub struct DailyOutcome {
     pub sent: u64,
     /// Deliveries failed that day.
     pub failed: u64,
+}
+
+/// The per-owner suppression list, and the bounces and complaints that feed it.
+#[cfg_attr(any(test, feature = "mocks"), automock)]
+#[async_trait]
+pub trait SuppressionStore: Send + Sync {
+    /// One owner's suppressions (or, with `None`, everyone's), newest
+    /// first; `search` matches the address.
+    async fn list_suppressions(
+        &self,
+        owner: Option<UserId>,
+        query: &ListQuery,
+    ) -> StoreResult<Page<Suppression>>;
+    /// Suppresses an address for an owner, or strengthens its suppression
+    /// (see [`SuppressionReason::rank`]); in the same transaction the owner's
+    /// pending deliveries to it become `suppressed`. Returns the entry.
+    async fn suppress(
+        &self,
+        owner: UserId,
+        email: &EmailAddress,
+        reason: SuppressionReason,
+        detail: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Suppression>;
+    /// Lifts one of the owner's suppressions if its reason is one the owner
+    /// may lift (see [`SuppressionReason::owner_may_lift`]). `Ok(None)`: no
+    /// such entry; `Ok(Some(false))`: it may not be lifted.
+    async fn lift_suppression(&self, owner: UserId, id: i64) -> StoreResult<Option<bool>>;
+    /// The delivery a report may be about.
+    async fn feedback_target(&self, delivery: DeliveryId) -> StoreResult<Option<FeedbackTarget>>;
+    /// Records a report in one transaction: the report itself; for an
+    /// identified delivery that was sent, its new state (`bounced` for a hard
+    /// bounce, `complained` for a complaint) and, if its run finished, the
+    /// run's counts recomputed from its deliveries; and for an identified
+    /// owner the address's suppression (a hard bounce or complaint at once,
+    /// soft bounces when `soft_limit` of them fell within
+    /// [`SOFT_BOUNCE_WINDOW_DAYS`]), with the owner's pending deliveries to it.
+    async fn record_feedback(
+        &self,
+        feedback: &NewFeedback,
+        now: DateTime<Utc>,
+    ) -> StoreResult<FeedbackApplied>;
+    /// Bounces and complaints recorded, by kind, for the metrics.
+    async fn feedback_counts(&self) -> StoreResult<Vec<(FeedbackKind, u64)>>;
 }
 
 /// The blog.
@@ -450,6 +511,7 @@ pub trait Store:
     + MailingStore
     + DeliveryQueue
     + RunStore
+    + SuppressionStore
     + BlogStore
     + StatsStore
 {
@@ -463,6 +525,7 @@ impl<T> Store for T where
         + MailingStore
         + DeliveryQueue
         + RunStore
+        + SuppressionStore
         + BlogStore
         + StatsStore
 {
@@ -496,6 +559,12 @@ pub struct OutgoingEmail {
     pub message_id: String,
     /// The recipient's one-click unsubscribe URL (RFC 8058), for mailings.
     pub unsubscribe_url: Option<String>,
+    /// The envelope sender (`MAIL FROM`), where bounces go: a per-delivery
+    /// address (VERP) when a bounce domain is set; `None`: the From address.
+    pub return_path: Option<EmailAddress>,
+    /// The `Feedback-ID` header (mailing, owner, service) that mailbox
+    /// providers' feedback loops report complaints by, for mailings.
+    pub feedback_id: Option<String>,
 }
 
 /// Why a send failed, classified so the engine knows whether to retry.

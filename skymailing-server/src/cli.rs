@@ -40,6 +40,31 @@ pub enum Command {
         #[arg(long, env = "SKYMAILING_ADMIN_NAME", default_value = "Administrator")]
         name: String,
     },
+    /// Generate a DKIM key: writes the private key (PEM, mode 0600) and
+    /// prints the DNS record to publish.
+    DkimKeygen {
+        /// The signing domain (the From address's domain or a parent of it).
+        #[arg(long)]
+        domain: String,
+        /// The selector: the record is published at SELECTOR._domainkey.DOMAIN.
+        #[arg(long)]
+        selector: String,
+        /// `rsa` (2048 bits, understood everywhere) or `ed25519`.
+        #[arg(long, value_enum, default_value = "rsa")]
+        algorithm: KeyAlgorithm,
+        /// Where to write the private key (refused if it exists).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+/// A DKIM key algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithm {
+    /// RSA-2048.
+    Rsa,
+    /// Ed25519 (RFC 8463).
+    Ed25519,
 }
 
 /// How log lines are written.
@@ -207,6 +232,57 @@ pub struct Options {
         global = true
     )]
     pub uploads_dir: std::path::PathBuf,
+    /// DKIM private key (PEM: RSA PKCS#1 or PKCS#8, Ed25519 PKCS#8), as
+    /// `dkim-keygen` writes it; every mail is signed with it.
+    #[arg(long, env = "SKYMAILING_DKIM_KEY", global = true, requires_all = ["dkim_selector", "dkim_domain"])]
+    pub dkim_key: Option<std::path::PathBuf>,
+    /// DKIM selector (the record is at SELECTOR._domainkey.DOMAIN).
+    #[arg(
+        long,
+        env = "SKYMAILING_DKIM_SELECTOR",
+        global = true,
+        requires = "dkim_key"
+    )]
+    pub dkim_selector: Option<String>,
+    /// DKIM signing domain: the From address's domain or a parent of it.
+    #[arg(
+        long,
+        env = "SKYMAILING_DKIM_DOMAIN",
+        global = true,
+        requires = "dkim_key"
+    )]
+    pub dkim_domain: Option<String>,
+    /// Domain of the per-delivery return paths (`bounces+TOKEN@DOMAIN`):
+    /// bounces name the delivery they are about. Point its MX at the
+    /// bounce listener.
+    #[arg(long, env = "SKYMAILING_BOUNCE_DOMAIN", global = true)]
+    pub bounce_domain: Option<String>,
+    /// Address of the inbound SMTP listener for bounces and complaints
+    /// (needs --bounce-domain), e.g. 0.0.0.0:2525.
+    #[arg(long, env = "SKYMAILING_BOUNCE_LISTEN", global = true)]
+    pub bounce_listen: Option<SocketAddr>,
+    /// Shared secret of `POST /api/v1/webhooks/bounces` (HMAC-SHA256); the
+    /// webhook is off without it.
+    #[arg(
+        long,
+        env = "SKYMAILING_BOUNCE_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub bounce_webhook_secret: Option<String>,
+    /// A run whose failures and bounces pass this share of its attempts
+    /// pauses itself until its owner resumes or cancels it (0.1 = 10 %).
+    #[arg(long, env = "SKYMAILING_PAUSE_FAILURE_RATE", default_value_t = 0.1,
+          value_parser = parse_rate, global = true)]
+    pub pause_failure_rate: f64,
+    /// ...but not before this many attempts.
+    #[arg(
+        long,
+        env = "SKYMAILING_PAUSE_MIN_ATTEMPTS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub pause_min_attempts: u64,
     /// Log format; the levels come from RUST_LOG (default `info,sqlx=warn,poem=warn`).
     #[arg(
         long,
@@ -229,6 +305,13 @@ fn parse_proxies(list: &str) -> Result<Proxies, String> {
 /// A parsed `--domain-limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainLimits(pub Vec<DomainLimit>);
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err("a share between 0 and 1, such as 0.1 for 10 %".into()),
+    }
+}
 
 fn parse_domain_limits(list: &str) -> Result<DomainLimits, String> {
     DomainLimit::parse_list(list).map(DomainLimits)
@@ -274,6 +357,22 @@ impl Options {
                 header_timeout: std::time::Duration::from_secs(self.header_timeout_secs),
                 trusted_proxies: self.trusted_proxies.clone().map_or_else(Vec::new, |p| p.0),
                 ..crate::conn::ConnLimits::default()
+            },
+            dkim: self.dkim_key.clone().map(|key| crate::DkimSettings {
+                key,
+                selector: self.dkim_selector.clone().unwrap_or_default(),
+                domain: self.dkim_domain.clone().unwrap_or_default(),
+            }),
+            bounce_domain: self
+                .bounce_domain
+                .as_deref()
+                .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|d| !d.is_empty()),
+            bounce_listen: self.bounce_listen,
+            bounce_webhook_secret: self.bounce_webhook_secret.clone().filter(|s| !s.is_empty()),
+            pause: skymailing_core::PausePolicy {
+                limit_per_mille: (self.pause_failure_rate * 1000.0).round() as u32,
+                min_attempts: self.pause_min_attempts,
             },
         }
     }

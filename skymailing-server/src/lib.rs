@@ -24,10 +24,11 @@ mod ops;
 mod ratelimit;
 mod service;
 pub mod web;
+pub mod webhook;
 
 pub use error::{ApiError, ErrorBody};
 pub use ratelimit::{RateLimits, Rule};
-pub use service::{Service, Settings, StartError, StoreUrl};
+pub use service::{DkimSettings, Service, Settings, StartError, StoreUrl};
 
 use poem::{Endpoint, EndpointExt, Route};
 
@@ -48,6 +49,7 @@ pub fn routes(service: Service) -> impl Endpoint {
                 // Answers carry tokens and private data: no cache keeps them.
                 .with(poem::middleware::SetHeader::new().overriding("cache-control", "no-store")),
         )
+        .at("/api/v1/webhooks/bounces", poem::post(webhook::bounces))
         .at("/api/openapi.json", spec)
         .nest("/api/docs", docs.around(web::docs_headers))
         .nest("/unsubscribe", unsubscribe_routes())

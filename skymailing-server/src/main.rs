@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use skymailing_server::cli::{Cli, Command, LogFormat};
+use skymailing_server::cli::{Cli, Command, KeyAlgorithm, LogFormat};
 use skymailing_server::conn::GuardedAcceptor;
 use skymailing_server::{Service, Settings, StartError, StoreUrl, routes};
 use tokio::sync::watch;
@@ -59,6 +59,16 @@ fn init_logs(format: LogFormat) {
 async fn run(cli: Cli) -> Result<(), StartError> {
     let settings = cli.options.settings();
     let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::DkimKeygen {
+        domain,
+        selector,
+        algorithm,
+        out,
+    } = &command
+    {
+        // Needs no database: nothing is opened.
+        return dkim_keygen(domain, selector, *algorithm, out);
+    }
     let service = Service::open(settings.clone()).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -82,8 +92,12 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             Ok(())
         }
         Command::CreateAdmin { email, name } => create_admin(&service, &email, &name).await,
+        Command::DkimKeygen { .. } => unreachable!("handled before the service opens"),
         Command::Worker => {
             let engine = service.spawn_engine();
+            if let Some(addr) = service.start_bounce_listener()? {
+                eprintln!("skymailing worker: bounces taken at smtp://{addr}");
+            }
             // Health, readiness and metrics only when an address is given.
             let ops = match cli.options.bind {
                 Some(_) => {
@@ -114,6 +128,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             let acceptor = listen(&settings).await?;
             let local = local_addr(&acceptor);
             let engine = (!cli.options.no_worker).then(|| service.spawn_engine());
+            let bounces = service.start_bounce_listener()?;
             let url = match local {
                 Some(addr) if settings.base_url == format!("http://{}", settings.bind) => {
                     format!("http://{addr}")
@@ -130,6 +145,9 @@ async fn run(cli: Cli) -> Result<(), StartError> {
                     "off (--no-worker)"
                 },
             );
+            if let Some(addr) = bounces {
+                eprintln!("  bounces: taken at smtp://{addr}");
+            }
             let served = poem::Server::new_with_acceptor(acceptor)
                 .run_with_graceful_shutdown(routes(service.clone()), stopped(), Some(HTTP_GRACE))
                 .await;
@@ -201,6 +219,59 @@ async fn create_admin(service: &Service, email: &str, name: &str) -> Result<(), 
             reason: e.to_string(),
         })?;
     eprintln!("skymailing: {} is an admin (user {})", user.email, user.id);
+    Ok(())
+}
+
+fn dkim_keygen(
+    domain: &str,
+    selector: &str,
+    algorithm: KeyAlgorithm,
+    out: &std::path::Path,
+) -> Result<(), StartError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let algorithm = match algorithm {
+        KeyAlgorithm::Rsa => skymailing_smtp::DkimAlgorithm::Rsa,
+        KeyAlgorithm::Ed25519 => skymailing_smtp::DkimAlgorithm::Ed25519,
+    };
+    let key = skymailing_smtp::generate_key(algorithm).map_err(|reason| StartError::Option {
+        option: "--algorithm",
+        reason,
+    })?;
+    // The key must load as the server will load it (and the names be sane).
+    skymailing_smtp::DkimSigner::from_pem(&key.private_pem, selector, domain).map_err(|e| {
+        StartError::Option {
+            option: "--domain",
+            reason: e.to_string(),
+        }
+    })?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| StartError::Option {
+            option: "--out",
+            reason: format!("cannot create {}: {e}", out.display()),
+        })?;
+    file.write_all(key.private_pem.as_bytes())
+        .map_err(|e| StartError::Option {
+            option: "--out",
+            reason: format!("cannot write {}: {e}", out.display()),
+        })?;
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let selector = selector.trim().to_ascii_lowercase();
+    eprintln!(
+        "skymailing: private key written to {} (mode 0600)",
+        out.display()
+    );
+    println!("Publish this TXT record:");
+    println!("  name:  {selector}._domainkey.{domain}");
+    println!("  value: {}", key.dns_value);
+    println!(
+        "Then start with --dkim-key {} --dkim-selector {selector} --dkim-domain {domain}",
+        out.display()
+    );
     Ok(())
 }
 

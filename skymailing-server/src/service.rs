@@ -9,7 +9,7 @@ use std::time::Duration;
 use skymailing_core::SkyMailing;
 use skymailing_core::engine::{DomainLimit, Engine, EngineConfig, EngineHandle};
 use skymailing_core::ports::{Clock, Mailer, Store, SystemClock};
-use skymailing_smtp::{Outbox, TransportOptions, mailer_from_url, parse_from};
+use skymailing_smtp::{DkimSigner, Outbox, TransportOptions, mailer_from_url, parse_from};
 use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
 use tokio::task::JoinHandle;
@@ -96,6 +96,28 @@ pub struct Settings {
     pub conn_limits: crate::conn::ConnLimits,
     /// Where uploaded blog images are kept.
     pub uploads_dir: PathBuf,
+    /// DKIM: the private key file (PEM), its selector and signing domain;
+    /// all three or none.
+    pub dkim: Option<DkimSettings>,
+    /// The domain of the per-delivery return paths (`bounces+TOKEN@domain`).
+    pub bounce_domain: Option<String>,
+    /// Where the bounce listener takes mail (needs `bounce_domain`).
+    pub bounce_listen: Option<std::net::SocketAddr>,
+    /// The shared secret of the bounce webhook; the webhook is off without it.
+    pub bounce_webhook_secret: Option<String>,
+    /// When a run pauses itself for its failures and bounces.
+    pub pause: skymailing_core::PausePolicy,
+}
+
+/// Where the DKIM key is and what it signs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimSettings {
+    /// The private key file.
+    pub key: PathBuf,
+    /// The selector (`s=`).
+    pub selector: String,
+    /// The signing domain (`d=`).
+    pub domain: String,
 }
 
 impl Default for Settings {
@@ -119,6 +141,11 @@ impl Default for Settings {
             allowed_hosts: None,
             trusted_proxies: Vec::new(),
             conn_limits: crate::conn::ConnLimits::default(),
+            dkim: None,
+            bounce_domain: None,
+            bounce_listen: None,
+            bounce_webhook_secret: None,
+            pause: skymailing_core::PausePolicy::default(),
         }
     }
 }
@@ -216,10 +243,13 @@ impl Service {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Service {
+        let mut config = skymailing_core::Config::default();
+        config.pause = settings.pause;
         let app = SkyMailing::builder(store)
             .mailer(mailer.clone())
             .clock(clock)
             .base_url(&settings.base_url)
+            .config(config)
             .build()
             .expect("the settings' base URL was checked");
         Service::from_app(app, mailer, outbox, settings)
@@ -283,6 +313,8 @@ impl Service {
             lease: s.lease,
             send_timeout: s.send_timeout,
             message_id_domain: crate::net::url_host(&s.base_url),
+            bounce_domain: s.bounce_domain.clone(),
+            pause: s.pause,
             ..EngineConfig::default()
         };
         self.app.engine(self.mailer.clone(), config)
@@ -292,6 +324,39 @@ impl Service {
     /// return the same handle). `/readyz` then reports its health too.
     pub fn spawn_engine(&self) -> &EngineHandle {
         self.engine.get_or_init(|| Arc::new(self.engine()).spawn())
+    }
+
+    /// Starts the bounce listener on `--bounce-listen`, if it is set: mail
+    /// to `bounces+TOKEN@<bounce domain>` is read as bounce and complaint
+    /// reports and fed to the feedback use case. Returns the address it
+    /// listens on.
+    pub fn start_bounce_listener(&self) -> Result<Option<std::net::SocketAddr>, StartError> {
+        let Some(addr) = self.settings.bounce_listen else {
+            return Ok(None);
+        };
+        let Some(domain) = self.settings.bounce_domain.clone() else {
+            return Err(StartError::Option {
+                option: "--bounce-listen",
+                reason: "needs --bounce-domain (the domain of the return paths it takes mail for)"
+                    .into(),
+            });
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+        let local = skymailing_smtp::start_bounce_listener(addr, &domain, 16, tx).map_err(|e| {
+            StartError::Option {
+                option: "--bounce-listen",
+                reason: format!("cannot listen on {addr}: {e}"),
+            }
+        })?;
+        let feedback = self.app.feedback.clone();
+        tokio::spawn(async move {
+            while let Some(report) = rx.recv().await {
+                if let Err(e) = feedback.record(&report).await {
+                    tracing::warn!(error = %e, "a bounce report could not be recorded");
+                }
+            }
+        });
+        Ok(Some(local))
     }
 
     /// This process's engine, if it runs one.
@@ -331,6 +396,31 @@ async fn open_mailer(
         option: "--from",
         reason: e.to_string(),
     })?;
+    let dkim = match &settings.dkim {
+        Some(d) => {
+            let signer = DkimSigner::load(&d.key, &d.selector, &d.domain).map_err(|e| {
+                StartError::Option {
+                    option: match e {
+                        skymailing_smtp::DkimError::Alignment { .. }
+                        | skymailing_smtp::DkimError::Name { what: "domain", .. } => {
+                            "--dkim-domain"
+                        }
+                        skymailing_smtp::DkimError::Name { .. } => "--dkim-selector",
+                        _ => "--dkim-key",
+                    },
+                    reason: e.to_string(),
+                }
+            })?;
+            signer
+                .check_alignment(&from)
+                .map_err(|e| StartError::Option {
+                    option: "--dkim-domain",
+                    reason: e.to_string(),
+                })?;
+            Some(Arc::new(signer))
+        }
+        None => None,
+    };
     // Errors quote the URL: never with its password.
     let mail_err = |e: skymailing_smtp::ConfigError| StartError::Option {
         option: "--mail-url",
@@ -343,7 +433,8 @@ async fn open_mailer(
         let outbox = Arc::new(
             Outbox::open(dir, from)
                 .await
-                .map_err(|e| mail_err(e.into()))?,
+                .map_err(|e| mail_err(e.into()))?
+                .with_dkim(dkim),
         );
         // `--rate-limit` is the engine's, shared through the store by every
         // process (see `Service::engine`), not this process's alone.
@@ -357,6 +448,7 @@ async fn open_mailer(
         pool_size: in_flight,
         timeout: settings.send_timeout,
         rate_limit: None,
+        dkim,
     };
     let mailer = mailer_from_url(&settings.mail_url, &options)
         .await

@@ -9,10 +9,13 @@
 //! - [`Outbox`]: the development transport, which writes each message as an
 //!   `.eml` file into a folder and lists them back;
 //! - [`RateLimited`]: a global messages-per-second cap around any mailer;
-//! - [`build_message`]: the MIME message for an email, shared by both transports.
+//! - [`build_message`]: the MIME message for an email, shared by both transports;
+//! - [`DkimSigner`]: DKIM signatures (RSA or Ed25519) on everything either sends.
 //!
 //! [`mailer_from_url`] picks one from a URL (`outbox:DIR`, `smtp://`, `smtps://`).
 
+mod bounce;
+mod dkim;
 mod message;
 mod outbox;
 mod rate;
@@ -24,6 +27,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use bounce::{MAX_REPORT_BYTES, parse_report, start_bounce_listener};
+pub use dkim::{DkimAlgorithm, DkimError, DkimSigner, GeneratedKey, SIGNED_HEADERS, generate_key};
 pub use lettre::message::Mailbox;
 pub use message::build_message;
 pub use outbox::{Outbox, OutboxEntry};
@@ -65,6 +70,8 @@ pub struct TransportOptions {
     pub timeout: Duration,
     /// Optional global cap, messages per second.
     pub rate_limit: Option<NonZeroU32>,
+    /// Signs every message, when set.
+    pub dkim: Option<Arc<DkimSigner>>,
 }
 
 /// Builds the mailer a URL names: `outbox:DIR` (or `outbox:` for `./outbox`),
@@ -75,14 +82,21 @@ pub async fn mailer_from_url(
 ) -> Result<Arc<dyn Mailer>, ConfigError> {
     let mailer: Arc<dyn Mailer> = if let Some(dir) = url.strip_prefix("outbox:") {
         let dir = if dir.is_empty() { "outbox" } else { dir };
-        Arc::new(Outbox::open(dir, options.from.clone()).await?)
+        Arc::new(
+            Outbox::open(dir, options.from.clone())
+                .await?
+                .with_dkim(options.dkim.clone()),
+        )
     } else if url.starts_with("smtp://") || url.starts_with("smtps://") {
-        Arc::new(SmtpMailer::new(&SmtpConfig {
-            url: url.to_owned(),
-            from: options.from.clone(),
-            pool_size: options.pool_size,
-            timeout: options.timeout,
-        })?)
+        Arc::new(
+            SmtpMailer::new(&SmtpConfig {
+                url: url.to_owned(),
+                from: options.from.clone(),
+                pool_size: options.pool_size,
+                timeout: options.timeout,
+            })?
+            .with_dkim(options.dkim.clone()),
+        )
     } else {
         return Err(ConfigError::Scheme(url.to_owned()));
     };

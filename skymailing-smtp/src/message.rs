@@ -5,6 +5,8 @@
 //! - `Date`, the delivery's stable `Message-ID`, and for mailings
 //!   `List-Unsubscribe` with the recipient's link plus
 //!   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058);
+//! - `Feedback-ID` (mailing, owner, service) for mailings, for the mailbox
+//!   providers' complaint feedback loops;
 //! - CR, LF and other control characters in any header value are replaced with
 //!   spaces before they reach a header, so user data can never start a header.
 
@@ -15,6 +17,8 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use skymailing_core::ports::{OutgoingEmail, SendError};
+
+use crate::DkimSigner;
 
 /// One line: control characters (CR and LF above all) become spaces.
 fn one_line(s: &str) -> String {
@@ -57,6 +61,21 @@ impl Header for ListUnsubscribePost {
     }
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+#[derive(Clone)]
+struct FeedbackId(String);
+
+impl Header for FeedbackId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Feedback-ID")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(FeedbackId(s.trim().to_owned()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
     }
 }
 
@@ -110,6 +129,9 @@ pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, S
             .header(ListUnsubscribe(url))
             .header(ListUnsubscribePost);
     }
+    if let Some(id) = &email.feedback_id {
+        builder = builder.header(FeedbackId(one_line(id)));
+    }
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(body(&email.text));
@@ -126,6 +148,19 @@ pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, S
     built.map_err(|e| permanent("message", &e))
 }
 
+/// The message as it goes out: built, then DKIM-signed when a signer is set.
+pub(crate) fn compose(
+    email: &OutgoingEmail,
+    from: &Mailbox,
+    dkim: Option<&DkimSigner>,
+) -> Result<Message, SendError> {
+    let mut message = build_message(email, from)?;
+    if let Some(signer) = dkim {
+        signer.sign(&mut message);
+    }
+    Ok(message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +175,8 @@ mod tests {
             html: Some("<p>Текст</p>".into()),
             message_id: "<n.1.2@mail.example>".into(),
             unsubscribe_url: Some("https://mail.example/unsubscribe/abc".into()),
+            return_path: None,
+            feedback_id: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! new user can click their own verification link).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
@@ -10,13 +11,15 @@ use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use skymailing_core::ports::{Mailer, OutgoingEmail, SendError};
 
-use crate::build_message;
+use crate::DkimSigner;
+use crate::message::compose;
 
 /// A folder of `.eml` files.
 #[derive(Debug)]
 pub struct Outbox {
     dir: PathBuf,
     from: Mailbox,
+    dkim: Option<Arc<DkimSigner>>,
     seq: AtomicU64,
 }
 
@@ -45,8 +48,15 @@ impl Outbox {
         Ok(Outbox {
             dir,
             from,
+            dkim: None,
             seq: AtomicU64::new(0),
         })
+    }
+
+    /// Signs every message it writes with this DKIM signer.
+    pub fn with_dkim(mut self, dkim: Option<Arc<DkimSigner>>) -> Self {
+        self.dkim = dkim;
+        self
     }
 
     /// The folder.
@@ -114,7 +124,13 @@ impl Outbox {
 #[async_trait]
 impl Mailer for Outbox {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
-        let raw = build_message(email, &self.from)?.formatted();
+        let mut raw = compose(email, &self.from, self.dkim.as_deref())?.formatted();
+        // What the final MTA would add: the envelope sender, where bounces go.
+        if let Some(path) = &email.return_path {
+            let mut with = format!("Return-Path: <{path}>\r\n").into_bytes();
+            with.append(&mut raw);
+            raw = with;
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let name = format!(
             "{:013}-{:06}-{}.eml",
@@ -149,6 +165,8 @@ mod tests {
             html: None,
             message_id: "<1@x.example>".into(),
             unsubscribe_url: None,
+            return_path: None,
+            feedback_id: None,
         }
     }
 

@@ -51,6 +51,8 @@ mod tests {
             html: None,
             message_id: "<1@x>".into(),
             unsubscribe_url: None,
+            return_path: None,
+            feedback_id: None,
         };
         let started = std::time::Instant::now();
         for _ in 0..40 {

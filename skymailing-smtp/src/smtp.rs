@@ -9,10 +9,11 @@
 //! (`AsyncSmtpConnection::connect_with_transport`). Implicit TLS (`smtps://`)
 //! still uses lettre's own connect.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use lettre::address::Envelope;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
@@ -20,7 +21,8 @@ use lettre::transport::smtp::extension::ClientId;
 use skymailing_core::ports::{Mailer, OutgoingEmail, SendError};
 use tokio::sync::Semaphore;
 
-use crate::{ConfigError, build_message};
+use crate::message::compose;
+use crate::{ConfigError, DkimSigner};
 
 /// How to reach the relay.
 #[derive(Debug, Clone)]
@@ -116,6 +118,7 @@ pub struct SmtpMailer {
     hello: ClientId,
     idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     slots: Semaphore,
+    dkim: Option<Arc<DkimSigner>>,
 }
 
 impl std::fmt::Debug for SmtpMailer {
@@ -139,7 +142,14 @@ impl SmtpMailer {
             hello: ClientId::default(),
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(config.pool_size.max(1) as usize),
+            dkim: None,
         })
+    }
+
+    /// Signs every message it sends with this DKIM signer.
+    pub fn with_dkim(mut self, dkim: Option<Arc<DkimSigner>>) -> Self {
+        self.dkim = dkim;
+        self
     }
 
     /// Opens a connection: TCP, greeting, STARTTLS, AUTH — all within the timeout.
@@ -295,11 +305,25 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
-        let message = build_message(email, &self.from)?;
+        let message = compose(email, &self.from, self.dkim.as_deref())?;
         let raw = message.formatted();
+        // Bounces go to the delivery's own return path (VERP), when it has one.
+        let envelope = match &email.return_path {
+            Some(path) => {
+                let sender = path.as_str().parse().map_err(|e| SendError::Permanent {
+                    reply: format!("cannot use the return path {path}: {e}"),
+                })?;
+                Envelope::new(Some(sender), message.envelope().to().to_vec()).map_err(|e| {
+                    SendError::Permanent {
+                        reply: format!("cannot build the envelope: {e}"),
+                    }
+                })?
+            }
+            None => message.envelope().clone(),
+        };
         let _slot = self.slots.acquire().await.expect("semaphore open");
         let mut conn = self.checkout().await?;
-        let sent = tokio::time::timeout(self.timeout, conn.send(message.envelope(), &raw)).await;
+        let sent = tokio::time::timeout(self.timeout, conn.send(&envelope, &raw)).await;
         match sent {
             Ok(Ok(response)) => {
                 self.idle

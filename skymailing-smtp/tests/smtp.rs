@@ -33,6 +33,8 @@ fn email(to: &str) -> OutgoingEmail {
         html: Some("<p>HTML</p>".into()),
         message_id: "<nonce.1.2@mail.example>".into(),
         unsubscribe_url: Some("https://mail.example/unsubscribe/tok".into()),
+        return_path: None,
+        feedback_id: None,
     }
 }
 

@@ -24,6 +24,7 @@ mod messages;
 mod queue;
 mod rows;
 mod stats;
+mod suppressions;
 
 pub use skymailing_store_sql::DbError;
 use std::time::Duration;

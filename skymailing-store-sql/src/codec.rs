@@ -8,7 +8,10 @@
 //! themselves under the `postgres` and `sqlite` features.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use skymailing_core::{DeliveryState, DisabledBy, Periodicity, Role, TimeZone, UserState};
+use skymailing_core::{
+    DeliveryState, DisabledBy, FeedbackKind, Periodicity, Role, SuppressionReason, TimeZone,
+    UserState,
+};
 
 /// A stored value that does not decode: what it was and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,20 @@ impl Named for DisabledBy {
     const WHAT: &'static str = "disabled-by reason";
     fn from_name(s: &str) -> Option<Self> {
         DisabledBy::parse(s)
+    }
+}
+
+impl Named for SuppressionReason {
+    const WHAT: &'static str = "suppression reason";
+    fn from_name(s: &str) -> Option<Self> {
+        SuppressionReason::parse(s)
+    }
+}
+
+impl Named for FeedbackKind {
+    const WHAT: &'static str = "feedback kind";
+    fn from_name(s: &str) -> Option<Self> {
+        FeedbackKind::parse(s)
     }
 }
 

@@ -14,7 +14,8 @@ macro_rules! user_columns {
 macro_rules! run_columns {
     () => {
         "id, mailing_id, mailing_name, owner_id, slot_at, skipped_slots, \
-         started_at, finished_at, recipients, sent, failed, cancelled, report"
+         started_at, finished_at, recipients, sent, failed, cancelled, \
+         suppressed, bounced, complained, paused_at, pause_reason, cancelled_at, report"
     };
 }
 
@@ -39,5 +40,13 @@ macro_rules! message_columns {
 macro_rules! post_columns {
     () => {
         "id, title, body, image, published, views, published_at, created_at"
+    };
+}
+
+/// Columns of a suppression row.
+#[macro_export]
+macro_rules! suppression_columns {
+    () => {
+        "id, owner_id, email, reason, created_at, detail"
     };
 }

@@ -9,7 +9,7 @@
 //! that is not one the store wrote is an error, never a guess.
 
 use chrono::{DateTime, Utc};
-use skymailing_core::adapter::ClaimedDelivery;
+use skymailing_core::adapter::{ClaimedDelivery, FeedbackTarget};
 use skymailing_core::ports::DueMailing;
 use skymailing_core::*;
 use sqlx::types::Json;
@@ -238,12 +238,22 @@ pub struct RunRow<T> {
     pub failed: u64,
     #[sqlx(try_from = "i64")]
     pub cancelled: u64,
+    #[sqlx(try_from = "i64")]
+    pub suppressed: u64,
+    #[sqlx(try_from = "i64")]
+    pub bounced: u64,
+    #[sqlx(try_from = "i64")]
+    pub complained: u64,
+    pub paused_at: Option<T>,
+    pub pause_reason: Option<Json<PauseReason>>,
+    pub cancelled_at: Option<T>,
     pub report: Option<Json<RunReport>>,
 }
 
 impl<T: Into<DateTime<Utc>>> From<RunRow<T>> for Run {
     fn from(r: RunRow<T>) -> Self {
-        Run {
+        let finished = r.finished_at.is_some();
+        let mut run = Run {
             id: RunId(r.id),
             mailing_id: r.mailing_id.map(MailingId),
             mailing_name: r.mailing_name,
@@ -256,8 +266,16 @@ impl<T: Into<DateTime<Utc>>> From<RunRow<T>> for Run {
             sent: r.sent,
             failed: r.failed,
             cancelled: r.cancelled,
-            report: r.report.map(|j| j.0),
-        }
+            suppressed: r.suppressed,
+            bounced: r.bounced,
+            complained: r.complained,
+            report: None,
+            status: RunStatus::of(finished, r.paused_at.is_some(), r.cancelled_at.is_some()),
+            paused: r.pause_reason.map(|j| j.0),
+        };
+        // The report's counts are the run's as they are now (late bounces).
+        run.report = r.report.map(|j| j.0.with_counts(&run));
+        run
     }
 }
 
@@ -321,6 +339,60 @@ impl<T: Into<DateTime<Utc>>> From<PostRow<T>> for BlogPost {
             views: r.views,
             published_at: r.published_at.map(Into::into),
             created_at: r.created_at.into(),
+        }
+    }
+}
+
+/// A suppression.
+#[derive(sqlx::FromRow)]
+#[allow(missing_docs)]
+pub struct SuppressionRow<T> {
+    pub id: i64,
+    pub owner_id: i64,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub reason: Parsed<SuppressionReason>,
+    pub created_at: T,
+    pub detail: Option<String>,
+}
+
+impl<T: Into<DateTime<Utc>>> From<SuppressionRow<T>> for Suppression {
+    fn from(r: SuppressionRow<T>) -> Self {
+        Suppression {
+            id: r.id,
+            owner: UserId(r.owner_id),
+            email: skymailing_core::adapter::stored::email(r.email),
+            reason: r.reason.0,
+            created_at: r.created_at.into(),
+            detail: r.detail,
+        }
+    }
+}
+
+/// A delivery a report may be about.
+#[derive(sqlx::FromRow)]
+#[allow(missing_docs)]
+pub struct TargetRow {
+    pub id: i64,
+    pub run_id: i64,
+    pub owner_id: i64,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub state: Parsed<DeliveryState>,
+    pub unsubscribe_token: String,
+    pub nonce: String,
+}
+
+impl From<TargetRow> for FeedbackTarget {
+    fn from(r: TargetRow) -> Self {
+        FeedbackTarget {
+            delivery: DeliveryId(r.id),
+            run: RunId(r.run_id),
+            owner: UserId(r.owner_id),
+            email: skymailing_core::adapter::stored::email(r.email),
+            state: r.state.0,
+            unsubscribe_token: r.unsubscribe_token,
+            nonce: r.nonce,
         }
     }
 }

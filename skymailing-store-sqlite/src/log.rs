@@ -71,6 +71,71 @@ impl RunStore for SqliteStore {
     }
 
     #[tracing::instrument(
+        name = "store.resume_run",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn resume_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let resumed = sqlx::query(
+            "UPDATE runs SET paused_at = NULL, pause_reason = NULL \
+             WHERE id = ?1 AND paused_at IS NOT NULL AND finished_at IS NULL",
+        )
+        .bind(run.0)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if resumed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 \
+             WHERE run_id = ?1 AND state = 'pending' AND next_attempt_at > ?2",
+        )
+        .bind(run.0)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(
+        name = "store.cancel_run",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn cancel_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let cancelled = sqlx::query(
+            "UPDATE runs SET cancelled_at = ?2, paused_at = NULL, pause_reason = NULL \
+             WHERE id = ?1 AND finished_at IS NULL AND cancelled_at IS NULL",
+        )
+        .bind(run.0)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if cancelled.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 'cancelled', waiting_for = NULL, updated_at = ?2 \
+             WHERE run_id = ?1 AND state = 'pending'",
+        )
+        .bind(run.0)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(
         name = "store.run_deliveries",
         level = "debug",
         skip_all,

@@ -35,6 +35,7 @@ impl DeliveryQueue for SqliteStore {
             mailing_columns!(),
             ", u.time_zone FROM mailings m JOIN users u ON u.id = m.owner_id \
              WHERE m.enabled AND m.next_run_at <= ?1 AND u.state = 'active' \
+               AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.mailing_id = m.id AND p.paused_at IS NOT NULL) \
              ORDER BY m.next_run_at, m.id LIMIT ?2"
         ))
         .bind(ts(now))
@@ -103,11 +104,11 @@ impl DeliveryQueue for SqliteStore {
             return Ok(None);
         };
         let frozen = sqlx::query(
-            "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, next_attempt_at, updated_at) \
+            "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, last_reply, next_attempt_at, updated_at) \
              SELECT ?1, c.id, c.email, c.full_name, c.unsubscribe_token, \
-                    CASE WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.owner_id = c.owner_id AND s.email = c.email) \
-                         THEN 'suppressed' ELSE 'pending' END, ?3, ?3 \
+                    CASE WHEN s.reason IS NOT NULL THEN 'suppressed' ELSE 'pending' END, s.reason, ?3, ?3 \
              FROM mailing_clients mc JOIN clients c ON c.id = mc.client_id \
+             LEFT JOIN suppressions s ON s.owner_id = c.owner_id AND s.email = c.email \
              WHERE mc.mailing_id = ?2 ORDER BY c.id",
         )
         .bind(run_id)
@@ -149,10 +150,13 @@ impl DeliveryQueue for SqliteStore {
         sqlx::query(
             "UPDATE deliveries SET lease_until = NULL, waiting_for = NULL, updated_at = ?1, \
                  state = CASE WHEN EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
-                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active') THEN 'pending' ELSE 'cancelled' END \
+                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'pending' ELSE 'cancelled' END, \
+                 next_attempt_at = CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.id = deliveries.run_id AND r.paused_at IS NOT NULL) \
+                   THEN ?2 ELSE next_attempt_at END \
              WHERE state = 'sending' AND lease_until <= ?1",
         )
         .bind(ts(now))
+        .bind(ts(skymailing_store_sql::held_until()))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -162,9 +166,9 @@ impl DeliveryQueue for SqliteStore {
         let mut tx = self.write_tx().await?;
         let active: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT r.id, count(*) OVER (PARTITION BY r.owner_id) * \
-                    (SELECT count(DISTINCT r2.owner_id) FROM runs r2 WHERE r2.finished_at IS NULL AND EXISTS ( \
+                    (SELECT count(DISTINCT r2.owner_id) FROM runs r2 WHERE r2.finished_at IS NULL AND r2.paused_at IS NULL AND EXISTS ( \
                          SELECT 1 FROM deliveries p WHERE p.run_id = r2.id AND p.state = 'pending' AND p.next_attempt_at <= ?1)) \
-             FROM runs r WHERE r.finished_at IS NULL AND EXISTS ( \
+             FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND EXISTS ( \
                  SELECT 1 FROM deliveries p WHERE p.run_id = r.id AND p.state = 'pending' AND p.next_attempt_at <= ?1) \
              ORDER BY r.id",
         )
@@ -355,9 +359,10 @@ impl DeliveryQueue for SqliteStore {
         let applied = sqlx::query_as::<_, AppliedRow>(
             "UPDATE deliveries SET \
                  state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
-                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active') THEN 'cancelled' ELSE v.state END, \
+                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'cancelled' ELSE v.state END, \
                  last_reply = COALESCE(v.reply, deliveries.last_reply), \
-                 next_attempt_at = COALESCE(v.next_at, deliveries.next_attempt_at), \
+                 next_attempt_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM runs r WHERE r.id = deliveries.run_id AND r.paused_at IS NOT NULL) \
+                   THEN ?3 ELSE COALESCE(v.next_at, deliveries.next_attempt_at) END, \
                  attempts = deliveries.attempts - v.released, \
                  lease_until = NULL, updated_at = ?2, waiting_for = v.waiting_for, \
                  completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN ?2 END \
@@ -371,6 +376,7 @@ impl DeliveryQueue for SqliteStore {
         )
         .bind(&json)
         .bind(ts(now))
+        .bind(ts(skymailing_store_sql::held_until()))
         .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
@@ -385,21 +391,26 @@ impl DeliveryQueue for SqliteStore {
     )]
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
         #[allow(clippy::type_complexity)]
-        let row: Option<(Option<i64>, String, String, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT mailing_id, mailing_name, subject, body_text, body_html, nonce FROM runs WHERE id = ?1",
+        let row: Option<(Option<i64>, String, String, String, Option<String>, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT r.mailing_id, r.mailing_name, r.subject, r.body_text, r.body_html, r.nonce, r.owner_id, u.language \
+             FROM runs r JOIN users u ON u.id = r.owner_id WHERE r.id = ?1",
         )
         .bind(run.0)
         .fetch_optional(&self.reader)
         .await
         .map_err(db_err)?;
         Ok(row.map(
-            |(mailing_id, mailing_name, subject, body_text, body_html, nonce)| RunContent {
-                mailing_id: mailing_id.map(MailingId),
-                mailing_name,
-                subject,
-                body_text,
-                body_html,
-                nonce,
+            |(mailing_id, mailing_name, subject, body_text, body_html, nonce, owner, language)| {
+                RunContent {
+                    mailing_id: mailing_id.map(MailingId),
+                    mailing_name,
+                    subject,
+                    body_text,
+                    body_html,
+                    nonce,
+                    owner: UserId(owner),
+                    language: language.map(stored::language),
+                }
             },
         ))
     }
@@ -448,7 +459,8 @@ impl DeliveryQueue for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let r = sqlx::query(
-            "UPDATE runs SET finished_at = ?2, sent = ?3, failed = ?4, cancelled = ?5, report = ?6 \
+            "UPDATE runs SET finished_at = ?2, sent = ?3, failed = ?4, cancelled = ?5, report = ?6, \
+                 suppressed = ?7, bounced = ?8, complained = ?9, paused_at = NULL, pause_reason = NULL \
              WHERE id = ?1 AND finished_at IS NULL AND NOT EXISTS ( \
                  SELECT 1 FROM deliveries d WHERE d.run_id = ?1 AND d.state IN ('pending', 'sending'))",
         )
@@ -458,10 +470,49 @@ impl DeliveryQueue for SqliteStore {
         .bind(i64::try_from(report.failed).unwrap_or(i64::MAX))
         .bind(i64::try_from(report.cancelled).unwrap_or(i64::MAX))
         .bind(Json(report))
+        .bind(i64::try_from(report.suppressed).unwrap_or(i64::MAX))
+        .bind(i64::try_from(report.bounced).unwrap_or(i64::MAX))
+        .bind(i64::try_from(report.complained).unwrap_or(i64::MAX))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    #[tracing::instrument(
+        name = "store.pause_run",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn pause_run(
+        &self,
+        run: RunId,
+        reason: &PauseReason,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let paused = sqlx::query(
+            "UPDATE runs SET paused_at = ?2, pause_reason = ?3 \
+             WHERE id = ?1 AND finished_at IS NULL AND paused_at IS NULL AND cancelled_at IS NULL",
+        )
+        .bind(run.0)
+        .bind(ts(now))
+        .bind(Json(reason))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if paused.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE deliveries SET next_attempt_at = ?2, waiting_for = NULL WHERE run_id = ?1 AND state = 'pending'")
+            .bind(run.0)
+            .bind(ts(skymailing_store_sql::held_until()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     #[tracing::instrument(

@@ -61,6 +61,8 @@ async fn english_reports_become_report_data() {
             failed: 3,
             cancelled: 0,
             suppressed: 0,
+            bounced: 0,
+            complained: 0,
             skipped_slots: 2,
             failures: vec![
                 FailureCount {

@@ -4,6 +4,7 @@
 
 mod blog;
 mod client;
+mod feedback;
 mod ids;
 mod mailing;
 mod message;
@@ -16,6 +17,12 @@ mod values;
 
 pub use blog::{BlogPost, PostDraft};
 pub use client::{Client, ClientDraft, UnsubscribeLink};
+pub use feedback::{
+    DeliveryRef, FeedbackApplied, FeedbackKind, FeedbackReport, FeedbackSource, FeedbackTarget,
+    NewFeedback, PausePolicy, PauseReason, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW_DAYS, Suppression,
+    SuppressionReason, parse_message_id, verp_address, verp_delivery, verp_matches, verp_token,
+    verp_token_of,
+};
 pub use ids::{ClientId, DeliveryId, MailingId, MessageId, PostId, RunId, UserId};
 pub use mailing::{DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
 pub use message::{Message, MessageDraft};
@@ -23,7 +30,7 @@ pub use page::{ListQuery, Page};
 pub use report::{FailureCount, ReportLine, RunReport, redact_addresses};
 pub use run::{
     ClaimedDelivery, Delivery, DeliveryOutcome, DeliveryResult, DeliveryState, Recipient, Run,
-    RunActivity, RunContent, RunTotals,
+    RunActivity, RunContent, RunStatus, RunTotals,
 };
 pub use template::{CompiledMessage, PLACEHOLDERS, RenderedMessage, TemplateContext, Templates};
 pub use user::{NewUser, Role, TokenPurpose, User, UserState};

@@ -39,9 +39,15 @@ pub struct RunReport {
     pub failed: u64,
     /// Stopped before they were sent.
     pub cancelled: u64,
-    /// Not sent: suppressed for the owner (unsubscribed).
+    /// Not sent: suppressed for the owner.
     #[serde(default)]
     pub suppressed: u64,
+    /// Sent, then bounced.
+    #[serde(default)]
+    pub bounced: u64,
+    /// Sent, then reported as spam.
+    #[serde(default)]
+    pub complained: u64,
     /// Earlier slots coalesced into this run.
     pub skipped_slots: u32,
     /// The most common failure replies, most common first.
@@ -79,6 +85,16 @@ pub enum ReportLine {
         /// Suppressed.
         suppressed: u64,
     },
+    /// `bounced` bounced after they were sent.
+    Bounced {
+        /// Bounced.
+        bounced: u64,
+    },
+    /// `complained` were reported as spam by their recipients.
+    Complained {
+        /// Complained.
+        complained: u64,
+    },
     /// `skipped` missed slots were coalesced into this run.
     SkippedSlots {
         /// Skipped slots.
@@ -107,10 +123,24 @@ impl RunReport {
             failed: t.failed,
             cancelled: t.cancelled,
             suppressed: t.suppressed,
+            bounced: t.bounced,
+            complained: t.complained,
             skipped_slots,
             failures,
             more_failures,
         }
+    }
+
+    /// The report with a run's counts as they are now (bounces and
+    /// complaints that arrived after it finished move them).
+    pub fn with_counts(mut self, run: &super::Run) -> RunReport {
+        self.sent = run.sent;
+        self.failed = run.failed;
+        self.cancelled = run.cancelled;
+        self.suppressed = run.suppressed;
+        self.bounced = run.bounced;
+        self.complained = run.complained;
+        self
     }
 
     /// The report's sentences, in order.
@@ -136,6 +166,16 @@ impl RunReport {
         if self.suppressed > 0 {
             out.push(ReportLine::Suppressed {
                 suppressed: self.suppressed,
+            });
+        }
+        if self.bounced > 0 {
+            out.push(ReportLine::Bounced {
+                bounced: self.bounced,
+            });
+        }
+        if self.complained > 0 {
+            out.push(ReportLine::Complained {
+                complained: self.complained,
             });
         }
         if self.skipped_slots > 0 {
@@ -179,8 +219,10 @@ impl std::fmt::Display for RunReport {
                     }
                 }
                 ReportLine::Cancelled { cancelled } => write!(f, "; {cancelled} cancelled")?,
-                ReportLine::Suppressed { suppressed } => {
-                    write!(f, "; {suppressed} suppressed (unsubscribed)")?
+                ReportLine::Suppressed { suppressed } => write!(f, "; {suppressed} suppressed")?,
+                ReportLine::Bounced { bounced } => write!(f, "; {bounced} bounced")?,
+                ReportLine::Complained { complained } => {
+                    write!(f, "; {complained} reported as spam")?
                 }
                 ReportLine::SkippedSlots { skipped: 1 } => {
                     f.write_str(" (1 missed slot skipped)")?

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, DeliveryId, EmailAddress, MailingId, RunId, RunReport, UserId};
+use super::{
+    ClientId, DeliveryId, EmailAddress, Language, MailingId, PauseReason, RunId, RunReport, UserId,
+};
 
 /// The message and recipients a run froze when it started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,6 +23,11 @@ pub struct RunContent {
     pub body_html: Option<String>,
     /// Random per-run value that makes Message-IDs globally unique.
     pub nonce: String,
+    /// The mailing's owner.
+    pub owner: UserId,
+    /// The owner's language, for what the service adds to the message (the
+    /// unsubscribe footer).
+    pub language: Option<Language>,
 }
 
 /// One recipient as frozen into a run.
@@ -51,8 +58,12 @@ pub struct RunTotals {
     pub failed: u64,
     /// Stopped by a disable, a block or a delete.
     pub cancelled: u64,
-    /// Not sent: the address is suppressed for the owner (unsubscribed).
+    /// Not sent: the address is suppressed for the owner.
     pub suppressed: u64,
+    /// Sent, then bounced.
+    pub bounced: u64,
+    /// Sent, then reported as spam.
+    pub complained: u64,
     /// Failure replies with their counts, most common first.
     pub failures: Vec<(String, u64)>,
     /// Pending deliveries held back for their recipient domain (over its
@@ -72,14 +83,20 @@ impl RunTotals {
             DeliveryState::Failed => self.failed += n,
             DeliveryState::Cancelled => self.cancelled += n,
             DeliveryState::Suppressed => self.suppressed += n,
-            // Sent first: they count as sent until the bounce intake exists.
-            DeliveryState::Bounced | DeliveryState::Complained => self.sent += n,
+            DeliveryState::Bounced => self.bounced += n,
+            DeliveryState::Complained => self.complained += n,
         }
     }
 
     /// Deliveries that reached a final state.
     pub fn done(&self) -> u64 {
-        self.sent + self.failed + self.cancelled + self.suppressed
+        self.attempted() + self.cancelled + self.suppressed
+    }
+
+    /// Deliveries tried and answered for good: sent (bounced and complained
+    /// ones were sent first) or failed.
+    pub fn attempted(&self) -> u64 {
+        self.sent + self.failed + self.bounced + self.complained
     }
     /// Whether nothing is left to send.
     pub fn is_complete(&self) -> bool {
@@ -151,8 +168,47 @@ pub struct Run {
     pub failed: u64,
     /// Cancelled (final once finished).
     pub cancelled: u64,
-    /// The report, once finished.
+    /// Not sent, suppressed (final once finished).
+    pub suppressed: u64,
+    /// Sent, then bounced (may still grow once finished: late bounces count).
+    pub bounced: u64,
+    /// Sent, then reported as spam (may still grow once finished).
+    pub complained: u64,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Why it paused itself, while it is paused.
+    pub paused: Option<PauseReason>,
+    /// The report, once finished; its counts are the run's counts now.
     pub report: Option<RunReport>,
+}
+
+/// Where a run stands (DESIGN §5c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum RunStatus {
+    /// Deliveries are being sent or wait their turn.
+    Sending,
+    /// Paused for its failure rate: its pending deliveries are held until its
+    /// owner resumes or cancels it.
+    Paused,
+    /// Everything reached a final state.
+    Finished,
+    /// Cancelled by its owner or staff; finished with what was sent.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// The status of a run with these marks.
+    pub fn of(finished: bool, paused: bool, cancelled: bool) -> RunStatus {
+        match (cancelled, finished, paused) {
+            (true, _, _) => RunStatus::Cancelled,
+            (false, true, _) => RunStatus::Finished,
+            (false, false, true) => RunStatus::Paused,
+            (false, false, false) => RunStatus::Sending,
+        }
+    }
 }
 
 /// Where a delivery is.

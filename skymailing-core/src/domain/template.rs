@@ -166,10 +166,23 @@ impl CompiledMessage {
         let mut env = environment();
         env.add_template_owned(SUBJECT, content.subject.clone())
             .map_err(|e| template_error("subject", &content.subject, &e))?;
-        env.add_template_owned(TEXT, content.body_text.clone())
+        let lang = content.language.as_ref().map_or("en", |l| l.as_str());
+        // Every mailing carries a visible way out: a body that does not show
+        // the unsubscribe link gets a short footer with it.
+        let text = if uses_unsubscribe(&content.body_text) {
+            content.body_text.clone()
+        } else {
+            format!("{}{}", content.body_text, footer_text(lang))
+        };
+        env.add_template_owned(TEXT, text)
             .map_err(|e| template_error("body_text", &content.body_text, &e))?;
         if let Some(html) = &content.body_html {
-            env.add_template_owned(HTML, html.clone())
+            let html_with = if uses_unsubscribe(html) {
+                html.clone()
+            } else {
+                with_html_footer(html, footer_html(lang))
+            };
+            env.add_template_owned(HTML, html_with)
                 .map_err(|e| template_error("body_html", html, &e))?;
         }
         Ok(CompiledMessage {
@@ -207,6 +220,43 @@ impl CompiledMessage {
                 None
             },
         })
+    }
+}
+
+/// Whether a template shows the unsubscribe link itself.
+fn uses_unsubscribe(source: &str) -> bool {
+    environment()
+        .template_from_str(source)
+        .map(|t| t.undeclared_variables(false).contains("unsubscribe_url"))
+        .unwrap_or(true)
+}
+
+/// The text footer added to a body without the unsubscribe link, in the
+/// owner's language (English for any other).
+fn footer_text(lang: &str) -> &'static str {
+    match lang {
+        "ru" => "\n\n--\nЧтобы отписаться от этих писем, откройте: {{ unsubscribe_url }}\n",
+        _ => "\n\n--\nTo stop receiving these emails, open: {{ unsubscribe_url }}\n",
+    }
+}
+
+/// The HTML footer, likewise.
+fn footer_html(lang: &str) -> &'static str {
+    match lang {
+        "ru" => {
+            "<p style=\"font-size:12px;color:#666\">Чтобы отписаться от этих писем, <a href=\"{{ unsubscribe_url }}\">нажмите здесь</a>.</p>"
+        }
+        _ => {
+            "<p style=\"font-size:12px;color:#666\">To stop receiving these emails, <a href=\"{{ unsubscribe_url }}\">unsubscribe here</a>.</p>"
+        }
+    }
+}
+
+/// The HTML body with the footer before its closing `</body>`, or at its end.
+fn with_html_footer(html: &str, footer: &str) -> String {
+    match html.to_ascii_lowercase().rfind("</body>") {
+        Some(at) => format!("{}{footer}{}", &html[..at], &html[at..]),
+        None => format!("{html}{footer}"),
     }
 }
 
@@ -282,6 +332,8 @@ mod tests {
             body_text: text.into(),
             body_html: html.map(Into::into),
             nonce: "n".into(),
+            owner: crate::UserId(1),
+            language: None,
         }
     }
 
@@ -301,8 +353,44 @@ mod tests {
         .unwrap();
         let r = c.render(&ANN).unwrap();
         assert_eq!(r.subject, "Hi Ann <b>");
-        assert_eq!(r.text, "Dear Ann <b> (ann@example.com)");
+        assert_eq!(
+            r.text,
+            "Dear Ann <b> (ann@example.com)\n\n--\nTo stop receiving these emails, open: https://x.test/u/1\n"
+        );
         assert_eq!(r.html, None);
+    }
+
+    /// A body that does not show the unsubscribe link gets a footer with it,
+    /// in the owner's language; one that shows it is left as written.
+    #[test]
+    fn a_body_without_the_unsubscribe_link_gets_a_footer() {
+        let mut c = content("s", "Hello", Some("<html><body><p>Hello</p></BODY></html>"));
+        c.language = Some(crate::Language::parse("ru").unwrap());
+        let r = CompiledMessage::compile(&c).unwrap().render(&ANN).unwrap();
+        assert!(
+            r.text.starts_with("Hello\n\n--\nЧтобы отписаться"),
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("https://x.test/u/1"));
+        let html = r.html.unwrap();
+        assert!(
+            html.starts_with("<html><body><p>Hello</p><p style")
+                && html.ends_with("</p></BODY></html>"),
+            "{html}"
+        );
+        assert!(html.contains("нажмите здесь"), "{html}");
+        let shown = content(
+            "s",
+            "Bye: {{ unsubscribe_url }}",
+            Some("<a href=\"{{ unsubscribe_url }}\">out</a>"),
+        );
+        let r = CompiledMessage::compile(&shown)
+            .unwrap()
+            .render(&ANN)
+            .unwrap();
+        assert_eq!(r.text, "Bye: https://x.test/u/1");
+        assert!(!r.html.unwrap().contains("<p style"));
     }
 
     #[test]
@@ -314,7 +402,7 @@ mod tests {
         ))
         .unwrap();
         let r = c.render(&ANN).unwrap();
-        assert_eq!(r.text, "Ann <b>");
+        assert!(r.text.starts_with("Ann <b>\n\n--\n"), "{}", r.text);
         assert_eq!(
             r.html.unwrap(),
             "<p>Ann &lt;b&gt;</p><a href=\"https:&#x2f;&#x2f;x.test&#x2f;u&#x2f;1\">x</a>"

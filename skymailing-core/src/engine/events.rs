@@ -58,6 +58,14 @@ pub enum EngineEvent {
         /// Its report.
         report: RunReport,
     },
+    /// A run paused itself: its failures and bounces passed the limit. It
+    /// waits for its owner to resume or cancel it.
+    RunPaused {
+        /// The run.
+        run: RunId,
+        /// Why.
+        reason: crate::PauseReason,
+    },
     /// This listener fell behind and missed this many events (the oldest
     /// ones); it goes on with the events after them.
     Lagged {

@@ -66,9 +66,9 @@ use crate::ports::{
 };
 use crate::schedule::{Schedule, Tick};
 use crate::{
-    ClaimedDelivery, CompiledMessage, DeliveryId, DeliveryOutcome, DeliveryResult, Error,
-    MailingDraft, MailingId, Run, RunContent, RunId, RunReport, StoreError, TemplateContext,
-    security,
+    ClaimedDelivery, CompiledMessage, DeliveryId, DeliveryOutcome, DeliveryResult, DeliveryState,
+    EmailAddress, Error, MailingDraft, MailingId, PausePolicy, Run, RunContent, RunId, RunReport,
+    StoreError, TemplateContext, security, verp_address,
 };
 
 /// How the engine works.
@@ -110,8 +110,14 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// Longest sleep between rounds when nothing wakes the engine.
     pub poll_interval: Duration,
-    /// Domain part of Message-IDs.
+    /// Domain part of Message-IDs, and the service part of `Feedback-ID`.
     pub message_id_domain: String,
+    /// With a bounce domain, each delivery's envelope sender is its own
+    /// `bounces+TOKEN@domain` (VERP), so a bounce names its delivery;
+    /// without, the transport's From address.
+    pub bounce_domain: Option<String>,
+    /// When a run pauses itself for its failures and bounces.
+    pub pause: PausePolicy,
 }
 
 impl Default for EngineConfig {
@@ -130,6 +136,8 @@ impl Default for EngineConfig {
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_secs(5),
             message_id_domain: "skymailing.localhost".into(),
+            bounce_domain: None,
+            pause: PausePolicy::default(),
         }
     }
 }
@@ -173,6 +181,8 @@ pub struct Engine {
     limit_slots: Mutex<HashMap<String, DateTime<Utc>>>,
     /// Listeners to what the engine does.
     events: events::Events,
+    /// When each run with failures was last checked against the pause limit.
+    pause_checks: Mutex<HashMap<RunId, std::time::Instant>>,
 }
 
 /// A recorded result's run and the result, as the writer takes them.
@@ -188,6 +198,8 @@ const TEMPLATE_CACHE: usize = 64;
 const LEASE_MARGIN: Duration = Duration::from_secs(3);
 /// A write of results slower than this closes the gate for new sends until it ends.
 const SLOW_WRITE: Duration = Duration::from_secs(1);
+/// A run with failures is checked against the pause limit at most this often.
+const PAUSE_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// Longest pause between two tries to write results while the store refuses them.
 const WRITE_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -236,6 +248,7 @@ impl Engine {
             backoffs: pace::Backoffs::default(),
             limit_slots: Mutex::new(HashMap::new()),
             events: events::Events::new(),
+            pause_checks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -765,6 +778,7 @@ impl Engine {
                     record_outcomes(results.iter().filter(|r| applied.contains_key(&r.id)));
                     self.events.recorded(runs, results, &applied);
                     self.progressed();
+                    self.check_pauses(runs, results, &applied).await;
                     return;
                 }
                 Err(e) => {
@@ -783,6 +797,71 @@ impl Engine {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(WRITE_RETRY_MAX);
                 }
+            }
+        }
+    }
+
+    /// Pauses the runs whose failures in this group put them over the limit.
+    /// Each run with failures is checked (its totals read) at most once per
+    /// [`PAUSE_CHECK_EVERY`].
+    async fn check_pauses(
+        &self,
+        runs: &[RunId],
+        results: &[DeliveryResult],
+        applied: &HashMap<DeliveryId, DeliveryState>,
+    ) {
+        let mut failing: Vec<RunId> = runs
+            .iter()
+            .zip(results)
+            .filter(|(_, r)| applied.get(&r.id) == Some(&DeliveryState::Failed))
+            .map(|(run, _)| *run)
+            .collect();
+        if failing.is_empty() {
+            return;
+        }
+        failing.sort_unstable();
+        failing.dedup();
+        for run in failing {
+            {
+                let mut checks = self
+                    .pause_checks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                let now = std::time::Instant::now();
+                if checks
+                    .get(&run)
+                    .is_some_and(|at| now.duration_since(*at) < PAUSE_CHECK_EVERY)
+                {
+                    continue;
+                }
+                if checks.len() >= TEMPLATE_CACHE {
+                    checks.clear();
+                }
+                checks.insert(run, now);
+            }
+            let totals = match self.queue.run_totals(run).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(%run, error = %e, "cannot check the run's failure rate");
+                    continue;
+                }
+            };
+            let Some(reason) =
+                self.config
+                    .pause
+                    .check(totals.attempted(), totals.failed, totals.bounced)
+            else {
+                continue;
+            };
+            match self.queue.pause_run(run, &reason, self.clock.now()).await {
+                Ok(true) => {
+                    tracing::warn!(%run, attempted = reason.attempted, failed = reason.failed,
+                        bounced = reason.bounced, "run paused: too many failures and bounces");
+                    metrics::counter!("skymailing_runs_paused_total").increment(1);
+                    self.events.send(EngineEvent::RunPaused { run, reason });
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(%run, error = %e, "cannot pause the run"),
             }
         }
     }
@@ -934,6 +1013,15 @@ impl Engine {
             html: rendered.html,
             message_id: d.message_id(snapshot, &self.config.message_id_domain),
             unsubscribe_url: Some(unsubscribe_url),
+            return_path: self.config.bounce_domain.as_deref().and_then(|domain| {
+                EmailAddress::parse(&verp_address(d.id, &d.unsubscribe_token, domain)).ok()
+            }),
+            feedback_id: Some(format!(
+                "{}:{}:{}",
+                snapshot.mailing_id.map_or(0, |m| m.0),
+                snapshot.owner,
+                self.config.message_id_domain
+            )),
         };
         let started = self.clock.now();
         let sent = tokio::time::timeout(self.config.send_timeout, self.mailer.send(&email))

@@ -133,6 +133,8 @@ impl AccountService {
             html: None,
             message_id: format!("<{}@{}>", security::random_hex(16), self.links.host()),
             unsubscribe_url: None,
+            return_path: None,
+            feedback_id: None,
         };
         let mailer = self.mailer.clone();
         self.in_background(async move {

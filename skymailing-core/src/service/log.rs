@@ -7,9 +7,10 @@ use chrono::Duration;
 use serde::Serialize;
 
 use super::gate::Gate;
+use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Decision, Target, authorize, decide};
 use crate::ports::{Clock, DailyOutcome, DeliveryQueue, RunFilter, RunStore};
-use crate::{Delivery, Error, ListQuery, Page, Run, RunId, RunTotals, redact_addresses};
+use crate::{Delivery, Error, ListQuery, Page, Reason, Run, RunId, RunTotals, redact_addresses};
 
 /// A run with its live progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,6 +29,7 @@ pub struct LogService {
     runs: Arc<dyn RunStore>,
     queue: Arc<dyn DeliveryQueue>,
     clock: Arc<dyn Clock>,
+    wakeup: Wakeup,
 }
 
 impl LogService {
@@ -37,12 +39,14 @@ impl LogService {
         queue: Arc<dyn DeliveryQueue>,
         clock: Arc<dyn Clock>,
         gate: Gate,
+        wakeup: Wakeup,
     ) -> Self {
         LogService {
             gate,
             runs,
             queue,
             clock,
+            wakeup,
         }
     }
 
@@ -75,6 +79,37 @@ impl LogService {
             };
         }
         Ok(RunDetail { run, totals })
+    }
+
+    /// Resumes a run that paused itself: its held deliveries are due again.
+    /// The owner, managers and admins; `Conflict(RunNotPaused)` for a run
+    /// that is not paused.
+    #[tracing::instrument(name = "logs.resume", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
+    pub async fn resume(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
+        authorize(actor, Action::ToggleMailing, Target::OwnedBy(run.owner))?;
+        if !self.runs.resume_run(id, self.clock.now()).await? {
+            return Err(Error::Conflict(Reason::RunNotPaused));
+        }
+        self.wakeup.wake();
+        self.run(actor, id).await
+    }
+
+    /// Cancels an unfinished run, sending or paused: its pending deliveries
+    /// are cancelled and it finishes as `cancelled` once the sends in flight
+    /// are answered. The owner, managers and admins; `Conflict(RunFinished)`
+    /// for a finished run.
+    #[tracing::instrument(name = "logs.cancel", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
+    pub async fn cancel(&self, actor: Actor, id: RunId) -> Result<RunDetail, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let run = self.runs.run(id).await?.ok_or(Error::NotFound)?;
+        authorize(actor, Action::ToggleMailing, Target::OwnedBy(run.owner))?;
+        if !self.runs.cancel_run(id, self.clock.now()).await? {
+            return Err(Error::Conflict(Reason::RunFinished));
+        }
+        self.wakeup.wake();
+        self.run(actor, id).await
     }
 
     /// A run's deliveries with addresses: the owner, managers and admins only.

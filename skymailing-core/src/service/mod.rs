@@ -6,6 +6,7 @@ mod account_mail;
 mod accounts;
 mod blog;
 mod clients;
+mod feedback;
 mod gate;
 mod log;
 mod mailings;
@@ -19,6 +20,7 @@ use chrono::Duration;
 pub use accounts::{AccountService, NewAccount, Session};
 pub use blog::BlogService;
 pub use clients::{ClientService, UnsubscribeInfo};
+pub use feedback::{FeedbackOutcome, FeedbackService, SuppressionScope, SuppressionService};
 pub use log::{LogService, RunDetail};
 pub use mailings::{MailingScope, MailingService, MailingView};
 pub use messages::MessageService;
@@ -29,7 +31,8 @@ use crate::engine::{Engine, EngineConfig, Wakeup};
 use crate::links::{BaseUrlLinks, Links};
 use crate::ports::{
     BlogStore, ClientStore, Clock, DeliveryQueue, Mailer, MailingStore, MessageStore,
-    OutgoingEmail, RunStore, SendError, SessionStore, StatsStore, Store, SystemClock, UserStore,
+    OutgoingEmail, RunStore, SendError, SessionStore, StatsStore, Store, SuppressionStore,
+    SystemClock, UserStore,
 };
 use gate::Gate;
 
@@ -46,6 +49,9 @@ pub struct Config {
     pub verify_ttl: Duration,
     /// How long a password-reset link works.
     pub reset_ttl: Duration,
+    /// When a run pauses itself for its failures and bounces (the engine
+    /// takes its own copy in `EngineConfig::pause`).
+    pub pause: crate::PausePolicy,
 }
 
 impl Default for Config {
@@ -55,6 +61,7 @@ impl Default for Config {
             session_ttl: Duration::days(30),
             verify_ttl: Duration::days(2),
             reset_ttl: Duration::hours(1),
+            pause: crate::PausePolicy::default(),
         }
     }
 }
@@ -77,6 +84,10 @@ pub struct SkyMailing {
     pub blog: BlogService,
     /// Home-page statistics.
     pub stats: StatsService,
+    /// The suppression list.
+    pub suppressions: SuppressionService,
+    /// Bounces and complaints, for the intakes (the bounce listener, the webhook).
+    pub feedback: FeedbackService,
     /// Wakes the engine when mailings change.
     wakeup: Wakeup,
     /// The port the engine drives: reached only through the engine, so no
@@ -120,6 +131,7 @@ pub struct SkyMailingBuilder {
     runs: Option<Arc<dyn RunStore>>,
     posts: Option<Arc<dyn BlogStore>>,
     stats: Option<Arc<dyn StatsStore>>,
+    suppressions: Option<Arc<dyn SuppressionStore>>,
     mailer: Option<Arc<dyn Mailer>>,
     clock: Arc<dyn Clock>,
     base_url: Option<String>,
@@ -144,6 +156,7 @@ impl SkyMailing {
             runs: None,
             posts: None,
             stats: None,
+            suppressions: None,
             mailer: None,
             clock: Arc::new(SystemClock),
             base_url: None,
@@ -229,6 +242,12 @@ impl SkyMailingBuilder {
         self
     }
 
+    /// Overrides the suppression list and feedback port.
+    pub fn suppression_store(mut self, port: Arc<dyn SuppressionStore>) -> Self {
+        self.suppressions = Some(port);
+        self
+    }
+
     /// The use cases. [`Error::Invalid`] on `base_url` if it is not an
     /// `http(s)://` URL with a host.
     pub fn build(self) -> Result<SkyMailing, Error> {
@@ -247,6 +266,7 @@ impl SkyMailingBuilder {
         let runs = self.runs.unwrap_or_else(|| store.clone());
         let posts = self.posts.unwrap_or_else(|| store.clone());
         let stats = self.stats.unwrap_or_else(|| store.clone());
+        let suppressions = self.suppressions.unwrap_or_else(|| store.clone());
         let mailer = self.mailer.unwrap_or_else(|| Arc::new(NoMailer));
         let clock = self.clock;
         let config = Arc::new(self.config);
@@ -272,7 +292,24 @@ impl SkyMailingBuilder {
                 wakeup.clone(),
                 gate.clone(),
             ),
-            logs: LogService::new(runs, queue.clone(), clock.clone(), gate.clone()),
+            logs: LogService::new(
+                runs,
+                queue.clone(),
+                clock.clone(),
+                gate.clone(),
+                wakeup.clone(),
+            ),
+            suppressions: SuppressionService::new(
+                suppressions.clone(),
+                clock.clone(),
+                gate.clone(),
+            ),
+            feedback: FeedbackService::new(
+                suppressions,
+                queue.clone(),
+                clock.clone(),
+                config.pause,
+            ),
             blog: BlogService::new(posts.clone(), clock.clone(), gate),
             stats: StatsService::new(stats, posts, clock.clone()),
             wakeup,

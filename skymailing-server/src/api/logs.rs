@@ -65,6 +65,32 @@ impl LogsApi {
         Ok(Json(detail.into()))
     }
 
+    /// Resumes a run that paused itself for its failures and bounces: the
+    /// owner, managers and admins. 409 if it is not paused.
+    #[oai(path = "/runs/:id/resume", method = "post")]
+    async fn resume(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<Json<RunDetailOut>, ApiError> {
+        let detail = service.app.logs.resume(auth.0.actor, RunId(id.0)).await?;
+        Ok(Json(detail.into()))
+    }
+
+    /// Cancels an unfinished run, sending or paused: its pending deliveries
+    /// are cancelled. The owner, managers and admins; 409 once finished.
+    #[oai(path = "/runs/:id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<Json<RunDetailOut>, ApiError> {
+        let detail = service.app.logs.cancel(auth.0.actor, RunId(id.0)).await?;
+        Ok(Json(detail.into()))
+    }
+
     /// A run's recipients and what happened to each.
     #[oai(path = "/runs/:id/deliveries", method = "get")]
     async fn deliveries(

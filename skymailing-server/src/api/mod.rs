@@ -9,6 +9,7 @@ mod logs;
 mod mailings;
 mod messages;
 mod public;
+mod suppressions;
 mod types;
 mod users;
 
@@ -30,6 +31,7 @@ pub type Apis = (
     auth::AuthApi,
     auth::MeApi,
     clients::ClientsApi,
+    suppressions::SuppressionsApi,
     messages::MessagesApi,
     mailings::MailingsApi,
     logs::LogsApi,
@@ -44,6 +46,7 @@ pub fn service(base_url: &str) -> OpenApiService<Apis, ()> {
             auth::AuthApi,
             auth::MeApi,
             clients::ClientsApi,
+            suppressions::SuppressionsApi,
             messages::MessagesApi,
             mailings::MailingsApi,
             logs::LogsApi,

@@ -214,8 +214,88 @@ pub struct RunOut {
     pub sent: u64,
     pub failed: u64,
     pub cancelled: u64,
+    /// Not sent: the address is suppressed for the owner.
+    pub suppressed: u64,
+    /// Sent, then bounced (late bounces still count).
+    pub bounced: u64,
+    /// Sent, then reported as spam.
+    pub complained: u64,
+    /// `sending`, `paused`, `finished` or `cancelled`.
+    pub status: String,
+    /// Why the run paused itself, while it is paused.
+    pub paused: Option<PauseOut>,
     /// The readable report, once finished.
     pub report: Option<String>,
+}
+
+/// Why a run paused itself.
+#[derive(Debug, Object)]
+pub struct PauseOut {
+    /// Deliveries tried (sent, failed, bounced, complained).
+    pub attempted: u64,
+    pub failed: u64,
+    pub bounced: u64,
+    /// Failures and bounces, in percent of the attempts.
+    pub percent: u64,
+    /// The limit, in percent.
+    pub limit_percent: f64,
+}
+
+/// A suppressed address.
+#[derive(Debug, Object)]
+pub struct SuppressionOut {
+    pub id: i64,
+    pub email: String,
+    /// `unsubscribed`, `hard_bounce`, `soft_bounce`, `complaint` or `manual`.
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    /// What was reported (a bounce's status), if anything.
+    pub detail: Option<String>,
+    /// Whose list (for `scope=all`).
+    pub owner_id: i64,
+}
+
+impl From<skymailing_core::Suppression> for SuppressionOut {
+    fn from(s: skymailing_core::Suppression) -> Self {
+        SuppressionOut {
+            id: s.id,
+            email: s.email.as_str().to_owned(),
+            reason: s.reason.as_str().to_owned(),
+            created_at: s.created_at,
+            detail: s.detail,
+            owner_id: s.owner.0,
+        }
+    }
+}
+
+/// An address to suppress by hand.
+#[derive(Debug, Object)]
+pub struct SuppressionIn {
+    pub email: String,
+}
+
+/// A bounce or complaint reported by a relay's webhook.
+#[derive(Debug, Object)]
+pub struct BounceIn {
+    /// The recipient's address.
+    pub email: String,
+    /// `hard`, `soft` or `complaint`.
+    pub kind: String,
+    /// What the relay said (status, diagnostic).
+    #[oai(default)]
+    pub reason: String,
+    /// The Message-ID of the message it is about (or the VERP token of its
+    /// return path): it names the delivery, and so its owner.
+    pub message_id: Option<String>,
+}
+
+/// What a reported bounce changed.
+#[derive(Debug, Object)]
+pub struct BounceOut {
+    /// Whether it named one of our deliveries.
+    pub matched: bool,
+    /// The address's suppression afterwards, if it made one.
+    pub suppressed: Option<String>,
 }
 
 impl From<Run> for RunOut {
@@ -232,6 +312,17 @@ impl From<Run> for RunOut {
             sent: r.sent,
             failed: r.failed,
             cancelled: r.cancelled,
+            suppressed: r.suppressed,
+            bounced: r.bounced,
+            complained: r.complained,
+            status: <&'static str>::from(r.status).to_owned(),
+            paused: r.paused.map(|p| PauseOut {
+                attempted: p.attempted,
+                failed: p.failed,
+                bounced: p.bounced,
+                percent: p.percent(),
+                limit_percent: f64::from(p.limit_per_mille) / 10.0,
+            }),
             report: r.report.map(|r| r.to_string()),
         }
     }
@@ -253,7 +344,10 @@ pub struct RunProgress {
     pub sent: u64,
     pub failed: u64,
     pub cancelled: u64,
-    /// Done (sent, failed or cancelled) out of the total, 0–100.
+    pub suppressed: u64,
+    pub bounced: u64,
+    pub complained: u64,
+    /// Done (in a final state) out of the total, 0–100.
     pub percent: u8,
     pub failures: Vec<FailureCount>,
     /// What the run is doing now: `sending`, `waiting_for_turn` (other runs
@@ -293,6 +387,9 @@ impl From<RunDetail> for RunDetailOut {
                 sent: t.sent,
                 failed: t.failed,
                 cancelled: t.cancelled,
+                suppressed: t.suppressed,
+                bounced: t.bounced,
+                complained: t.complained,
                 percent,
                 failures: t
                     .failures
@@ -317,7 +414,8 @@ pub struct DeliveryOut {
     pub client_id: Option<i64>,
     pub email: String,
     pub name: String,
-    /// `pending`, `sending`, `sent`, `failed` or `cancelled`.
+    /// `pending`, `sending`, `sent`, `failed`, `cancelled`, `suppressed`,
+    /// `bounced` or `complained`.
     pub state: String,
     pub attempts: u32,
     /// The relay's last reply.

@@ -162,6 +162,8 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
             body_text: msg.body_text.clone(),
             body_html: msg.body_html.clone(),
             nonce: "abc".into(),
+            owner: m.owner,
+            language: None,
         }
     );
     let claimed = s
@@ -757,6 +759,8 @@ pub async fn runs_finish_with_totals_and_report(s: S) {
             failed: 3,
             cancelled: 0,
             suppressed: 0,
+            bounced: 0,
+            complained: 0,
             waiting: vec![],
             failures: vec![
                 ("550 5.1.1 user unknown".into(), 2),

@@ -131,7 +131,13 @@ impl ClientStore for MemoryStore {
         let key = (owner, email.clone());
         match at {
             Some(when) => {
-                s.suppressions.entry(key).or_insert(("unsubscribed", when));
+                let id = s.id();
+                s.suppressions.entry(key).or_insert(SuppressionRow {
+                    id,
+                    reason: SuppressionReason::Unsubscribed,
+                    at: when,
+                    detail: None,
+                });
                 let runs: Vec<RunId> = s
                     .runs
                     .values()
@@ -151,7 +157,7 @@ impl ClientStore for MemoryStore {
             None => {
                 if s.suppressions
                     .get(&key)
-                    .is_some_and(|(r, _)| *r == "unsubscribed")
+                    .is_some_and(|r| r.reason == SuppressionReason::Unsubscribed)
                 {
                     s.suppressions.remove(&key);
                 }

@@ -23,6 +23,40 @@ impl RunStore for MemoryStore {
         Ok(self.lock().runs.get(&id).map(|r| r.run.clone()))
     }
 
+    async fn resume_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(r) = s
+            .runs
+            .get_mut(&run)
+            .filter(|r| r.run.status == RunStatus::Paused)
+        else {
+            return Ok(false);
+        };
+        r.run.status = RunStatus::Sending;
+        r.run.paused = None;
+        for d in s.deliveries.values_mut() {
+            if d.d.run_id == run && d.d.state == DeliveryState::Pending {
+                d.d.next_attempt_at = d.d.next_attempt_at.min(now);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn cancel_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(r) = s
+            .runs
+            .get_mut(&run)
+            .filter(|r| matches!(r.run.status, RunStatus::Sending | RunStatus::Paused))
+        else {
+            return Ok(false);
+        };
+        r.run.status = RunStatus::Cancelled;
+        r.run.paused = None;
+        s.cancel_pending(|r| r.id == run, now);
+        Ok(true)
+    }
+
     async fn run_deliveries(&self, run: RunId, q: &ListQuery) -> StoreResult<Page<Delivery>> {
         let s = self.lock();
         let items = s

@@ -10,6 +10,7 @@ mod mailings;
 mod messages;
 mod queue;
 mod stats;
+mod suppressions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -32,6 +33,22 @@ struct DeliveryRow {
 }
 
 #[derive(Debug, Clone)]
+struct SuppressionRow {
+    id: i64,
+    reason: SuppressionReason,
+    at: DateTime<Utc>,
+    detail: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct FeedbackRow {
+    owner: Option<UserId>,
+    email: EmailAddress,
+    kind: FeedbackKind,
+    at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
 struct RunRow {
     run: Run,
     content: RunContent,
@@ -49,8 +66,10 @@ struct State {
     runs: BTreeMap<RunId, RunRow>,
     deliveries: BTreeMap<DeliveryId, DeliveryRow>,
     posts: BTreeMap<PostId, BlogPost>,
-    /// Suppressed addresses per owner: reason and time.
-    suppressions: HashMap<(UserId, EmailAddress), (&'static str, DateTime<Utc>)>,
+    /// Suppressed addresses per owner.
+    suppressions: HashMap<(UserId, EmailAddress), SuppressionRow>,
+    /// Bounces and complaints recorded.
+    feedback: Vec<FeedbackRow>,
     /// Unsubscribe links: token → (owner, address).
     links: HashMap<String, (UserId, EmailAddress)>,
     /// Send budgets per relay: tokens and when they were counted.
@@ -62,8 +81,8 @@ impl State {
     fn unsubscribed_at(&self, owner: UserId, email: &EmailAddress) -> Option<DateTime<Utc>> {
         self.suppressions
             .get(&(owner, email.clone()))
-            .filter(|(reason, _)| *reason == "unsubscribed")
-            .map(|(_, at)| *at)
+            .filter(|r| r.reason == SuppressionReason::Unsubscribed)
+            .map(|r| r.at)
     }
 
     fn link(&self, token: &str) -> Option<UnsubscribeLink> {
@@ -72,6 +91,58 @@ impl State {
             email: email.clone(),
             unsubscribed_at: self.unsubscribed_at(*owner, email),
         })
+    }
+
+    /// Suppresses (or strengthens the suppression of) an address for an
+    /// owner; the owner's pending deliveries to it become `suppressed`.
+    fn suppress(
+        &mut self,
+        owner: UserId,
+        email: &EmailAddress,
+        reason: SuppressionReason,
+        detail: Option<String>,
+        now: DateTime<Utc>,
+    ) -> SuppressionRow {
+        let id = self.id();
+        let row = self
+            .suppressions
+            .entry((owner, email.clone()))
+            .or_insert(SuppressionRow {
+                id,
+                reason,
+                at: now,
+                detail: detail.clone(),
+            });
+        if reason.rank() > row.reason.rank() {
+            row.reason = reason;
+            row.detail = detail;
+        }
+        let row = row.clone();
+        let runs: Vec<RunId> = self
+            .runs
+            .values()
+            .filter(|r| r.run.owner == owner)
+            .map(|r| r.run.id)
+            .collect();
+        for d in self.deliveries.values_mut() {
+            if d.d.email == *email
+                && d.d.state == DeliveryState::Pending
+                && runs.contains(&d.d.run_id)
+            {
+                d.d.state = DeliveryState::Suppressed;
+                d.d.last_reply = Some(row.reason.as_str().to_owned());
+                d.d.updated_at = now;
+                d.waiting_for = None;
+            }
+        }
+        row
+    }
+
+    /// Whether a run is paused.
+    fn paused(&self, run: RunId) -> bool {
+        self.runs
+            .get(&run)
+            .is_some_and(|r| r.run.status == RunStatus::Paused)
     }
 
     fn id(&mut self) -> i64 {
@@ -117,7 +188,7 @@ impl State {
             .users
             .get(&r.run.owner)
             .is_some_and(|(u, _)| u.state == UserState::Active);
-        mailing_on && owner_on
+        mailing_on && owner_on && r.run.status != RunStatus::Cancelled
     }
 
     fn totals(&self, run: RunId) -> RunTotals {

@@ -53,14 +53,16 @@ impl DeliveryQueue for MemoryStore {
             return Ok(None);
         };
         // Suppressed addresses are recorded as such, never silently dropped.
-        let recipients: Vec<(Client, bool)> = m
+        let recipients: Vec<(Client, Option<SuppressionReason>)> = m
             .client_ids
             .iter()
             .filter_map(|id| s.clients.get(id))
             .map(|c| {
                 (
                     c.clone(),
-                    s.suppressions.contains_key(&(m.owner, c.email.clone())),
+                    s.suppressions
+                        .get(&(m.owner, c.email.clone()))
+                        .map(|r| r.reason),
                 )
             })
             .collect();
@@ -77,6 +79,11 @@ impl DeliveryQueue for MemoryStore {
             sent: 0,
             failed: 0,
             cancelled: 0,
+            suppressed: 0,
+            bounced: 0,
+            complained: 0,
+            status: RunStatus::Sending,
+            paused: None,
             report: None,
         };
         let content = RunContent {
@@ -86,6 +93,8 @@ impl DeliveryQueue for MemoryStore {
             body_text: message.body_text,
             body_html: message.body_html,
             nonce: new.nonce.clone(),
+            owner: m.owner,
+            language: s.users.get(&m.owner).and_then(|(u, _)| u.language.clone()),
         };
         s.runs.insert(
             run.id,
@@ -105,13 +114,13 @@ impl DeliveryQueue for MemoryStore {
                         client_id: Some(c.id),
                         email: c.email,
                         name: c.full_name,
-                        state: if suppressed {
+                        state: if suppressed.is_some() {
                             DeliveryState::Suppressed
                         } else {
                             DeliveryState::Pending
                         },
                         attempts: 0,
-                        last_reply: None,
+                        last_reply: suppressed.map(|r| r.as_str().to_owned()),
                         next_attempt_at: plan.now,
                         updated_at: plan.now,
                     },
@@ -157,7 +166,10 @@ impl DeliveryQueue for MemoryStore {
         // deliveries, each owner's share between their runs.
         let mut due: BTreeMap<RunId, Vec<(DateTime<Utc>, DeliveryId)>> = BTreeMap::new();
         for row in s.deliveries.values() {
-            if row.d.state == DeliveryState::Pending && row.d.next_attempt_at <= now {
+            if row.d.state == DeliveryState::Pending
+                && row.d.next_attempt_at <= now
+                && !s.paused(row.d.run_id)
+            {
                 due.entry(row.d.run_id)
                     .or_default()
                     .push((row.d.next_attempt_at, row.d.id));
@@ -368,7 +380,35 @@ impl DeliveryQueue for MemoryStore {
         r.run.sent = report.sent;
         r.run.failed = report.failed;
         r.run.cancelled = report.cancelled;
+        r.run.suppressed = report.suppressed;
+        r.run.bounced = report.bounced;
+        r.run.complained = report.complained;
+        r.run.status = if r.run.status == RunStatus::Cancelled {
+            RunStatus::Cancelled
+        } else {
+            RunStatus::Finished
+        };
+        r.run.paused = None;
         r.run.report = Some(report.clone());
+        Ok(true)
+    }
+
+    async fn pause_run(
+        &self,
+        run: RunId,
+        reason: &PauseReason,
+        _now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(r) = s
+            .runs
+            .get_mut(&run)
+            .filter(|r| r.run.status == RunStatus::Sending)
+        else {
+            return Ok(false);
+        };
+        r.run.status = RunStatus::Paused;
+        r.run.paused = Some(reason.clone());
         Ok(true)
     }
 
@@ -389,7 +429,7 @@ impl DeliveryQueue for MemoryStore {
             })
             .filter_map(|m| m.next_run_at);
         let deliveries = s.deliveries.values().filter_map(|r| match r.d.state {
-            DeliveryState::Pending => Some(r.d.next_attempt_at),
+            DeliveryState::Pending if !s.paused(r.d.run_id) => Some(r.d.next_attempt_at),
             DeliveryState::Sending => r.lease_until,
             _ => None,
         });

@@ -1,0 +1,380 @@
+//! Bounce and complaint intake over SMTP: a listener (mailin-embedded) that
+//! takes mail only for `bounces+TOKEN@DOMAIN`, and a parser (mail-parser for
+//! the MIME structure) of what arrives there:
+//!
+//! - delivery status notifications (RFC 3464, `multipart/report;
+//!   report-type=delivery-status`): `Action: failed` with a 5.x.x status is a
+//!   hard bounce; a 4.x.x status or `Action: delayed` is a soft one;
+//!   `delivered`, `relayed` and `expanded` are not bounces;
+//! - complaint reports (ARF, RFC 5965, `message/feedback-report`);
+//! - anything else that came back to a return path: the first SMTP status in
+//!   its text (`5.1.1`, or a bare `550`), so a non-standard bounce still
+//!   counts by its VERP token.
+//!
+//! The original message (a `message/rfc822` or `text/rfc822-headers` part)
+//! gives the Message-ID; the return path gives the token. Both go to core's
+//! feedback use case, which checks them against the store.
+
+use std::net::{IpAddr, SocketAddr, TcpListener};
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mailin_embedded::{Handler, Response, Server};
+use skymailing_core::{DeliveryRef, EmailAddress, FeedbackKind, FeedbackReport, FeedbackSource};
+use tokio::sync::mpsc;
+
+/// The largest message the listener takes (bounces quote the original).
+pub const MAX_REPORT_BYTES: usize = 2 * 1024 * 1024;
+
+/// Reads one report. `token` is the VERP token of the address it was sent
+/// to, if any. `None`: not a bounce or complaint (a delivery or relay
+/// notice, or nothing recognisable).
+pub fn parse_report(raw: &[u8], token: Option<&str>) -> Option<FeedbackReport> {
+    let message = MessageParser::default().parse(raw)?;
+    let mut refs: Vec<DeliveryRef> = token
+        .map(|t| DeliveryRef::Verp(t.to_owned()))
+        .into_iter()
+        .collect();
+    let mut original_id: Option<String> = None;
+    let mut original_to: Option<String> = None;
+    let mut dsn: Option<Vec<u8>> = None;
+    let mut arf: Option<Vec<u8>> = None;
+    for part in &message.parts {
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
+        let ctype = ct.ctype().to_ascii_lowercase();
+        let subtype = ct.subtype().unwrap_or_default().to_ascii_lowercase();
+        match (&*ctype, &*subtype, &part.body) {
+            (_, _, PartType::Message(original)) => {
+                original_id = original_id.or(original.message_id().map(str::to_owned));
+                original_to = original_to.or(original
+                    .to()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .map(str::to_owned));
+            }
+            ("message" | "text", "delivery-status" | "global-delivery-status", _) => {
+                dsn = Some(part.contents().to_vec());
+            }
+            ("message", "feedback-report", _) => arf = Some(part.contents().to_vec()),
+            ("text", "rfc822-headers", _) | ("message", "global-headers", _) => {
+                let mut headers = part.contents().to_vec();
+                headers.extend_from_slice(b"\r\n\r\n");
+                if let Some(h) = MessageParser::default().parse(&headers) {
+                    original_id = original_id.or(h.message_id().map(str::to_owned));
+                    original_to = original_to.or(h
+                        .to()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .map(str::to_owned));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(id) = &original_id {
+        refs.push(DeliveryRef::MessageId(id.clone()));
+    }
+    let address = |s: &str| {
+        // `rfc822; ann@example.com` or a bare address.
+        let s = s.rsplit(';').next().unwrap_or(s).trim();
+        EmailAddress::parse(s.trim_matches(['<', '>'])).ok()
+    };
+    if let Some(arf) = arf {
+        let fields = fields(&arf);
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let feedback_type = get("Feedback-Type").unwrap_or_else(|| "abuse".into());
+        let email = get("Original-Rcpt-To")
+            .as_deref()
+            .and_then(address)
+            .or_else(|| original_to.as_deref().and_then(address));
+        return Some(FeedbackReport {
+            kind: FeedbackKind::Complaint,
+            email,
+            reason: format!("complaint: {feedback_type}"),
+            refs,
+            source: FeedbackSource::Smtp,
+        });
+    }
+    if let Some(dsn) = dsn {
+        // Per-recipient blocks follow the per-message one; the first failed
+        // (or delayed) recipient decides.
+        for block in blocks(&dsn).into_iter().skip(1) {
+            let get = |name: &str| {
+                block
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_owned())
+            };
+            let action = get("Action").unwrap_or_default().to_ascii_lowercase();
+            let status = get("Status").unwrap_or_default();
+            let kind = match (action.as_str(), status.chars().next()) {
+                ("failed", Some('5')) => FeedbackKind::Hard,
+                ("failed", Some('4')) | ("delayed", _) => FeedbackKind::Soft,
+                ("failed", _) => FeedbackKind::Hard,
+                _ => continue,
+            };
+            let email = get("Final-Recipient")
+                .or_else(|| get("Original-Recipient"))
+                .as_deref()
+                .and_then(address)
+                .or_else(|| original_to.as_deref().and_then(address));
+            let diagnostic = get("Diagnostic-Code").unwrap_or_default();
+            let diagnostic = diagnostic.rsplit(';').next().unwrap_or_default().trim();
+            return Some(FeedbackReport {
+                kind,
+                email,
+                reason: format!("{action} {status} {diagnostic}").trim().to_owned(),
+                refs,
+                source: FeedbackSource::Smtp,
+            });
+        }
+        return None;
+    }
+    // Not a standard report: only mail to a return path counts, by the
+    // first SMTP status in its text.
+    token?;
+    let text = message.body_text(0).unwrap_or_default();
+    let (kind, line) = text.lines().find_map(|line| {
+        smtp_status(line).map(|class| {
+            (
+                if class == '5' {
+                    FeedbackKind::Hard
+                } else {
+                    FeedbackKind::Soft
+                },
+                line.trim().to_owned(),
+            )
+        })
+    })?;
+    Some(FeedbackReport {
+        kind,
+        email: original_to.as_deref().and_then(address),
+        reason: line,
+        refs,
+        source: FeedbackSource::Smtp,
+    })
+}
+
+/// The class (`4` or `5`) of the first SMTP status in a line: an enhanced
+/// status (`5.1.1`) or a reply code (`550`) standing as a word.
+fn smtp_status(line: &str) -> Option<char> {
+    let words =
+        line.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '-'));
+    for w in words {
+        let b = w.as_bytes();
+        let enhanced = b.len() >= 5
+            && matches!(b[0], b'4' | b'5')
+            && b[1] == b'.'
+            && w[2..].split('.').count() == 2
+            && w[2..]
+                .split('.')
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()));
+        let code = b.len() == 3 && matches!(b[0], b'4' | b'5') && b.iter().all(u8::is_ascii_digit);
+        if enhanced || code {
+            return Some(b[0] as char);
+        }
+    }
+    None
+}
+
+/// The `Name: value` fields of a header-like block (continuation lines joined).
+fn fields(text: &[u8]) -> Vec<(String, String)> {
+    blocks(text).into_iter().flatten().collect()
+}
+
+/// Blocks of `Name: value` fields separated by blank lines (RFC 3464 §2.1).
+fn blocks(text: &[u8]) -> Vec<Vec<(String, String)>> {
+    let text = String::from_utf8_lossy(text);
+    let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if out.last().is_some_and(|b| !b.is_empty()) {
+                out.push(Vec::new());
+            }
+            continue;
+        }
+        let block = out.last_mut().expect("one block at least");
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = block.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            block.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    out.retain(|b| !b.is_empty());
+    out
+}
+
+#[derive(Clone)]
+struct Intake {
+    domain: String,
+    sink: mpsc::Sender<FeedbackReport>,
+    token: Option<String>,
+    data: Vec<u8>,
+    too_big: bool,
+}
+
+impl Handler for Intake {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
+        self.token = None;
+        mailin_embedded::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        match skymailing_core::adapter::verp_token_of(to, &self.domain) {
+            Some(token) => {
+                self.token = Some(token.to_owned());
+                mailin_embedded::response::OK
+            }
+            None => Response::custom(
+                550,
+                "5.1.1 no such mailbox: this host takes bounces only".into(),
+            ),
+        }
+    }
+
+    fn data_start(&mut self, _: &str, _: &str, _: bool, _: &[String]) -> Response {
+        self.data.clear();
+        self.too_big = false;
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.data.len() + buf.len() > MAX_REPORT_BYTES {
+            self.too_big = true;
+        } else {
+            self.data.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let data = std::mem::take(&mut self.data);
+        if self.too_big {
+            return Response::custom(552, "5.3.4 message too big for a bounce".into());
+        }
+        match parse_report(&data, self.token.as_deref()) {
+            Some(report) => {
+                if self.sink.blocking_send(report).is_err() {
+                    return Response::custom(
+                        451,
+                        "4.3.0 the service is stopping, try again later".into(),
+                    );
+                }
+            }
+            None => tracing::info!(
+                bytes = data.len(),
+                "mail to a return path that is no bounce or complaint; ignored"
+            ),
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+/// Starts the bounce listener on `addr` for `bounces+TOKEN@domain`, on its
+/// own threads (at most `connections` sessions at once; mailin's own
+/// timeouts of five minutes per read and write). Each report it reads goes
+/// to `sink`. Returns the address it listens on.
+pub fn start_bounce_listener(
+    addr: SocketAddr,
+    domain: &str,
+    connections: u32,
+    sink: mpsc::Sender<FeedbackReport>,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr)?;
+    let local = listener.local_addr()?;
+    let handler = Intake {
+        domain: domain.to_ascii_lowercase(),
+        sink,
+        token: None,
+        data: Vec::new(),
+        too_big: false,
+    };
+    let mut server = Server::new(handler);
+    server
+        .with_name(domain)
+        .with_num_threads(connections.max(1))
+        .with_tcp_listener(listener);
+    std::thread::Builder::new()
+        .name("bounce-listener".into())
+        .spawn(move || {
+            if let Err(e) = server.serve() {
+                tracing::error!(error = %e, "the bounce listener stopped");
+            }
+        })?;
+    Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DSN: &str = "From: MAILER-DAEMON@mx.example\r\nTo: bounces+7-0123456789abcdef@b.example\r\nSubject: Undelivered Mail\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; ann@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: news@shop.example\r\nTo: ann@example.com\r\nMessage-ID: <n1.2.7@shop.example>\r\nSubject: Hi\r\n--B--\r\n";
+
+    #[test]
+    fn a_dsn_is_a_hard_bounce_with_its_recipient_and_original_id() {
+        let r = parse_report(DSN.as_bytes(), Some("7-0123456789abcdef")).unwrap();
+        assert_eq!(r.kind, FeedbackKind::Hard);
+        assert_eq!(r.email.unwrap().as_str(), "ann@example.com");
+        assert!(r.reason.contains("5.1.1"), "{}", r.reason);
+        assert_eq!(
+            r.refs,
+            vec![
+                DeliveryRef::Verp("7-0123456789abcdef".into()),
+                DeliveryRef::MessageId("n1.2.7@shop.example".into())
+            ]
+        );
+        let soft = DSN.replace("Status: 5.1.1", "Status: 4.2.2");
+        assert_eq!(
+            parse_report(soft.as_bytes(), None).unwrap().kind,
+            FeedbackKind::Soft
+        );
+        let delayed = DSN.replace("Action: failed", "Action: delayed");
+        assert_eq!(
+            parse_report(delayed.as_bytes(), None).unwrap().kind,
+            FeedbackKind::Soft
+        );
+        let delivered = DSN.replace("Action: failed", "Action: delivered");
+        assert_eq!(parse_report(delivered.as_bytes(), None), None);
+    }
+
+    #[test]
+    fn an_arf_report_is_a_complaint() {
+        let arf = "From: fbl@isp.example\r\nTo: bounces+7-0123456789abcdef@b.example\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"A\"\r\n\r\n--A\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report.\r\n--A\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: isp/1.0\r\nVersion: 1\r\nOriginal-Rcpt-To: <bob@example.com>\r\n--A\r\nContent-Type: message/rfc822\r\n\r\nFrom: news@shop.example\r\nTo: bob@example.com\r\nMessage-ID: <n1.2.8@shop.example>\r\nSubject: Hi\r\n\r\nHello\r\n--A--\r\n";
+        let r = parse_report(arf.as_bytes(), None).unwrap();
+        assert_eq!(r.kind, FeedbackKind::Complaint);
+        assert_eq!(r.email.unwrap().as_str(), "bob@example.com");
+        assert_eq!(
+            r.refs,
+            vec![DeliveryRef::MessageId("n1.2.8@shop.example".into())]
+        );
+    }
+
+    #[test]
+    fn a_non_standard_bounce_counts_by_its_token_and_status() {
+        let raw = "From: postmaster@old.example\r\nSubject: failure notice\r\n\r\nSorry, we could not deliver.\r\n<ann@example.com>: 552 mailbox full\r\n";
+        let r = parse_report(raw.as_bytes(), Some("7-0123456789abcdef")).unwrap();
+        assert_eq!(r.kind, FeedbackKind::Hard);
+        assert!(r.reason.contains("552"), "{}", r.reason);
+        assert_eq!(
+            parse_report(raw.as_bytes(), None),
+            None,
+            "without a token: nothing to go by"
+        );
+        let soft = raw.replace("552 mailbox full", "try again: 4.2.2 over quota");
+        assert_eq!(
+            parse_report(soft.as_bytes(), Some("7-0123456789abcdef"))
+                .unwrap()
+                .kind,
+            FeedbackKind::Soft
+        );
+    }
+}
