@@ -523,7 +523,8 @@ impl DeliveryQueue for PgStore {
         let (t,): (Option<DateTime<Utc>>,) = sqlx::query_as(
             "SELECT LEAST( \
                 (SELECT min(m.next_run_at) FROM mailings m JOIN users u ON u.id = m.owner_id \
-                  WHERE m.enabled AND u.state = 'active'), \
+                  WHERE m.enabled AND u.state = 'active' \
+                    AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.mailing_id = m.id AND p.paused_at IS NOT NULL)), \
                 (SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'), \
                 (SELECT min(lease_until) FROM deliveries WHERE state = 'sending'))",
         )

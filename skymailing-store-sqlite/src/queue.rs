@@ -536,6 +536,7 @@ impl DeliveryQueue for SqliteStore {
             "SELECT min(t) FROM ( \
                 SELECT min(m.next_run_at) AS t FROM mailings m JOIN users u ON u.id = m.owner_id \
                   WHERE m.enabled AND u.state = 'active' \
+                    AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.mailing_id = m.id AND p.paused_at IS NOT NULL) \
                 UNION ALL SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending' \
                 UNION ALL SELECT min(lease_until) FROM deliveries WHERE state = 'sending')",
         )

@@ -355,7 +355,7 @@ mod tests {
         assert_eq!(r.subject, "Hi Ann <b>");
         assert_eq!(
             r.text,
-            "Dear Ann <b> (ann@example.com)\n\n--\nTo stop receiving these emails, open: https://x.test/u/1\n"
+            "Dear Ann <b> (ann@example.com)\n\n--\nTo stop receiving these emails, open: https://x.test/u/1"
         );
         assert_eq!(r.html, None);
     }

@@ -25,6 +25,7 @@ mod messages;
 mod queue;
 mod rows;
 mod stats;
+mod suppressions;
 
 pub use accounts::*;
 pub use blog::*;
@@ -35,6 +36,7 @@ pub use messages::*;
 pub use queue::*;
 pub use rows::*;
 pub use stats::*;
+pub use suppressions::*;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -109,6 +111,9 @@ macro_rules! store_conformance_tests {
             sub_second_times_round_trip_exactly,
             search_treats_wildcards_literally,
             smaller_queries_and_filters,
+            bounces_mark_suppress_and_move_finished_counts,
+            manual_entries_and_soft_bounces_suppress,
+            paused_runs_hold_until_resumed_or_cancelled,
         );
     };
 }
@@ -295,6 +300,7 @@ mod tests {
             include_str!("blog.rs"),
             include_str!("stats.rs"),
             include_str!("rows.rs"),
+            include_str!("suppressions.rs"),
         ]
         .concat();
         let mut cases: Vec<&str> = source

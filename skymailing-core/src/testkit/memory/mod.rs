@@ -138,6 +138,13 @@ impl State {
         row
     }
 
+    /// Whether a run of a mailing is paused (its next slots wait).
+    fn has_paused_run(&self, mailing: MailingId) -> bool {
+        self.runs
+            .values()
+            .any(|r| r.run.mailing_id == Some(mailing) && r.run.status == RunStatus::Paused)
+    }
+
     /// Whether a run is paused.
     fn paused(&self, run: RunId) -> bool {
         self.runs

@@ -10,6 +10,7 @@ impl DeliveryQueue for MemoryStore {
             .mailings
             .values()
             .filter(|m| m.enabled && m.next_run_at.is_some_and(|n| n <= now))
+            .filter(|m| !s.has_paused_run(m.id))
             .filter_map(|m| {
                 let (u, _) = s.users.get(&m.owner)?;
                 (u.state == UserState::Active).then(|| DueMailing {
@@ -426,6 +427,7 @@ impl DeliveryQueue for MemoryStore {
                     && s.users
                         .get(&m.owner)
                         .is_some_and(|(u, _)| u.state == UserState::Active)
+                    && !s.has_paused_run(m.id)
             })
             .filter_map(|m| m.next_run_at);
         let deliveries = s.deliveries.values().filter_map(|r| match r.d.state {

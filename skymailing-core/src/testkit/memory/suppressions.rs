@@ -116,6 +116,8 @@ impl SuppressionStore for MemoryStore {
                         r.run.sent = totals.sent;
                         r.run.bounced = totals.bounced;
                         r.run.complained = totals.complained;
+                        let run = r.run.clone();
+                        r.run.report = r.run.report.take().map(|rep| rep.with_counts(&run));
                     }
                 }
             }
