@@ -237,11 +237,11 @@ impl SuppressionStore for SqliteStore {
                 applied.marked = Some(state);
                 // A finished run's counts follow its deliveries.
                 sqlx::query(
-                    "UPDATE runs r SET \
-                         sent = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'sent'), \
-                         bounced = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'bounced'), \
-                         complained = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'complained') \
-                     WHERE r.id = ?1 AND r.finished_at IS NOT NULL",
+                    "UPDATE runs SET \
+                         sent = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'sent'), \
+                         bounced = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'bounced'), \
+                         complained = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'complained') \
+                     WHERE id = ?1 AND finished_at IS NOT NULL",
                 )
                 .bind(run)
                 .execute(&mut *tx)
