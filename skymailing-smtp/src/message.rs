@@ -13,7 +13,7 @@
 use std::time::SystemTime;
 
 use lettre::Message;
-use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use skymailing_core::ports::{OutgoingEmail, SendError};
@@ -135,17 +135,47 @@ pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, S
     let text = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(body(&email.text));
-    let built = match &email.html {
-        Some(html) => builder.multipart(
-            MultiPart::alternative().singlepart(text).singlepart(
+    // The part's own headers (Content-Type, Content-Transfer-Encoding) are
+    // set on the message itself and the part's body is its body: lettre's
+    // DKIM signer hashes the message's headers only, so a Content-Type left
+    // on the part would be listed in the signature but not hashed, and
+    // every verifier would fail it.
+    let (content_type, encoding, formatted) = match &email.html {
+        Some(html) => {
+            let multi = MultiPart::alternative().singlepart(text).singlepart(
                 SinglePart::builder()
                     .header(ContentType::TEXT_HTML)
                     .body(body(html)),
-            ),
+            );
+            (
+                multi.headers().get::<ContentType>(),
+                None,
+                multi.formatted(),
+            )
+        }
+        None => (
+            text.headers().get::<ContentType>(),
+            text.headers().get::<ContentTransferEncoding>(),
+            text.formatted(),
         ),
-        None => builder.singlepart(text),
     };
-    built.map_err(|e| permanent("message", &e))
+    let body_at = formatted
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |at| at + 4);
+    let part_body = formatted[body_at..].to_vec();
+    let encoding = encoding.unwrap_or(if part_body.is_ascii() {
+        ContentTransferEncoding::SevenBit
+    } else {
+        ContentTransferEncoding::EightBit
+    });
+    if let Some(ct) = content_type {
+        builder = builder.header(ct);
+    }
+    builder
+        .header(MIME_VERSION_1_0)
+        .body(Body::dangerous_pre_encoded(part_body, encoding))
+        .map_err(|e| permanent("message", &e))
 }
 
 /// The message as it goes out: built, then DKIM-signed when a signer is set.

@@ -133,6 +133,17 @@ impl Lang {
                         &[("suppressed", suppressed.to_string())]
                     )
                 ),
+                ReportLine::Bounced { bounced } => format!(
+                    "; {}",
+                    self.tp("report.bounced", &[("bounced", bounced.to_string())])
+                ),
+                ReportLine::Complained { complained } => format!(
+                    "; {}",
+                    self.tp(
+                        "report.complained",
+                        &[("complained", complained.to_string())]
+                    )
+                ),
                 ReportLine::SkippedSlots { skipped: 1 } => {
                     format!(" ({})", self.t("report.skipped_one"))
                 }
@@ -198,6 +209,8 @@ mod tests {
                 failed: 2,
                 cancelled: 1,
                 suppressed: 1,
+                bounced: 1,
+                complained: 1,
                 failures: vec![("550 no such user".into(), 2)],
                 ..Default::default()
             },
@@ -206,7 +219,7 @@ mod tests {
         assert_eq!(Lang::En.report(&report), report.to_string());
         assert_eq!(
             Lang::Ru.report(&report),
-            "Отправлено 2 из 5; не доставлено 2: 550 no such user ×2; отменено 1; не отправлено (отписались) 1 (пропущено запусков: 3)"
+            "Отправлено 2 из 5; не доставлено 2: 550 no such user ×2; отменено 1; не отправлено (адрес в списке исключений) 1; вернулось с ошибкой 1; отмечено как спам 1 (пропущено запусков: 3)"
         );
         let empty = RunReport::default();
         assert_eq!(Lang::En.report(&empty), empty.to_string());
