@@ -181,8 +181,9 @@ pub struct Engine {
     limit_slots: Mutex<HashMap<String, DateTime<Utc>>>,
     /// Listeners to what the engine does.
     events: events::Events,
-    /// When each run with failures was last checked against the pause limit.
-    pause_checks: Mutex<HashMap<RunId, std::time::Instant>>,
+    /// Per run, the attempts and failures this engine recorded since the
+    /// run was last checked against the pause limit.
+    pause_counts: Mutex<HashMap<RunId, (u64, u64)>>,
 }
 
 /// A recorded result's run and the result, as the writer takes them.
@@ -198,8 +199,8 @@ const TEMPLATE_CACHE: usize = 64;
 const LEASE_MARGIN: Duration = Duration::from_secs(3);
 /// A write of results slower than this closes the gate for new sends until it ends.
 const SLOW_WRITE: Duration = Duration::from_secs(1);
-/// A run with failures is checked against the pause limit at most this often.
-const PAUSE_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// Runs whose attempts the engine counts for the pause limit at most.
+const PAUSE_COUNTS: usize = 1024;
 /// Longest pause between two tries to write results while the store refuses them.
 const WRITE_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -248,7 +249,7 @@ impl Engine {
             backoffs: pace::Backoffs::default(),
             limit_slots: Mutex::new(HashMap::new()),
             events: events::Events::new(),
-            pause_checks: Mutex::new(HashMap::new()),
+            pause_counts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -801,44 +802,47 @@ impl Engine {
         }
     }
 
-    /// Pauses the runs whose failures in this group put them over the limit.
-    /// Each run with failures is checked (its totals read) at most once per
-    /// [`PAUSE_CHECK_EVERY`].
+    /// Pauses the runs whose failures put them over the limit. The engine
+    /// counts the attempts and failures it recorded per run; only when its
+    /// own counts are over the limit does it read the run's totals (every
+    /// worker's results, and the bounces) and pause on those. A run the
+    /// totals clear starts counting afresh.
     async fn check_pauses(
         &self,
         runs: &[RunId],
         results: &[DeliveryResult],
         applied: &HashMap<DeliveryId, DeliveryState>,
     ) {
-        let mut failing: Vec<RunId> = runs
-            .iter()
-            .zip(results)
-            .filter(|(_, r)| applied.get(&r.id) == Some(&DeliveryState::Failed))
-            .map(|(run, _)| *run)
-            .collect();
-        if failing.is_empty() {
-            return;
-        }
-        failing.sort_unstable();
-        failing.dedup();
-        for run in failing {
-            {
-                let mut checks = self
-                    .pause_checks
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                let now = std::time::Instant::now();
-                if checks
-                    .get(&run)
-                    .is_some_and(|at| now.duration_since(*at) < PAUSE_CHECK_EVERY)
+        let mut suspects: Vec<RunId> = Vec::new();
+        {
+            let mut counts = self
+                .pause_counts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (run, r) in runs.iter().zip(results) {
+                let failed = match applied.get(&r.id) {
+                    Some(DeliveryState::Sent) => false,
+                    Some(DeliveryState::Failed) => true,
+                    _ => continue,
+                };
+                if counts.len() >= PAUSE_COUNTS && !counts.contains_key(run) {
+                    counts.clear();
+                }
+                let c = counts.entry(*run).or_default();
+                c.0 += 1;
+                c.1 += u64::from(failed);
+                if failed
+                    && self.config.pause.check(c.0, c.1, 0).is_some()
+                    && !suspects.contains(run)
                 {
-                    continue;
+                    suspects.push(*run);
                 }
-                if checks.len() >= TEMPLATE_CACHE {
-                    checks.clear();
-                }
-                checks.insert(run, now);
             }
+            for run in &suspects {
+                counts.remove(run);
+            }
+        }
+        for run in suspects {
             let totals = match self.queue.run_totals(run).await {
                 Ok(t) => t,
                 Err(e) => {

@@ -28,7 +28,7 @@ impl SuppressionStore for MemoryStore {
             .filter(|((_, e), _)| matches(q, &[e.as_str()]))
             .map(|((o, e), r)| entry(*o, e, r))
             .collect();
-        items.sort_by(|a, b| b.id.cmp(&a.id));
+        items.sort_by_key(|s| std::cmp::Reverse(s.id));
         Ok(page(items, q))
     }
 
