@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         Command::DkimKeygen { .. } => unreachable!("handled before the service opens"),
         Command::Worker => {
             let engine = service.spawn_engine();
-            if let Some(addr) = service.start_bounce_listener()? {
+            if let Some(addr) = service.start_bounce_listener().await? {
                 eprintln!("skymailing worker: bounces taken at smtp://{addr}");
             }
             // Health, readiness and metrics only when an address is given.
@@ -128,7 +128,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             let acceptor = listen(&settings).await?;
             let local = local_addr(&acceptor);
             let engine = (!cli.options.no_worker).then(|| service.spawn_engine());
-            let bounces = service.start_bounce_listener()?;
+            let bounces = service.start_bounce_listener().await?;
             let url = match local {
                 Some(addr) if settings.base_url == format!("http://{}", settings.bind) => {
                     format!("http://{addr}")

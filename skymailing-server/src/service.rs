@@ -330,7 +330,7 @@ impl Service {
     /// to `bounces+TOKEN@<bounce domain>` is read as bounce and complaint
     /// reports and fed to the feedback use case. Returns the address it
     /// listens on.
-    pub fn start_bounce_listener(&self) -> Result<Option<std::net::SocketAddr>, StartError> {
+    pub async fn start_bounce_listener(&self) -> Result<Option<std::net::SocketAddr>, StartError> {
         let Some(addr) = self.settings.bounce_listen else {
             return Ok(None);
         };
@@ -342,12 +342,12 @@ impl Service {
             });
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-        let local = skymailing_smtp::start_bounce_listener(addr, &domain, 16, tx).map_err(|e| {
-            StartError::Option {
+        let local = skymailing_smtp::start_bounce_listener(addr, &domain, 64, tx)
+            .await
+            .map_err(|e| StartError::Option {
                 option: "--bounce-listen",
                 reason: format!("cannot listen on {addr}: {e}"),
-            }
-        })?;
+            })?;
         let feedback = self.app.feedback.clone();
         tokio::spawn(async move {
             while let Some(report) = rx.recv().await {

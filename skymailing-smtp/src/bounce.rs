@@ -1,4 +1,5 @@
-//! Bounce and complaint intake over SMTP: a listener (mailin-embedded) that
+//! Bounce and complaint intake over SMTP: a listener (mailin's SMTP state
+//! machine, driven over tokio by this module) that
 //! takes mail only for `bounces+TOKEN@DOMAIN`, and a parser (mail-parser for
 //! the MIME structure) of what arrives there:
 //!
@@ -15,11 +16,16 @@
 //! gives the Message-ID; the return path gives the token. Both go to core's
 //! feedback use case, which checks them against the store.
 
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
-use mailin_embedded::{Handler, Response, Server};
+use mailin::{Action, Handler, Response, SessionBuilder, response};
 use skymailing_core::{DeliveryRef, EmailAddress, FeedbackKind, FeedbackReport, FeedbackSource};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::sync::mpsc;
 
 /// The largest message the listener takes (bounces quote the original).
@@ -213,7 +219,6 @@ fn blocks(text: &[u8]) -> Vec<Vec<(String, String)>> {
     out
 }
 
-#[derive(Clone)]
 struct Intake {
     domain: String,
     sink: mpsc::Sender<FeedbackReport>,
@@ -225,14 +230,14 @@ struct Intake {
 impl Handler for Intake {
     fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
         self.token = None;
-        mailin_embedded::response::OK
+        response::OK
     }
 
     fn rcpt(&mut self, to: &str) -> Response {
         match skymailing_core::adapter::verp_token_of(to, &self.domain) {
             Some(token) => {
                 self.token = Some(token.to_owned());
-                mailin_embedded::response::OK
+                response::OK
             }
             None => Response::custom(
                 550,
@@ -244,7 +249,7 @@ impl Handler for Intake {
     fn data_start(&mut self, _: &str, _: &str, _: bool, _: &[String]) -> Response {
         self.data.clear();
         self.too_big = false;
-        mailin_embedded::response::OK
+        response::OK
     }
 
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
@@ -263,53 +268,143 @@ impl Handler for Intake {
         }
         match parse_report(&data, self.token.as_deref()) {
             Some(report) => {
-                if self.sink.blocking_send(report).is_err() {
-                    return Response::custom(
-                        451,
-                        "4.3.0 the service is stopping, try again later".into(),
-                    );
+                if self.sink.try_send(report).is_err() {
+                    return Response::custom(451, "4.3.0 busy or stopping, try again later".into());
                 }
             }
-            None => tracing::info!(
-                bytes = data.len(),
-                "mail to a return path that is no bounce or complaint; ignored"
-            ),
+            None => {
+                tracing::info!(
+                    bytes = data.len(),
+                    "mail to a return path that is no bounce or complaint; ignored"
+                )
+            }
         }
-        mailin_embedded::response::OK
+        response::OK
     }
 }
 
-/// Starts the bounce listener on `addr` for `bounces+TOKEN@domain`, on its
-/// own threads (at most `connections` sessions at once; mailin's own
-/// timeouts of five minutes per read and write). Each report it reads goes
-/// to `sink`. Returns the address it listens on.
-pub fn start_bounce_listener(
+/// How long the listener waits for each line of a session.
+pub const LINE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one session may last in all.
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(600);
+/// The longest line taken (a command, or a line of the message).
+const MAX_LINE: usize = 64 * 1024;
+
+/// `MAIL FROM:<>`, the null reverse path every bounce is sent with (RFC
+/// 5321 §4.5.5), which mailin's parser refuses: handed to it as a marker.
+fn null_sender_as_marker(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let upper = line.to_ascii_uppercase();
+    let compact: Vec<u8> = upper.iter().copied().filter(|b| *b != b' ').collect();
+    if compact.starts_with(b"MAILFROM:<>") {
+        let at = upper
+            .windows(2)
+            .position(|w| w == b"<>")
+            .expect("found above")
+            + 1;
+        let mut out = line[..at].to_vec();
+        out.extend_from_slice(b"MAILER-DAEMON");
+        out.extend_from_slice(&line[at..]);
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(line)
+    }
+}
+
+async fn session(
+    stream: TcpStream,
+    peer: SocketAddr,
+    builder: Arc<SessionBuilder>,
+    handler: Intake,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut session = builder.build(peer.ip(), handler);
+    write.write_all(&session.greeting().buffer()?).await?;
+    let deadline = tokio::time::Instant::now() + SESSION_TIMEOUT;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut limited = (&mut read).take(MAX_LINE as u64);
+        let read_line = limited.read_until(b'\n', &mut line);
+        let wait =
+            LINE_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        let n = match tokio::time::timeout(wait, read_line).await {
+            Ok(r) => r?,
+            Err(_) => {
+                write.write_all(b"421 4.4.2 timeout, closing\r\n").await?;
+                return Ok(());
+            }
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        if !line.ends_with(b"\n") {
+            write
+                .write_all(b"500 5.5.6 line too long, closing\r\n")
+                .await?;
+            return Ok(());
+        }
+        let reply = session.process(&null_sender_as_marker(&line));
+        match reply.action {
+            Action::NoReply => {}
+            Action::Close => {
+                write.write_all(&reply.buffer()?).await?;
+                return Ok(());
+            }
+            _ => write.write_all(&reply.buffer()?).await?,
+        }
+    }
+}
+
+/// Starts the bounce listener on `addr` for `bounces+TOKEN@domain`: an SMTP
+/// session (mailin's state machine) per connection on tokio, at most
+/// `connections` at once (others are told to come back later), each line
+/// within [`LINE_TIMEOUT`] and the session within [`SESSION_TIMEOUT`],
+/// messages up to [`MAX_REPORT_BYTES`]. Each report it reads goes to
+/// `sink`. Returns the address it listens on.
+pub async fn start_bounce_listener(
     addr: SocketAddr,
     domain: &str,
-    connections: u32,
+    connections: usize,
     sink: mpsc::Sender<FeedbackReport>,
 ) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
+    let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let handler = Intake {
-        domain: domain.to_ascii_lowercase(),
-        sink,
-        token: None,
-        data: Vec::new(),
-        too_big: false,
-    };
-    let mut server = Server::new(handler);
-    server
-        .with_name(domain)
-        .with_num_threads(connections.max(1))
-        .with_tcp_listener(listener);
-    std::thread::Builder::new()
-        .name("bounce-listener".into())
-        .spawn(move || {
-            if let Err(e) = server.serve() {
-                tracing::error!(error = %e, "the bounce listener stopped");
-            }
-        })?;
+    let domain = domain.to_ascii_lowercase();
+    let builder = Arc::new(SessionBuilder::new(domain.clone()));
+    let slots = Arc::new(Semaphore::new(connections.max(1)));
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, peer) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the bounce listener cannot accept");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                let _ = stream
+                    .write_all(b"421 4.3.2 too many connections, try again later\r\n")
+                    .await;
+                continue;
+            };
+            let handler = Intake {
+                domain: domain.clone(),
+                sink: sink.clone(),
+                token: None,
+                data: Vec::new(),
+                too_big: false,
+            };
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                if let Err(e) = session(stream, peer, builder, handler).await {
+                    tracing::debug!(error = %e, %peer, "a bounce session ended early");
+                }
+                drop(permit);
+            });
+        }
+    });
     Ok(local)
 }
 
@@ -344,6 +439,26 @@ mod tests {
         );
         let delivered = DSN.replace("Action: failed", "Action: delivered");
         assert_eq!(parse_report(delivered.as_bytes(), None), None);
+    }
+
+    #[test]
+    fn the_null_sender_of_bounces_is_taken() {
+        assert_eq!(
+            &*null_sender_as_marker(b"MAIL FROM:<>\r\n"),
+            b"MAIL FROM:<MAILER-DAEMON>\r\n"
+        );
+        assert_eq!(
+            &*null_sender_as_marker(b"mail from: <> BODY=8BITMIME\r\n"),
+            b"mail from: <MAILER-DAEMON> BODY=8BITMIME\r\n"
+        );
+        assert_eq!(
+            &*null_sender_as_marker(b"MAIL FROM:<a@b.example>\r\n"),
+            b"MAIL FROM:<a@b.example>\r\n"
+        );
+        assert_eq!(
+            &*null_sender_as_marker(b"RCPT TO:<>\r\n"),
+            b"RCPT TO:<>\r\n"
+        );
     }
 
     #[test]

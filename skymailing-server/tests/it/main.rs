@@ -9,6 +9,7 @@ mod common;
 mod api;
 mod browser;
 mod cli;
+mod deliverability;
 mod http;
 mod pages;
 mod scale_out;

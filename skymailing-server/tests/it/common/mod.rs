@@ -18,6 +18,10 @@ use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
 
 pub const BASE_URL: &str = "http://sky.test";
+/// The domain of the test servers' return paths.
+pub const BOUNCE_DOMAIN: &str = "bounces.sky.test";
+/// The test servers' bounce webhook secret.
+pub const WEBHOOK_SECRET: &str = "webhook secret for tests";
 
 pub struct TestServer {
     pub service: Service,
@@ -94,6 +98,11 @@ impl TestServer {
             from: from.into(),
             mail_url: format!("outbox:{}", dir.path().join("outbox").display()),
             rate_limits: limits,
+            // Return paths, the bounce listener (started by the tests that
+            // use it) and the webhook.
+            bounce_domain: Some(BOUNCE_DOMAIN.into()),
+            bounce_listen: Some("127.0.0.1:0".parse().unwrap()),
+            bounce_webhook_secret: Some(WEBHOOK_SECRET.into()),
             ..Settings::default()
         };
         let service = Service::from_parts(
