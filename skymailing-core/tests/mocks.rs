@@ -225,6 +225,7 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
                 disabled_by: None,
                 next_run_at: next,
                 sending: false,
+                paused: false,
                 created_at: now,
                 updated_at: now,
             })

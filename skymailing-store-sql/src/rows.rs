@@ -132,6 +132,7 @@ pub struct MailingRow<T, I> {
     pub disabled_by: OptParsed<DisabledBy>,
     pub next_run_at: Option<T>,
     pub sending: bool,
+    pub paused: bool,
     pub created_at: T,
     pub updated_at: T,
 }
@@ -151,6 +152,7 @@ impl<T: Into<DateTime<Utc>>, I: Into<Vec<i64>>> From<MailingRow<T, I>> for Maili
             disabled_by: r.disabled_by.0,
             next_run_at: r.next_run_at.map(Into::into),
             sending: r.sending,
+            paused: r.paused,
             created_at: r.created_at.into(),
             updated_at: r.updated_at.into(),
         }

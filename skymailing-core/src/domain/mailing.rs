@@ -98,6 +98,9 @@ pub enum MailingStatus {
     Finished,
     /// Switched off by its owner or a manager.
     Disabled,
+    /// A run of it paused itself for its failures and bounces; its next
+    /// slots wait until its owner resumes or cancels that run.
+    Paused,
 }
 
 impl MailingStatus {
@@ -108,6 +111,7 @@ impl MailingStatus {
             MailingStatus::Running => "running",
             MailingStatus::Finished => "finished",
             MailingStatus::Disabled => "disabled",
+            MailingStatus::Paused => "paused",
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct Mailing {
     pub next_run_at: Option<DateTime<Utc>>,
     /// Whether a run of it is still sending (computed by the store).
     pub sending: bool,
+    /// Whether a run of it is paused (computed by the store).
+    pub paused: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -152,6 +158,7 @@ impl Mailing {
             return MailingStatus::Disabled;
         }
         match self.next_run_at {
+            _ if self.paused => MailingStatus::Paused,
             _ if self.sending => MailingStatus::Running,
             Some(_) if now < self.start_at => MailingStatus::Created,
             Some(_) if now < self.end_at => MailingStatus::Running,

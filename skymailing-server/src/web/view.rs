@@ -9,7 +9,7 @@ use poem::http::StatusCode;
 use poem::web::{Html, Redirect};
 use poem::{IntoResponse, Response};
 use skymailing_core::policy::{Action, Actor, Decision, Target, decide};
-use skymailing_core::{BlogPost, Error, ListQuery, Page, Run, User};
+use skymailing_core::{BlogPost, Error, ListQuery, Page, Run, RunStatus, User};
 
 use super::i18n::Lang;
 use crate::Service;
@@ -351,18 +351,30 @@ pub(crate) struct RunRow {
 }
 
 pub(crate) fn run_row(viewer: &Viewer, r: Run) -> RunRow {
+    let done = r.sent + r.failed + r.cancelled + r.suppressed + r.bounced + r.complained;
+    let report = match (&r.report, &r.paused) {
+        // A paused run says why, and what its owner can do.
+        (_, Some(why)) => viewer
+            .t("log.paused")
+            .replace("%{percent}", &why.percent().to_string())
+            .replace("%{attempted}", &why.attempted.to_string())
+            .replace("%{limit}", &(why.limit_per_mille / 10).to_string())
+            .replace("%{done}", &done.to_string())
+            .replace("%{total}", &r.recipients.to_string())
+            .replace("%{id}", &r.id.0.to_string()),
+        (Some(rep), None) if r.status == RunStatus::Cancelled => {
+            format!("{} {}", viewer.t("log.cancelled"), viewer.lang.report(rep))
+        }
+        (Some(rep), None) => viewer.lang.report(rep),
+        (None, None) => viewer
+            .t("log.in_progress")
+            .replace("%{done}", &done.to_string())
+            .replace("%{total}", &r.recipients.to_string()),
+    };
     RunRow {
         id: r.id.0,
         started: local(viewer, r.started_at),
-        report: r
-            .report
-            .map(|rep| viewer.lang.report(&rep))
-            .unwrap_or_else(|| {
-                viewer
-                    .t("log.in_progress")
-                    .replace("%{done}", &(r.sent + r.failed + r.cancelled).to_string())
-                    .replace("%{total}", &r.recipients.to_string())
-            }),
+        report,
         mailing: r.mailing_name,
     }
 }

@@ -433,3 +433,131 @@ async fn migrate_and_create_admin() {
         .unwrap();
     assert_eq!(session.user.role, skymailing_core::Role::Admin);
 }
+
+/// `dkim-keygen` writes the private key (mode 0600, never over an existing
+/// file) and prints the record to publish; the server then loads it. A key
+/// that does not load, or a signing domain that does not align with the
+/// From address, is one line and exit code 2.
+#[tokio::test]
+async fn dkim_keygen_prints_the_record_and_bad_dkim_settings_stop_the_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (algorithm, k) in [("rsa", "rsa"), ("ed25519", "ed25519")] {
+        let key = d.join(format!("{algorithm}.pem"));
+        let out = skymailing(d)
+            .args([
+                "dkim-keygen",
+                "--domain",
+                "Shop.Example",
+                "--selector",
+                "s2026",
+            ])
+            .args(["--algorithm", algorithm, "--out"])
+            .arg(&key)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("name:  s2026._domainkey.shop.example"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("value: v=DKIM1; k={k}; p=")),
+            "{stdout}"
+        );
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // The server starts with it (migrate opens everything serve opens).
+        let out = skymailing(d)
+            .args([
+                "migrate",
+                "--from",
+                "Shop <news@mail.shop.example>",
+                "--dkim-key",
+            ])
+            .arg(&key)
+            .args(["--dkim-selector", "s2026", "--dkim-domain", "shop.example"])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Not over an existing key.
+        let again = skymailing(d)
+            .args([
+                "dkim-keygen",
+                "--domain",
+                "shop.example",
+                "--selector",
+                "s2026",
+                "--out",
+            ])
+            .arg(&key)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(again.status.code(), Some(2));
+    }
+    let key = d.join("rsa.pem");
+    let key = key.to_str().unwrap();
+    fails_with(
+        d,
+        &[
+            "migrate",
+            "--from",
+            "news@other.example",
+            "--dkim-key",
+            key,
+            "--dkim-selector",
+            "s2026",
+            "--dkim-domain",
+            "shop.example",
+        ],
+        "--dkim-domain",
+    )
+    .await;
+    std::fs::write(d.join("junk.pem"), "not a key").unwrap();
+    let junk = d.join("junk.pem");
+    fails_with(
+        d,
+        &[
+            "migrate",
+            "--from",
+            "news@shop.example",
+            "--dkim-key",
+            junk.to_str().unwrap(),
+            "--dkim-selector",
+            "s2026",
+            "--dkim-domain",
+            "shop.example",
+        ],
+        "--dkim-key",
+    )
+    .await;
+    fails_with(
+        d,
+        &[
+            "migrate",
+            "--from",
+            "news@shop.example",
+            "--dkim-key",
+            "/nonexistent.pem",
+            "--dkim-selector",
+            "s2026",
+            "--dkim-domain",
+            "shop.example",
+        ],
+        "--dkim-key",
+    )
+    .await;
+}

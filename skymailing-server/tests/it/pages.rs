@@ -499,6 +499,7 @@ async fn russian_pages_have_no_english_left() {
     for path in [
         "/".to_owned(),
         "/clients".into(),
+        "/clients/suppressions".into(),
         "/clients/new".into(),
         format!("/clients/{client}/edit"),
         format!("/clients/{client}/delete"),
@@ -638,4 +639,60 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The suppression list under Clients: added by hand (bad input shown on
+/// the form), searched and lifted; another user neither sees nor lifts it.
+#[tokio::test]
+async fn the_suppression_list_page_adds_searches_and_lifts() {
+    let srv = TestServer::sqlite().await;
+    let (ann_token, _, _, _, _, _) = two_users(&srv).await;
+    let mut ann = Visitor::new(&srv);
+    ann.sign_in("ann@example.com", "correct horse").await;
+    assert!(
+        ann.get("/clients")
+            .await
+            .text
+            .contains("/clients/suppressions")
+    );
+    let r = ann
+        .post("/clients/suppressions", &[("email", "not an address")])
+        .await;
+    assert_eq!(r.status, 200, "the form again, with the error");
+    assert!(r.text.contains("field-error"), "{}", r.text);
+    let r = ann
+        .post("/clients/suppressions", &[("email", "Gone@Client.test")])
+        .await;
+    assert_eq!(r.status, 303);
+    let list = srv.get("/api/v1/suppressions", Some(&ann_token)).await;
+    assert_eq!(list.body["items"][0]["reason"], "manual");
+    let gone = list.body["items"][0]["id"].as_i64().unwrap();
+    let page = ann.get("/clients/suppressions?q=gone").await;
+    assert!(page.text.contains("gone@client.test"), "{}", page.text);
+    assert!(
+        page.text
+            .contains(&format!("/clients/suppressions/{gone}/lift"))
+    );
+    let mut bob = Visitor::new(&srv);
+    bob.sign_in("bob@example.com", "correct horse").await;
+    let r = bob
+        .post(&format!("/clients/suppressions/{gone}/lift"), &[])
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(
+        !bob.get("/clients/suppressions")
+            .await
+            .text
+            .contains("gone@client.test")
+    );
+    let r = ann
+        .post(&format!("/clients/suppressions/{gone}/lift"), &[])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        !ann.get("/clients/suppressions")
+            .await
+            .text
+            .contains("gone@client.test")
+    );
 }

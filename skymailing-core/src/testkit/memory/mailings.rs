@@ -40,6 +40,7 @@ impl MailingStore for MemoryStore {
             disabled_by: None,
             next_run_at,
             sending: false,
+            paused: false,
             created_at: now,
             updated_at: now,
         };

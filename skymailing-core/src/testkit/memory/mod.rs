@@ -162,6 +162,7 @@ impl State {
             .runs
             .values()
             .any(|r| r.run.mailing_id == Some(m.id) && r.run.finished_at.is_none());
+        m.paused = self.has_paused_run(m.id);
         m
     }
 

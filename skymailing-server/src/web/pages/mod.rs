@@ -12,6 +12,7 @@ mod mailings;
 mod messages;
 mod outbox;
 mod stats;
+mod suppressions;
 pub(crate) mod unsubscribe;
 pub(crate) mod verify_link;
 
@@ -45,6 +46,14 @@ pub(crate) fn routes() -> Route {
         )
         .at("/profile/password", poem::post(accounts::change_password))
         .at("/clients", get(clients::clients))
+        .at(
+            "/clients/suppressions",
+            get(suppressions::list).post(suppressions::add),
+        )
+        .at(
+            "/clients/suppressions/:id/lift",
+            poem::post(suppressions::lift),
+        )
         .at(
             "/clients/new",
             get(clients::client_new).post(clients::client_create),
