@@ -32,7 +32,6 @@ ALTER TABLE runs
     ADD COLUMN cancelled_at TIMESTAMPTZ;
 UPDATE runs SET suppressed = COALESCE((report->>'suppressed')::bigint, 0) WHERE report IS NOT NULL;
 CREATE INDEX runs_paused ON runs (mailing_id) WHERE paused_at IS NOT NULL;
-CREATE INDEX deliveries_sent_email ON deliveries (email) WHERE state IN ('sent', 'bounced', 'complained');
 -- A resumed run wakes every engine on the database.
 CREATE TRIGGER runs_pause_notify AFTER UPDATE OF paused_at ON runs
     FOR EACH STATEMENT EXECUTE FUNCTION skymailing_notify();
