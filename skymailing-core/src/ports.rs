@@ -344,9 +344,10 @@ pub trait DeliveryQueue: Send + Sync {
     /// or an expiring lease.
     async fn next_wakeup(&self) -> StoreResult<Option<DateTime<Utc>>>;
 
-    /// Pauses an unfinished, unpaused, uncancelled run with its reason: its
-    /// pending deliveries are held (not claimed, not due) until it is resumed
-    /// or cancelled, and its mailing's next slots wait. Returns whether it did.
+    /// Pauses an unfinished, unpaused, uncancelled run that its owner has not
+    /// resumed before, with its reason: its pending deliveries are held (not
+    /// claimed, not counted by `next_wakeup`) until it is resumed or
+    /// cancelled, and its mailing's next slots wait. Returns whether it did.
     async fn pause_run(
         &self,
         run: RunId,
@@ -379,8 +380,8 @@ pub trait RunStore: Send + Sync {
     async fn run(&self, id: RunId) -> StoreResult<Option<Run>>;
     /// A run's deliveries by id.
     async fn run_deliveries(&self, run: RunId, query: &ListQuery) -> StoreResult<Page<Delivery>>;
-    /// Resumes a paused run: its held deliveries are due now. Returns whether
-    /// it was paused.
+    /// Resumes a paused run: its held deliveries are claimed again as they
+    /// come due, and it is not paused again. Returns whether it was paused.
     async fn resume_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Cancels an unfinished run (sending or paused): its pending deliveries
     /// are cancelled, in one transaction, and it finishes as `cancelled` once

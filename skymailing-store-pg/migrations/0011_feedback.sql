@@ -22,14 +22,15 @@ CREATE INDEX suppressions_owner ON suppressions (owner_id, id DESC);
 -- A finished run's counts move when a bounce or complaint arrives later: they
 -- are kept beside the others, changed in the same transaction as the delivery.
 -- A run paused for its failure rate holds its pending deliveries until its
--- owner resumes or cancels it.
+-- owner resumes or cancels it; one its owner resumed is not paused again.
 ALTER TABLE runs
     ADD COLUMN bounced      BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN complained   BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN suppressed   BIGINT NOT NULL DEFAULT 0,
     ADD COLUMN paused_at    TIMESTAMPTZ,
     ADD COLUMN pause_reason JSONB,
-    ADD COLUMN cancelled_at TIMESTAMPTZ;
+    ADD COLUMN cancelled_at TIMESTAMPTZ,
+    ADD COLUMN resumed_at   TIMESTAMPTZ;
 UPDATE runs SET suppressed = COALESCE((report->>'suppressed')::bigint, 0) WHERE report IS NOT NULL;
 CREATE INDEX runs_paused ON runs (mailing_id) WHERE paused_at IS NOT NULL;
 -- A resumed run wakes every engine on the database.

@@ -156,14 +156,11 @@ impl DeliveryQueue for PgStore {
         sqlx::query(
             "UPDATE deliveries d SET lease_until = NULL, waiting_for = NULL, updated_at = $1, \
                  state = CASE WHEN EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
-                   WHERE r.id = d.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'pending' ELSE 'cancelled' END, \
-                 next_attempt_at = CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.id = d.run_id AND r.paused_at IS NOT NULL) \
-                   THEN $2 ELSE d.next_attempt_at END \
+                   WHERE r.id = d.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'pending' ELSE 'cancelled' END \
              WHERE d.id IN (SELECT id FROM deliveries WHERE state = 'sending' AND lease_until <= $1 \
                             FOR UPDATE SKIP LOCKED)",
         )
         .bind(now)
-        .bind(skymailing_store_sql::held_until())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -175,7 +172,7 @@ impl DeliveryQueue for PgStore {
             // the whole batch, as before.
             "WITH active AS ( \
                  SELECT r.id, r.owner_id, count(*) OVER (PARTITION BY r.owner_id) AS owner_runs \
-                 FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND EXISTS ( \
+                 FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND r.cancelled_at IS NULL AND EXISTS ( \
                      SELECT 1 FROM deliveries p WHERE p.run_id = r.id AND p.state = 'pending' AND p.next_attempt_at <= $1)), \
              owners AS (SELECT count(DISTINCT owner_id) AS n FROM active), \
              picked AS ( \
@@ -346,8 +343,7 @@ impl DeliveryQueue for PgStore {
                  state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
                    WHERE r.id = d.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'cancelled' ELSE v.state END, \
                  last_reply = COALESCE(v.reply, d.last_reply), \
-                 next_attempt_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM runs r WHERE r.id = d.run_id AND r.paused_at IS NOT NULL) \
-                   THEN $9 ELSE COALESCE(v.next_at, d.next_attempt_at) END, \
+                 next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), \
                  attempts = d.attempts - v.released, \
                  lease_until = NULL, updated_at = $7, waiting_for = v.waiting_for, \
                  completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN $7 END \
@@ -364,7 +360,6 @@ impl DeliveryQueue for PgStore {
         .bind(&released)
         .bind(now)
         .bind(&waiting_for)
-        .bind(skymailing_store_sql::held_until())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -410,6 +405,14 @@ impl DeliveryQueue for PgStore {
         fields(store = "pg")
     )]
     async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
+        // A retry written while its run was being cancelled: cancelled too.
+        sqlx::query(
+            "UPDATE deliveries SET state = 'cancelled', waiting_for = NULL WHERE state = 'pending' \
+             AND run_id IN (SELECT id FROM runs WHERE finished_at IS NULL AND cancelled_at IS NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         sqlx::query_as::<_, RunRow>(concat!(
             "SELECT ",
             run_columns!(),
@@ -446,24 +449,32 @@ impl DeliveryQueue for PgStore {
         report: &RunReport,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // The run's row first (a late bounce being recorded holds it too),
+        // then the counts as the deliveries are once that bounce committed.
+        sqlx::query("SELECT 1 FROM runs WHERE id = $1 FOR UPDATE")
+            .bind(run.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let r = sqlx::query(
-            "UPDATE runs r SET finished_at = $2, sent = $3, failed = $4, cancelled = $5, report = $6, \
-                 suppressed = $7, bounced = $8, complained = $9, paused_at = NULL, pause_reason = NULL \
+            "UPDATE runs r SET finished_at = $2, report = $3, paused_at = NULL, pause_reason = NULL, \
+                 sent = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'sent'), \
+                 failed = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'failed'), \
+                 cancelled = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'cancelled'), \
+                 suppressed = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'suppressed'), \
+                 bounced = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'bounced'), \
+                 complained = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'complained') \
              WHERE r.id = $1 AND r.finished_at IS NULL AND NOT EXISTS ( \
                  SELECT 1 FROM deliveries d WHERE d.run_id = r.id AND d.state IN ('pending', 'sending'))",
         )
         .bind(run.0)
         .bind(now)
-        .bind(i64::try_from(report.sent).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.failed).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.cancelled).unwrap_or(i64::MAX))
         .bind(Json(report))
-        .bind(i64::try_from(report.suppressed).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.bounced).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.complained).unwrap_or(i64::MAX))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -479,28 +490,20 @@ impl DeliveryQueue for PgStore {
         reason: &PauseReason,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Its pending deliveries stay as they are: the claim and the next
+        // wake-up pass paused runs by, whatever is written to them meanwhile.
         let paused = sqlx::query(
             "UPDATE runs SET paused_at = $2, pause_reason = $3 \
-             WHERE id = $1 AND finished_at IS NULL AND paused_at IS NULL AND cancelled_at IS NULL",
+             WHERE id = $1 AND finished_at IS NULL AND paused_at IS NULL AND cancelled_at IS NULL \
+               AND resumed_at IS NULL",
         )
         .bind(run.0)
         .bind(now)
         .bind(Json(reason))
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        if paused.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("UPDATE deliveries SET next_attempt_at = $2, waiting_for = NULL WHERE run_id = $1 AND state = 'pending'")
-            .bind(run.0)
-            .bind(skymailing_store_sql::held_until())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(paused.rows_affected() == 1)
     }
 
     #[tracing::instrument(
@@ -525,7 +528,8 @@ impl DeliveryQueue for PgStore {
                 (SELECT min(m.next_run_at) FROM mailings m JOIN users u ON u.id = m.owner_id \
                   WHERE m.enabled AND u.state = 'active' \
                     AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.mailing_id = m.id AND p.paused_at IS NOT NULL)), \
-                (SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'), \
+                (SELECT min((SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.run_id = r.id AND d.state = 'pending')) \
+                   FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND r.cancelled_at IS NULL), \
                 (SELECT min(lease_until) FROM deliveries WHERE state = 'sending'))",
         )
         .fetch_one(&self.pool)

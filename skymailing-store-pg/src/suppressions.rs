@@ -218,38 +218,48 @@ impl SuppressionStore for PgStore {
         .await
         .map_err(db_err)?;
         let mut applied = FeedbackApplied::default();
-        let mark = match f.kind {
-            FeedbackKind::Hard => Some((DeliveryState::Bounced, &["sent"][..])),
-            FeedbackKind::Complaint => Some((DeliveryState::Complained, &["sent", "bounced"][..])),
-            _ => None,
-        };
-        if let (Some(id), Some((state, from))) = (f.delivery, mark) {
-            let run: Option<(i64,)> = sqlx::query_as(
-                "UPDATE deliveries SET state = $2, last_reply = $3, updated_at = $4 \
-                 WHERE id = $1 AND state = ANY($5) RETURNING run_id",
+        if let Some(id) = f.delivery {
+            // The run's row first, then the delivery's: a run finishing now
+            // (which locks the same row) counts this change or sees it after.
+            let found: Option<(i64, String, bool)> = sqlx::query_as(
+                "SELECT d.run_id, d.state, r.finished_at IS NOT NULL FROM deliveries d \
+                 JOIN runs r ON r.id = d.run_id WHERE d.id = $1 FOR UPDATE OF r, d",
             )
             .bind(id.0)
-            .bind(state.as_str())
-            .bind(&f.reason)
-            .bind(now)
-            .bind(from)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
-            if let Some((run,)) = run {
-                applied.marked = Some(state);
-                // A finished run's counts follow its deliveries.
+            let found = found.and_then(|(run, state, finished)| {
+                let from = DeliveryState::parse(&state)?;
+                f.kind.marks(from).map(|to| (run, from, to, finished))
+            });
+            if let Some((run, from, to, finished)) = found {
                 sqlx::query(
-                    "UPDATE runs r SET \
-                         sent = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'sent'), \
-                         bounced = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'bounced'), \
-                         complained = (SELECT count(*) FROM deliveries WHERE run_id = r.id AND state = 'complained') \
-                     WHERE r.id = $1 AND r.finished_at IS NOT NULL",
+                    "UPDATE deliveries SET state = $2, last_reply = $3, updated_at = $4 WHERE id = $1",
                 )
-                .bind(run)
+                .bind(id.0)
+                .bind(to.as_str())
+                .bind(&f.reason)
+                .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+                applied.marked = Some(to);
+                if finished {
+                    // A finished run's counts follow its deliveries.
+                    let (sent, bounced, complained) = skymailing_store_sql::count_moves(from, to);
+                    sqlx::query(
+                        "UPDATE runs SET sent = sent + $2, bounced = bounced + $3, \
+                             complained = complained + $4 WHERE id = $1",
+                    )
+                    .bind(run)
+                    .bind(sent)
+                    .bind(bounced)
+                    .bind(complained)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
             }
         }
         if let Some(owner) = f.owner {
@@ -258,7 +268,9 @@ impl SuppressionStore for PgStore {
                 FeedbackKind::Complaint => Some(SuppressionReason::Complaint),
                 _ => {
                     let (soft,): (i64,) = sqlx::query_as(
-                        "SELECT count(*) FROM feedback WHERE owner_id = $1 AND email = $2 \
+                        // Per delivery: a message delayed three times, or a
+                        // report sent twice, is one soft bounce.
+                        "SELECT count(DISTINCT COALESCE(delivery_id, -id)) FROM feedback WHERE owner_id = $1 AND email = $2 \
                          AND kind = 'soft' AND created_at > $3",
                     )
                     .bind(owner.0)

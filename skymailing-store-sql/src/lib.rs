@@ -16,9 +16,20 @@ pub use error::DbError;
 pub use outcome::OutcomeRow;
 pub use query::{like, limits};
 
-/// The due time of a paused run's held deliveries: far enough to be never,
-/// so the claim and the engine's next wake-up pass them by without a join;
-/// resuming sets them due again.
-pub fn held_until() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp(221_845_392_000, 0).expect("9000-01-01 is a valid time")
+/// How a finished run's `(sent, bounced, complained)` counts move when one
+/// of its deliveries goes from `from` to `to` (a late bounce or complaint).
+pub fn count_moves(
+    from: skymailing_core::DeliveryState,
+    to: skymailing_core::DeliveryState,
+) -> (i64, i64, i64) {
+    use skymailing_core::DeliveryState as S;
+    let one = |s: S| {
+        (
+            i64::from(s == S::Sent),
+            i64::from(s == S::Bounced),
+            i64::from(s == S::Complained),
+        )
+    };
+    let (a, b) = (one(from), one(to));
+    (b.0 - a.0, b.1 - a.1, b.2 - a.2)
 }

@@ -22,12 +22,13 @@ CREATE INDEX suppressions_owner ON suppressions (owner_id, id DESC);
 -- A finished run's counts move when a bounce or complaint arrives later: they
 -- are kept beside the others, changed in the same transaction as the delivery.
 -- A run paused for its failure rate holds its pending deliveries until its
--- owner resumes or cancels it.
+-- owner resumes or cancels it; one its owner resumed is not paused again.
 ALTER TABLE runs ADD COLUMN bounced INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN complained INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN paused_at INTEGER;
 ALTER TABLE runs ADD COLUMN pause_reason TEXT;
 ALTER TABLE runs ADD COLUMN cancelled_at INTEGER;
+ALTER TABLE runs ADD COLUMN resumed_at INTEGER;
 UPDATE runs SET suppressed = COALESCE(json_extract(report, '$.suppressed'), 0) WHERE report IS NOT NULL;
 CREATE INDEX runs_paused ON runs (mailing_id) WHERE paused_at IS NOT NULL;

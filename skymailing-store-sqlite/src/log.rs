@@ -77,29 +77,17 @@ impl RunStore for SqliteStore {
         fields(store = "sqlite")
     )]
     async fn resume_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
+        // Its deliveries kept their due times: they are claimed again at once.
         let resumed = sqlx::query(
-            "UPDATE runs SET paused_at = NULL, pause_reason = NULL \
+            "UPDATE runs SET paused_at = NULL, pause_reason = NULL, resumed_at = ?2 \
              WHERE id = ?1 AND paused_at IS NOT NULL AND finished_at IS NULL",
         )
         .bind(run.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if resumed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query(
-            "UPDATE deliveries SET next_attempt_at = ?2, updated_at = ?2 \
-             WHERE run_id = ?1 AND state = 'pending' AND next_attempt_at > ?2",
-        )
-        .bind(run.0)
         .bind(ts(now))
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(resumed.rows_affected() == 1)
     }
 
     #[tracing::instrument(

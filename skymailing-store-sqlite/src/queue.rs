@@ -150,13 +150,10 @@ impl DeliveryQueue for SqliteStore {
         sqlx::query(
             "UPDATE deliveries SET lease_until = NULL, waiting_for = NULL, updated_at = ?1, \
                  state = CASE WHEN EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
-                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'pending' ELSE 'cancelled' END, \
-                 next_attempt_at = CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.id = deliveries.run_id AND r.paused_at IS NOT NULL) \
-                   THEN ?2 ELSE next_attempt_at END \
+                   WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'pending' ELSE 'cancelled' END \
              WHERE state = 'sending' AND lease_until <= ?1",
         )
         .bind(ts(now))
-        .bind(ts(skymailing_store_sql::held_until()))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -166,9 +163,9 @@ impl DeliveryQueue for SqliteStore {
         let mut tx = self.write_tx().await?;
         let active: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT r.id, count(*) OVER (PARTITION BY r.owner_id) * \
-                    (SELECT count(DISTINCT r2.owner_id) FROM runs r2 WHERE r2.finished_at IS NULL AND r2.paused_at IS NULL AND EXISTS ( \
+                    (SELECT count(DISTINCT r2.owner_id) FROM runs r2 WHERE r2.finished_at IS NULL AND r2.paused_at IS NULL AND r2.cancelled_at IS NULL AND EXISTS ( \
                          SELECT 1 FROM deliveries p WHERE p.run_id = r2.id AND p.state = 'pending' AND p.next_attempt_at <= ?1)) \
-             FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND EXISTS ( \
+             FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND r.cancelled_at IS NULL AND EXISTS ( \
                  SELECT 1 FROM deliveries p WHERE p.run_id = r.id AND p.state = 'pending' AND p.next_attempt_at <= ?1) \
              ORDER BY r.id",
         )
@@ -361,8 +358,7 @@ impl DeliveryQueue for SqliteStore {
                  state = CASE WHEN v.state = 'pending' AND NOT EXISTS (SELECT 1 FROM runs r JOIN mailings m ON m.id = r.mailing_id JOIN users u ON u.id = m.owner_id \
                    WHERE r.id = deliveries.run_id AND m.enabled AND u.state = 'active' AND r.cancelled_at IS NULL) THEN 'cancelled' ELSE v.state END, \
                  last_reply = COALESCE(v.reply, deliveries.last_reply), \
-                 next_attempt_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM runs r WHERE r.id = deliveries.run_id AND r.paused_at IS NOT NULL) \
-                   THEN ?3 ELSE COALESCE(v.next_at, deliveries.next_attempt_at) END, \
+                 next_attempt_at = COALESCE(v.next_at, deliveries.next_attempt_at), \
                  attempts = deliveries.attempts - v.released, \
                  lease_until = NULL, updated_at = ?2, waiting_for = v.waiting_for, \
                  completed_at = CASE WHEN v.state IN ('sent', 'failed') THEN ?2 END \
@@ -376,7 +372,6 @@ impl DeliveryQueue for SqliteStore {
         )
         .bind(&json)
         .bind(ts(now))
-        .bind(ts(skymailing_store_sql::held_until()))
         .fetch_all(&self.writer)
         .await
         .map_err(db_err)?;
@@ -422,6 +417,14 @@ impl DeliveryQueue for SqliteStore {
         fields(store = "sqlite")
     )]
     async fn runs_to_finish(&self, limit: u32) -> StoreResult<Vec<Run>> {
+        // A retry written while its run was being cancelled: cancelled too.
+        sqlx::query(
+            "UPDATE deliveries SET state = 'cancelled', waiting_for = NULL WHERE state = 'pending' \
+             AND run_id IN (SELECT id FROM runs WHERE finished_at IS NULL AND cancelled_at IS NOT NULL)",
+        )
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
         sqlx::query_as::<_, RunRow>(concat!(
             "SELECT ",
             run_columns!(),
@@ -459,20 +462,21 @@ impl DeliveryQueue for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let r = sqlx::query(
-            "UPDATE runs SET finished_at = ?2, sent = ?3, failed = ?4, cancelled = ?5, report = ?6, \
-                 suppressed = ?7, bounced = ?8, complained = ?9, paused_at = NULL, pause_reason = NULL \
+            // The counts are the deliveries' (a bounce recorded since the
+            // report was made counts too).
+            "UPDATE runs SET finished_at = ?2, report = ?3, paused_at = NULL, pause_reason = NULL, \
+                 sent = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'sent'), \
+                 failed = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'failed'), \
+                 cancelled = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'cancelled'), \
+                 suppressed = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'suppressed'), \
+                 bounced = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'bounced'), \
+                 complained = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'complained') \
              WHERE id = ?1 AND finished_at IS NULL AND NOT EXISTS ( \
                  SELECT 1 FROM deliveries d WHERE d.run_id = ?1 AND d.state IN ('pending', 'sending'))",
         )
         .bind(run.0)
         .bind(ts(now))
-        .bind(i64::try_from(report.sent).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.failed).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.cancelled).unwrap_or(i64::MAX))
         .bind(Json(report))
-        .bind(i64::try_from(report.suppressed).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.bounced).unwrap_or(i64::MAX))
-        .bind(i64::try_from(report.complained).unwrap_or(i64::MAX))
         .execute(&self.writer)
         .await
         .map_err(db_err)?;
@@ -491,28 +495,20 @@ impl DeliveryQueue for SqliteStore {
         reason: &PauseReason,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
+        // Its pending deliveries stay as they are: the claim and the next
+        // wake-up pass paused runs by.
         let paused = sqlx::query(
             "UPDATE runs SET paused_at = ?2, pause_reason = ?3 \
-             WHERE id = ?1 AND finished_at IS NULL AND paused_at IS NULL AND cancelled_at IS NULL",
+             WHERE id = ?1 AND finished_at IS NULL AND paused_at IS NULL AND cancelled_at IS NULL \
+               AND resumed_at IS NULL",
         )
         .bind(run.0)
         .bind(ts(now))
         .bind(Json(reason))
-        .execute(&mut *tx)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
-        if paused.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("UPDATE deliveries SET next_attempt_at = ?2, waiting_for = NULL WHERE run_id = ?1 AND state = 'pending'")
-            .bind(run.0)
-            .bind(ts(skymailing_store_sql::held_until()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(true)
+        Ok(paused.rows_affected() == 1)
     }
 
     #[tracing::instrument(
@@ -537,7 +533,8 @@ impl DeliveryQueue for SqliteStore {
                 SELECT min(m.next_run_at) AS t FROM mailings m JOIN users u ON u.id = m.owner_id \
                   WHERE m.enabled AND u.state = 'active' \
                     AND NOT EXISTS (SELECT 1 FROM runs p WHERE p.mailing_id = m.id AND p.paused_at IS NOT NULL) \
-                UNION ALL SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending' \
+                UNION ALL SELECT min((SELECT min(d.next_attempt_at) FROM deliveries d WHERE d.run_id = r.id AND d.state = 'pending')) \
+                  FROM runs r WHERE r.finished_at IS NULL AND r.paused_at IS NULL AND r.cancelled_at IS NULL \
                 UNION ALL SELECT min(lease_until) FROM deliveries WHERE state = 'sending')",
         )
         .fetch_one(&self.reader)

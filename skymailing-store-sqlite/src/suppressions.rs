@@ -214,39 +214,47 @@ impl SuppressionStore for SqliteStore {
         .await
         .map_err(db_err)?;
         let mut applied = FeedbackApplied::default();
-        let mark = match f.kind {
-            FeedbackKind::Hard => Some((DeliveryState::Bounced, "sent", "sent")),
-            FeedbackKind::Complaint => Some((DeliveryState::Complained, "sent", "bounced")),
-            _ => None,
-        };
-        if let (Some(id), Some((state, from, or_from))) = (f.delivery, mark) {
-            let run: Option<(i64,)> = sqlx::query_as(
-                "UPDATE deliveries SET state = ?2, last_reply = ?3, updated_at = ?4 \
-                 WHERE id = ?1 AND state IN (?5, ?6) RETURNING run_id",
+        if let Some(id) = f.delivery {
+            // One writer: nothing changes between this read and the writes.
+            let found: Option<(i64, String, bool)> = sqlx::query_as(
+                "SELECT d.run_id, d.state, r.finished_at IS NOT NULL FROM deliveries d \
+                 JOIN runs r ON r.id = d.run_id WHERE d.id = ?1",
             )
             .bind(id.0)
-            .bind(state.as_str())
-            .bind(&f.reason)
-            .bind(ts(now))
-            .bind(from)
-            .bind(or_from)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
-            if let Some((run,)) = run {
-                applied.marked = Some(state);
-                // A finished run's counts follow its deliveries.
+            let found = found.and_then(|(run, state, finished)| {
+                let from = DeliveryState::parse(&state)?;
+                f.kind.marks(from).map(|to| (run, from, to, finished))
+            });
+            if let Some((run, from, to, finished)) = found {
                 sqlx::query(
-                    "UPDATE runs SET \
-                         sent = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'sent'), \
-                         bounced = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'bounced'), \
-                         complained = (SELECT count(*) FROM deliveries WHERE run_id = runs.id AND state = 'complained') \
-                     WHERE id = ?1 AND finished_at IS NOT NULL",
+                    "UPDATE deliveries SET state = ?2, last_reply = ?3, updated_at = ?4 WHERE id = ?1",
                 )
-                .bind(run)
+                .bind(id.0)
+                .bind(to.as_str())
+                .bind(&f.reason)
+                .bind(ts(now))
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
+                applied.marked = Some(to);
+                if finished {
+                    // A finished run's counts follow its deliveries.
+                    let (sent, bounced, complained) = skymailing_store_sql::count_moves(from, to);
+                    sqlx::query(
+                        "UPDATE runs SET sent = sent + ?2, bounced = bounced + ?3, \
+                             complained = complained + ?4 WHERE id = ?1",
+                    )
+                    .bind(run)
+                    .bind(sent)
+                    .bind(bounced)
+                    .bind(complained)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+                }
             }
         }
         if let Some(owner) = f.owner {
@@ -255,7 +263,9 @@ impl SuppressionStore for SqliteStore {
                 FeedbackKind::Complaint => Some(SuppressionReason::Complaint),
                 _ => {
                     let (soft,): (i64,) = sqlx::query_as(
-                        "SELECT count(*) FROM feedback WHERE owner_id = ?1 AND email = ?2 \
+                        // Per delivery: a message delayed three times, or a
+                        // report sent twice, is one soft bounce.
+                        "SELECT count(DISTINCT COALESCE(delivery_id, -id)) FROM feedback WHERE owner_id = ?1 AND email = ?2 \
                          AND kind = 'soft' AND created_at > ?3",
                     )
                     .bind(owner.0)

@@ -136,6 +136,70 @@ async fn main() {
         (finished - start).num_milliseconds() as f64 / 1000.0
     );
 
+    // The same pipeline signing every message with DKIM, per algorithm, on
+    // the first DKIM_RECIPIENTS clients (default 10,000 or all).
+    let dkim_n: usize = std::env::var("DKIM_RECIPIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+        .min(recipients as usize);
+    let keys = tempfile::tempdir().unwrap();
+    let mut dkim_rates = Vec::new();
+    for (name, algorithm) in [
+        ("rsa", skymailing_smtp::DkimAlgorithm::Rsa),
+        ("ed25519", skymailing_smtp::DkimAlgorithm::Ed25519),
+    ] {
+        let key = skymailing_smtp::generate_key(algorithm).unwrap();
+        let path = keys.path().join(format!("{name}.pem"));
+        std::fs::write(&path, &key.private_pem).unwrap();
+        let signing = skymailing_bench::worker(
+            &db,
+            &format!("smtp://127.0.0.1:{port}"),
+            &[
+                ("SKYMAILING_CONCURRENCY", "8"),
+                ("SKYMAILING_PARALLEL_BATCHES", "2"),
+                ("SKYMAILING_BATCH_SIZE", "500"),
+                ("SKYMAILING_FROM", "Bench <bench@bench.example>"),
+                ("SKYMAILING_DKIM_KEY", path.to_str().unwrap()),
+                ("SKYMAILING_DKIM_SELECTOR", "bench"),
+                ("SKYMAILING_DKIM_DOMAIN", "bench.example"),
+            ],
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let start: DateTime<Utc> = (Utc::now() + chrono::Duration::seconds(1)).trunc_subsecs(6);
+        let d = MailingDraft::new(
+            &format!("DKIM {name}"),
+            bulk.message_id,
+            bulk.client_ids[..dkim_n].to_vec(),
+            start,
+            start + chrono::Duration::days(1),
+            Periodicity::Once,
+        )
+        .unwrap();
+        let m = store
+            .create_mailing(owner, &d, Some(start), Utc::now())
+            .await
+            .unwrap();
+        let (finished,): (DateTime<Utc>,) = wait_for(Duration::from_secs(900), async || {
+            sqlx::query_as(
+                "SELECT finished_at FROM runs WHERE mailing_id = $1 AND finished_at IS NOT NULL",
+            )
+            .bind(m.id.0)
+            .fetch_optional(store.pool())
+            .await
+            .unwrap()
+        })
+        .await;
+        let rate = dkim_n as f64 / (finished - start).to_std().unwrap().as_secs_f64();
+        drop(signing);
+        println!("ours with DKIM ({name}): {dkim_n} messages signed and sent: {rate:.0} msg/s");
+        dkim_rates.push(format!("{name}={rate:.0}"));
+    }
+    println!(
+        "dkim: {} msg/s (unsigned {ours:.0} msg/s)",
+        dkim_rates.join(" ")
+    );
+
     // smtp-source into the same sink.
     let started = Instant::now();
     let status = Command::new("smtp-source")

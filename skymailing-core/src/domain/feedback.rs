@@ -104,6 +104,19 @@ impl FeedbackKind {
             FeedbackKind::Complaint => "complaint",
         }
     }
+    /// The state a delivery in state `from` takes on this report, if it
+    /// changes: a hard bounce marks a sent delivery `bounced`, a complaint a
+    /// sent or bounced one `complained`; a soft bounce marks nothing.
+    pub fn marks(self, from: DeliveryState) -> Option<DeliveryState> {
+        match (self, from) {
+            (FeedbackKind::Hard, DeliveryState::Sent) => Some(DeliveryState::Bounced),
+            (FeedbackKind::Complaint, DeliveryState::Sent | DeliveryState::Bounced) => {
+                Some(DeliveryState::Complained)
+            }
+            _ => None,
+        }
+    }
+
     /// Parses a stored kind.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {

@@ -126,6 +126,28 @@ pub async fn manual_entries_and_soft_bounces_suppress(s: S) {
         s.record_feedback(&stranger, t0()).await.unwrap(),
         FeedbackApplied::default()
     );
+    // One delivery delayed three times is one soft bounce.
+    let c1 = s
+        .run_deliveries(run.id, &all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|d| d.email.as_str() == "c1@example.com")
+        .unwrap();
+    let delayed = feedback(
+        Some(c1.id),
+        Some(u.id),
+        "c1@example.com",
+        FeedbackKind::Soft,
+    );
+    for _ in 0..3 {
+        let a = s
+            .record_feedback(&delayed, t0() - Span::days(60))
+            .await
+            .unwrap();
+        assert_eq!(a.suppressed, None);
+    }
     let soft = feedback(None, Some(u.id), "c1@example.com", FeedbackKind::Soft);
     for day in 0..2 {
         let a = s
@@ -156,7 +178,9 @@ pub async fn manual_entries_and_soft_bounces_suppress(s: S) {
 /// A paused run's pending deliveries are neither claimed nor due, its
 /// mailing's slots wait; resuming makes them due, cancelling ends it.
 pub async fn paused_runs_hold_until_resumed_or_cancelled(s: S) {
-    let (_u, m, run) = run_with(&s, "ann@example.com", 3).await;
+    let (_u, m, run) = run_with(&s, "ann@example.com", 4).await;
+    // One send is in flight when the run pauses; its retry comes back after.
+    let in_flight = s.claim_deliveries(t0(), LEASE, 1).await.unwrap();
     let reason = PauseReason {
         attempted: 60,
         failed: 10,
@@ -166,7 +190,19 @@ pub async fn paused_runs_hold_until_resumed_or_cancelled(s: S) {
     assert!(s.pause_run(run.id, &reason, t0()).await.unwrap());
     assert!(!s.pause_run(run.id, &reason, t0()).await.unwrap(), "once");
     let r = s.run(run.id).await.unwrap().unwrap();
-    assert_eq!((r.status, r.paused), (RunStatus::Paused, Some(reason)));
+    assert_eq!(
+        (r.status, r.paused),
+        (RunStatus::Paused, Some(reason.clone()))
+    );
+    let retry = DeliveryResult {
+        id: in_flight[0].id,
+        attempt: in_flight[0].attempt,
+        outcome: DeliveryOutcome::Retry {
+            reply: "451 later".into(),
+            at: t0(),
+        },
+    };
+    s.complete_deliveries(&[retry], t0()).await.unwrap();
     let later = t0() + Span::days(30);
     assert!(
         s.claim_deliveries(later, LEASE, 10)
@@ -189,6 +225,11 @@ pub async fn paused_runs_hold_until_resumed_or_cancelled(s: S) {
         !s.resume_run(run.id, later).await.unwrap(),
         "not paused any more"
     );
+    assert!(
+        !s.pause_run(run.id, &reason, later).await.unwrap(),
+        "a run its owner resumed is not paused again"
+    );
+    assert!(s.next_wakeup().await.unwrap().is_some_and(|w| w <= later));
     assert_eq!(
         s.run(run.id).await.unwrap().unwrap().status,
         RunStatus::Sending
@@ -209,7 +250,7 @@ pub async fn paused_runs_hold_until_resumed_or_cancelled(s: S) {
     let applied = s.complete_deliveries(&[retry], later).await.unwrap();
     assert_eq!(applied, vec![(claimed[0].id, DeliveryState::Cancelled)]);
     let t = s.run_totals(run.id).await.unwrap();
-    assert_eq!((t.cancelled, t.pending), (3, 0));
+    assert_eq!((t.cancelled, t.pending), (4, 0));
     assert!(
         s.finish_run(run.id, &RunReport::new(&t, 0), later)
             .await

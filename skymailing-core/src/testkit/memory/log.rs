@@ -23,7 +23,7 @@ impl RunStore for MemoryStore {
         Ok(self.lock().runs.get(&id).map(|r| r.run.clone()))
     }
 
-    async fn resume_run(&self, run: RunId, now: DateTime<Utc>) -> StoreResult<bool> {
+    async fn resume_run(&self, run: RunId, _now: DateTime<Utc>) -> StoreResult<bool> {
         let mut s = self.lock();
         let Some(r) = s
             .runs
@@ -34,11 +34,7 @@ impl RunStore for MemoryStore {
         };
         r.run.status = RunStatus::Sending;
         r.run.paused = None;
-        for d in s.deliveries.values_mut() {
-            if d.d.run_id == run && d.d.state == DeliveryState::Pending {
-                d.d.next_attempt_at = d.d.next_attempt_at.min(now);
-            }
-        }
+        r.resumed = true;
         Ok(true)
     }
 

@@ -42,6 +42,7 @@ struct SuppressionRow {
 
 #[derive(Debug, Clone)]
 struct FeedbackRow {
+    delivery: Option<DeliveryId>,
     owner: Option<UserId>,
     email: EmailAddress,
     kind: FeedbackKind,
@@ -52,6 +53,8 @@ struct FeedbackRow {
 struct RunRow {
     run: Run,
     content: RunContent,
+    /// Its owner resumed it once: it is not paused again.
+    resumed: bool,
 }
 
 #[derive(Debug, Default)]

@@ -102,6 +102,7 @@ impl DeliveryQueue for MemoryStore {
             RunRow {
                 run: run.clone(),
                 content,
+                resumed: false,
             },
         );
         for (c, suppressed) in recipients {
@@ -404,7 +405,7 @@ impl DeliveryQueue for MemoryStore {
         let Some(r) = s
             .runs
             .get_mut(&run)
-            .filter(|r| r.run.status == RunStatus::Sending)
+            .filter(|r| r.run.status == RunStatus::Sending && !r.resumed)
         else {
             return Ok(false);
         };

@@ -88,6 +88,7 @@ impl SuppressionStore for MemoryStore {
     ) -> StoreResult<FeedbackApplied> {
         let mut s = self.lock();
         s.feedback.push(FeedbackRow {
+            delivery: f.delivery,
             owner: f.owner,
             email: f.email.clone(),
             kind: f.kind,
@@ -128,16 +129,20 @@ impl SuppressionStore for MemoryStore {
                 FeedbackKind::Complaint => Some(SuppressionReason::Complaint),
                 _ => {
                     let since = now - chrono::Duration::days(SOFT_BOUNCE_WINDOW_DAYS);
+                    // Per delivery (a report of none counts on its own).
                     let soft = s
                         .feedback
                         .iter()
-                        .filter(|r| {
+                        .enumerate()
+                        .filter(|(_, r)| {
                             r.owner == Some(owner)
                                 && r.email == f.email
                                 && r.kind == FeedbackKind::Soft
                                 && r.at > since
                         })
-                        .count();
+                        .map(|(i, r)| r.delivery.map_or(-(i as i64) - 1, |d| d.0))
+                        .collect::<std::collections::HashSet<_>>()
+                        .len();
                     (soft >= f.soft_limit as usize).then_some(SuppressionReason::SoftBounce)
                 }
             };
