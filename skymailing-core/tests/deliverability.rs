@@ -141,6 +141,22 @@ async fn a_bounce_by_return_path_suppresses_the_address_for_its_owner() {
     };
     let out = w.app.feedback.record(&forged).await.unwrap();
     assert!(out.target.is_none() && out.applied.suppressed.is_none());
+    // Nor does a forged token beside a real Message-ID of another
+    // recipient's mail (every recipient of a run sees its nonce).
+    let y = w.mail("y@example.com", 1).await;
+    let mut forged_arf = forged.clone();
+    forged_arf.kind = FeedbackKind::Complaint;
+    forged_arf
+        .refs
+        .push(DeliveryRef::MessageId(y.message_id.clone()));
+    let out = w.app.feedback.record(&forged_arf).await.unwrap();
+    assert!(out.target.is_none(), "{out:?}");
+    // A real token with another delivery's Message-ID: the token decides.
+    let mut mixed = forged_arf.clone();
+    mixed.kind = FeedbackKind::Soft;
+    mixed.refs[0] = DeliveryRef::Verp(token.to_owned());
+    let out = w.app.feedback.record(&mixed).await.unwrap();
+    assert_eq!(out.target.unwrap().email.as_str(), "x@example.com");
 
     let report = FeedbackReport {
         kind: FeedbackKind::Hard,

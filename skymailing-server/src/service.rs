@@ -191,6 +191,19 @@ impl Service {
     /// the mail transport and wires the use cases.
     pub async fn open(settings: Settings) -> Result<Service, StartError> {
         let base_url = check_base_url(&settings.base_url)?;
+        if settings
+            .bounce_webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.chars().count() < crate::webhook::MIN_SECRET_LEN)
+        {
+            return Err(StartError::Option {
+                option: "--bounce-webhook-secret",
+                reason: format!(
+                    "too short: use at least {} characters (a random string)",
+                    crate::webhook::MIN_SECRET_LEN
+                ),
+            });
+        }
         let (mailer, outbox) = open_mailer(&settings).await?;
         let (store, pg): (Arc<dyn Store>, Option<PgStore>) =
             match StoreUrl::parse(&settings.database_url)? {
@@ -341,21 +354,13 @@ impl Service {
                     .into(),
             });
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel(256);
-        let local = skymailing_smtp::start_bounce_listener(addr, &domain, 64, tx)
+        let sink = Arc::new(FeedbackSink(self.app.feedback.clone()));
+        let local = skymailing_smtp::start_bounce_listener(addr, &domain, 64, sink)
             .await
             .map_err(|e| StartError::Option {
                 option: "--bounce-listen",
                 reason: format!("cannot listen on {addr}: {e}"),
             })?;
-        let feedback = self.app.feedback.clone();
-        tokio::spawn(async move {
-            while let Some(report) = rx.recv().await {
-                if let Err(e) = feedback.record(&report).await {
-                    tracing::warn!(error = %e, "a bounce report could not be recorded");
-                }
-            }
-        });
         Ok(Some(local))
     }
 
@@ -385,6 +390,20 @@ impl Service {
     pub fn close(&self) {
         if let Some(l) = &self.listener {
             l.abort();
+        }
+    }
+}
+
+/// The bounce listener's reports go to the feedback use case; only a
+/// failure to store one is a reason for the sender to try again.
+struct FeedbackSink(skymailing_core::service::FeedbackService);
+
+#[async_trait::async_trait]
+impl skymailing_smtp::ReportSink for FeedbackSink {
+    async fn keep(&self, report: skymailing_core::FeedbackReport) -> Result<(), String> {
+        match self.0.record(&report).await {
+            Ok(_) | Err(skymailing_core::Error::Invalid { .. }) => Ok(()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

@@ -18,7 +18,9 @@ use crate::Service;
 /// The largest body a webhook call may send.
 const MAX_BODY: usize = 64 * 1024;
 /// How far a signed timestamp may be from now.
-const MAX_SKEW_SECS: i64 = 300;
+const MAX_SKEW_SECS: u64 = 300;
+/// The shortest shared secret accepted at start.
+pub const MIN_SECRET_LEN: usize = 16;
 
 fn answer(status: StatusCode, code: &str, message: &str, field: Option<&str>) -> Response {
     (
@@ -104,7 +106,7 @@ pub async fn bounces(req: &Request, body: Body, service: Data<&Service>) -> Resp
     let fresh = timestamp
         .trim()
         .parse::<i64>()
-        .is_ok_and(|t| (service.app.now().timestamp() - t).abs() <= MAX_SKEW_SECS);
+        .is_ok_and(|t: i64| service.app.now().timestamp().abs_diff(t) <= MAX_SKEW_SECS);
     if !fresh {
         return answer(
             StatusCode::UNAUTHORIZED,

@@ -26,7 +26,6 @@ use skymailing_core::{DeliveryRef, EmailAddress, FeedbackKind, FeedbackReport, F
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::sync::mpsc;
 
 /// The largest message the listener takes (bounces quote the original).
 pub const MAX_REPORT_BYTES: usize = 2 * 1024 * 1024;
@@ -143,8 +142,11 @@ pub fn parse_report(raw: &[u8], token: Option<&str>) -> Option<FeedbackReport> {
         return None;
     }
     // Not a standard report: only mail to a return path counts, by the
-    // first SMTP status in its text.
+    // first SMTP status in its text; an automatic reply is no bounce.
     token?;
+    if is_auto_reply(&message) {
+        return None;
+    }
     let text = message.body_text(0).unwrap_or_default();
     let (kind, line) = text.lines().find_map(|line| {
         smtp_status(line).map(|class| {
@@ -168,25 +170,60 @@ pub fn parse_report(raw: &[u8], token: Option<&str>) -> Option<FeedbackReport> {
 }
 
 /// The class (`4` or `5`) of the first SMTP status in a line: an enhanced
-/// status (`5.1.1`) or a reply code (`550`) standing as a word.
+/// status (`5.1.1`) anywhere, or a reply code (`550`) where an MTA writes
+/// one — first on the line, or right after a colon (`<ann@x>: 550 …`,
+/// `said: 550 …`); a number elsewhere in prose ("call ext 512") is none.
 fn smtp_status(line: &str) -> Option<char> {
-    let words =
-        line.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '-'));
-    for w in words {
+    let trim = |w: &str| {
+        w.trim_matches(|c: char| matches!(c, ',' | ';' | ':' | '(' | ')' | '[' | ']' | '.' | '-'))
+            .to_owned()
+    };
+    let mut after_colon = true;
+    for raw in line.split_whitespace() {
+        let w = trim(raw);
         let b = w.as_bytes();
-        let enhanced = b.len() >= 5
-            && matches!(b[0], b'4' | b'5')
-            && b[1] == b'.'
-            && w[2..].split('.').count() == 2
-            && w[2..]
-                .split('.')
+        let class = b.first().copied().filter(|c| matches!(c, b'4' | b'5'));
+        let parts: Vec<&str> = w.split('.').collect();
+        let enhanced = parts.len() == 3
+            && parts[0].len() == 1
+            && parts[1..]
+                .iter()
                 .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()));
-        let code = b.len() == 3 && matches!(b[0], b'4' | b'5') && b.iter().all(u8::is_ascii_digit);
-        if enhanced || code {
-            return Some(b[0] as char);
+        let code = b.len() == 3 && b.iter().all(u8::is_ascii_digit);
+        if let Some(c) = class
+            && (enhanced || (code && after_colon))
+        {
+            return Some(c as char);
         }
+        after_colon = raw.ends_with(':');
     }
     None
+}
+
+/// Whether a message is an automatic reply (out of office, vacation), not
+/// a bounce (RFC 3834 and the headers the common responders add).
+fn is_auto_reply(message: &mail_parser::Message<'_>) -> bool {
+    let header = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    let auto_submitted = header("Auto-Submitted").is_some_and(|v| v != "no");
+    let responder = ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"]
+        .iter()
+        .any(|h| header(h).is_some())
+        || header("Precedence").is_some_and(|v| v.contains("auto_reply"));
+    let subject = message.subject().unwrap_or_default().to_ascii_lowercase();
+    let subject_says = [
+        "auto:",
+        "automatic reply",
+        "out of office",
+        "autoreply",
+        "vacation",
+    ]
+    .iter()
+    .any(|p| subject.starts_with(p) || subject.contains(&format!(" {p}")));
+    auto_submitted || responder || subject_says
 }
 
 /// The `Name: value` fields of a header-like block (continuation lines joined).
@@ -219,9 +256,20 @@ fn blocks(text: &[u8]) -> Vec<Vec<(String, String)>> {
     out
 }
 
+/// Where the listener's reports go. A report is kept before the sender is
+/// told 250, so an error here is answered 451 and the sender tries again.
+#[async_trait::async_trait]
+pub trait ReportSink: Send + Sync {
+    /// Keeps one report; an error means "try again later".
+    async fn keep(&self, report: FeedbackReport) -> Result<(), String>;
+}
+
+/// The report a session read, waiting to be kept before the reply.
+type Slot = Arc<std::sync::Mutex<Option<FeedbackReport>>>;
+
 struct Intake {
     domain: String,
-    sink: mpsc::Sender<FeedbackReport>,
+    slot: Slot,
     token: Option<String>,
     data: Vec<u8>,
     too_big: bool,
@@ -268,9 +316,10 @@ impl Handler for Intake {
         }
         match parse_report(&data, self.token.as_deref()) {
             Some(report) => {
-                if self.sink.try_send(report).is_err() {
-                    return Response::custom(451, "4.3.0 busy or stopping, try again later".into());
-                }
+                *self
+                    .slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(report)
             }
             None => {
                 tracing::info!(
@@ -283,7 +332,8 @@ impl Handler for Intake {
     }
 }
 
-/// How long the listener waits for each line of a session.
+/// How long the listener waits for each line of a session, or for the
+/// sender to take a reply.
 pub const LINE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long one session may last in all.
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(600);
@@ -294,44 +344,57 @@ const MAX_LINE: usize = 64 * 1024;
 /// 5321 §4.5.5), which mailin's parser refuses: handed to it as a marker.
 fn null_sender_as_marker(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let upper = line.to_ascii_uppercase();
-    let compact: Vec<u8> = upper.iter().copied().filter(|b| *b != b' ').collect();
-    if compact.starts_with(b"MAILFROM:<>") {
-        let at = upper
-            .windows(2)
-            .position(|w| w == b"<>")
-            .expect("found above")
-            + 1;
-        let mut out = line[..at].to_vec();
-        out.extend_from_slice(b"MAILER-DAEMON");
-        out.extend_from_slice(&line[at..]);
-        std::borrow::Cow::Owned(out)
-    } else {
-        std::borrow::Cow::Borrowed(line)
+    let Some(rest) = upper.strip_prefix(b"MAIL FROM:") else {
+        return std::borrow::Cow::Borrowed(line);
+    };
+    let spaces = rest.iter().take_while(|b| **b == b' ').count();
+    if !rest[spaces..].starts_with(b"<>") {
+        return std::borrow::Cow::Borrowed(line);
     }
+    let at = b"MAIL FROM:".len() + spaces + 1;
+    let mut out = line[..at].to_vec();
+    out.extend_from_slice(b"MAILER-DAEMON");
+    out.extend_from_slice(&line[at..]);
+    std::borrow::Cow::Owned(out)
+}
+
+async fn send(write: &mut tokio::net::tcp::OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::time::timeout(LINE_TIMEOUT, write.write_all(bytes))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "the sender takes no reply")
+        })?
 }
 
 async fn session(
     stream: TcpStream,
     peer: SocketAddr,
     builder: Arc<SessionBuilder>,
-    handler: Intake,
+    domain: String,
+    sink: Arc<dyn ReportSink>,
 ) -> std::io::Result<()> {
+    let slot: Slot = Arc::default();
+    let handler = Intake {
+        domain,
+        slot: slot.clone(),
+        token: None,
+        data: Vec::new(),
+        too_big: false,
+    };
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut session = builder.build(peer.ip(), handler);
-    write.write_all(&session.greeting().buffer()?).await?;
-    let deadline = tokio::time::Instant::now() + SESSION_TIMEOUT;
+    send(&mut write, &session.greeting().buffer()?).await?;
+    let mut in_data = false;
     let mut line = Vec::new();
     loop {
         line.clear();
         let mut limited = (&mut read).take(MAX_LINE as u64);
         let read_line = limited.read_until(b'\n', &mut line);
-        let wait =
-            LINE_TIMEOUT.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-        let n = match tokio::time::timeout(wait, read_line).await {
+        let n = match tokio::time::timeout(LINE_TIMEOUT, read_line).await {
             Ok(r) => r?,
             Err(_) => {
-                write.write_all(b"421 4.4.2 timeout, closing\r\n").await?;
+                send(&mut write, b"421 4.4.2 timeout, closing\r\n").await?;
                 return Ok(());
             }
         };
@@ -339,19 +402,43 @@ async fn session(
             return Ok(());
         }
         if !line.ends_with(b"\n") {
-            write
-                .write_all(b"500 5.5.6 line too long, closing\r\n")
-                .await?;
+            send(&mut write, b"500 5.5.6 line too long, closing\r\n").await?;
             return Ok(());
         }
-        let reply = session.process(&null_sender_as_marker(&line));
+        let ends_data = in_data && (line == b".\r\n" || line == b".\n");
+        let reply = if in_data {
+            session.process(&line)
+        } else {
+            session.process(&null_sender_as_marker(&line))
+        };
+        if reply.code == 354 {
+            in_data = true;
+        } else if ends_data {
+            in_data = false;
+        }
+        // A report is kept before the sender hears 250.
+        let report = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(report) = report
+            && let Err(e) = sink.keep(report).await
+        {
+            tracing::warn!(error = %e, %peer, "a bounce report could not be kept; the sender will retry");
+            send(
+                &mut write,
+                b"451 4.3.0 cannot keep the report now, try again later\r\n",
+            )
+            .await?;
+            continue;
+        }
         match reply.action {
             Action::NoReply => {}
             Action::Close => {
-                write.write_all(&reply.buffer()?).await?;
+                send(&mut write, &reply.buffer()?).await?;
                 return Ok(());
             }
-            _ => write.write_all(&reply.buffer()?).await?,
+            _ => send(&mut write, &reply.buffer()?).await?,
         }
     }
 }
@@ -359,14 +446,15 @@ async fn session(
 /// Starts the bounce listener on `addr` for `bounces+TOKEN@domain`: an SMTP
 /// session (mailin's state machine) per connection on tokio, at most
 /// `connections` at once (others are told to come back later), each line
-/// within [`LINE_TIMEOUT`] and the session within [`SESSION_TIMEOUT`],
-/// messages up to [`MAX_REPORT_BYTES`]. Each report it reads goes to
-/// `sink`. Returns the address it listens on.
+/// and reply within [`LINE_TIMEOUT`] and the session within
+/// [`SESSION_TIMEOUT`], messages up to [`MAX_REPORT_BYTES`]. Each report it
+/// reads is kept by `sink` before the sender is answered. Returns the
+/// address it listens on.
 pub async fn start_bounce_listener(
     addr: SocketAddr,
     domain: &str,
     connections: usize,
-    sink: mpsc::Sender<FeedbackReport>,
+    sink: Arc<dyn ReportSink>,
 ) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -384,22 +472,22 @@ pub async fn start_bounce_listener(
                 }
             };
             let Ok(permit) = slots.clone().try_acquire_owned() else {
-                let _ = stream
-                    .write_all(b"421 4.3.2 too many connections, try again later\r\n")
-                    .await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    stream.write_all(b"421 4.3.2 too many connections, try again later\r\n"),
+                )
+                .await;
                 continue;
             };
-            let handler = Intake {
-                domain: domain.clone(),
-                sink: sink.clone(),
-                token: None,
-                data: Vec::new(),
-                too_big: false,
-            };
-            let builder = builder.clone();
+            let (builder, domain, sink) = (builder.clone(), domain.clone(), sink.clone());
             tokio::spawn(async move {
-                if let Err(e) = session(stream, peer, builder, handler).await {
-                    tracing::debug!(error = %e, %peer, "a bounce session ended early");
+                let run = session(stream, peer, builder, domain, sink);
+                match tokio::time::timeout(SESSION_TIMEOUT, run).await {
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "a bounce session ended early")
+                    }
+                    Err(_) => tracing::debug!(%peer, "a bounce session ran out of time"),
+                    Ok(Ok(())) => {}
                 }
                 drop(permit);
             });
@@ -439,6 +527,31 @@ mod tests {
         );
         let delivered = DSN.replace("Action: failed", "Action: delivered");
         assert_eq!(parse_report(delivered.as_bytes(), None), None);
+    }
+
+    #[test]
+    fn automatic_replies_and_numbers_in_prose_are_no_bounces() {
+        let away =
+            "From: ann@example.com\r\nSubject: Out of office\r\n\r\nI am away, call ext 512.\r\n";
+        assert_eq!(
+            parse_report(away.as_bytes(), Some("7-0123456789abcdef")),
+            None
+        );
+        let prose = "From: ann@example.com\r\nSubject: Re: news\r\n\r\nThanks! Call me at ext 512 or 550.\r\n";
+        assert_eq!(
+            parse_report(prose.as_bytes(), Some("7-0123456789abcdef")),
+            None
+        );
+        let auto = "From: ann@example.com\r\nAuto-Submitted: auto-replied\r\nSubject: Re\r\n\r\n550 5.1.1 gone\r\n";
+        assert_eq!(
+            parse_report(auto.as_bytes(), Some("7-0123456789abcdef")),
+            None
+        );
+        assert_eq!(
+            smtp_status("host mx.example said: 550 no such user"),
+            Some('5')
+        );
+        assert_eq!(smtp_status("Remote said 4.2.2 mailbox full"), Some('4'));
     }
 
     #[test]

@@ -27,7 +27,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bounce::{MAX_REPORT_BYTES, parse_report, start_bounce_listener};
+pub use bounce::{
+    LINE_TIMEOUT, MAX_REPORT_BYTES, ReportSink, SESSION_TIMEOUT, parse_report,
+    start_bounce_listener,
+};
 pub use dkim::{DkimAlgorithm, DkimError, DkimSigner, GeneratedKey, SIGNED_HEADERS, generate_key};
 pub use lettre::message::Mailbox;
 pub use message::build_message;

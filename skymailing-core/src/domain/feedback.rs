@@ -313,9 +313,16 @@ pub fn verp_delivery(token: &str) -> Option<DeliveryId> {
         .flatten()
 }
 
-/// Whether a token is the one made for this delivery and key.
+/// Whether a token is the one made for this delivery and key (compared in
+/// constant time, case-insensitively: some MTAs lower-case local parts).
 pub fn verp_matches(token: &str, delivery: DeliveryId, key: &str) -> bool {
-    token.eq_ignore_ascii_case(&verp_token(delivery, key))
+    let expected = verp_token(delivery, key);
+    let (a, b) = (token.as_bytes(), expected.as_bytes());
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .fold(0u8, |acc, (x, y)| acc | (x.to_ascii_lowercase() ^ y))
+            == 0
 }
 
 /// The return path of a delivery under a bounce domain.

@@ -16,9 +16,10 @@ use super::gate::Gate;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, DeliveryQueue, SuppressionStore};
 use crate::{
-    DeliveryRef, EmailAddress, Error, FeedbackApplied, FeedbackReport, FeedbackTarget, ListQuery,
-    NewFeedback, Page, PausePolicy, Reason, RunStatus, SOFT_BOUNCE_LIMIT, Suppression,
-    SuppressionReason, parse_message_id, verp_delivery, verp_matches,
+    DeliveryRef, EmailAddress, Error, FeedbackApplied, FeedbackReport, FeedbackSource,
+    FeedbackTarget, ListQuery, NewFeedback, Page, PausePolicy, Reason, RunStatus,
+    SOFT_BOUNCE_LIMIT, Suppression, SuppressionReason, parse_message_id, verp_delivery,
+    verp_matches,
 };
 
 /// What became of one report.
@@ -79,18 +80,48 @@ impl FeedbackService {
         })
     }
 
-    /// Records one report (see the module's description). A report that
-    /// names no delivery we sent is still recorded for its address when it
-    /// has one, and changes nothing else. `Invalid("email")` when it names
-    /// neither a delivery nor an address.
+    /// Records one report (see the module's description). A report with a
+    /// return-path token is matched by the token alone; one without, by its
+    /// Message-ID. A webhook report that names no delivery we sent is still
+    /// recorded for its address, and changes nothing else; an SMTP report to
+    /// an unknown return path is dropped. `Invalid("email")` when a report
+    /// names neither a delivery nor an address.
     #[tracing::instrument(name = "feedback.record", level = "debug", skip_all, fields(kind = report.kind.as_str()))]
     pub async fn record(&self, report: &FeedbackReport) -> Result<FeedbackOutcome, Error> {
+        // A return path's token is the proof a report came back to where we
+        // sent from: when a report has one, only it decides (a Message-ID
+        // is known to every recipient of the run, so one recipient could
+        // otherwise report the others). Without a token (the webhook's
+        // relay is authenticated by its signature) the Message-ID decides.
+        let has_token = report
+            .refs
+            .iter()
+            .any(|r| matches!(r, DeliveryRef::Verp(_)));
         let mut target = None;
         for r in &report.refs {
+            if has_token && !matches!(r, DeliveryRef::Verp(_)) {
+                continue;
+            }
             if let Some(t) = self.resolve(r).await? {
                 target = Some(t);
                 break;
             }
+        }
+        if target.is_none() && report.source == FeedbackSource::Smtp {
+            // Mail to a return path that is none of ours (made up, or of a
+            // delivery since deleted): nothing to keep from a stranger.
+            metrics::counter!("skymailing_feedback_total", "kind" => report.kind.as_str(),
+                "matched" => "no")
+            .increment(1);
+            tracing::info!(
+                kind = report.kind.as_str(),
+                "a report to an unknown return path; dropped"
+            );
+            return Ok(FeedbackOutcome {
+                target: None,
+                applied: FeedbackApplied::default(),
+                paused_run: false,
+            });
         }
         let email = match (&target, &report.email) {
             (Some(t), _) => t.email.clone(),

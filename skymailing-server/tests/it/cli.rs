@@ -346,6 +346,12 @@ async fn a_wrong_option_gives_one_clear_line_and_exit_code_2() {
     )
     .await;
     fails_with(d, &["migrate", "--from", "not a mailbox"], "--from").await;
+    fails_with(
+        d,
+        &["migrate", "--bounce-webhook-secret", "short"],
+        "--bounce-webhook-secret",
+    )
+    .await;
     fails_with(d, &["migrate", "--base-url", "example.com"], "--base-url").await;
     fails_with(d, &["--bind", "somewhere"], "--bind").await;
     fails_with(d, &["--concurrency", "lots"], "--concurrency").await;
