@@ -39,6 +39,7 @@ pub fn routes(service: Service) -> impl Endpoint {
     let api = api::service(&service.settings.base_url);
     let pages = web::routes(&service);
     let spec = api.spec_endpoint();
+    let http_metrics = metrics::HttpMetrics::new(&api.spec(), "/api/v1");
     let docs = api.swagger_ui();
     let net = service.net.clone();
     Route::new()
@@ -57,7 +58,7 @@ pub fn routes(service: Service) -> impl Endpoint {
         .at("/readyz", poem::get(ops::readyz))
         .at("/metrics", poem::get(ops::prometheus))
         .nest("/", pages)
-        .with(metrics::HttpMetrics)
+        .with(http_metrics)
         .around(move |ep, req| net::guard(ep, req, net.clone()))
         .data(service)
 }

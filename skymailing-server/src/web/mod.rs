@@ -35,6 +35,11 @@ pub fn routes(service: &Service) -> impl Endpoint + use<> {
     let pages = pages::routes();
     Route::new()
         .nest("/static", pages::static_files())
+        // Browsers ask for it whatever the page says.
+        .at(
+            "/favicon.ico",
+            poem::endpoint::make_sync(|_| poem::web::Redirect::permanent("/static/favicon.svg")),
+        )
         .nest(
             "/",
             pages

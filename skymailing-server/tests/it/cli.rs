@@ -123,6 +123,87 @@ async fn spawn_until(
     (child, rest)
 }
 
+/// Like `spawn_until`, keeping every later log line.
+async fn spawn_logged(
+    dir: &std::path::Path,
+    args: &[&str],
+    prefix: &str,
+) -> (
+    tokio::process::Child,
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    // The default levels, as an operator gets them.
+    let mut child = skymailing(dir)
+        .env_remove("RUST_LOG")
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let rest = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+        panic!("the process exited before printing {prefix:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{prefix:?} is printed"));
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    (child, rest, log)
+}
+
+/// Logs written to a pipe carry no colour codes, and probes and progress
+/// polls that succeed stay out of the INFO log (other requests do not).
+#[tokio::test]
+async fn logs_into_a_pipe_have_no_colour_and_no_probe_chatter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, url, log) = spawn_logged(
+        dir.path(),
+        &["--bind", "127.0.0.1:0"],
+        "SkyMailing is running at ",
+    )
+    .await;
+    let addr = url.strip_prefix("http://").unwrap().to_owned();
+    for _ in 0..3 {
+        http_get(&addr, "/healthz").await;
+        http_get(&addr, "/readyz").await;
+    }
+    let favicon = http_get(&addr, "/favicon.ico").await;
+    assert!(
+        favicon.contains(" 308 ") && favicon.contains("/static/favicon.svg"),
+        "{favicon}"
+    );
+    assert!(
+        http_get(&addr, "/static/favicon.svg")
+            .await
+            .contains("image/svg+xml")
+    );
+    http_get(&addr, "/api/v1/stats").await;
+    let metrics = http_get(&addr, "/metrics").await;
+    assert!(
+        metrics.contains("# HELP skymailing_http_requests_total"),
+        "{metrics}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stops_cleanly_on_sigterm(child).await;
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("/api/v1/stats"), "{log}");
+    assert!(
+        !log.contains("/healthz") && !log.contains("/readyz"),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "colour codes in a pipe: {log}");
+}
+
 /// SIGTERM, then the process must end, successfully, within 30 s.
 async fn stops_cleanly_on_sigterm(mut child: tokio::process::Child) {
     let pid = child.id().unwrap().to_string();

@@ -565,7 +565,8 @@ async fn health_readiness_and_metrics() {
         "skymailing_deliveries_total{outcome=\"sent\"}",
         "skymailing_deliveries_pending 0",
         "skymailing_run_duration_seconds_bucket",
-        "skymailing_http_requests_total{route=\"/api/v1/clients/:param0\",method=\"GET\",status=\"404\"}",
+        "skymailing_http_requests_total{route=\"/api/v1/clients/{id}\",method=\"GET\",status=\"404\"}",
+        "# HELP skymailing_deliveries_total",
         "skymailing_http_requests_total{route=\"/api/v1/auth/register\",method=\"POST\",status=\"202\"}",
         "skymailing_http_request_duration_seconds_bucket",
     ] {

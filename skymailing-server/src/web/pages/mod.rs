@@ -144,4 +144,8 @@ pub(crate) fn static_files() -> Route {
                 "text/javascript; charset=utf-8",
             ),
         )
+        .at(
+            "/favicon.svg",
+            asset(include_str!("../../../static/favicon.svg"), "image/svg+xml"),
+        )
 }
