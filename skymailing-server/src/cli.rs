@@ -176,8 +176,8 @@ pub struct Options {
         global = true
     )]
     pub auth_rate_limit: u32,
-    /// The key of the pages' CSRF tokens: set the same value on every web
-    /// process of one service (random per process otherwise).
+    /// The key of the pages' CSRF tokens [default: a random key made once
+    /// and kept in the database, shared by its processes and restarts].
     #[arg(long, env = "SKYMAILING_SECRET", global = true, hide_env_values = true)]
     pub secret: Option<String>,
     /// Host names this service answers to, comma-separated; any other `Host`

@@ -84,8 +84,9 @@ pub struct Settings {
     pub domain_limits: Vec<DomainLimit>,
     /// Limits on sign-in, registration and password-reset requests.
     pub rate_limits: RateLimits,
-    /// The key of the pages' CSRF tokens; random per process when absent
-    /// (give every web process of one service the same one).
+    /// The key of the pages' CSRF tokens. [`Service::open`] keeps a random
+    /// one in the database when absent; [`Service::from_parts`] makes a
+    /// random one per process.
     pub secret: Option<String>,
     /// Host names the service answers to (any other `Host` gets 400); `None`:
     /// the base URL's host, `localhost`, `127.0.0.1` and `[::1]`; empty: any.
@@ -205,7 +206,7 @@ impl Service {
             });
         }
         let (mailer, outbox) = open_mailer(&settings).await?;
-        let (store, pg): (Arc<dyn Store>, Option<PgStore>) =
+        let (store, pg, sqlite): (Arc<dyn Store>, Option<PgStore>, Option<Arc<SqliteStore>>) =
             match StoreUrl::parse(&settings.database_url)? {
                 StoreUrl::Postgres(url) => {
                     PgStore::probe(&url, Duration::from_secs(10))
@@ -214,15 +215,33 @@ impl Service {
                     let pg = PgStore::connect(&url)
                         .await
                         .map_err(|e| StartError::Database(e.to_string()))?;
-                    (Arc::new(pg.clone()), Some(pg))
+                    (Arc::new(pg.clone()), Some(pg), None)
                 }
                 StoreUrl::Sqlite(path) => {
                     let store = SqliteStore::open(&path)
                         .await
                         .map_err(|e| StartError::Database(format!("{}: {e}", path.display())))?;
-                    (Arc::new(store), None)
+                    let store = Arc::new(store);
+                    (store.clone(), None, Some(store))
                 }
             };
+        // Without --secret the pages' CSRF key is made once and kept in the
+        // database, so forms open in a browser survive a restart (and every
+        // process on the database shares it).
+        let secret = match settings.secret.clone().filter(|s| !s.is_empty()) {
+            Some(s) => Some(s),
+            None => {
+                let mut fresh = [0u8; 32];
+                getrandom::fill(&mut fresh).expect("the system's random source");
+                let fresh = hex::encode(fresh);
+                let kept = match (&pg, &sqlite) {
+                    (Some(pg), _) => pg.service_secret("csrf", &fresh).await,
+                    (_, Some(db)) => db.service_secret("csrf", &fresh).await,
+                    _ => Ok(fresh),
+                };
+                Some(kept.map_err(|e| StartError::Database(e.to_string()))?)
+            }
+        };
         let mut service = Service::from_parts(
             store,
             mailer,
@@ -230,6 +249,7 @@ impl Service {
             Arc::new(SystemClock),
             Settings {
                 base_url,
+                secret,
                 ..settings
             },
         );

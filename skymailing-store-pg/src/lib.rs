@@ -92,6 +92,23 @@ impl PgStore {
         &self.pool
     }
 
+    /// The service's secret called `name`: `fresh` is kept if none is yet
+    /// (the first process to ask wins a race), and the kept one returned, so
+    /// every process on the database, and every restart, gets the same.
+    pub async fn service_secret(&self, name: &str, fresh: &str) -> Result<String, DbError> {
+        sqlx::query("INSERT INTO service_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await?;
+        let (value,): (String,) =
+            sqlx::query_as("SELECT value FROM service_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(value)
+    }
+
     /// Listens for changes made by any process on this database and wakes the
     /// engine on each. Runs until the pool is closed; a lost connection is
     /// re-established (with a wake-up, since changes may have been missed).

@@ -103,6 +103,22 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// The service's secret called `name`: `fresh` is kept if none is yet,
+    /// and the kept one returned, so every restart gets the same.
+    pub async fn service_secret(&self, name: &str, fresh: &str) -> Result<String, DbError> {
+        sqlx::query("INSERT INTO service_secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(fresh)
+            .execute(&self.writer)
+            .await?;
+        let (value,): (String,) =
+            sqlx::query_as("SELECT value FROM service_secrets WHERE name = ?1")
+                .bind(name)
+                .fetch_one(&self.writer)
+                .await?;
+        Ok(value)
+    }
+
     /// Closes both pools.
     pub async fn close(&self) {
         self.writer.close().await;

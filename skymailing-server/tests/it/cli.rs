@@ -648,3 +648,63 @@ async fn dkim_keygen_prints_the_record_and_bad_dkim_settings_stop_the_start() {
     )
     .await;
 }
+
+/// Without `--secret` the pages' CSRF key is kept in the database: a form
+/// opened before a restart is still taken after it.
+#[tokio::test]
+async fn open_forms_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr) = start(dir.path(), &[]).await;
+    let page = http_get(&addr, "/signin").await;
+    let cookie = page
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .find(|c| c.starts_with("sky_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("the CSRF cookie")
+        .to_owned();
+    let at = page
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a CSRF field")
+        + 25;
+    let token = page[at..at + page[at..].find('"').unwrap()]
+        .replace("&#43;", "+")
+        .replace("&#47;", "/")
+        .replace("&#61;", "=");
+    stops_cleanly_on_sigterm(child).await;
+
+    let (child, addr) = start(dir.path(), &[]).await;
+    let body = serde_urlencoded::to_string([
+        ("email", "nobody@example.com"),
+        ("password", "wrong password"),
+        ("next", "/"),
+        ("csrf_token", token.as_str()),
+    ])
+    .unwrap();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        format!(
+            "POST /signin HTTP/1.0\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        !status.contains(" 403 "),
+        "the form from before the restart was refused: {answer}"
+    );
+    assert!(
+        status.contains(" 200 ") || status.contains(" 401 "),
+        "{answer}"
+    );
+    stops_cleanly_on_sigterm(child).await;
+}
