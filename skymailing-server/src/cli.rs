@@ -30,6 +30,12 @@ pub enum Command {
     Worker,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE, also while
+    /// the server runs (for PostgreSQL use pg_dump).
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: std::path::PathBuf,
+    },
     /// Create an admin account, or promote and re-password an existing one.
     /// The password comes from SKYMAILING_ADMIN_PASSWORD or a prompt.
     CreateAdmin {

@@ -85,6 +85,14 @@ async fn run(cli: Cli) -> Result<(), StartError> {
         }
     };
     let result = match command {
+        Command::Backup { file } => {
+            service.backup(&file).await?;
+            eprintln!(
+                "skymailing: a consistent copy of the database is in {}",
+                file.display()
+            );
+            Ok(())
+        }
         Command::Migrate => {
             // Opening the store applied the migrations.
             eprintln!(
@@ -163,7 +171,7 @@ async fn run(cli: Cli) -> Result<(), StartError> {
             })
         }
     };
-    service.close();
+    service.close().await;
     result
 }
 

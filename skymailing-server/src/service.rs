@@ -184,6 +184,9 @@ pub struct Service {
     pub(crate) net: Arc<NetPolicy>,
     secret_key: [u8; 32],
     listener: Option<Arc<JoinHandle<()>>>,
+    /// The SQLite store, when that is the store: checkpointed at close, and
+    /// what `backup` copies.
+    sqlite: Option<Arc<SqliteStore>>,
     engine: Arc<OnceLock<EngineHandle>>,
 }
 
@@ -253,6 +256,7 @@ impl Service {
                 ..settings
             },
         );
+        service.sqlite = sqlite;
         // Changes made by other processes on the same PostgreSQL database
         // (web replicas, workers) wake this engine at once.
         if let Some(pg) = pg {
@@ -322,6 +326,7 @@ impl Service {
             secret_key: secret_key(settings.secret.as_deref()),
             settings: Arc::new(settings),
             listener: None,
+            sqlite: None,
             engine: Arc::new(OnceLock::new()),
         }
     }
@@ -406,11 +411,39 @@ impl Service {
         self.settings.uploads_dir.clone()
     }
 
-    /// Stops background tasks (the PostgreSQL listener).
-    pub fn close(&self) {
+    /// Stops background tasks (the PostgreSQL listener) and, on SQLite,
+    /// moves the write-ahead log into the database file, so the file alone
+    /// is the whole database.
+    pub async fn close(&self) {
         if let Some(l) = &self.listener {
             l.abort();
         }
+        if let Some(db) = &self.sqlite {
+            db.close().await;
+        }
+    }
+
+    /// Writes a consistent copy of the database to `path` while the service
+    /// runs (SQLite only: use `pg_dump` for PostgreSQL).
+    pub async fn backup(&self, path: &std::path::Path) -> Result<(), StartError> {
+        let Some(db) = &self.sqlite else {
+            return Err(StartError::Option {
+                option: "backup",
+                reason:
+                    "only an SQLite database is copied by skymailing; use pg_dump for PostgreSQL"
+                        .into(),
+            });
+        };
+        if path.exists() {
+            return Err(StartError::Option {
+                option: "backup",
+                reason: format!("{} exists already", path.display()),
+            });
+        }
+        db.backup(path).await.map_err(|e| StartError::Option {
+            option: "backup",
+            reason: format!("cannot write {}: {e}", path.display()),
+        })
     }
 }
 

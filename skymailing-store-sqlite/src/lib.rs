@@ -119,10 +119,30 @@ impl SqliteStore {
         Ok(value)
     }
 
-    /// Closes both pools.
+    /// Closes both pools, after moving everything in the write-ahead log
+    /// into the database file (so the file alone is the whole database).
     pub async fn close(&self) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.writer)
+            .await
+        {
+            tracing::warn!(error = %e, "the SQLite checkpoint at close failed");
+        }
         self.writer.close().await;
         self.reader.close().await;
+    }
+
+    /// Writes a consistent copy of the database to `path` (which must not
+    /// exist) while it stays in use: SQLite's `VACUUM INTO`.
+    pub async fn backup(&self, path: &Path) -> Result<(), DbError> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| DbError::configuration("the backup path is not UTF-8"))?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     pub(crate) async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {

@@ -708,3 +708,65 @@ async fn open_forms_survive_a_restart() {
     );
     stops_cleanly_on_sigterm(child).await;
 }
+
+/// `skymailing backup FILE` copies the SQLite database while the server
+/// runs; after a clean stop the database file alone holds everything (the
+/// write-ahead log is checkpointed into it).
+#[tokio::test]
+async fn backup_while_serving_and_the_file_alone_after_a_stop() {
+    use skymailing_core::ports::UserStore;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (child, addr) = start(d, &[]).await;
+    let body = r#"{"email":"ann@example.com","password":"correct horse","name":"Ann"}"#;
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(
+        format!(
+            "POST /api/v1/auth/register HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.contains(" 202 "), "{answer}");
+
+    let out = skymailing(d)
+        .args(["backup", "copy.db"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = skymailing(d)
+        .args(["backup", "copy.db"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "never over an existing file");
+    stops_cleanly_on_sigterm(child).await;
+
+    let wal = d.join("skymailing.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the log was checkpointed into the file"
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::copy(d.join("skymailing.db"), elsewhere.path().join("moved.db")).unwrap();
+    for file in [elsewhere.path().join("moved.db"), d.join("copy.db")] {
+        let db = skymailing_store_sqlite::SqliteStore::open(&file)
+            .await
+            .unwrap();
+        let ann = skymailing_core::EmailAddress::parse("ann@example.com").unwrap();
+        assert!(
+            db.user_by_email(&ann).await.unwrap().is_some(),
+            "{} holds the account",
+            file.display()
+        );
+    }
+}
