@@ -263,26 +263,24 @@ impl SuppressionStore for PgStore {
             }
         }
         if let Some(owner) = f.owner {
-            let reason = match f.kind {
-                FeedbackKind::Hard => Some(SuppressionReason::HardBounce),
-                FeedbackKind::Complaint => Some(SuppressionReason::Complaint),
-                _ => {
-                    let (soft,): (i64,) = sqlx::query_as(
-                        // Per delivery: a message delayed three times, or a
-                        // report sent twice, is one soft bounce.
-                        "SELECT count(DISTINCT COALESCE(delivery_id, -id)) FROM feedback WHERE owner_id = $1 AND email = $2 \
-                         AND kind = 'soft' AND created_at > $3",
-                    )
-                    .bind(owner.0)
-                    .bind(f.email.as_str())
-                    .bind(now - chrono::Duration::days(SOFT_BOUNCE_WINDOW_DAYS))
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                    (count(soft) >= u64::from(f.soft_limit))
-                        .then_some(SuppressionReason::SoftBounce)
-                }
+            let soft = if f.counts_soft_bounces() {
+                let (soft,): (i64,) = sqlx::query_as(
+                    // Per delivery: a message delayed three times, or a
+                    // report sent twice, is one soft bounce.
+                    "SELECT count(DISTINCT COALESCE(delivery_id, -id)) FROM feedback WHERE owner_id = $1 AND email = $2 \
+                     AND kind = 'soft' AND created_at > $3",
+                )
+                .bind(owner.0)
+                .bind(f.email.as_str())
+                .bind(now - chrono::Duration::days(SOFT_BOUNCE_WINDOW_DAYS))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                count(soft)
+            } else {
+                0
             };
+            let reason = f.suppression(soft);
             if let Some(reason) = reason {
                 let (entry, held) =
                     suppress_in(&mut tx, owner, &f.email, reason, Some(&f.reason), now).await?;

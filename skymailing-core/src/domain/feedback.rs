@@ -213,6 +213,27 @@ pub struct NewFeedback {
     pub soft_limit: u32,
 }
 
+impl NewFeedback {
+    /// Whether it counts the address's soft bounces (only a soft bounce of
+    /// an identified owner does).
+    pub fn counts_soft_bounces(&self) -> bool {
+        self.kind == FeedbackKind::Soft && self.owner.is_some()
+    }
+
+    /// The suppression it makes for its owner, given the soft bounces of the
+    /// address within [`SOFT_BOUNCE_WINDOW_DAYS`] (this one included): a
+    /// hard bounce or a complaint at once, soft bounces at `soft_limit`.
+    pub fn suppression(&self, soft_bounces: u64) -> Option<SuppressionReason> {
+        self.owner?;
+        match self.kind {
+            FeedbackKind::Hard => Some(SuppressionReason::HardBounce),
+            FeedbackKind::Complaint => Some(SuppressionReason::Complaint),
+            FeedbackKind::Soft => (soft_bounces >= u64::from(self.soft_limit))
+                .then_some(SuppressionReason::SoftBounce),
+        }
+    }
+}
+
 /// Soft bounces within this many days are counted together.
 pub const SOFT_BOUNCE_WINDOW_DAYS: i64 = 30;
 /// Soft bounces of an address within the window that suppress it.

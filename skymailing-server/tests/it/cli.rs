@@ -103,27 +103,11 @@ async fn spawn_until(
     args: &[&str],
     prefix: &str,
 ) -> (tokio::process::Child, String) {
-    let mut child = skymailing(dir)
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let rest = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.to_owned();
-            }
-        }
-        panic!("the process exited before printing {prefix:?}");
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{prefix:?} is printed"));
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (child, rest, _) = spawn_with_log(skymailing(dir), args, prefix).await;
     (child, rest)
 }
 
-/// Like `spawn_until`, keeping every later log line.
+/// Like `spawn_until` at the default log levels, keeping every later line.
 async fn spawn_logged(
     dir: &std::path::Path,
     args: &[&str],
@@ -133,13 +117,21 @@ async fn spawn_logged(
     String,
     std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 ) {
-    // The default levels, as an operator gets them.
-    let mut child = skymailing(dir)
-        .env_remove("RUST_LOG")
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut cmd = skymailing(dir);
+    cmd.env_remove("RUST_LOG");
+    spawn_with_log(cmd, args, prefix).await
+}
+
+async fn spawn_with_log(
+    mut cmd: Command,
+    args: &[&str],
+    prefix: &str,
+) -> (
+    tokio::process::Child,
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let mut child = cmd.args(args).stderr(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let rest = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {

@@ -124,28 +124,22 @@ impl SuppressionStore for MemoryStore {
             }
         }
         if let Some(owner) = f.owner {
-            let reason = match f.kind {
-                FeedbackKind::Hard => Some(SuppressionReason::HardBounce),
-                FeedbackKind::Complaint => Some(SuppressionReason::Complaint),
-                _ => {
-                    let since = now - chrono::Duration::days(SOFT_BOUNCE_WINDOW_DAYS);
-                    // Per delivery (a report of none counts on its own).
-                    let soft = s
-                        .feedback
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| {
-                            r.owner == Some(owner)
-                                && r.email == f.email
-                                && r.kind == FeedbackKind::Soft
-                                && r.at > since
-                        })
-                        .map(|(i, r)| r.delivery.map_or(-(i as i64) - 1, |d| d.0))
-                        .collect::<std::collections::HashSet<_>>()
-                        .len();
-                    (soft >= f.soft_limit as usize).then_some(SuppressionReason::SoftBounce)
-                }
-            };
+            let since = now - chrono::Duration::days(SOFT_BOUNCE_WINDOW_DAYS);
+            // Per delivery (a report of none counts on its own).
+            let soft = s
+                .feedback
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.owner == Some(owner)
+                        && r.email == f.email
+                        && r.kind == FeedbackKind::Soft
+                        && r.at > since
+                })
+                .map(|(i, r)| r.delivery.map_or(-(i as i64) - 1, |d| d.0))
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            let reason = f.suppression(soft as u64);
             if let Some(reason) = reason {
                 let before = s
                     .deliveries
