@@ -306,13 +306,27 @@ impl PostView {
         s
     }
 
-    /// The body's paragraphs (blank-line separated).
-    pub fn paragraphs(&self) -> Vec<&str> {
-        self.body
-            .split("\n\n")
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect()
+    /// The body's paragraphs: separated by blank lines (a line of nothing
+    /// or only spaces), with `\r\n` as a browser's form sends it read as a
+    /// line break. A paragraph keeps its own line breaks (`.post p` shows
+    /// them: `white-space: pre-line`).
+    pub fn paragraphs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current: Vec<&str> = Vec::new();
+        for line in self.body.lines() {
+            if line.trim().is_empty() {
+                if !current.is_empty() {
+                    out.push(current.join("\n"));
+                    current.clear();
+                }
+            } else {
+                current.push(line.trim_end());
+            }
+        }
+        if !current.is_empty() {
+            out.push(current.join("\n"));
+        }
+        out
     }
 }
 
@@ -434,7 +448,24 @@ pub(crate) fn activity(lang: Lang, t: &skymailing_core::RunTotals) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::{PostView, local_path};
+
+    #[test]
+    fn blog_paragraphs_survive_a_browsers_line_ends() {
+        let post = PostView {
+            id: 1,
+            title: "t".into(),
+            body: "First line\r\nsecond line\r\n\r\nNew paragraph\r\n   \r\n\r\nLast\r\n".into(),
+            image: None,
+            published: true,
+            views: 0,
+            published_at: None,
+        };
+        assert_eq!(
+            post.paragraphs(),
+            vec!["First line\nsecond line", "New paragraph", "Last"]
+        );
+    }
 
     #[test]
     fn only_paths_of_this_site_are_returned_to() {
