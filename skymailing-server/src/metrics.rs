@@ -61,6 +61,10 @@ fn describe() {
         "skymailing_feedback_total",
         "Bounce and complaint reports recorded, by kind and whether they named a delivery of ours"
     );
+    describe_gauge!(
+        "skymailing_feedback_reports",
+        "Bounce and complaint reports recorded by every process on the database, by kind"
+    );
     describe_counter!(
         "skymailing_runs_paused_total",
         "Runs paused for their failures and bounces"

@@ -65,6 +65,15 @@ pub(crate) async fn prometheus(service: Data<&Service>) -> Response {
         Ok(n) => metrics::gauge!("skymailing_deliveries_pending").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot count pending deliveries"),
     }
+    match service.app.feedback.counts().await {
+        Ok(counts) => {
+            for (kind, n) in counts {
+                metrics::gauge!("skymailing_feedback_reports", "kind" => kind.as_str())
+                    .set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count feedback reports"),
+    }
     handle.run_upkeep();
     handle
         .render()

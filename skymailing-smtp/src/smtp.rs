@@ -306,11 +306,11 @@ fn classify(e: &lettre::transport::smtp::Error) -> SendError {
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<String, SendError> {
         let message = match &self.dkim {
-            // An RSA signature is a millisecond or two of CPU: made on the
+            // RSA signing is what limits a signing worker: made on the
             // blocking pool, so sends in flight are not held up behind it and
-            // signing uses every core even on a one-thread runtime (measured:
-            // 474 → 672 msg/s on 2 cores). Ed25519's tens of microseconds
-            // cost less than the hop to another thread.
+            // signing uses every core even on a one-thread runtime
+            // (bench-delivery: 474 → 672 msg/s on 2 cores). Ed25519 stays
+            // inline (3,774 msg/s inline against 3,117 on the pool).
             Some(dkim) if dkim.algorithm() == crate::DkimAlgorithm::Rsa => {
                 let (email, from, dkim) = (email.clone(), self.from.clone(), dkim.clone());
                 tokio::task::spawn_blocking(move || compose(&email, &from, Some(&dkim)))

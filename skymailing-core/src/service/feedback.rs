@@ -171,6 +171,13 @@ impl FeedbackService {
         })
     }
 
+    /// Reports recorded so far, by kind, every process's together (the
+    /// feedback metric, read at scrape time).
+    #[tracing::instrument(name = "feedback.counts", level = "debug", skip_all)]
+    pub async fn counts(&self) -> Result<Vec<(crate::FeedbackKind, u64)>, Error> {
+        Ok(self.store.feedback_counts().await?)
+    }
+
     /// Pauses a sending run whose failures and bounces are over the limit.
     async fn pause_if_over(&self, run: crate::RunId) -> Result<bool, Error> {
         let Some(r) = self.queue.run_status(run).await? else {

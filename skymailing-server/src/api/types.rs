@@ -274,30 +274,6 @@ pub struct SuppressionIn {
     pub email: String,
 }
 
-/// A bounce or complaint reported by a relay's webhook.
-#[derive(Debug, Object)]
-pub struct BounceIn {
-    /// The recipient's address.
-    pub email: String,
-    /// `hard`, `soft` or `complaint`.
-    pub kind: String,
-    /// What the relay said (status, diagnostic).
-    #[oai(default)]
-    pub reason: String,
-    /// The Message-ID of the message it is about (or the VERP token of its
-    /// return path): it names the delivery, and so its owner.
-    pub message_id: Option<String>,
-}
-
-/// What a reported bounce changed.
-#[derive(Debug, Object)]
-pub struct BounceOut {
-    /// Whether it named one of our deliveries.
-    pub matched: bool,
-    /// The address's suppression afterwards, if it made one.
-    pub suppressed: Option<String>,
-}
-
 impl From<Run> for RunOut {
     fn from(r: Run) -> Self {
         RunOut {

@@ -45,6 +45,26 @@ async fn try_get_with(addr: &str, path: &str, headers: &str) -> std::io::Result<
     Ok(out)
 }
 
+/// A POST of `body` (of `content_type`) with extra header lines; the answer.
+async fn http_post(
+    addr: &str,
+    path: &str,
+    headers: &str,
+    content_type: &str,
+    body: &str,
+) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{headers}Content-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
 #[tokio::test]
 async fn serve_starts_with_zero_setup_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -676,19 +696,14 @@ async fn open_forms_survive_a_restart() {
         ("csrf_token", token.as_str()),
     ])
     .unwrap();
-    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    s.write_all(
-        format!(
-            "POST /signin HTTP/1.0\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
+    let answer = http_post(
+        &addr,
+        "/signin",
+        &format!("Cookie: {cookie}\r\n"),
+        "application/x-www-form-urlencoded",
+        &body,
     )
-    .await
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.unwrap();
+    .await;
     let status = answer.lines().next().unwrap_or_default().to_owned();
     assert!(
         !status.contains(" 403 "),
@@ -711,18 +726,7 @@ async fn backup_while_serving_and_the_file_alone_after_a_stop() {
     let d = dir.path();
     let (child, addr) = start(d, &[]).await;
     let body = r#"{"email":"ann@example.com","password":"correct horse","name":"Ann"}"#;
-    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    s.write_all(
-        format!(
-            "POST /api/v1/auth/register HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).await.unwrap();
+    let answer = http_post(&addr, "/api/v1/auth/register", "", "application/json", body).await;
     assert!(answer.contains(" 202 "), "{answer}");
 
     let out = skymailing(d)

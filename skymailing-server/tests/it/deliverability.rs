@@ -293,6 +293,11 @@ async fn the_webhook_takes_only_signed_fresh_reports(srv: TestServer) {
     let list = suppressions(&srv, &ann).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["detail"], "550 5.1.1 no such user");
+    let metrics = srv.get("/metrics", None).await.text;
+    assert!(
+        metrics.contains("skymailing_feedback_reports{kind=\"hard\"}"),
+        "{metrics}"
+    );
 
     // A report naming no delivery of ours is kept and answered, and
     // suppresses nothing.
