@@ -107,6 +107,25 @@ pub enum Reason {
         /// The most accepted.
         max: usize,
     },
+    /// A tag with a character that separates tags (`,` `;` `|`) or a control character.
+    BadTag,
+    /// More than `max` tags.
+    TooManyTags {
+        /// The most accepted.
+        max: usize,
+    },
+    /// A CSV file that cannot be read; `detail` says why, in English.
+    CsvUnreadable {
+        /// The reader's words.
+        detail: String,
+    },
+    /// A CSV file whose header names no `email` column.
+    CsvNoEmailColumn,
+    /// A CSV file with more than `max` rows.
+    TooManyRows {
+        /// The most accepted.
+        max: usize,
+    },
     /// An end at or before the start.
     EndBeforeStart,
     /// A time outside what schedules accept (see `schedule::EARLIEST`).
@@ -194,7 +213,13 @@ impl Reason {
     pub fn params(&self) -> Vec<(&'static str, String)> {
         use Reason::*;
         match self {
-            TooLong { max } | TooManyClients { max } => vec![("max", max.to_string())],
+            TooLong { max }
+            | TooManyClients { max }
+            | TooManyTags { max }
+            | TooManyRows { max } => {
+                vec![("max", max.to_string())]
+            }
+            CsvUnreadable { detail } => vec![("detail", detail.clone())],
             TooShort { min } => vec![("min", min.to_string())],
             InvalidEmail { detail } => vec![("detail", detail.clone())],
             OutOfRange { min, max } => vec![("min", min.to_string()), ("max", max.to_string())],
@@ -243,10 +268,17 @@ impl fmt::Display for Reason {
             UnknownPeriodicity => f.write_str("must be one of once, daily, weekly, monthly"),
             UnknownRole => f.write_str("must be one of user, manager, admin"),
             UnknownUserState => f.write_str("unknown user state"),
-            NoClients => f.write_str("choose at least one client"),
+            NoClients => f.write_str("choose at least one client or tag"),
             TooManyClients { max } => {
                 write!(f, "too many clients for one mailing ({max} at most)")
             }
+            BadTag => f.write_str("a tag may not contain , ; | or control characters"),
+            TooManyTags { max } => write!(f, "has too many tags ({max} at most)"),
+            CsvUnreadable { detail } => write!(f, "is not a readable CSV file ({detail})"),
+            CsvNoEmailColumn => {
+                f.write_str("the first line must name the columns, one of them email")
+            }
+            TooManyRows { max } => write!(f, "has too many rows ({max} at most)"),
             EndBeforeStart => f.write_str("must be after the start"),
             TimeOutOfRange { earliest, latest } => {
                 write!(f, "must be between {earliest} and {latest} (UTC)")

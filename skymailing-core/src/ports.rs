@@ -127,6 +127,28 @@ pub trait ClientStore: Send + Sync {
         draft: &ClientDraft,
         new_token: &str,
     ) -> StoreResult<Option<Client>>;
+    /// Every client of the owner, in list order (for export and import).
+    async fn all_clients(&self, owner: UserId) -> StoreResult<Vec<Client>>;
+    /// The ids of the owner's clients that match `filter` (as
+    /// [`ClientStore::list_clients`] would list them, on every page).
+    async fn matching_client_ids(
+        &self,
+        owner: UserId,
+        filter: &ClientFilter,
+    ) -> StoreResult<Vec<ClientId>>;
+    /// The owner's tags with how many clients carry each, by tag.
+    async fn client_tags(&self, owner: UserId) -> StoreResult<Vec<(String, u64)>>;
+    /// Writes an import in one transaction: creates `new` (each with its
+    /// unsubscribe token; an address the owner has unsubscribed stays marked)
+    /// and changes name, comment and tags of `changed` (their addresses stay).
+    /// `Conflict(ClientEmailTaken)` if a new address exists meanwhile.
+    async fn import_clients(
+        &self,
+        owner: UserId,
+        new: &[(ClientDraft, String)],
+        changed: &[(ClientId, ClientDraft)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Deletes one of the owner's clients (and removes it from their mailings);
     /// runs already started keep their frozen copy.
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool>;
@@ -249,6 +271,9 @@ pub struct NewRun {
     pub skipped_slots: u32,
     /// Random Message-ID component.
     pub nonce: String,
+    /// The mailing's tags: the run reaches the owner's clients carrying one
+    /// of them as well as the mailing's chosen clients.
+    pub tags: Vec<String>,
 }
 
 /// A mailing that is due, with what the scheduler needs to plan its step.

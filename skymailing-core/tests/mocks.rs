@@ -218,6 +218,7 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
                 name: d.name.clone(),
                 message_id: d.message_id,
                 client_ids: d.client_ids.clone(),
+                tags: d.tags.clone(),
                 start_at: d.start_at,
                 end_at: d.end_at,
                 periodicity: d.periodicity,

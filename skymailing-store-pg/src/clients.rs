@@ -6,6 +6,30 @@ use skymailing_core::adapter::*;
 use skymailing_core::ports::{ClientStore, StoreResult};
 use skymailing_core::*;
 use skymailing_store_sql::client_columns;
+use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
+
+/// The search (`$2`, a LIKE pattern) and tag (`$3`, `|tag|`) of a client list.
+macro_rules! client_filter {
+    () => {
+        "($2::text IS NULL OR email LIKE $2 OR lower(full_name) LIKE $2 OR lower(comment) LIKE $2 \
+           OR tags LIKE $2) \
+         AND ($3::text IS NULL OR strpos(tags, $3) > 0)"
+    };
+}
+
+/// Names, comments, stored tags and sort keys of drafts, as columns.
+fn columns<'a>(
+    drafts: impl Iterator<Item = &'a ClientDraft>,
+) -> (Vec<&'a str>, Vec<&'a str>, Vec<String>, Vec<String>) {
+    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for d in drafts {
+        cols.0.push(d.full_name.as_str());
+        cols.1.push(d.comment.as_str());
+        cols.2.push(encode_tags(&d.tags));
+        cols.3.push(stored_sort_key(&d.full_name));
+    }
+    cols
+}
 
 use crate::rows::{ClientRow, count, like, limits};
 use crate::{PgStore, db_err};
@@ -29,8 +53,8 @@ impl ClientStore for PgStore {
         // An address unsubscribed from this list stays so, whatever became of
         // the client it was unsubscribed as.
         let client = sqlx::query_as::<_, ClientRow>(concat!(
-            "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, unsubscribed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, (SELECT created_at FROM suppressions \
+            "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, tags, sort_key, unsubscribed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT created_at FROM suppressions \
                      WHERE owner_id = $1 AND email = $2 AND reason = 'unsubscribed')) RETURNING ",
             client_columns!()
         ))
@@ -40,6 +64,8 @@ impl ClientStore for PgStore {
         .bind(&d.comment)
         .bind(token)
         .bind(now)
+        .bind(encode_tags(&d.tags))
+        .bind(stored_sort_key(&d.full_name))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -71,27 +97,30 @@ impl ClientStore for PgStore {
     )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
         let pattern = like(&q.search);
+        let tag = q.tag.as_ref().map(|t| format!("|{t}|"));
         let (limit, offset) = limits(q);
         let rows = sqlx::query_as::<_, ClientRow>(concat!(
             "SELECT ",
             client_columns!(),
-            " FROM clients WHERE owner_id = $1 \
-              AND ($2::text IS NULL OR email LIKE $2 OR lower(full_name) LIKE $2 OR lower(comment) LIKE $2) \
-             ORDER BY lower(full_name), id LIMIT $3 OFFSET $4"
+            " FROM clients WHERE owner_id = $1 AND ",
+            client_filter!(),
+            " ORDER BY sort_key, id LIMIT $4 OFFSET $5"
         ))
         .bind(owner.0)
         .bind(&pattern)
+        .bind(&tag)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let (total,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM clients WHERE owner_id = $1 \
-             AND ($2::text IS NULL OR email LIKE $2 OR lower(full_name) LIKE $2 OR lower(comment) LIKE $2)",
-        )
+        let (total,): (i64,) = sqlx::query_as(concat!(
+            "SELECT count(*) FROM clients WHERE owner_id = $1 AND ",
+            client_filter!()
+        ))
         .bind(owner.0)
         .bind(&pattern)
+        .bind(&tag)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -100,6 +129,139 @@ impl ClientStore for PgStore {
             count(total),
             q,
         ))
+    }
+
+    #[tracing::instrument(
+        name = "store.all_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
+    async fn all_clients(&self, owner: UserId) -> StoreResult<Vec<Client>> {
+        let rows = sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE owner_id = $1 ORDER BY sort_key, id"
+        ))
+        .bind(owner.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Client::from).collect())
+    }
+
+    #[tracing::instrument(
+        name = "store.matching_client_ids",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
+    async fn matching_client_ids(
+        &self,
+        owner: UserId,
+        f: &ClientFilter,
+    ) -> StoreResult<Vec<ClientId>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(concat!(
+            "SELECT id FROM clients WHERE owner_id = $1 AND ",
+            client_filter!(),
+            " ORDER BY id"
+        ))
+        .bind(owner.0)
+        .bind(like(&f.search))
+        .bind(f.tag.as_ref().map(|t| format!("|{t}|")))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(id,)| ClientId(id)).collect())
+    }
+
+    #[tracing::instrument(
+        name = "store.client_tags",
+        level = "debug",
+        skip_all,
+        fields(store = "pg")
+    )]
+    async fn client_tags(&self, owner: UserId) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT tags, count(*) FROM clients WHERE owner_id = $1 AND tags <> '' GROUP BY tags",
+        )
+        .bind(owner.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(count_tags(rows))
+    }
+
+    #[tracing::instrument(
+        name = "store.import_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "pg", new = new.len(), changed = changed.len())
+    )]
+    async fn import_clients(
+        &self,
+        owner: UserId,
+        new: &[(ClientDraft, String)],
+        changed: &[(ClientId, ClientDraft)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        // A few statements per thousands of rows (arrays, not a round trip each).
+        const CHUNK: usize = 5000;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        for part in changed.chunks(CHUNK) {
+            let ids: Vec<i64> = part.iter().map(|(id, _)| id.0).collect();
+            let (names, comments, tags, keys) = columns(part.iter().map(|(_, d)| d));
+            sqlx::query(
+                "UPDATE clients c SET full_name = v.full_name, comment = v.comment, tags = v.tags, sort_key = v.sort_key \
+                 FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+                      AS v(id, full_name, comment, tags, sort_key) \
+                 WHERE c.id = v.id AND c.owner_id = $1",
+            )
+            .bind(owner.0)
+            .bind(&ids)
+            .bind(&names)
+            .bind(&comments)
+            .bind(&tags)
+            .bind(&keys)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for part in new.chunks(CHUNK) {
+            let emails: Vec<&str> = part.iter().map(|(d, _)| d.email.as_str()).collect();
+            let tokens: Vec<&str> = part.iter().map(|(_, t)| t.as_str()).collect();
+            let (names, comments, tags, keys) = columns(part.iter().map(|(d, _)| d));
+            sqlx::query(
+                "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, tags, sort_key, unsubscribed_at) \
+                 SELECT $1, v.email, v.full_name, v.comment, v.token, $2, v.tags, v.sort_key, s.created_at \
+                 FROM UNNEST($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
+                      AS v(email, full_name, comment, token, tags, sort_key) \
+                 LEFT JOIN suppressions s ON s.owner_id = $1 AND s.email = v.email AND s.reason = 'unsubscribed'",
+            )
+            .bind(owner.0)
+            .bind(now)
+            .bind(&emails)
+            .bind(&names)
+            .bind(&comments)
+            .bind(&tokens)
+            .bind(&tags)
+            .bind(&keys)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            sqlx::query(
+                "INSERT INTO unsubscribe_links (token, owner_id, email) \
+                 SELECT v.token, $1, v.email FROM UNNEST($2::text[], $3::text[]) AS v(token, email)",
+            )
+            .bind(owner.0)
+            .bind(&tokens)
+            .bind(&emails)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
     }
 
     #[tracing::instrument(
@@ -123,7 +285,7 @@ impl ClientStore for PgStore {
                  unsubscribe_token = CASE WHEN email = $3 THEN unsubscribe_token ELSE $6 END, \
                  unsubscribed_at = CASE WHEN email = $3 THEN unsubscribed_at ELSE (SELECT s.created_at \
                      FROM suppressions s WHERE s.owner_id = $2 AND s.email = $3 AND s.reason = 'unsubscribed') END, \
-                 email = $3, full_name = $4, comment = $5 \
+                 email = $3, full_name = $4, comment = $5, tags = $7, sort_key = $8 \
              WHERE id = $1 AND owner_id = $2 RETURNING ",
             client_columns!()
         ))
@@ -133,6 +295,8 @@ impl ClientStore for PgStore {
         .bind(&d.full_name)
         .bind(&d.comment)
         .bind(new_token)
+        .bind(encode_tags(&d.tags))
+        .bind(stored_sort_key(&d.full_name))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -84,7 +84,35 @@ impl PgStore {
 
     /// Applies the migrations that are not applied yet.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        Ok(MIGRATOR.run(&self.pool).await?)
+        MIGRATOR.run(&self.pool).await?;
+        self.fill_sort_keys().await
+    }
+
+    /// Computes the sort key of clients stored before there was one (the
+    /// migration cannot: natural order is the application's rule).
+    async fn fill_sort_keys(&self) -> Result<(), DbError> {
+        use skymailing_store_sql::codec::stored_sort_key;
+        loop {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, full_name FROM clients WHERE sort_key = '' LIMIT 5000")
+                    .fetch_all(&self.pool)
+                    .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let (ids, keys): (Vec<i64>, Vec<String>) = rows
+                .into_iter()
+                .map(|(id, name)| (id, stored_sort_key(&name)))
+                .unzip();
+            sqlx::query(
+                "UPDATE clients c SET sort_key = v.key \
+                 FROM UNNEST($1::bigint[], $2::text[]) AS v(id, key) WHERE c.id = v.id",
+            )
+            .bind(&ids)
+            .bind(&keys)
+            .execute(&self.pool)
+            .await?;
+        }
     }
 
     /// The pool.

@@ -13,6 +13,48 @@ use skymailing_core::{
     UserState,
 };
 
+/// Tags as stored: `|vip|berlin|` (each between bars, so that a query finds
+/// a tag with `|tag|` as a substring), or `''` for none.
+pub fn encode_tags(tags: &[String]) -> String {
+    if tags.is_empty() {
+        String::new()
+    } else {
+        format!("|{}|", tags.join("|"))
+    }
+}
+
+/// Tags as [`encode_tags`] stored them.
+pub fn decode_tags(s: &str) -> Vec<String> {
+    s.split('|')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Patterns that find each tag in a stored tag list (`|tag|`).
+pub fn tag_patterns(tags: &[String]) -> Vec<String> {
+    tags.iter().map(|t| format!("|{t}|")).collect()
+}
+
+/// The sort key a client's name is stored with ([`skymailing_core::natural_key`];
+/// never `''`, which marks a row whose key is still to be computed).
+pub fn stored_sort_key(full_name: &str) -> String {
+    let key = skymailing_core::natural_key(full_name);
+    if key.is_empty() { " ".to_owned() } else { key }
+}
+
+/// Each tag's number of clients, from the distinct stored tag lists and how
+/// many clients have each list.
+pub fn count_tags(lists: Vec<(String, i64)>) -> Vec<(String, u64)> {
+    let mut by_tag: std::collections::BTreeMap<String, u64> = Default::default();
+    for (list, n) in lists {
+        for t in decode_tags(&list) {
+            *by_tag.entry(t).or_default() += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    by_tag.into_iter().collect()
+}
+
 /// A stored value that does not decode: what it was and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRow(pub String);

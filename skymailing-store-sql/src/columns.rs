@@ -23,7 +23,7 @@ macro_rules! run_columns {
 #[macro_export]
 macro_rules! client_columns {
     () => {
-        "id, owner_id, email, full_name, comment, unsubscribed_at, unsubscribe_token, created_at"
+        "id, owner_id, email, full_name, comment, tags, unsubscribed_at, unsubscribe_token, created_at"
     };
 }
 

@@ -6,6 +6,16 @@ use skymailing_core::adapter::*;
 use skymailing_core::ports::{ClientStore, StoreResult};
 use skymailing_core::*;
 use skymailing_store_sql::client_columns;
+use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
+
+/// The search (`?2`, a LIKE pattern) and tag (`?3`, `|tag|`) of a client list.
+macro_rules! client_filter {
+    () => {
+        "(?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(full_name) LIKE ?2 ESCAPE '\\' \
+           OR lower(comment) LIKE ?2 ESCAPE '\\' OR tags LIKE ?2 ESCAPE '\\') \
+         AND (?3 IS NULL OR instr(tags, ?3) > 0)"
+    };
+}
 
 use crate::rows::{ClientRow, count, like, limits, ts};
 use crate::{SqliteStore, db_err};
@@ -29,8 +39,8 @@ impl ClientStore for SqliteStore {
         // An address unsubscribed from this list stays so, whatever became of
         // the client it was unsubscribed as.
         let client = sqlx::query_as::<_, ClientRow>(concat!(
-            "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, unsubscribed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT created_at FROM suppressions \
+            "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, tags, sort_key, unsubscribed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT created_at FROM suppressions \
                      WHERE owner_id = ?1 AND email = ?2 AND reason = 'unsubscribed')) RETURNING ",
             client_columns!()
         ))
@@ -40,6 +50,8 @@ impl ClientStore for SqliteStore {
         .bind(&d.comment)
         .bind(token)
         .bind(ts(now))
+        .bind(encode_tags(&d.tags))
+        .bind(stored_sort_key(&d.full_name))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -76,27 +88,30 @@ impl ClientStore for SqliteStore {
     )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
         let pattern = like(&q.search);
+        let tag = q.tag.as_ref().map(|t| format!("|{t}|"));
         let (limit, offset) = limits(q);
         let rows = sqlx::query_as::<_, ClientRow>(concat!(
             "SELECT ",
             client_columns!(),
-            " FROM clients WHERE owner_id = ?1 \
-              AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(full_name) LIKE ?2 ESCAPE '\\' OR lower(comment) LIKE ?2 ESCAPE '\\') \
-             ORDER BY lower(full_name), id LIMIT ?3 OFFSET ?4"
+            " FROM clients WHERE owner_id = ?1 AND ",
+            client_filter!(),
+            " ORDER BY sort_key, id LIMIT ?4 OFFSET ?5"
         ))
         .bind(owner.0)
         .bind(&pattern)
+        .bind(&tag)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let (total,): (i64,) = sqlx::query_as(
-            "SELECT count(*) FROM clients WHERE owner_id = ?1 \
-             AND (?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(full_name) LIKE ?2 ESCAPE '\\' OR lower(comment) LIKE ?2 ESCAPE '\\')",
-        )
+        let (total,): (i64,) = sqlx::query_as(concat!(
+            "SELECT count(*) FROM clients WHERE owner_id = ?1 AND ",
+            client_filter!()
+        ))
         .bind(owner.0)
         .bind(&pattern)
+        .bind(&tag)
         .fetch_one(&self.reader)
         .await
         .map_err(db_err)?;
@@ -105,6 +120,119 @@ impl ClientStore for SqliteStore {
             count(total),
             q,
         ))
+    }
+
+    #[tracing::instrument(
+        name = "store.all_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn all_clients(&self, owner: UserId) -> StoreResult<Vec<Client>> {
+        let rows = sqlx::query_as::<_, ClientRow>(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE owner_id = ?1 ORDER BY sort_key, id"
+        ))
+        .bind(owner.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Client::from).collect())
+    }
+
+    #[tracing::instrument(
+        name = "store.matching_client_ids",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn matching_client_ids(
+        &self,
+        owner: UserId,
+        f: &ClientFilter,
+    ) -> StoreResult<Vec<ClientId>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(concat!(
+            "SELECT id FROM clients WHERE owner_id = ?1 AND ",
+            client_filter!(),
+            " ORDER BY id"
+        ))
+        .bind(owner.0)
+        .bind(like(&f.search))
+        .bind(f.tag.as_ref().map(|t| format!("|{t}|")))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(|(id,)| ClientId(id)).collect())
+    }
+
+    #[tracing::instrument(
+        name = "store.client_tags",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn client_tags(&self, owner: UserId) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT tags, count(*) FROM clients WHERE owner_id = ?1 AND tags <> '' GROUP BY tags",
+        )
+        .bind(owner.0)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(count_tags(rows))
+    }
+
+    #[tracing::instrument(
+        name = "store.import_clients",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite", new = new.len(), changed = changed.len())
+    )]
+    async fn import_clients(
+        &self,
+        owner: UserId,
+        new: &[(ClientDraft, String)],
+        changed: &[(ClientId, ClientDraft)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        for (id, d) in changed {
+            sqlx::query(
+                "UPDATE clients SET full_name = ?3, comment = ?4, tags = ?5, sort_key = ?6 \
+                 WHERE id = ?1 AND owner_id = ?2",
+            )
+            .bind(id.0)
+            .bind(owner.0)
+            .bind(&d.full_name)
+            .bind(&d.comment)
+            .bind(encode_tags(&d.tags))
+            .bind(stored_sort_key(&d.full_name))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for (d, token) in new {
+            sqlx::query(
+                "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, tags, sort_key, unsubscribed_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT created_at FROM suppressions \
+                         WHERE owner_id = ?1 AND email = ?2 AND reason = 'unsubscribed'))",
+            )
+            .bind(owner.0)
+            .bind(d.email.as_str())
+            .bind(&d.full_name)
+            .bind(&d.comment)
+            .bind(token)
+            .bind(ts(now))
+            .bind(encode_tags(&d.tags))
+            .bind(stored_sort_key(&d.full_name))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            add_link(&mut tx, token, owner, &d.email).await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
     }
 
     #[tracing::instrument(
@@ -128,7 +256,7 @@ impl ClientStore for SqliteStore {
                  unsubscribe_token = CASE WHEN email = ?3 THEN unsubscribe_token ELSE ?6 END, \
                  unsubscribed_at = CASE WHEN email = ?3 THEN unsubscribed_at ELSE (SELECT s.created_at \
                      FROM suppressions s WHERE s.owner_id = ?2 AND s.email = ?3 AND s.reason = 'unsubscribed') END, \
-                 email = ?3, full_name = ?4, comment = ?5 \
+                 email = ?3, full_name = ?4, comment = ?5, tags = ?7, sort_key = ?8 \
              WHERE id = ?1 AND owner_id = ?2 RETURNING ",
             client_columns!()
         ))
@@ -138,6 +266,8 @@ impl ClientStore for SqliteStore {
         .bind(&d.full_name)
         .bind(&d.comment)
         .bind(new_token)
+        .bind(encode_tags(&d.tags))
+        .bind(stored_sort_key(&d.full_name))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;

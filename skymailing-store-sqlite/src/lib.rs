@@ -90,7 +90,32 @@ impl SqliteStore {
 
     /// Applies the migrations that are not applied yet.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        Ok(MIGRATOR.run(&self.writer).await?)
+        MIGRATOR.run(&self.writer).await?;
+        self.fill_sort_keys().await
+    }
+
+    /// Computes the sort key of clients stored before there was one (the
+    /// migration cannot: natural order is the application's rule).
+    async fn fill_sort_keys(&self) -> Result<(), DbError> {
+        use skymailing_store_sql::codec::stored_sort_key;
+        loop {
+            let rows: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, full_name FROM clients WHERE sort_key = '' LIMIT 5000")
+                    .fetch_all(&self.writer)
+                    .await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.writer.begin().await?;
+            for (id, name) in rows {
+                sqlx::query("UPDATE clients SET sort_key = ?2 WHERE id = ?1")
+                    .bind(id)
+                    .bind(stored_sort_key(&name))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
     }
 
     /// The pool for reads.

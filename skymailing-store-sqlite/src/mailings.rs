@@ -69,8 +69,8 @@ impl MailingStore for SqliteStore {
     ) -> StoreResult<Mailing> {
         let mut tx = self.write_tx().await?;
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO mailings (owner_id, name, message_id, start_at, end_at, periodicity, next_run_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) RETURNING id",
+            "INSERT INTO mailings (owner_id, name, message_id, start_at, end_at, periodicity, next_run_at, created_at, updated_at, tags) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9) RETURNING id",
         )
         .bind(owner.0)
         .bind(&d.name)
@@ -80,6 +80,7 @@ impl MailingStore for SqliteStore {
         .bind(d.periodicity.as_str())
         .bind(ts_opt(next_run_at))
         .bind(ts(now))
+        .bind(skymailing_store_sql::codec::encode_tags(&d.tags))
         .fetch_one(&mut *tx)
         .await
         .map_err(message_fk)?;
@@ -157,7 +158,7 @@ impl MailingStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         let owner: Option<(i64,)> = sqlx::query_as(
             "UPDATE mailings SET name = ?2, message_id = ?3, start_at = ?4, end_at = ?5, periodicity = ?6, \
-             next_run_at = ?7, updated_at = ?8 WHERE id = ?1 RETURNING owner_id",
+             next_run_at = ?7, updated_at = ?8, tags = ?9 WHERE id = ?1 RETURNING owner_id",
         )
         .bind(id.0)
         .bind(&d.name)
@@ -167,6 +168,7 @@ impl MailingStore for SqliteStore {
         .bind(d.periodicity.as_str())
         .bind(ts_opt(next_run_at))
         .bind(ts(now))
+        .bind(skymailing_store_sql::codec::encode_tags(&d.tags))
         .fetch_optional(&mut *tx)
         .await
         .map_err(message_fk)?;

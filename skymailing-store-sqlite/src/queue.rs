@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use skymailing_core::adapter::*;
 use skymailing_core::ports::{DeliveryQueue, DueMailing, RunPlan, StoreResult};
 use skymailing_core::*;
+use skymailing_store_sql::codec::tag_patterns;
 use skymailing_store_sql::{OutcomeRow, codec};
 use sqlx::types::Json;
 use sqlx::{FromRow, Row};
@@ -103,17 +104,24 @@ impl DeliveryQueue for SqliteStore {
             tx.commit().await.map_err(db_err)?;
             return Ok(None);
         };
+        // The chosen clients and, at this run, every client of the owner
+        // carrying one of the mailing's tags (`?4`, a JSON array of `|tag|`).
         let frozen = sqlx::query(
             "INSERT INTO deliveries (run_id, client_id, email, name, unsubscribe_token, state, last_reply, next_attempt_at, updated_at) \
              SELECT ?1, c.id, c.email, c.full_name, c.unsubscribe_token, \
                     CASE WHEN s.reason IS NOT NULL THEN 'suppressed' ELSE 'pending' END, s.reason, ?3, ?3 \
-             FROM mailing_clients mc JOIN clients c ON c.id = mc.client_id \
+             FROM clients c \
              LEFT JOIN suppressions s ON s.owner_id = c.owner_id AND s.email = c.email \
-             WHERE mc.mailing_id = ?2 ORDER BY c.id",
+             WHERE c.id IN (SELECT mc.client_id FROM mailing_clients mc WHERE mc.mailing_id = ?2 \
+                            UNION ALL \
+                            SELECT c2.id FROM clients c2 JOIN json_each(?4) t ON instr(c2.tags, t.value) > 0 \
+                            WHERE c2.owner_id = (SELECT owner_id FROM mailings WHERE id = ?2)) \
+             ORDER BY c.id",
         )
         .bind(run_id)
         .bind(plan.mailing_id.0)
         .bind(ts(plan.now))
+        .bind(serde_json::to_string(&tag_patterns(&new.tags)).map_err(StoreError::backend)?)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -77,6 +77,7 @@ async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
                 slot_at: t0(),
                 skipped_slots: 0,
                 nonce: "bench".into(),
+                tags: Vec::new(),
             }),
             next_run_at: None,
             now: t0(),

@@ -3,7 +3,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ClientId, MailingId, MessageId, UserId, single_line};
+use super::{ClientFilter, ClientId, MailingId, MessageId, UserId, parse_tags, single_line};
 use crate::{Error, Reason};
 
 /// How often a mailing repeats inside its window.
@@ -129,6 +129,9 @@ pub struct Mailing {
     pub message_id: MessageId,
     /// The owner's clients it sends to (sorted, no duplicates).
     pub client_ids: Vec<ClientId>,
+    /// Tags: each run also reaches every client of the owner carrying one of
+    /// them at that run's start (lowercase, sorted).
+    pub tags: Vec<String>,
     /// First slot.
     pub start_at: DateTime<Utc>,
     /// No slot at or after this instant.
@@ -167,6 +170,18 @@ impl Mailing {
     }
 }
 
+/// Who a mailing reaches: chosen clients, clients with one of its tags (at
+/// each run), and clients matching a filter when it is saved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience {
+    /// Chosen clients.
+    pub client_ids: Vec<ClientId>,
+    /// Tags (validated by [`parse_tags`]).
+    pub tags: Vec<String>,
+    /// "All clients matching", resolved when the mailing is saved.
+    pub matching: Option<ClientFilter>,
+}
+
 /// Validated fields of a mailing to create or update.
 ///
 /// Built only by its validating constructor (`#[non_exhaustive]`); the use
@@ -179,8 +194,13 @@ pub struct MailingDraft {
     pub name: String,
     /// Message to send.
     pub message_id: MessageId,
-    /// Recipients: the owner's clients, sorted, without duplicates, at least one.
+    /// Recipients: the owner's clients, sorted, without duplicates.
     pub client_ids: Vec<ClientId>,
+    /// Tags whose clients each run reaches too (see [`Mailing::tags`]).
+    pub tags: Vec<String>,
+    /// Clients to add as they match now (a form's "all matching"); the use
+    /// case resolves it into `client_ids` before storing.
+    pub matching: Option<ClientFilter>,
     /// First slot.
     pub start_at: DateTime<Utc>,
     /// Exclusive end, after `start_at`.
@@ -193,19 +213,49 @@ impl MailingDraft {
     /// The most clients one mailing may name.
     pub const MAX_CLIENTS: usize = 1_000_000;
 
-    /// Validates the fields; the error names the first bad one.
+    /// Validates the fields of a mailing to chosen clients; the error names
+    /// the first bad one.
     pub fn new(
         name: &str,
         message_id: MessageId,
-        mut client_ids: Vec<ClientId>,
+        client_ids: Vec<ClientId>,
+        start_at: DateTime<Utc>,
+        end_at: DateTime<Utc>,
+        periodicity: Periodicity,
+    ) -> Result<Self, Error> {
+        Self::for_audience(
+            name,
+            message_id,
+            Audience {
+                client_ids,
+                ..Audience::default()
+            },
+            start_at,
+            end_at,
+            periodicity,
+        )
+    }
+
+    /// Validates the fields of a mailing to an audience (clients, tags, a
+    /// filter; at least one of them); the error names the first bad field.
+    pub fn for_audience(
+        name: &str,
+        message_id: MessageId,
+        audience: Audience,
         start_at: DateTime<Utc>,
         end_at: DateTime<Utc>,
         periodicity: Periodicity,
     ) -> Result<Self, Error> {
         let name = single_line("name", name, 200)?;
+        let Audience {
+            mut client_ids,
+            tags,
+            matching,
+        } = audience;
         client_ids.sort_unstable();
         client_ids.dedup();
-        if client_ids.is_empty() {
+        let tags = parse_tags("tags", tags.iter().map(String::as_str))?;
+        if client_ids.is_empty() && tags.is_empty() && matching.is_none() {
             return Err(Error::invalid("client_ids", Reason::NoClients));
         }
         if client_ids.len() > Self::MAX_CLIENTS {
@@ -231,6 +281,8 @@ impl MailingDraft {
             name,
             message_id,
             client_ids,
+            tags,
+            matching,
             start_at,
             end_at,
             periodicity,
@@ -239,10 +291,14 @@ impl MailingDraft {
 
     /// The same fields, validated again.
     pub fn revalidated(&self) -> Result<Self, Error> {
-        Self::new(
+        Self::for_audience(
             &self.name,
             self.message_id,
-            self.client_ids.clone(),
+            Audience {
+                client_ids: self.client_ids.clone(),
+                tags: self.tags.clone(),
+                matching: self.matching.clone(),
+            },
             self.start_at,
             self.end_at,
             self.periodicity,

@@ -6,6 +6,7 @@ mod blog;
 mod client;
 mod feedback;
 mod ids;
+mod import;
 mod mailing;
 mod message;
 mod page;
@@ -16,7 +17,10 @@ mod user;
 mod values;
 
 pub use blog::{BlogPost, PostDraft};
-pub use client::{Client, ClientDraft, UnsubscribeLink};
+pub use client::{
+    Client, ClientDraft, ClientFilter, MAX_TAG_LEN, MAX_TAGS, UnsubscribeLink, natural_key,
+    parse_tags, split_tags,
+};
 pub use feedback::{
     DeliveryRef, FeedbackApplied, FeedbackKind, FeedbackReport, FeedbackSource, FeedbackTarget,
     NewFeedback, PausePolicy, PauseReason, SOFT_BOUNCE_LIMIT, SOFT_BOUNCE_WINDOW_DAYS, Suppression,
@@ -24,7 +28,11 @@ pub use feedback::{
     verp_token_of,
 };
 pub use ids::{ClientId, DeliveryId, MailingId, MessageId, PostId, RunId, UserId};
-pub use mailing::{DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
+pub use import::{
+    ImportAction, ImportIssue, ImportPlan, ImportPreviewRow, ImportReport, MAX_IMPORT_ROWS,
+    ParsedImport, parse_clients_csv, plan_import, write_clients_csv,
+};
+pub use mailing::{Audience, DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
 pub use message::{Message, MessageDraft};
 pub use page::{ListQuery, Page};
 pub use report::{FailureCount, ReportLine, RunReport, redact_addresses};

@@ -13,6 +13,8 @@ pub struct ListQuery {
     pub per_page: u32,
     /// Case-insensitive substring to filter on (what it matches depends on the list).
     pub search: Option<String>,
+    /// A tag the items must carry (lists of clients; others ignore it).
+    pub tag: Option<String>,
 }
 
 impl ListQuery {
@@ -41,7 +43,14 @@ impl ListQuery {
             page,
             per_page,
             search: search.map(str::to_lowercase),
+            tag: None,
         })
+    }
+
+    /// The same query, keeping only clients that carry `tag` (blank: any).
+    pub fn with_tag(self, tag: Option<&str>) -> Result<Self, Error> {
+        let tag = crate::domain::parse_tags("tag", tag)?.into_iter().next();
+        Ok(ListQuery { tag, ..self })
     }
 
     /// Rows to skip.
@@ -56,6 +65,7 @@ impl Default for ListQuery {
             page: 1,
             per_page: 50,
             search: None,
+            tag: None,
         }
     }
 }

@@ -416,6 +416,7 @@ impl Engine {
                     slot_at: slot,
                     skipped_slots: skipped,
                     nonce: security::random_hex(12),
+                    tags: m.tags.clone(),
                 }),
                 next,
             ),

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use super::gate::Gate;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{ClientStore, Clock};
-use crate::{Client, ClientDraft, ClientId, Error, ListQuery, Page, UnsubscribeLink, security};
+use crate::{
+    Client, ClientDraft, ClientId, Error, ImportReport, ListQuery, Page, UnsubscribeLink, security,
+};
 
 /// What the page behind an unsubscribe link shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,54 @@ impl ClientService {
             .clients
             .create_client(p.id, draft, &token, self.clock.now())
             .await?)
+    }
+
+    /// Imports a CSV file of clients (see [`crate::domain::parse_clients_csv`]
+    /// and [`crate::domain::plan_import`]): all valid rows in one
+    /// transaction, or none on a dry run; the report lists every bad row.
+    /// Suppressed addresses are imported and stay suppressed.
+    #[tracing::instrument(name = "clients.import", level = "debug", skip_all, fields(actor = ?actor, bytes = data.len(), dry_run))]
+    pub async fn import(
+        &self,
+        actor: Actor,
+        data: &[u8],
+        dry_run: bool,
+    ) -> Result<ImportReport, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        let file = crate::domain::parse_clients_csv(data)?;
+        let existing = self.clients.all_clients(p.id).await?;
+        let plan = crate::domain::plan_import(&file, existing);
+        let mut report = plan.report;
+        report.dry_run = dry_run;
+        if !dry_run && (!plan.new.is_empty() || !plan.changed.is_empty()) {
+            let new: Vec<(ClientDraft, String)> = plan
+                .new
+                .into_iter()
+                .map(|d| (d, security::new_token()))
+                .collect();
+            self.clients
+                .import_clients(p.id, &new, &plan.changed, self.clock.now())
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// The actor's clients as CSV (see [`crate::write_clients_csv`]).
+    #[tracing::instrument(name = "clients.export", level = "debug", skip_all, fields(actor = ?actor))]
+    pub async fn export(&self, actor: Actor) -> Result<String, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        let all = self.clients.all_clients(p.id).await?;
+        Ok(crate::write_clients_csv(&all))
+    }
+
+    /// The actor's tags with how many clients carry each.
+    #[tracing::instrument(name = "clients.tags", level = "debug", skip_all, fields(actor = ?actor))]
+    pub async fn tags(&self, actor: Actor) -> Result<Vec<(String, u64)>, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let p = authorize(actor, Action::ManageClients, Target::None)?;
+        Ok(self.clients.client_tags(p.id).await?)
     }
 
     /// Changes one of the actor's clients.

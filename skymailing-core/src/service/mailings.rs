@@ -9,11 +9,11 @@ use serde::Serialize;
 use super::gate::Gate;
 use crate::engine::Wakeup;
 use crate::policy::{Action, Actor, Target, authorize};
-use crate::ports::{Clock, MailingStore, RunFilter, RunStore, UserStore};
+use crate::ports::{ClientStore, Clock, MailingStore, RunFilter, RunStore, UserStore};
 use crate::schedule::Schedule;
 use crate::{
-    DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page,
-    Periodicity, Role, Run, TimeZone, UserId,
+    Audience, DisabledBy, Error, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Page,
+    Periodicity, Reason, Role, Run, TimeZone, UserId,
 };
 
 /// Which mailings to list.
@@ -53,6 +53,7 @@ pub struct MailingView {
 pub struct MailingService {
     gate: Gate,
     mailings: Arc<dyn MailingStore>,
+    clients: Arc<dyn ClientStore>,
     users: Arc<dyn UserStore>,
     runs: Arc<dyn RunStore>,
     clock: Arc<dyn Clock>,
@@ -63,6 +64,7 @@ impl MailingService {
     /// Wires the use cases; `wakeup` tells the engine that schedules changed.
     pub(crate) fn new(
         mailings: Arc<dyn MailingStore>,
+        clients: Arc<dyn ClientStore>,
         users: Arc<dyn UserStore>,
         runs: Arc<dyn RunStore>,
         clock: Arc<dyn Clock>,
@@ -72,11 +74,41 @@ impl MailingService {
         MailingService {
             gate,
             mailings,
+            clients,
             users,
             runs,
             clock,
             wakeup,
         }
+    }
+
+    /// The draft with its "all clients matching" turned into the clients
+    /// that match now, added to those chosen one by one.
+    async fn resolve(&self, owner: UserId, draft: &MailingDraft) -> Result<MailingDraft, Error> {
+        let Some(filter) = &draft.matching else {
+            return Ok(draft.clone());
+        };
+        let mut client_ids = draft.client_ids.clone();
+        client_ids.extend(self.clients.matching_client_ids(owner, filter).await?);
+        MailingDraft::for_audience(
+            &draft.name,
+            draft.message_id,
+            Audience {
+                client_ids,
+                tags: draft.tags.clone(),
+                matching: None,
+            },
+            draft.start_at,
+            draft.end_at,
+            draft.periodicity,
+        )
+        .and_then(|d| {
+            if d.client_ids.is_empty() && d.tags.is_empty() {
+                Err(Error::invalid("client_ids", Reason::NoClients))
+            } else {
+                Ok(d)
+            }
+        })
     }
 
     /// Whether `actor` may create mailings (the new-mailing form asks before
@@ -162,6 +194,7 @@ impl MailingService {
         let actor = self.gate.admit(actor).await?;
         let draft = &draft.revalidated()?;
         let p = authorize(actor, Action::ManageMailings, Target::None)?;
+        let draft = &self.resolve(p.id, draft).await?;
         let tz = self.time_zone(p.id).await?;
         let now = self.clock.now();
         let next = schedule_of(draft.start_at, draft.end_at, draft.periodicity, tz).seed(now);
@@ -184,6 +217,7 @@ impl MailingService {
         let actor = self.gate.admit(actor).await?;
         let draft = &draft.revalidated()?;
         let m = self.load(actor, id, Action::ManageMailings).await?;
+        let draft = &self.resolve(m.owner, draft).await?;
         let now = self.clock.now();
         let next = if draft.changes_schedule_of(&m) {
             let tz = self.time_zone(m.owner).await?;

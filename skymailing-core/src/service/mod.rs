@@ -282,10 +282,11 @@ impl SkyMailingBuilder {
                 links.clone(),
                 wakeup.clone(),
             ),
-            clients: ClientService::new(clients, clock.clone(), gate.clone()),
+            clients: ClientService::new(clients.clone(), clock.clone(), gate.clone()),
             messages: MessageService::new(messages, clock.clone(), gate.clone()),
             mailings: MailingService::new(
                 mailings,
+                clients,
                 users,
                 runs.clone(),
                 clock.clone(),

@@ -306,3 +306,164 @@ pub async fn another_owners_client_is_not_found_even_on_an_email_clash(s: S) {
         None
     );
 }
+
+async fn tagged(s: &S, owner: UserId, email: &str, name: &str, tags: &[&str]) -> Client {
+    let d = ClientDraft::parse(email, name, "")
+        .unwrap()
+        .with_tags(tags.iter().copied())
+        .unwrap();
+    s.create_client(owner, &d, &crate::security::new_token(), t0())
+        .await
+        .unwrap()
+}
+
+/// Lists sort by name in natural order ("Client 2" before "Client 10",
+/// case aside); a search finds tags too; a tag filter, the ids matching a
+/// filter and the tag counts stay inside the owner's list.
+pub async fn clients_sort_naturally_and_filter_by_search_and_tag(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let c10 = tagged(
+        &s,
+        ann.id,
+        "c10@example.com",
+        "Client 10",
+        &["VIP", "berlin"],
+    )
+    .await;
+    let c2 = tagged(&s, ann.id, "c2@example.com", "client 2", &["vip"]).await;
+    let c1 = tagged(&s, ann.id, "c1@example.com", "Client 1", &[]).await;
+    let zed = tagged(&s, ann.id, "z@example.com", "Zed", &["berlin"]).await;
+    tagged(&s, bob.id, "b@example.com", "Bob's", &["vip"]).await;
+    assert_eq!(c10.tags, vec!["berlin", "vip"]);
+    let names = |p: Page<Client>| p.items.into_iter().map(|c| c.full_name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.list_clients(ann.id, &all()).await.unwrap()),
+        vec!["Client 1", "client 2", "Client 10", "Zed"]
+    );
+    let vip = all().with_tag(Some("Vip")).unwrap();
+    let page = s.list_clients(ann.id, &vip).await.unwrap();
+    assert_eq!(
+        (page.total, names(page)),
+        (2, vec!["client 2".to_owned(), "Client 10".to_owned()])
+    );
+    let found = s
+        .list_clients(ann.id, &q(1, 10, Some("berl")))
+        .await
+        .unwrap();
+    assert_eq!(found.total, 2, "a search matches tags");
+    let f = ClientFilter::new(Some("client"), Some("vip")).unwrap();
+    let mut want = vec![c2.id, c10.id];
+    want.sort();
+    assert_eq!(s.matching_client_ids(ann.id, &f).await.unwrap(), want);
+    let everyone = s
+        .matching_client_ids(ann.id, &ClientFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(everyone.len(), 4);
+    assert!(everyone.contains(&c1.id) && everyone.contains(&zed.id));
+    assert_eq!(
+        s.client_tags(ann.id).await.unwrap(),
+        vec![("berlin".to_owned(), 2), ("vip".to_owned(), 2)]
+    );
+    let all_of_ann: Vec<ClientId> = s
+        .all_clients(ann.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(all_of_ann, vec![c1.id, c2.id, c10.id, zed.id]);
+    // An update replaces the tags and moves the client in the order.
+    let d = ClientDraft::parse("c1@example.com", "Client 20", "")
+        .unwrap()
+        .with_tags(["new"])
+        .unwrap();
+    let c1 = s
+        .update_client(ann.id, c1.id, &d, "tok-c1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c1.tags, vec!["new"]);
+    assert_eq!(
+        names(s.list_clients(ann.id, &all()).await.unwrap()),
+        vec!["client 2", "Client 10", "Client 20", "Zed"]
+    );
+}
+
+/// An import creates and changes clients in one transaction: a new address
+/// the owner has unsubscribed stays marked and its link works; a new address
+/// that exists meanwhile fails the whole import.
+pub async fn imports_create_and_change_clients_at_once(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let old = client(&s, ann.id, "old@example.com").await;
+    let gone = client(&s, ann.id, "gone@example.com").await;
+    s.set_unsubscribed(&gone.unsubscribe_token, Some(t0()))
+        .await
+        .unwrap();
+    assert!(s.delete_client(ann.id, gone.id).await.unwrap());
+    let new = |email: &str, name: &str, tags: &[&str]| {
+        let d = ClientDraft::parse(email, name, "hi")
+            .unwrap()
+            .with_tags(tags.iter().copied())
+            .unwrap();
+        (d, crate::security::new_token())
+    };
+    let changed = ClientDraft::parse("old@example.com", "Old 2", "note")
+        .unwrap()
+        .with_tags(["x"])
+        .unwrap();
+    let rows = vec![
+        new("n1@example.com", "N 1", &["a"]),
+        new("gone@example.com", "Back", &[]),
+    ];
+    s.import_clients(ann.id, &rows, &[(old.id, changed)], t0() + Span::seconds(1))
+        .await
+        .unwrap();
+    let all_of_ann = s.all_clients(ann.id).await.unwrap();
+    let by = |e: &str| {
+        all_of_ann
+            .iter()
+            .find(|c| c.email.as_str() == e)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(all_of_ann.len(), 3);
+    let o = by("old@example.com");
+    assert_eq!(
+        (o.full_name.as_str(), o.comment.as_str(), o.tags.clone()),
+        ("Old 2", "note", vec!["x".to_owned()])
+    );
+    assert_eq!(
+        o.unsubscribe_token, old.unsubscribe_token,
+        "an update keeps the link"
+    );
+    let n1 = by("n1@example.com");
+    assert_eq!(
+        (n1.tags.clone(), n1.created_at, n1.unsubscribed_at),
+        (vec!["a".to_owned()], t0() + Span::seconds(1), None)
+    );
+    assert_eq!(
+        s.unsubscribe_link(&n1.unsubscribe_token)
+            .await
+            .unwrap()
+            .unwrap()
+            .email,
+        n1.email
+    );
+    assert_eq!(by("gone@example.com").unsubscribed_at, Some(t0()));
+    // All or nothing.
+    let clash = vec![
+        new("n2@example.com", "N 2", &[]),
+        new("n1@example.com", "Again", &[]),
+    ];
+    let r = s.import_clients(ann.id, &clash, &[], t0()).await;
+    assert!(
+        matches!(
+            r,
+            Err(StoreError::Conflict(StoreConflict::ClientEmailTaken))
+        ),
+        "{r:?}"
+    );
+    assert_eq!(s.all_clients(ann.id).await.unwrap().len(), 3);
+}

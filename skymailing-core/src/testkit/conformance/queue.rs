@@ -101,6 +101,7 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
                 slot_at: t0(),
                 skipped_slots: 2,
                 nonce: "abc".into(),
+                tags: Vec::new(),
             }),
             next_run_at: Some(t0() + Span::days(1)),
             now: t0() + Span::seconds(3),
@@ -194,6 +195,7 @@ pub async fn plan_creates_one_run_per_slot(s: S) {
             slot_at: t0(),
             skipped_slots: 0,
             nonce: "n".into(),
+            tags: Vec::new(),
         }),
         next_run_at: Some(t0() + Span::days(1)),
         now: t0(),
@@ -247,6 +249,7 @@ pub async fn plan_with_a_stale_expectation_is_refused(s: S) {
             slot_at: t0() - Span::days(1),
             skipped_slots: 0,
             nonce: "n".into(),
+            tags: Vec::new(),
         }),
         next_run_at: Some(t0() + Span::days(5)),
         now: t0(),
@@ -896,6 +899,7 @@ pub async fn plan_for_an_owner_no_longer_active_is_refused(s: S) {
             slot_at: t0(),
             skipped_slots: 0,
             nonce: "n".into(),
+            tags: Vec::new(),
         }),
         next_run_at: Some(t0() + Span::days(1)),
         now: t0(),
@@ -1007,4 +1011,89 @@ pub async fn due_mailings_skip_owners_pending_verification(s: S) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// A mailing with tags reaches, at each run, its chosen clients and every
+/// client of its owner carrying one of them then (a client tagged later is in
+/// the next run), suppressed ones recorded as such; never another owner's.
+pub async fn a_run_reaches_the_clients_tagged_at_its_start(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let tag = |email: &'static str, tags: &'static [&'static str]| {
+        ClientDraft::parse(email, "T", "")
+            .unwrap()
+            .with_tags(tags.iter().copied())
+            .unwrap()
+    };
+    let chosen = client(&s, ann.id, "chosen@example.com").await;
+    for (owner, d) in [
+        (ann.id, tag("vip@example.com", &["vip", "x"])),
+        (ann.id, tag("other@example.com", &["other"])),
+        (ann.id, tag("both@example.com", &["vip"])),
+        (bob.id, tag("bobs@example.com", &["vip"])),
+    ] {
+        s.create_client(owner, &d, &crate::security::new_token(), t0())
+            .await
+            .unwrap();
+    }
+    s.suppress(
+        ann.id,
+        &EmailAddress::parse("both@example.com").unwrap(),
+        SuppressionReason::Manual,
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    let msg = message(&s, ann.id).await;
+    let draft = MailingDraft::for_audience(
+        "Tagged",
+        msg.id,
+        Audience {
+            client_ids: vec![chosen.id],
+            tags: vec!["vip".into()],
+            matching: None,
+        },
+        t0(),
+        t0() + Span::days(30),
+        Periodicity::Daily,
+    )
+    .unwrap();
+    let m = s
+        .create_mailing(ann.id, &draft, Some(t0()), t0())
+        .await
+        .unwrap();
+    assert_eq!(m.tags, vec!["vip"]);
+    assert_eq!(s.mailing(m.id).await.unwrap().unwrap().tags, vec!["vip"]);
+    let emails = |ds: Page<Delivery>| {
+        let mut v: Vec<(String, DeliveryState)> = ds
+            .items
+            .into_iter()
+            .map(|d| (d.email.as_str().to_owned(), d.state))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let run = start_run(&s, &m).await;
+    assert_eq!(run.recipients, 3);
+    assert_eq!(
+        emails(s.run_deliveries(run.id, &all()).await.unwrap()),
+        vec![
+            ("both@example.com".to_owned(), DeliveryState::Suppressed),
+            ("chosen@example.com".to_owned(), DeliveryState::Pending),
+            ("vip@example.com".to_owned(), DeliveryState::Pending),
+        ]
+    );
+    // Tagged after the first run: in the second.
+    s.create_client(
+        ann.id,
+        &tag("late@example.com", &["VIP"]),
+        &crate::security::new_token(),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let m = s.mailing(m.id).await.unwrap().unwrap();
+    let second = start_run(&s, &m).await;
+    assert_eq!(second.recipients, 4);
 }

@@ -42,6 +42,7 @@ pub async fn sub_second_times_round_trip_exactly(s: S) {
             slot_at: start,
             skipped_slots: 0,
             nonce: "n".into(),
+            tags: Vec::new(),
         }),
         next_run_at: Some(start + Span::days(1)),
         now: start,

@@ -24,6 +24,7 @@ impl ClientStore for MemoryStore {
             email: d.email.clone(),
             full_name: d.full_name.clone(),
             comment: d.comment.clone(),
+            tags: d.tags.clone(),
             unsubscribed_at: s.unsubscribed_at(owner, &d.email),
             unsubscribe_token: token.to_owned(),
             created_at: now,
@@ -43,22 +44,80 @@ impl ClientStore for MemoryStore {
     }
 
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
-        let s = self.lock();
-        let mut items: Vec<Client> = s
-            .clients
-            .values()
-            .filter(|c| {
-                c.owner == owner && matches(q, &[c.email.as_str(), &c.full_name, &c.comment])
-            })
-            .cloned()
-            .collect();
-        items.sort_by(|a, b| {
-            a.full_name
-                .to_lowercase()
-                .cmp(&b.full_name.to_lowercase())
-                .then(a.id.cmp(&b.id))
-        });
+        let items = self
+            .lock()
+            .sorted_clients(owner, q.search.as_deref(), q.tag.as_deref());
         Ok(page(items, q))
+    }
+
+    async fn all_clients(&self, owner: UserId) -> StoreResult<Vec<Client>> {
+        Ok(self.lock().sorted_clients(owner, None, None))
+    }
+
+    async fn matching_client_ids(
+        &self,
+        owner: UserId,
+        f: &ClientFilter,
+    ) -> StoreResult<Vec<ClientId>> {
+        let s = self.lock();
+        let mut ids: Vec<ClientId> = s
+            .sorted_clients(owner, f.search.as_deref(), f.tag.as_deref())
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    async fn client_tags(&self, owner: UserId) -> StoreResult<Vec<(String, u64)>> {
+        let mut tags: std::collections::BTreeMap<String, u64> = Default::default();
+        for c in self.lock().clients.values().filter(|c| c.owner == owner) {
+            for t in &c.tags {
+                *tags.entry(t.clone()).or_default() += 1;
+            }
+        }
+        Ok(tags.into_iter().collect())
+    }
+
+    async fn import_clients(
+        &self,
+        owner: UserId,
+        new: &[(ClientDraft, String)],
+        changed: &[(ClientId, ClientDraft)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        let taken = new.iter().any(|(d, _)| {
+            s.clients
+                .values()
+                .any(|c| c.owner == owner && c.email == d.email)
+        });
+        if taken {
+            return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
+        }
+        for (id, d) in changed {
+            if let Some(c) = s.clients.get_mut(id).filter(|c| c.owner == owner) {
+                c.full_name = d.full_name.clone();
+                c.comment = d.comment.clone();
+                c.tags = d.tags.clone();
+            }
+        }
+        for (d, token) in new {
+            let c = Client {
+                id: ClientId(s.id()),
+                owner,
+                email: d.email.clone(),
+                full_name: d.full_name.clone(),
+                comment: d.comment.clone(),
+                tags: d.tags.clone(),
+                unsubscribed_at: s.unsubscribed_at(owner, &d.email),
+                unsubscribe_token: token.clone(),
+                created_at: now,
+            };
+            s.links.insert(token.clone(), (owner, d.email.clone()));
+            s.clients.insert(c.id, c);
+        }
+        Ok(())
     }
 
     async fn update_client(
@@ -90,6 +149,7 @@ impl ClientStore for MemoryStore {
         c.email = d.email.clone();
         c.full_name = d.full_name.clone();
         c.comment = d.comment.clone();
+        c.tags = d.tags.clone();
         let c = c.clone();
         if new_address {
             s.links

@@ -33,6 +33,7 @@ impl MailingStore for MemoryStore {
             name: d.name.clone(),
             message_id: d.message_id,
             client_ids: d.client_ids.clone(),
+            tags: d.tags.clone(),
             start_at: d.start_at,
             end_at: d.end_at,
             periodicity: d.periodicity,
@@ -86,6 +87,7 @@ impl MailingStore for MemoryStore {
         m.name = d.name.clone();
         m.message_id = d.message_id;
         m.client_ids = d.client_ids.clone();
+        m.tags = d.tags.clone();
         m.start_at = d.start_at;
         m.end_at = d.end_at;
         m.periodicity = d.periodicity;

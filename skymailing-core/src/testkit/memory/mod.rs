@@ -245,6 +245,35 @@ fn page<T: Clone>(items: Vec<T>, q: &ListQuery) -> Page<T> {
     Page::new(slice, total, q)
 }
 
+impl State {
+    /// The owner's clients matching a search (address, name, comment, tags)
+    /// and a tag, in list order: natural by name, then id.
+    fn sorted_clients(
+        &self,
+        owner: UserId,
+        search: Option<&str>,
+        tag: Option<&str>,
+    ) -> Vec<Client> {
+        let mut items: Vec<Client> = self
+            .clients
+            .values()
+            .filter(|c| {
+                c.owner == owner
+                    && tag.is_none_or(|t| c.tags.iter().any(|x| x == t))
+                    && search.is_none_or(|s| {
+                        [c.email.as_str(), &c.full_name, &c.comment]
+                            .iter()
+                            .any(|f| f.to_lowercase().contains(s))
+                            || c.tags.iter().any(|t| t.contains(s))
+                    })
+            })
+            .cloned()
+            .collect();
+        items.sort_by_cached_key(|c| (crate::natural_key(&c.full_name), c.id));
+        items
+    }
+}
+
 fn matches(q: &ListQuery, fields: &[&str]) -> bool {
     match &q.search {
         None => true,

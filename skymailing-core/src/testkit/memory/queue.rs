@@ -54,10 +54,14 @@ impl DeliveryQueue for MemoryStore {
             return Ok(None);
         };
         // Suppressed addresses are recorded as such, never silently dropped.
-        let recipients: Vec<(Client, Option<SuppressionReason>)> = m
-            .client_ids
-            .iter()
-            .filter_map(|id| s.clients.get(id))
+        // The chosen clients and, at this run, every client with one of its tags.
+        let recipients: Vec<(Client, Option<SuppressionReason>)> = s
+            .clients
+            .values()
+            .filter(|c| {
+                c.owner == m.owner
+                    && (m.client_ids.contains(&c.id) || c.tags.iter().any(|t| new.tags.contains(t)))
+            })
             .map(|c| {
                 (
                     c.clone(),
