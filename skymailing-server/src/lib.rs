@@ -45,7 +45,15 @@ pub fn routes(service: Service) -> impl Endpoint {
     Route::new()
         .nest(
             "/api/v1",
-            api.around(|ep, req| limit_body(ep, req, api::MAX_BODY))
+            api.around(|ep, req| {
+                // An import has its own, larger limit (100,000 rows fit).
+                let max = if req.uri().path().trim_end_matches('/') == "/clients/import" {
+                    api::MAX_IMPORT_BODY
+                } else {
+                    api::MAX_BODY
+                };
+                limit_body(ep, req, max)
+            })
                 .catch_all_error(error::json_error)
                 // Answers carry tokens and private data: no cache keeps them.
                 .with(poem::middleware::SetHeader::new().overriding("cache-control", "no-store")),

@@ -30,8 +30,18 @@
     }
     tick();
   }
+  // The recipient picker's count of chosen clients follows the boxes.
+  function countChosen(out) {
+    var form = out.closest("form");
+    function update() {
+      out.textContent = String(form.querySelectorAll('input[name="client_ids"]:checked, input[type="hidden"][name="client_ids"]').length);
+    }
+    form.addEventListener("change", update);
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var bar = document.getElementById("run-progress");
     if (bar) { poll(bar); }
+    var chosen = document.getElementById("pick-chosen");
+    if (chosen) { countChosen(chosen); }
   });
 })();

@@ -42,6 +42,18 @@ pub enum ImportAction {
     Invalid,
 }
 
+impl ImportAction {
+    /// The name used in the API and on pages (`create`, `update`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportAction::Create => "create",
+            ImportAction::Update => "update",
+            ImportAction::Unchanged => "unchanged",
+            ImportAction::Invalid => "invalid",
+        }
+    }
+}
+
 /// A row as an import reads it, for a preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImportPreviewRow {

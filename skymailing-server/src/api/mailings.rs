@@ -6,7 +6,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, OpenApi};
 use skymailing_core::service::MailingScope;
-use skymailing_core::{ClientId, MailingDraft, MailingId, MessageId, Periodicity};
+use skymailing_core::{Audience, ClientFilter, ClientId, MailingDraft, MailingId, MessageId, Periodicity};
 
 use super::{
     BearerAuth, Created, MailingIn, MailingOut, NoContent, PageOf, RunOut, Tag, list_query,
@@ -26,10 +26,19 @@ enum Scope {
 }
 
 fn draft(body: &MailingIn) -> Result<MailingDraft, ApiError> {
-    Ok(MailingDraft::new(
+    let matching = body
+        .clients_matching
+        .as_ref()
+        .map(|f| ClientFilter::new(f.q.as_deref(), f.tag.as_deref()))
+        .transpose()?;
+    Ok(MailingDraft::for_audience(
         &body.name,
         MessageId(body.message_id),
-        body.client_ids.iter().copied().map(ClientId).collect(),
+        Audience {
+            client_ids: body.client_ids.iter().copied().map(ClientId).collect(),
+            tags: body.tags.clone(),
+            matching,
+        },
         body.start_at,
         body.end_at,
         Periodicity::parse(&body.periodicity)?,

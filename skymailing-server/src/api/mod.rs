@@ -26,6 +26,9 @@ pub use types::*;
 /// The largest request body accepted (a message with its HTML part fits easily).
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// The largest CSV file `POST /api/v1/clients/import` accepts.
+pub const MAX_IMPORT_BODY: usize = 20 * 1024 * 1024;
+
 /// Every API of `/api/v1`.
 pub type Apis = (
     auth::AuthApi,

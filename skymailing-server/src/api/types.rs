@@ -71,6 +71,8 @@ pub struct ClientOut {
     pub email: String,
     pub full_name: String,
     pub comment: String,
+    /// Lowercase, sorted; mailings with one of them reach the client.
+    pub tags: Vec<String>,
     /// When the recipient unsubscribed; mailings skip them since.
     pub unsubscribed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -83,6 +85,7 @@ impl From<Client> for ClientOut {
             email: c.email.to_string(),
             full_name: c.full_name,
             comment: c.comment,
+            tags: c.tags,
             unsubscribed_at: c.unsubscribed_at,
             created_at: c.created_at,
         }
@@ -98,6 +101,69 @@ pub struct ClientIn {
     pub full_name: String,
     #[oai(default)]
     pub comment: String,
+    /// Tags (free text, compared case-insensitively; at most 20 of up to 50
+    /// characters, without `,` `;` `|`). On a replace, the new set.
+    #[oai(default)]
+    pub tags: Vec<String>,
+}
+
+/// A tag and how many of your clients carry it.
+#[derive(Debug, Object)]
+pub struct TagOut {
+    pub tag: String,
+    pub clients: u64,
+}
+
+/// One bad row of an import.
+#[derive(Debug, Object)]
+pub struct ImportErrorOut {
+    /// The line of the file (the header is line 1).
+    pub line: u64,
+    /// The column: `email`, `full_name`, `comment` or `tags`.
+    pub field: String,
+    /// The reason's stable code (as in error answers).
+    pub code: String,
+    /// The reason in English.
+    pub message: String,
+}
+
+/// What an import did, or on a dry run would do.
+#[derive(Debug, Object)]
+pub struct ImportOut {
+    /// Clients created.
+    pub created: u64,
+    /// Clients you kept whose name, comment or tags changed.
+    pub updated: u64,
+    /// Rows not imported: with errors, or changing nothing.
+    pub skipped: u64,
+    /// Bad rows (the first 1,000).
+    pub errors: Vec<ImportErrorOut>,
+    /// Bad rows beyond those listed.
+    pub more_errors: u64,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+}
+
+impl From<skymailing_core::ImportReport> for ImportOut {
+    fn from(r: skymailing_core::ImportReport) -> Self {
+        ImportOut {
+            created: r.created,
+            updated: r.updated,
+            skipped: r.skipped,
+            errors: r
+                .errors
+                .into_iter()
+                .map(|i| ImportErrorOut {
+                    line: i.line,
+                    field: i.field.into(),
+                    code: i.reason.code().into(),
+                    message: i.reason.to_string(),
+                })
+                .collect(),
+            more_errors: r.more_errors,
+            dry_run: r.dry_run,
+        }
+    }
 }
 
 /// A message; its bodies are templates with `{{ name }}`, `{{ email }}` and
@@ -145,6 +211,8 @@ pub struct MailingOut {
     pub name: String,
     pub message_id: i64,
     pub client_ids: Vec<i64>,
+    /// Each run also reaches every client carrying one of these tags then.
+    pub tags: Vec<String>,
     pub start_at: DateTime<Utc>,
     pub end_at: DateTime<Utc>,
     /// `once`, `daily`, `weekly` or `monthly`.
@@ -171,6 +239,7 @@ impl From<MailingView> for MailingOut {
             name: m.name,
             message_id: m.message_id.0,
             client_ids: m.client_ids.iter().map(|c| c.0).collect(),
+            tags: m.tags,
             start_at: m.start_at,
             end_at: m.end_at,
             periodicity: m.periodicity.as_str().into(),
@@ -184,6 +253,15 @@ impl From<MailingView> for MailingOut {
     }
 }
 
+/// Which of your clients: those whose email, name, comment or tags contain
+/// `q`, carrying `tag` (each when given).
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct ClientFilterIn {
+    pub q: Option<String>,
+    pub tag: Option<String>,
+}
+
 /// A mailing to create, or the new state of one.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
@@ -191,7 +269,15 @@ pub struct MailingIn {
     pub name: String,
     pub message_id: i64,
     /// Your clients to send to.
+    #[oai(default)]
     pub client_ids: Vec<i64>,
+    /// Tags: each run also reaches every client of yours carrying one of
+    /// them at that time (clients added later included).
+    #[oai(default)]
+    pub tags: Vec<String>,
+    /// Adds every client of yours matching this filter now (resolved when
+    /// the mailing is saved; later edits of clients do not change it).
+    pub clients_matching: Option<ClientFilterIn>,
     pub start_at: DateTime<Utc>,
     pub end_at: DateTime<Utc>,
     /// `once`, `daily`, `weekly` or `monthly`.

@@ -48,6 +48,9 @@ pub fn routes(service: &Service) -> impl Endpoint + use<> {
                     // Forms are small; only the blog editor uploads an image.
                     let max = if req.uri().path().starts_with("/admin/blog") {
                         2 * pages::MAX_IMAGE
+                    } else if req.uri().path() == "/clients/import" {
+                        // The file, or its text sent back to confirm it.
+                        pages::MAX_IMPORT_FILE + 64 * 1024
                     } else {
                         crate::api::MAX_BODY
                     };

@@ -203,6 +203,8 @@ pub(crate) struct ListParams {
     pub q: Option<String>,
     #[serde(default)]
     pub scope: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 impl ListParams {
@@ -228,6 +230,9 @@ pub(crate) fn pager<T>(lang: Lang, page: &Page<T>, params: &ListParams) -> Strin
     }
     if let Some(s) = params.scope.as_deref() {
         extra.push_str(&format!("&amp;scope={}", urlencode(s)));
+    }
+    if let Some(t) = params.tag.as_deref().filter(|t| !t.is_empty()) {
+        extra.push_str(&format!("&amp;tag={}", urlencode(t)));
     }
     let current = u64::from(page.page);
     let mut html = String::from("<nav class=\"pager\">");

@@ -3,8 +3,9 @@
 
 use askama::Template;
 use poem::handler;
-use poem::web::{Data, Form, Path, Query};
-use skymailing_core::{Client, ClientDraft, ClientId, Page};
+use poem::web::{Data, Form, Multipart, Path, Query};
+use skymailing_core::Reason;
+use skymailing_core::{Client, ClientDraft, ClientId, ImportReport, Page, split_tags};
 
 use crate::Service;
 use crate::web::error::PageResult;
@@ -18,6 +19,8 @@ struct Clients {
     c: Chrome,
     page: Page<Client>,
     q: String,
+    tag: String,
+    tags: Vec<(String, u64)>,
     pager: String,
 }
 
@@ -27,15 +30,15 @@ pub(crate) async fn clients(
     viewer: Data<&Viewer>,
     Query(params): Query<ListParams>,
 ) -> PageResult {
-    let page = service
-        .app
-        .clients
-        .list(viewer.actor, &params.query(25)?)
-        .await?;
+    let query = params.query(25)?.with_tag(params.tag.as_deref())?;
+    let page = service.app.clients.list(viewer.actor, &query).await?;
+    let tags = service.app.clients.tags(viewer.actor).await?;
     Ok(render(&Clients {
         c: viewer.chrome(),
         pager: pager(viewer.lang, &page, &params),
         q: params.q(),
+        tag: query.tag.unwrap_or_default(),
+        tags,
         page,
     }))
 }
@@ -49,6 +52,7 @@ struct ClientFormPage {
     email: String,
     full_name: String,
     comment: String,
+    tags: String,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -59,6 +63,15 @@ pub(crate) struct ClientForm {
     full_name: String,
     #[serde(default)]
     comment: String,
+    #[serde(default)]
+    tags: String,
+}
+
+impl ClientForm {
+    fn draft(&self) -> Result<ClientDraft, skymailing_core::Error> {
+        ClientDraft::parse(&self.email, &self.full_name, &self.comment)?
+            .with_tags(split_tags(&self.tags))
+    }
 }
 
 fn client_page(viewer: &Viewer, title: &str, f: FormState, v: ClientForm) -> poem::Response {
@@ -69,6 +82,7 @@ fn client_page(viewer: &Viewer, title: &str, f: FormState, v: ClientForm) -> poe
         email: v.email,
         full_name: v.full_name,
         comment: v.comment,
+        tags: v.tags,
     })
 }
 
@@ -90,7 +104,7 @@ pub(crate) async fn client_create(
     viewer: Data<&Viewer>,
     Form(form): Form<ClientForm>,
 ) -> PageResult {
-    let result = match ClientDraft::parse(&form.email, &form.full_name, &form.comment) {
+    let result = match form.draft() {
         Ok(d) => service
             .app
             .clients
@@ -123,6 +137,7 @@ pub(crate) async fn client_edit(
             email: c.email.to_string(),
             full_name: c.full_name,
             comment: c.comment,
+            tags: c.tags.join(", "),
         },
     ))
 }
@@ -134,7 +149,7 @@ pub(crate) async fn client_update(
     Path(id): Path<i64>,
     Form(form): Form<ClientForm>,
 ) -> PageResult {
-    let result = match ClientDraft::parse(&form.email, &form.full_name, &form.comment) {
+    let result = match form.draft() {
         Ok(d) => service
             .app
             .clients
@@ -179,4 +194,119 @@ pub(crate) async fn client_delete(
         .delete(viewer.actor, ClientId(id))
         .await?;
     Ok(see_other("/clients"))
+}
+
+#[derive(Template)]
+#[template(path = "client_import.html")]
+struct ImportPage {
+    c: Chrome,
+    /// A problem with the file as a whole.
+    error: Option<String>,
+    /// The dry run's or the import's report.
+    report: Option<ImportReport>,
+    /// Each listed problem as `(line, field label, sentence)`.
+    problems: Vec<(u64, String, String)>,
+    /// The file, kept for the confirming form.
+    csv: String,
+}
+
+impl ImportPage {
+    fn new(viewer: &Viewer) -> Self {
+        ImportPage {
+            c: viewer.chrome(),
+            error: None,
+            report: None,
+            problems: Vec::new(),
+            csv: String::new(),
+        }
+    }
+}
+
+#[handler]
+pub(crate) async fn import_form(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
+    service.app.clients.can_create(viewer.actor)?;
+    Ok(render(&ImportPage::new(&viewer)))
+}
+
+/// The largest file the import page reads.
+pub(crate) const MAX_IMPORT_FILE: usize = crate::api::MAX_IMPORT_BODY;
+
+/// Reads the upload (`file`) or the confirmed text (`csv`), and `confirm`.
+async fn read_import(mut form: Multipart) -> Result<(Vec<u8>, bool), skymailing_core::Error> {
+    use tokio::io::AsyncReadExt;
+    let bad = || skymailing_core::Error::invalid("file", Reason::UploadInterrupted);
+    let (mut data, mut confirm) = (Vec::new(), false);
+    while let Some(field) = form.next_field().await.map_err(|_| bad())? {
+        match field.name().unwrap_or_default() {
+            "file" | "csv" => {
+                let mut bytes = Vec::new();
+                field
+                    .into_async_read()
+                    .take(MAX_IMPORT_FILE as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .await
+                    .map_err(|_| bad())?;
+                if bytes.len() > MAX_IMPORT_FILE {
+                    return Err(skymailing_core::Error::invalid(
+                        "file",
+                        Reason::TooLong { max: MAX_IMPORT_FILE },
+                    ));
+                }
+                if !bytes.is_empty() {
+                    data = bytes;
+                }
+            }
+            "confirm" => confirm = true,
+            _ => {}
+        }
+    }
+    Ok((data, confirm))
+}
+
+/// The upload: a dry run shown as a preview with every problem, then (with
+/// `confirm`) the import itself.
+#[handler]
+pub(crate) async fn import_submit(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    form: Multipart,
+) -> PageResult {
+    let mut page = ImportPage::new(&viewer);
+    let result = match read_import(form).await {
+        Ok((data, confirm)) => {
+            page.csv = String::from_utf8_lossy(&data).into_owned();
+            service.app.clients.import(viewer.actor, &data, !confirm).await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(report) => {
+            page.problems = report
+                .errors
+                .iter()
+                .map(|i| (i.line, viewer.t(&format!("import.col.{}", i.field)), viewer.lang.reason(&i.reason)))
+                .collect();
+            if !report.dry_run {
+                page.csv.clear();
+            }
+            page.report = Some(report);
+        }
+        Err(skymailing_core::Error::Invalid { reason, .. }) => {
+            page.csv.clear();
+            page.error = Some(viewer.lang.reason(&reason));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(render(&page))
+}
+
+/// The owner's clients as a CSV download.
+#[handler]
+pub(crate) async fn export(service: Data<&Service>, viewer: Data<&Viewer>) -> PageResult {
+    use poem::IntoResponse;
+    let csv = service.app.clients.export(viewer.actor).await?;
+    Ok(csv
+        .with_content_type("text/csv; charset=utf-8")
+        .with_header("content-disposition", "attachment; filename=\"clients.csv\"")
+        .into_response())
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use poem::handler;
 use poem::web::{Data, Path, Query};
 use skymailing_core::service::{MailingScope, MailingView};
-use skymailing_core::{
+use skymailing_core::{Audience, ClientFilter, split_tags, 
     ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason,
 };
 
@@ -32,6 +32,8 @@ pub(crate) struct MailingRow {
     /// Why it is disabled, in words, while it is.
     pub disabled_note: Option<String>,
     pub recipients: usize,
+    /// Tags whose clients each run reaches.
+    pub tags: Vec<String>,
 }
 
 fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
@@ -54,6 +56,7 @@ fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
             .disabled_by
             .map(|by| viewer.t(&format!("mailings.disabled_by.{}", by.as_str()))),
         recipients: m.client_ids.len(),
+        tags: m.tags,
         name: m.name,
     }
 }
@@ -115,6 +118,20 @@ pub(crate) struct Values {
     end_at: String,
     #[serde(default)]
     periodicity: String,
+    /// Tags whose clients each run reaches, as typed (`vip, berlin`).
+    #[serde(default)]
+    tags: String,
+    /// The picker's search text and tag.
+    #[serde(default)]
+    pick_q: String,
+    #[serde(default)]
+    pick_tag: String,
+    /// "Add all clients matching" the picker's filter.
+    #[serde(default)]
+    all_matching: bool,
+    /// `filter`: the picker's button; show the form again, save nothing.
+    #[serde(default)]
+    action: String,
 }
 
 #[derive(Template)]
@@ -126,6 +143,10 @@ struct FormPage {
     v: Values,
     messages: Vec<(i64, String)>,
     clients: Vec<(i64, String)>,
+    /// How many clients match the picker's filter.
+    matching: u64,
+    /// The owner's tags with their numbers of clients.
+    tags: Vec<(String, u64)>,
     /// Chosen clients beyond the listed ones: kept as they are.
     unlisted_clients: Vec<i64>,
     periodicities: Vec<(String, String)>,
@@ -139,10 +160,15 @@ async fn form_page(
     f: FormState,
     v: Values,
 ) -> PageResult {
-    // The owner's own clients only (the use case would refuse others anyway),
-    // and the messages: the first 200 of each.
+    // The owner's own clients only (the use case would refuse others anyway):
+    // the first 200 matching the picker's filter (the rest are reached by
+    // "all matching", a tag, or a narrower search), and the messages.
     let all = ListQuery::new(1, 200, None)?;
-    let clients = service.app.clients.list(viewer.actor, &all).await?;
+    let pick = ListQuery::new(1, 200, Some(&v.pick_q))
+        .and_then(|q| q.with_tag(Some(&v.pick_tag)))
+        .unwrap_or_else(|_| all.clone());
+    let clients = service.app.clients.list(viewer.actor, &pick).await?;
+    let tags = service.app.clients.tags(viewer.actor).await?;
     let mut messages: Vec<(i64, String)> = service
         .app
         .messages
@@ -173,6 +199,8 @@ async fn form_page(
         f,
         v,
         messages,
+        matching: clients.total,
+        tags,
         clients: clients
             .items
             .into_iter()
@@ -222,10 +250,18 @@ impl Values {
             .message_id
             .parse::<i64>()
             .map_err(|_| Error::invalid("message_id", Reason::NoSuchMessage))?;
-        MailingDraft::new(
+        let matching = self
+            .all_matching
+            .then(|| ClientFilter::new(Some(&self.pick_q), Some(&self.pick_tag)))
+            .transpose()?;
+        MailingDraft::for_audience(
             &self.name,
             MessageId(message),
-            self.client_ids.iter().copied().map(ClientId).collect(),
+            Audience {
+                client_ids: self.client_ids.iter().copied().map(ClientId).collect(),
+                tags: split_tags(&self.tags).map(str::to_owned).collect(),
+                matching,
+            },
             parse_time(viewer, "start_at", &self.start_at)?,
             parse_time(viewer, "end_at", &self.end_at)?,
             Periodicity::parse(&self.periodicity)?,
@@ -246,6 +282,11 @@ fn read_form(body: &str) -> Values {
             "start_at" => v.start_at = val,
             "end_at" => v.end_at = val,
             "periodicity" => v.periodicity = val,
+            "tags" => v.tags = val,
+            "pick_q" => v.pick_q = val,
+            "pick_tag" => v.pick_tag = val,
+            "all_matching" => v.all_matching = !val.is_empty(),
+            "action" => v.action = val,
             _ => {}
         }
     }
@@ -272,6 +313,9 @@ pub(crate) async fn create(
     body: String,
 ) -> PageResult {
     let v = read_form(&body);
+    if v.action == "filter" {
+        return form_page(&service, &viewer, "mailings.new", FormState::default(), v).await;
+    }
     let result = match v.draft(&viewer) {
         Ok(d) => service.app.mailings.create(viewer.actor, &d).await,
         Err(e) => Err(e),
@@ -304,6 +348,8 @@ pub(crate) async fn edit_form(
         start_at: input_time(&viewer, m.start_at),
         end_at: input_time(&viewer, m.end_at),
         periodicity: m.periodicity.as_str().into(),
+        tags: m.tags.join(", "),
+        ..Values::default()
     };
     form_page(&service, &viewer, "mailings.edit", FormState::default(), v).await
 }
@@ -316,6 +362,9 @@ pub(crate) async fn update(
     body: String,
 ) -> PageResult {
     let v = read_form(&body);
+    if v.action == "filter" {
+        return form_page(&service, &viewer, "mailings.edit", FormState::default(), v).await;
+    }
     let result = match v.draft(&viewer) {
         Ok(d) => {
             service

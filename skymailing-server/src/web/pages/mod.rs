@@ -17,6 +17,7 @@ pub(crate) mod unsubscribe;
 pub(crate) mod verify_link;
 
 pub(crate) use blog::MAX_IMAGE;
+pub(crate) use clients::MAX_IMPORT_FILE;
 
 use poem::endpoint::make_sync;
 use poem::http::header;
@@ -46,6 +47,11 @@ pub(crate) fn routes() -> Route {
         )
         .at("/profile/password", poem::post(accounts::change_password))
         .at("/clients", get(clients::clients))
+        .at(
+            "/clients/import",
+            get(clients::import_form).post(clients::import_submit),
+        )
+        .at("/clients/export", get(clients::export))
         .at(
             "/clients/suppressions",
             get(suppressions::list).post(suppressions::add),
