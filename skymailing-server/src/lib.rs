@@ -54,9 +54,9 @@ pub fn routes(service: Service) -> impl Endpoint {
                 };
                 limit_body(ep, req, max)
             })
-                .catch_all_error(error::json_error)
-                // Answers carry tokens and private data: no cache keeps them.
-                .with(poem::middleware::SetHeader::new().overriding("cache-control", "no-store")),
+            .catch_all_error(error::json_error)
+            // Answers carry tokens and private data: no cache keeps them.
+            .with(poem::middleware::SetHeader::new().overriding("cache-control", "no-store")),
         )
         .at("/api/v1/webhooks/bounces", poem::post(webhook::bounces))
         .at("/api/openapi.json", spec)

@@ -45,8 +45,13 @@ impl Payload for CsvFile {
 impl ParsePayload for CsvFile {
     const IS_REQUIRED: bool = true;
 
-    async fn from_request(request: &poem::Request, body: &mut poem::RequestBody) -> poem::Result<Self> {
-        Ok(CsvFile(<Vec<u8> as poem::FromRequest>::from_request(request, body).await?))
+    async fn from_request(
+        request: &poem::Request,
+        body: &mut poem::RequestBody,
+    ) -> poem::Result<Self> {
+        Ok(CsvFile(
+            <Vec<u8> as poem::FromRequest>::from_request(request, body).await?,
+        ))
     }
 }
 
@@ -127,7 +132,11 @@ impl ClientsApi {
     /// All your clients as CSV (with tags and unsubscribe times); importing
     /// the file again changes nothing.
     #[oai(path = "/export", method = "get")]
-    async fn export(&self, service: Data<&Service>, auth: BearerAuth) -> Result<CsvExport, ApiError> {
+    async fn export(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+    ) -> Result<CsvExport, ApiError> {
         let csv = service.app.clients.export(auth.0.actor).await?;
         Ok(CsvExport::Csv(
             PlainText(csv),

@@ -6,7 +6,9 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, OpenApi};
 use skymailing_core::service::MailingScope;
-use skymailing_core::{Audience, ClientFilter, ClientId, MailingDraft, MailingId, MessageId, Periodicity};
+use skymailing_core::{
+    Audience, ClientFilter, ClientId, MailingDraft, MailingId, MessageId, Periodicity,
+};
 
 use super::{
     BearerAuth, Created, MailingIn, MailingOut, NoContent, PageOf, RunOut, Tag, list_query,

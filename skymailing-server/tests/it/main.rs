@@ -11,5 +11,6 @@ mod browser;
 mod cli;
 mod deliverability;
 mod http;
+mod lists;
 mod pages;
 mod scale_out;

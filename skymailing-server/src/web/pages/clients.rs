@@ -249,7 +249,9 @@ async fn read_import(mut form: Multipart) -> Result<(Vec<u8>, bool), skymailing_
                 if bytes.len() > MAX_IMPORT_FILE {
                     return Err(skymailing_core::Error::invalid(
                         "file",
-                        Reason::TooLong { max: MAX_IMPORT_FILE },
+                        Reason::TooLong {
+                            max: MAX_IMPORT_FILE,
+                        },
                     ));
                 }
                 if !bytes.is_empty() {
@@ -275,7 +277,11 @@ pub(crate) async fn import_submit(
     let result = match read_import(form).await {
         Ok((data, confirm)) => {
             page.csv = String::from_utf8_lossy(&data).into_owned();
-            service.app.clients.import(viewer.actor, &data, !confirm).await
+            service
+                .app
+                .clients
+                .import(viewer.actor, &data, !confirm)
+                .await
         }
         Err(e) => Err(e),
     };
@@ -284,7 +290,13 @@ pub(crate) async fn import_submit(
             page.problems = report
                 .errors
                 .iter()
-                .map(|i| (i.line, viewer.t(&format!("import.col.{}", i.field)), viewer.lang.reason(&i.reason)))
+                .map(|i| {
+                    (
+                        i.line,
+                        viewer.t(&format!("import.col.{}", i.field)),
+                        viewer.lang.reason(&i.reason),
+                    )
+                })
                 .collect();
             if !report.dry_run {
                 page.csv.clear();
@@ -307,6 +319,9 @@ pub(crate) async fn export(service: Data<&Service>, viewer: Data<&Viewer>) -> Pa
     let csv = service.app.clients.export(viewer.actor).await?;
     Ok(csv
         .with_content_type("text/csv; charset=utf-8")
-        .with_header("content-disposition", "attachment; filename=\"clients.csv\"")
+        .with_header(
+            "content-disposition",
+            "attachment; filename=\"clients.csv\"",
+        )
         .into_response())
 }

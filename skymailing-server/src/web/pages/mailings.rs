@@ -8,8 +8,9 @@ use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
 use poem::handler;
 use poem::web::{Data, Path, Query};
 use skymailing_core::service::{MailingScope, MailingView};
-use skymailing_core::{Audience, ClientFilter, split_tags, 
-    ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId, Periodicity, Reason,
+use skymailing_core::{
+    Audience, ClientFilter, ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId,
+    Periodicity, Reason, split_tags,
 };
 
 use crate::Service;
