@@ -196,40 +196,77 @@ impl ClientStore for SqliteStore {
         changed: &[(ClientId, ClientDraft)],
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
+        // A statement per few thousand rows, the rows as one JSON array
+        // (a statement per row costs a round trip to sqlx's worker thread each).
+        const CHUNK: usize = 5000;
+        let json =
+            |v: Vec<serde_json::Value>| serde_json::to_string(&v).map_err(StoreError::backend);
         let mut tx = self.write_tx().await?;
-        for (id, d) in changed {
+        for part in changed.chunks(CHUNK) {
+            let rows = part
+                .iter()
+                .map(|(id, d)| {
+                    serde_json::json!([
+                        id.0,
+                        d.full_name,
+                        d.comment,
+                        encode_tags(&d.tags),
+                        stored_sort_key(&d.full_name)
+                    ])
+                })
+                .collect();
             sqlx::query(
-                "UPDATE clients SET full_name = ?3, comment = ?4, tags = ?5, sort_key = ?6 \
-                 WHERE id = ?1 AND owner_id = ?2",
+                "UPDATE clients SET full_name = v.full_name, comment = v.comment, tags = v.tags, sort_key = v.sort_key \
+                 FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS full_name, \
+                              json_extract(value, '$[2]') AS comment, json_extract(value, '$[3]') AS tags, \
+                              json_extract(value, '$[4]') AS sort_key FROM json_each(?2)) AS v \
+                 WHERE clients.id = v.id AND clients.owner_id = ?1",
             )
-            .bind(id.0)
             .bind(owner.0)
-            .bind(&d.full_name)
-            .bind(&d.comment)
-            .bind(encode_tags(&d.tags))
-            .bind(stored_sort_key(&d.full_name))
+            .bind(json(rows)?)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         }
-        for (d, token) in new {
+        for part in new.chunks(CHUNK) {
+            let rows = json(
+                part.iter()
+                    .map(|(d, token)| {
+                        serde_json::json!([
+                            d.email.as_str(),
+                            d.full_name,
+                            d.comment,
+                            token,
+                            encode_tags(&d.tags),
+                            stored_sort_key(&d.full_name)
+                        ])
+                    })
+                    .collect(),
+            )?;
             sqlx::query(
                 "INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, tags, sort_key, unsubscribed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT created_at FROM suppressions \
-                         WHERE owner_id = ?1 AND email = ?2 AND reason = 'unsubscribed'))",
+                 SELECT ?1, v.email, v.full_name, v.comment, v.token, ?2, v.tags, v.sort_key, s.created_at \
+                 FROM (SELECT json_extract(value, '$[0]') AS email, json_extract(value, '$[1]') AS full_name, \
+                              json_extract(value, '$[2]') AS comment, json_extract(value, '$[3]') AS token, \
+                              json_extract(value, '$[4]') AS tags, json_extract(value, '$[5]') AS sort_key \
+                       FROM json_each(?3)) AS v \
+                 LEFT JOIN suppressions s ON s.owner_id = ?1 AND s.email = v.email AND s.reason = 'unsubscribed'",
             )
             .bind(owner.0)
-            .bind(d.email.as_str())
-            .bind(&d.full_name)
-            .bind(&d.comment)
-            .bind(token)
             .bind(ts(now))
-            .bind(encode_tags(&d.tags))
-            .bind(stored_sort_key(&d.full_name))
+            .bind(&rows)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            add_link(&mut tx, token, owner, &d.email).await?;
+            sqlx::query(
+                "INSERT INTO unsubscribe_links (token, owner_id, email) \
+                 SELECT json_extract(value, '$[3]'), ?1, json_extract(value, '$[0]') FROM json_each(?2)",
+            )
+            .bind(owner.0)
+            .bind(&rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(())

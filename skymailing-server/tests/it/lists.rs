@@ -216,10 +216,7 @@ async fn a_large_file_imports_and_bad_ones_are_refused_whole(srv: TestServer) {
     let headless = import(&srv, &token, "name\nJo\n", "").await;
     assert_eq!(headless.status, 422);
     assert!(
-        headless.body["message"]
-            .as_str()
-            .unwrap()
-            .contains("email"),
+        headless.body["message"].as_str().unwrap().contains("email"),
         "{headless:?}"
     );
     assert_eq!(
