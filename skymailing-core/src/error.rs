@@ -378,6 +378,12 @@ pub enum Error {
     /// The store failed (a conflict never lands here: see the `From<StoreError>`).
     #[error(transparent)]
     Store(StoreError),
+    /// The caller did this too often; they may try again after a while.
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until the next attempt is accepted.
+        retry_after_secs: u64,
+    },
     /// Something that should not happen (a failed hash, a closed channel).
     #[error("internal error: {0}")]
     Internal(String),

@@ -68,8 +68,8 @@ pub mod testkit;
 
 pub use domain::{
     Audience, ClientFilter, ImportAction, ImportIssue, ImportPlan, ImportPreviewRow, ImportReport,
-    MAX_IMPORT_ROWS, MAX_TAG_LEN, MAX_TAGS, ParsedImport, natural_key, parse_clients_csv,
-    parse_tags, plan_import, split_tags, write_clients_csv,
+    MAX_IMPORT_ROWS, MAX_TAG_LEN, MAX_TAGS, ParsedImport, RenderedMessage, natural_key,
+    parse_clients_csv, parse_tags, plan_import, split_tags, write_clients_csv,
 };
 pub use domain::{
     BlogPost, Client, ClientDraft, ClientId, Delivery, DeliveryId, DeliveryRef, DeliveryState,

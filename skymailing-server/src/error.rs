@@ -136,6 +136,10 @@ impl From<Error> for ApiError {
             )),
             Error::InvalidToken => ApiError::BadRequest(ErrorBody::new("invalid_token", message)),
             Error::Busy => ApiError::RateLimited(ErrorBody::new("busy", message), 1),
+            Error::TooManyRequests { retry_after_secs } => ApiError::RateLimited(
+                ErrorBody::new("too_many_requests", message),
+                retry_after_secs,
+            ),
             Error::Store(e) => {
                 tracing::error!(error = %e, "store failed");
                 ApiError::Unavailable(ErrorBody::new(
@@ -163,7 +167,7 @@ pub(crate) fn status_of(e: &Error) -> StatusCode {
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::InvalidToken => StatusCode::BAD_REQUEST,
-        Error::Busy => StatusCode::TOO_MANY_REQUESTS,
+        Error::Busy | Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -218,6 +222,9 @@ mod tests {
             Error::NotVerified,
             Error::InvalidToken,
             Error::Busy,
+            Error::TooManyRequests {
+                retry_after_secs: 60,
+            },
             Error::from(StoreError::backend(std::io::Error::other("down"))),
             Error::from(StoreError::Conflict(StoreConflict::MessageInUse)),
             Error::Internal("x".into()),

@@ -11,6 +11,7 @@ mod gate;
 mod log;
 mod mailings;
 mod messages;
+mod previews;
 mod stats;
 
 use std::sync::Arc;
@@ -24,6 +25,9 @@ pub use feedback::{FeedbackOutcome, FeedbackService, SuppressionScope, Suppressi
 pub use log::{LogService, RunDetail};
 pub use mailings::{MailingScope, MailingService, MailingView};
 pub use messages::MessageService;
+pub use previews::{
+    PreviewService, SAMPLE_EMAIL, SAMPLE_NAME, TEST_SEND_WINDOW_MINUTES, TEST_SENDS_PER_WINDOW,
+};
 pub use stats::{HomePage, StatsService};
 
 use crate::Error;
@@ -78,6 +82,8 @@ pub struct SkyMailing {
     pub messages: MessageService,
     /// Mailings.
     pub mailings: MailingService,
+    /// Message previews and test sends.
+    pub previews: PreviewService,
     /// The log of runs.
     pub logs: LogService,
     /// The blog.
@@ -276,14 +282,26 @@ impl SkyMailingBuilder {
             accounts: AccountService::new(
                 users.clone(),
                 sessions,
-                mailer,
+                mailer.clone(),
                 clock.clone(),
                 config.clone(),
                 links.clone(),
                 wakeup.clone(),
             ),
             clients: ClientService::new(clients.clone(), clock.clone(), gate.clone()),
-            messages: MessageService::new(messages, clock.clone(), gate.clone()),
+            messages: MessageService::new(messages.clone(), clock.clone(), gate.clone()),
+            previews: PreviewService::new(
+                previews::PreviewParts {
+                    users: users.clone(),
+                    clients: clients.clone(),
+                    messages,
+                    mailings: mailings.clone(),
+                    mailer,
+                    links: links.clone(),
+                    clock: clock.clone(),
+                },
+                gate.clone(),
+            ),
             mailings: MailingService::new(
                 mailings,
                 clients,

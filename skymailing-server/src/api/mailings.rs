@@ -11,7 +11,8 @@ use skymailing_core::{
 };
 
 use super::{
-    BearerAuth, Created, MailingIn, MailingOut, NoContent, PageOf, RunOut, Tag, list_query,
+    BearerAuth, Created, MailingIn, MailingOut, NoContent, PageOf, RunOut, Tag, TestSent,
+    TestSentOut, list_query,
 };
 use crate::{ApiError, Service};
 
@@ -169,6 +170,24 @@ impl MailingsApi {
             .enable(auth.0.actor, MailingId(id.0))
             .await?;
         Ok(Json(view.into()))
+    }
+
+    /// Sends the mailing's message once to your own address, rendered for
+    /// you, the subject prefixed `[Test]`; no run is recorded. Five per ten
+    /// minutes (429 with `Retry-After` beyond).
+    #[oai(path = "/:id/test", method = "post")]
+    async fn test_send(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+    ) -> Result<TestSent, ApiError> {
+        let to = service
+            .app
+            .previews
+            .test_send(auth.0.actor, MailingId(id.0))
+            .await?;
+        Ok(TestSent::Sent(Json(TestSentOut { sent_to: to })))
     }
 
     /// The mailing's runs, newest first.

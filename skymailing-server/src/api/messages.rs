@@ -7,7 +7,10 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use skymailing_core::{MessageDraft, MessageId};
 
-use super::{BearerAuth, Created, MessageIn, MessageOut, NoContent, PageOf, Tag, list_query};
+use super::{
+    BearerAuth, Created, MessageIn, MessageOut, NoContent, PageOf, PreviewIn, PreviewOut, Tag,
+    list_query,
+};
 use crate::{ApiError, Service};
 
 pub struct MessagesApi;
@@ -87,6 +90,33 @@ impl MessagesApi {
     }
 
     /// Delete your message (409 while a mailing uses it).
+    /// The message rendered as a recipient will see it: for one of your
+    /// clients (`client_id`), or for a sample recipient. The unsubscribe link
+    /// in it is a dummy.
+    #[oai(path = "/:id/preview", method = "post")]
+    async fn preview(
+        &self,
+        service: Data<&Service>,
+        auth: BearerAuth,
+        id: Path<i64>,
+        body: Json<PreviewIn>,
+    ) -> Result<Json<PreviewOut>, ApiError> {
+        let r = service
+            .app
+            .previews
+            .message(
+                auth.0.actor,
+                MessageId(id.0),
+                body.client_id.map(skymailing_core::ClientId),
+            )
+            .await?;
+        Ok(Json(PreviewOut {
+            subject: r.subject,
+            body_text: r.text,
+            body_html: r.html,
+        }))
+    }
+
     #[oai(path = "/:id", method = "delete")]
     async fn delete(
         &self,

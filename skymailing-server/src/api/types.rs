@@ -203,6 +203,37 @@ pub struct MessageIn {
     pub body_html: Option<String>,
 }
 
+/// Whom to render a preview for.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+pub struct PreviewIn {
+    /// One of your clients; a sample recipient when absent.
+    pub client_id: Option<i64>,
+}
+
+/// A message as a recipient sees it.
+#[derive(Debug, Object)]
+pub struct PreviewOut {
+    pub subject: String,
+    pub body_text: String,
+    /// Absent (`null`) when the message has no HTML part.
+    pub body_html: Option<String>,
+}
+
+/// Where a test message went.
+#[derive(Debug, Object)]
+pub struct TestSentOut {
+    pub sent_to: String,
+}
+
+/// A test send's answer.
+#[derive(poem_openapi::ApiResponse)]
+pub enum TestSent {
+    /// Sent.
+    #[oai(status = 202)]
+    Sent(poem_openapi::payload::Json<TestSentOut>),
+}
+
 /// A mailing.
 #[derive(Debug, Object)]
 pub struct MailingOut {

@@ -14,6 +14,7 @@ on_both_stores!(
     a_large_file_imports_and_bad_ones_are_refused_whole,
     a_mailing_by_tag_reaches_clients_tagged_after_it_was_saved,
     all_matching_clients_are_chosen_when_the_mailing_is_saved,
+    a_preview_renders_for_a_client_and_a_test_goes_to_me_only,
 );
 
 pub async fn import(srv: &TestServer, token: &str, csv: impl Into<Vec<u8>>, query: &str) -> Resp {
@@ -308,4 +309,104 @@ async fn all_matching_clients_are_chosen_when_the_mailing_is_saved(srv: TestServ
         (422, Some("client_ids")),
         "{r:?}"
     );
+}
+
+async fn a_preview_renders_for_a_client_and_a_test_goes_to_me_only(srv: TestServer) {
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let (bob, _) = srv.signed_up("bob@example.com", "Bob").await;
+    let t = Some(token.as_str());
+    let msg = srv
+        .post(
+            "/api/v1/messages",
+            t,
+            json!({"subject": "Hi {{ name }}", "body_text": "Dear {{ name }} <{{ email }}>",
+                   "body_html": "<p>Dear <b>{{ name }}</b></p><script>alert(1)</script>"}),
+        )
+        .await;
+    assert_eq!(msg.status, 201, "{msg:?}");
+    let msg = msg.body["id"].as_i64().unwrap();
+    let zoe = srv.client(&token, "zoe@example.com", "Zoë").await;
+    let bobs = srv.client(&bob, "carl@example.com", "Carl").await;
+    let path = format!("/api/v1/messages/{msg}/preview");
+    let p = srv.post(&path, t, json!({"client_id": zoe})).await;
+    assert_eq!(p.status, 200, "{p:?}");
+    assert_eq!(p.body["subject"], "Hi Zoë");
+    assert!(
+        p.body["body_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Dear Zoë <zoe@example.com>"),
+        "{p:?}"
+    );
+    assert!(p.body["body_html"].as_str().unwrap().contains("<b>Zoë</b>"));
+    assert!(
+        p.body["body_text"]
+            .as_str()
+            .unwrap()
+            .contains("/unsubscribe/preview"),
+        "the preview's unsubscribe link is a dummy: {p:?}"
+    );
+    let sample = srv.post(&path, t, json!({})).await;
+    assert_eq!(sample.body["subject"], "Hi Jane Doe");
+    // Another user's client is not found; so is a message that is not there.
+    assert_eq!(
+        srv.post(&path, t, json!({"client_id": bobs})).await.status,
+        404
+    );
+    assert_eq!(
+        srv.post("/api/v1/messages/999999/preview", t, json!({}))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(srv.post(&path, None, json!({})).await.status, 401);
+
+    let m = srv.mailing(&token, msg, &[zoe], Duration::days(7)).await;
+    let id = m["id"].as_i64().unwrap();
+    let sent = srv
+        .post(&format!("/api/v1/mailings/{id}/test"), t, json!({}))
+        .await;
+    assert_eq!(
+        (sent.status, sent.body["sent_to"].as_str()),
+        (202, Some("ann@example.com")),
+        "{sent:?}"
+    );
+    let mail = srv.mail_to("ann@example.com", "[Test] Hi Ann").await;
+    assert!(mail.to.iter().all(|to| to == "ann@example.com"));
+    assert!(
+        srv.mails_to("zoe@example.com").await.is_empty(),
+        "no client gets a test"
+    );
+    let runs = srv.get(&format!("/api/v1/mailings/{id}/runs"), t).await;
+    assert_eq!(runs.body["total"], 0, "a test is not a run");
+    // Another user cannot test someone else's mailing (it is invisible).
+    assert_eq!(
+        srv.post(
+            &format!("/api/v1/mailings/{id}/test"),
+            Some(&bob),
+            json!({})
+        )
+        .await
+        .status,
+        404
+    );
+    // Five per ten minutes.
+    for _ in 0..4 {
+        assert_eq!(
+            srv.post(&format!("/api/v1/mailings/{id}/test"), t, json!({}))
+                .await
+                .status,
+            202
+        );
+    }
+    let limited = srv
+        .post(&format!("/api/v1/mailings/{id}/test"), t, json!({}))
+        .await;
+    assert_eq!(limited.status, 429, "{limited:?}");
+    let wait: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
 }

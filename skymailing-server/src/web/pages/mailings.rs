@@ -399,6 +399,7 @@ struct Show {
     owner: bool,
     can_toggle: bool,
     message: String,
+    message_id: i64,
     current: Option<Current>,
     runs: Vec<RunRow>,
 }
@@ -450,6 +451,7 @@ pub(crate) async fn show(
         owner,
         can_toggle,
         message,
+        message_id: view.mailing.message_id.0,
         current,
         runs: runs
             .items
@@ -544,4 +546,33 @@ pub(crate) async fn progress(
         },
     };
     Ok(poem::web::Json(p))
+}
+
+/// Sends the mailing's message once to the viewer, then says where it went.
+#[handler]
+pub(crate) async fn test_send(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    let back = format!("/mailings/{id}");
+    let text = match service
+        .app
+        .previews
+        .test_send(viewer.actor, MailingId(id))
+        .await
+    {
+        Ok(to) => viewer.lang.tp("mailings.test_sent", &[("to", to)]),
+        Err(Error::TooManyRequests { retry_after_secs }) => viewer.lang.tp(
+            "mailings.test_limited",
+            &[("minutes", retry_after_secs.div_ceil(60).to_string())],
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(render(&crate::web::view::NoticePage {
+        c: viewer.chrome(),
+        title: viewer.t("mailings.test"),
+        text,
+        link: Some((back, viewer.t("common.back"))),
+    }))
 }

@@ -223,3 +223,95 @@ pub(crate) async fn message_delete(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "message_preview.html")]
+struct PreviewPage {
+    c: Chrome,
+    rendered: Option<skymailing_core::RenderedMessage>,
+    error: Option<String>,
+    to: String,
+    /// The viewer's clients to render it for (the first 200).
+    clients: Vec<(i64, String)>,
+    client: Option<i64>,
+    back: String,
+    back_param: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct PreviewParams {
+    #[serde(default)]
+    client: Option<String>,
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// A message as a recipient will see it: for one of the viewer's clients or
+/// a sample recipient; the HTML part in a sandboxed frame (no scripts, no
+/// forms, no access to this page).
+#[handler]
+pub(crate) async fn preview(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+    Query(params): Query<PreviewParams>,
+) -> PageResult {
+    let client = params.client.as_deref().and_then(|c| c.parse::<i64>().ok());
+    let clients = match service
+        .app
+        .clients
+        .list(
+            viewer.actor,
+            &skymailing_core::ListQuery::new(1, 200, None)?,
+        )
+        .await
+    {
+        Ok(page) => page
+            .items
+            .into_iter()
+            .map(|c| (c.id.0, format!("{} <{}>", c.full_name, c.email)))
+            .collect(),
+        // Managers keep no clients: the sample recipient only.
+        Err(_) => Vec::new(),
+    };
+    let to = match client.and_then(|id| clients.iter().find(|(c, _)| *c == id)) {
+        Some((_, label)) => label.clone(),
+        None => format!(
+            "{} <{}>",
+            skymailing_core::service::SAMPLE_NAME,
+            skymailing_core::service::SAMPLE_EMAIL
+        ),
+    };
+    let (rendered, error) = match service
+        .app
+        .previews
+        .message(
+            viewer.actor,
+            MessageId(id),
+            client.map(skymailing_core::ClientId),
+        )
+        .await
+    {
+        Ok(r) => (Some(r), None),
+        // A template that does not render for this recipient: say why.
+        Err(skymailing_core::Error::Invalid { field, reason }) => (
+            None,
+            Some(format!("{}: {}", field, viewer.lang.reason(&reason))),
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    // Back to a page of this site only.
+    let back_param = params
+        .back
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"));
+    Ok(render(&PreviewPage {
+        c: viewer.chrome(),
+        rendered,
+        error,
+        to,
+        clients,
+        client,
+        back: back_param.clone().unwrap_or_else(|| "/messages".into()),
+        back_param,
+    }))
+}

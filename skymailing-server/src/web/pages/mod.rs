@@ -81,6 +81,7 @@ pub(crate) fn routes() -> Route {
             "/messages/:id/edit",
             get(messages::message_edit).post(messages::message_update),
         )
+        .at("/messages/:id/preview", get(messages::preview))
         .at(
             "/messages/:id/delete",
             get(messages::message_delete_form).post(messages::message_delete),
@@ -100,6 +101,7 @@ pub(crate) fn routes() -> Route {
             get(mailings::delete_form).post(mailings::delete),
         )
         .at("/mailings/:id/progress", get(mailings::progress))
+        .at("/mailings/:id/test", poem::post(mailings::test_send))
         .at("/mailings/:id/disable", poem::post(mailings::disable))
         .at("/mailings/:id/enable", poem::post(mailings::enable))
         .at("/log", get(log::list))
