@@ -41,6 +41,12 @@
   document.addEventListener("DOMContentLoaded", function () {
     var bar = document.getElementById("run-progress");
     if (bar) { poll(bar); }
+    // Destructive actions ask first.
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (e) {
+        if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
+      });
+    });
     var chosen = document.getElementById("pick-chosen");
     if (chosen) { countChosen(chosen); }
   });

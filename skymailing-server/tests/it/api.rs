@@ -435,6 +435,15 @@ async fn every_endpoint_answers_404_for_another_users_data(srv: TestServer) {
         ("post", "/mailings/{id}/disable", Some(json!({})), 404),
         ("post", "/mailings/{id}/enable", Some(json!({})), 404),
         ("get", "/mailings/{id}/runs", None, 404),
+        ("post", "/mailings/{id}/test", Some(json!({})), 404),
+        // Messages are shared, clients are not: a preview for another
+        // user's client finds no such client.
+        (
+            "post",
+            "/messages/{id}/preview",
+            Some(json!({"client_id": client})),
+            404,
+        ),
         ("get", "/runs/{id}/deliveries", None, 404),
         // Acting on a run is its owner's (and staff's): another user's is
         // not found, though its report is public.

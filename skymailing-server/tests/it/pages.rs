@@ -500,13 +500,17 @@ async fn russian_pages_have_no_english_left() {
         "/".to_owned(),
         "/clients".into(),
         "/clients/suppressions".into(),
+        "/clients/import".into(),
+        "/clients?tag=nothing".into(),
         "/clients/new".into(),
         format!("/clients/{client}/edit"),
         format!("/clients/{client}/delete"),
         "/messages".into(),
         "/messages/new".into(),
         format!("/messages/{msg}/edit"),
+        format!("/messages/{msg}/preview"),
         "/mailings".into(),
+        format!("/mailings/{mailing}/duplicate"),
         "/mailings/new".into(),
         format!("/mailings/{mailing}"),
         format!("/mailings/{mailing}/edit"),
@@ -694,5 +698,194 @@ async fn the_suppression_list_page_adds_searches_and_lifts() {
             .await
             .text
             .contains("gone@client.test")
+    );
+}
+
+/// A multipart form posted with the visitor's cookies (the CSRF token in the
+/// URL, as upload forms carry it).
+fn multipart(
+    v: &Visitor<'_>,
+    path: &str,
+    token: &str,
+    fields: &[(&str, Option<&str>, &str)],
+) -> poem::Request {
+    let boundary = "XyZ";
+    let mut body = Vec::new();
+    for (name, file, value) in fields {
+        let disposition = match file {
+            Some(f) => {
+                format!("form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv")
+            }
+            None => format!("form-data; name=\"{name}\""),
+        };
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    let cookies: Vec<String> = v
+        .cookies
+        .iter()
+        .map(|(k, val)| format!("{k}={val}"))
+        .collect();
+    poem::Request::builder()
+        .method(Method::POST)
+        .uri(
+            format!("{path}?csrf_token={}", urlencode(token))
+                .parse()
+                .unwrap(),
+        )
+        .header("cookie", cookies.join("; "))
+        .content_type(&format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+}
+
+/// The text of the page's hidden `csv` field, unescaped.
+fn kept_csv(html: &str) -> String {
+    let at = html
+        .find("<textarea name=\"csv\" hidden>")
+        .expect("the confirm form")
+        + 28;
+    let end = html[at..].find("</textarea>").unwrap();
+    html[at..at + end]
+        .replace("&#10;", "\n")
+        .replace("&#44;", ",")
+        .replace("&#64;", "@")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn import_preview_picker_preview_test_send_and_run_actions_on_pages() {
+    let srv = TestServer::sqlite().await;
+    let (ann_token, _, carl, msg, mailing, run) = two_users(&srv).await;
+    let mut ann = Visitor::new(&srv);
+    ann.sign_in("ann@example.com", "correct horse").await;
+    let token = ann.token("/clients/import").await;
+
+    // The upload is checked and shown; nothing is saved yet.
+    let csv = "email,full_name,tags\nd1@client.test,Dee 1,vip\nd2@client.test,Dee 2,vip\nd10@client.test,Dee 10,\nbroken,Nobody,\n";
+    let r = srv
+        .raw(multipart(
+            &ann,
+            "/clients/import",
+            &token,
+            &[("file", Some("list.csv"), csv)],
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("id=\"import-created\">3<"), "{}", r.text);
+    assert!(r.text.contains("id=\"import-errors\""));
+    assert!(visible_text(&r.text).contains("Line"));
+    assert_eq!(
+        srv.get("/api/v1/clients", Some(&ann_token)).await.body["total"],
+        1
+    );
+    // Confirmed: saved.
+    let kept = kept_csv(&r.text);
+    assert_eq!(kept, csv);
+    let r = srv
+        .raw(multipart(
+            &ann,
+            "/clients/import",
+            &token,
+            &[("csv", None, &kept), ("confirm", None, "1")],
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("id=\"import-back\""), "{}", r.text);
+    assert_eq!(
+        srv.get("/api/v1/clients", Some(&ann_token)).await.body["total"],
+        4
+    );
+    let list = ann.get("/clients?tag=vip").await;
+    assert!(
+        list.text.contains("id=\"clients-total\">2<"),
+        "{}",
+        list.text
+    );
+    let text = visible_text(&ann.get("/clients").await.text);
+    let (d2, d10) = (text.find("Dee 2").unwrap(), text.find("Dee 10").unwrap());
+    assert!(d2 < d10, "natural order");
+    let export = ann.get("/clients/export").await;
+    assert!(
+        export.text.contains("d10@client.test,Dee 10"),
+        "{}",
+        export.text
+    );
+
+    // The picker filters without saving, then adds all matching.
+    let msg_s = msg.to_string();
+    let base = [
+        ("name", "By tag"),
+        ("message_id", msg_s.as_str()),
+        ("start_at", "2030-01-01T10:00"),
+        ("end_at", "2030-02-01T10:00"),
+        ("periodicity", "once"),
+        ("pick_tag", "vip"),
+    ];
+    let mut filter = base.to_vec();
+    filter.push(("action", "filter"));
+    let r = ann.post("/mailings/new", &filter).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("id=\"pick-matching\">2<"), "{}", r.text);
+    assert!(
+        !r.text.contains("Carl &lt;"),
+        "the filter hides other clients"
+    );
+    let mut save = base.to_vec();
+    save.push(("all_matching", "1"));
+    let r = ann.post("/mailings/new", &save).await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let new_id: i64 = r.headers["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let m = srv
+        .get(&format!("/api/v1/mailings/{new_id}"), Some(&ann_token))
+        .await;
+    assert_eq!(m.body["client_ids"].as_array().unwrap().len(), 2, "{m:?}");
+
+    // Preview, for a sample recipient and for a client.
+    let p = ann.get(&format!("/messages/{msg}/preview")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.text.contains("Jane Doe"));
+    let p = ann
+        .get(&format!("/messages/{msg}/preview?client={carl}"))
+        .await;
+    assert!(p.text.contains("Carl"), "{}", p.text);
+
+    // Test send and duplicate from the mailing page.
+    let page = ann.get(&format!("/mailings/{mailing}")).await;
+    assert!(page.text.contains("id=\"test-send\"") && page.text.contains("id=\"duplicate\""));
+    let r = ann.post(&format!("/mailings/{mailing}/test"), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    srv.mail_to("ann@example.com", "[Test]").await;
+    let dup = ann.get(&format!("/mailings/{mailing}/duplicate")).await;
+    assert!(
+        dup.text.contains("value=\"Copy of Autumn news\""),
+        "{}",
+        dup.text
+    );
+
+    // The run page links to its mailing; a finished run offers no cancel.
+    let rp = ann.get(&format!("/log/{run}")).await;
+    assert!(
+        rp.text.contains(&format!("href=\"/mailings/{mailing}\"")),
+        "{}",
+        rp.text
+    );
+    assert!(!rp.text.contains("id=\"run-cancel\""));
+    assert_eq!(
+        ann.post(&format!("/runs/{run}/cancel"), &[]).await.status,
+        409
     );
 }

@@ -2,10 +2,12 @@
 //! its deliveries (addresses only for the owner, managers and admins), and
 //! the progress figures the live bar polls.
 
+use crate::web::view::see_other;
 use askama::Template;
 use chrono::Duration;
 use poem::handler;
 use poem::web::{Data, Json, Path, Query};
+use skymailing_core::policy::{Action, Target};
 use skymailing_core::{Error, RunId};
 
 use crate::Service;
@@ -71,6 +73,12 @@ struct RunPage {
     activity: String,
     deliveries: Option<Vec<DeliveryRow>>,
     pager: String,
+    /// The run's mailing, when it still exists and the viewer may see it.
+    mailing_id: Option<i64>,
+    /// Whether the viewer may cancel it (unfinished, theirs or staff's).
+    can_cancel: bool,
+    /// Whether the viewer may resume it (paused).
+    can_resume: bool,
 }
 
 #[handler]
@@ -109,8 +117,18 @@ pub(crate) async fn run(
         Err(Error::NotFound | Error::Forbidden(_)) => (None, String::new()),
         Err(e) => return Err(e.into()),
     };
+    let c = viewer.chrome();
+    let r = &detail.run;
+    let theirs = Target::OwnedBy(r.owner);
+    let acts = r.finished_at.is_none() && c.may(Action::ToggleMailing, theirs);
     Ok(render(&RunPage {
-        c: viewer.chrome(),
+        mailing_id: r
+            .mailing_id
+            .filter(|_| c.may(Action::ViewMailing, theirs))
+            .map(|m| m.0),
+        can_cancel: acts,
+        can_resume: acts && r.paused.is_some(),
+        c,
         run: run_row(&viewer, detail.run),
         percent,
         counts,
@@ -128,4 +146,26 @@ pub(crate) async fn progress(
     Path(id): Path<i64>,
 ) -> Result<Json<Progress>, PageError> {
     Ok(Json(run_progress(&service, &viewer, RunId(id)).await?))
+}
+
+/// Cancels a run in progress (the use case checks who may), then shows it.
+#[handler]
+pub(crate) async fn cancel(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service.app.logs.cancel(viewer.actor, RunId(id)).await?;
+    Ok(see_other(&format!("/log/{id}")))
+}
+
+/// Resumes a paused run, then shows it.
+#[handler]
+pub(crate) async fn resume(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service.app.logs.resume(viewer.actor, RunId(id)).await?;
+    Ok(see_other(&format!("/log/{id}")))
 }

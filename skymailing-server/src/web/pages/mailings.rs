@@ -576,3 +576,35 @@ pub(crate) async fn test_send(
         link: Some((back, viewer.t("common.back"))),
     }))
 }
+
+/// The new-mailing form filled in from an existing mailing: its message,
+/// recipients, tags and periodicity, a window of the same length starting
+/// now. Nothing is saved until the form is.
+#[handler]
+pub(crate) async fn duplicate(
+    service: Data<&Service>,
+    viewer: Data<&Viewer>,
+    Path(id): Path<i64>,
+) -> PageResult {
+    service.app.mailings.can_create(viewer.actor)?;
+    let m = service
+        .app
+        .mailings
+        .get(viewer.actor, MailingId(id))
+        .await?
+        .mailing;
+    let now = service.app.now();
+    let v = Values {
+        name: viewer
+            .lang
+            .tp("mailings.copy_of", &[("name", m.name.clone())]),
+        message_id: m.message_id.0.to_string(),
+        client_ids: m.client_ids.iter().map(|c| c.0).collect(),
+        start_at: input_time(&viewer, now),
+        end_at: input_time(&viewer, now + (m.end_at - m.start_at)),
+        periodicity: m.periodicity.as_str().into(),
+        tags: m.tags.join(", "),
+        ..Values::default()
+    };
+    form_page(&service, &viewer, "mailings.new", FormState::default(), v).await
+}
