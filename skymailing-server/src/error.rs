@@ -66,6 +66,14 @@ pub enum ApiError {
     /// The request conflicts with the current state.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The request body is larger than this operation takes (1 MiB; 20 MiB
+    /// for a CSV import).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not of the type this operation takes (`application/json`;
+    /// `text/csv` for an import).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// A field failed validation; `field` names it.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),

@@ -45,6 +45,7 @@ pub struct UserOut {
     /// IANA zone in which mailing schedules are computed, e.g. `Europe/Moscow`.
     pub time_zone: String,
     /// The language chosen for the pages (`en`, `ru`); none: the browser's.
+    #[oai(nullable)]
     pub language: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -74,6 +75,7 @@ pub struct ClientOut {
     /// Lowercase, sorted; mailings with one of them reach the client.
     pub tags: Vec<String>,
     /// When the recipient unsubscribed; mailings skip them since.
+    #[oai(nullable)]
     pub unsubscribed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -175,6 +177,7 @@ pub struct MessageOut {
     pub author_id: i64,
     pub subject: String,
     pub body_text: String,
+    #[oai(nullable)]
     pub body_html: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -200,6 +203,7 @@ impl From<Message> for MessageOut {
 pub struct MessageIn {
     pub subject: String,
     pub body_text: String,
+    #[oai(nullable)]
     pub body_html: Option<String>,
 }
 
@@ -208,6 +212,7 @@ pub struct MessageIn {
 #[oai(deny_unknown_fields)]
 pub struct PreviewIn {
     /// One of your clients; a sample recipient when absent.
+    #[oai(nullable)]
     pub client_id: Option<i64>,
 }
 
@@ -217,6 +222,7 @@ pub struct PreviewOut {
     pub subject: String,
     pub body_text: String,
     /// Absent (`null`) when the message has no HTML part.
+    #[oai(nullable)]
     pub body_html: Option<String>,
 }
 
@@ -252,10 +258,12 @@ pub struct MailingOut {
     /// Why it is disabled: `owner`, `manager` (only a manager or admin
     /// re-enables it) or `engine_error` (the engine could not handle it; enabling
     /// it tries again).
+    #[oai(nullable)]
     pub disabled_by: Option<String>,
     /// `created`, `running`, `finished` or `disabled`.
     pub status: String,
     /// The next scheduled run, if any.
+    #[oai(nullable)]
     pub next_run_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -289,7 +297,9 @@ impl From<MailingView> for MailingOut {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ClientFilterIn {
+    #[oai(nullable)]
     pub q: Option<String>,
+    #[oai(nullable)]
     pub tag: Option<String>,
 }
 
@@ -308,6 +318,7 @@ pub struct MailingIn {
     pub tags: Vec<String>,
     /// Adds every client of yours matching this filter now (resolved when
     /// the mailing is saved; later edits of clients do not change it).
+    #[oai(nullable)]
     pub clients_matching: Option<ClientFilterIn>,
     pub start_at: DateTime<Utc>,
     pub end_at: DateTime<Utc>,
@@ -320,12 +331,14 @@ pub struct MailingIn {
 pub struct RunOut {
     pub id: i64,
     /// Empty once the mailing was deleted (its reports stay).
+    #[oai(nullable)]
     pub mailing_id: Option<i64>,
     pub mailing_name: String,
     pub owner_id: i64,
     /// The scheduled time this run is for.
     pub slot_at: DateTime<Utc>,
     pub started_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
     pub recipients: u64,
     pub sent: u64,
@@ -340,8 +353,10 @@ pub struct RunOut {
     /// `sending`, `paused`, `finished` or `cancelled`.
     pub status: String,
     /// Why the run paused itself, while it is paused.
+    #[oai(nullable)]
     pub paused: Option<PauseOut>,
     /// The readable report, once finished.
+    #[oai(nullable)]
     pub report: Option<String>,
 }
 
@@ -367,6 +382,7 @@ pub struct SuppressionOut {
     pub reason: String,
     pub created_at: DateTime<Utc>,
     /// What was reported (a bounce's status), if anything.
+    #[oai(nullable)]
     pub detail: Option<String>,
     /// Whose list (for `scope=all`).
     pub owner_id: i64,
@@ -504,6 +520,7 @@ impl From<RunDetail> for RunDetailOut {
 #[derive(Debug, Object)]
 pub struct DeliveryOut {
     pub id: i64,
+    #[oai(nullable)]
     pub client_id: Option<i64>,
     pub email: String,
     pub name: String,
@@ -512,6 +529,7 @@ pub struct DeliveryOut {
     pub state: String,
     pub attempts: u32,
     /// The relay's last reply.
+    #[oai(nullable)]
     pub last_reply: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
@@ -557,9 +575,11 @@ pub struct PostOut {
     pub title: String,
     pub body: String,
     /// Image path, if any.
+    #[oai(nullable)]
     pub image: Option<String>,
     pub published: bool,
     pub views: u64,
+    #[oai(nullable)]
     pub published_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -585,6 +605,7 @@ impl From<BlogPost> for PostOut {
 pub struct PostIn {
     pub title: String,
     pub body: String,
+    #[oai(nullable)]
     pub image: Option<String>,
     #[oai(default)]
     pub published: bool,

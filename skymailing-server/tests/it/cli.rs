@@ -766,3 +766,55 @@ async fn backup_while_serving_and_the_file_alone_after_a_stop() {
         );
     }
 }
+
+/// The curl walk-through of `docs/api.md`, pasted as one block into a shell
+/// beside the shipped binary, runs to its end: sign-up, verification, an
+/// import, a preview and a mailing by tag that reaches both tagged clients.
+#[tokio::test]
+async fn the_curl_walkthrough_in_the_api_docs_runs_as_written() {
+    let missing: Vec<&str> = ["bash", "curl", "jq"]
+        .into_iter()
+        .filter(|tool| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "the API walk-through needs {missing:?} (CI has them)"
+        );
+        eprintln!("SKIPPED: the API walk-through needs {missing:?}");
+        return;
+    }
+    let doc = include_str!("../../../docs/api.md");
+    let section = &doc[doc.find("## A worked example with curl").expect("the section")..];
+    let at = section.find("```sh\n").expect("a sh block") + 6;
+    let script = &section[at..at + section[at..].find("\n```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let (child, addr) = start(dir.path(), &[]).await;
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new("bash")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .env("API", format!("http://{addr}/api/v1"))
+            .output(),
+    )
+    .await
+    .expect("the walk-through ends within a minute")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the walk-through failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"created\":1"), "{stdout}");
+    assert!(stdout.contains("Hello Bob!"), "{stdout}");
+    assert!(stdout.contains("\"sent\": 2"), "{stdout}");
+    stops_cleanly_on_sigterm(child).await;
+}
