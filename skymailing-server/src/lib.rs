@@ -38,7 +38,13 @@ rust_i18n::i18n!("locales", fallback = "en");
 pub fn routes(service: Service) -> impl Endpoint {
     let api = api::service(&service.settings.base_url);
     let pages = web::routes(&service);
-    let spec = api.spec_endpoint();
+    let document = api::document(&api);
+    let allow = std::sync::Arc::new(api::allowed_methods(&document));
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    });
     let http_metrics = metrics::HttpMetrics::new(&api.spec(), "/api/v1");
     let docs = api.swagger_ui();
     let net = service.net.clone();
@@ -54,6 +60,7 @@ pub fn routes(service: Service) -> impl Endpoint {
                 };
                 limit_body(ep, req, max)
             })
+            .around(move |ep, req| with_allow(ep, req, allow.clone()))
             .catch_all_error(error::json_error)
             // Answers carry tokens and private data: no cache keeps them.
             .with(poem::middleware::SetHeader::new().overriding("cache-control", "no-store")),
@@ -166,4 +173,42 @@ pub(crate) async fn limit_body<E: Endpoint>(
         }
     }
     Ok(ep.call(req).await?.into_response())
+}
+
+/// Adds `Allow` (RFC 9110) to a 405 of the API: the methods its path answers.
+async fn with_allow<E: Endpoint>(
+    ep: std::sync::Arc<E>,
+    req: poem::Request,
+    allow: std::sync::Arc<Vec<(String, String)>>,
+) -> poem::Result<poem::Response> {
+    use poem::IntoResponse;
+    let path = req.uri().path().to_owned();
+    let mut resp = match ep.call(req).await {
+        Ok(r) => r.into_response(),
+        Err(e) if e.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED => {
+            error::json_error(e).await
+        }
+        Err(e) => return Err(e),
+    };
+    if resp.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED
+        && let Some((_, methods)) = allow
+            .iter()
+            .find(|(template, _)| path_matches(template, &path))
+        && let Ok(v) = poem::http::HeaderValue::from_str(methods)
+    {
+        resp.headers_mut().insert(poem::http::header::ALLOW, v);
+    }
+    Ok(resp)
+}
+
+/// Whether a request path fits an OpenAPI path template (`/clients/{id}`).
+fn path_matches(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (
+        template.split('/').collect(),
+        path.trim_end_matches('/').split('/').collect(),
+    );
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(a, b)| (a.starts_with('{') && !b.is_empty()) || a == b)
 }

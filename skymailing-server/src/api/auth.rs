@@ -216,8 +216,8 @@ pub struct MeApi;
 impl MeApi {
     /// The signed-in user.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: BearerAuth) -> Json<UserOut> {
-        Json(auth.0.user.into())
+    async fn me(&self, auth: BearerAuth) -> Result<Json<UserOut>, ApiError> {
+        Ok(Json(auth.0.user.into()))
     }
 
     /// Change your name, time zone and language.

@@ -141,3 +141,118 @@ fn list_query(
         q,
     )?)
 }
+
+/// The OpenAPI document as served at `/api/openapi.json`: poem-openapi's,
+/// completed with what its derives cannot say but the server enforces — request
+/// bodies refuse unknown fields (`additionalProperties: false`), and list
+/// parameters' bounds (`page` from 1, `per_page` 1..=200).
+pub fn document(api: &OpenApiService<Apis, ()>) -> String {
+    let mut spec: serde_json::Value = match serde_json::from_str(&api.spec()) {
+        Ok(v) => v,
+        Err(_) => return api.spec(),
+    };
+    let mut closed = Vec::new();
+    if let Some(paths) = spec.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for op in paths
+            .values_mut()
+            .filter_map(|p| p.as_object_mut())
+            .flat_map(|p| p.values_mut())
+        {
+            let refs = op
+                .pointer("/requestBody/content")
+                .and_then(|c| c.as_object())
+                .into_iter()
+                .flat_map(|c| c.values())
+                .filter_map(|media| media.pointer("/schema/$ref").and_then(|r| r.as_str()))
+                .filter_map(|r| r.rsplit('/').next().map(str::to_owned));
+            closed.extend(refs);
+            let params = op.get_mut("parameters").and_then(|p| p.as_array_mut());
+            for param in params.into_iter().flatten() {
+                let extra = match param.get("name").and_then(|n| n.as_str()) {
+                    Some("page") => serde_json::json!({"minimum": 1, "maximum": u32::MAX}),
+                    Some("per_page") => serde_json::json!({
+                        "minimum": 1,
+                        "maximum": skymailing_core::ListQuery::MAX_PER_PAGE,
+                    }),
+                    Some("q") => serde_json::json!({"maxLength": 200}),
+                    // Clamped to 1..=366 by the use case; what parses is a u32.
+                    Some("days") => serde_json::json!({"minimum": 0, "maximum": u32::MAX}),
+                    Some("tag") => serde_json::json!({
+                        "maxLength": skymailing_core::MAX_TAG_LEN,
+                        "pattern": "^[^,;|\\x00-\\x1f\\x7f-\\x9f]*$",
+                    }),
+                    _ => continue,
+                };
+                if let (Some(schema), Some(extra)) = (
+                    param.get_mut("schema").and_then(|s| s.as_object_mut()),
+                    extra.as_object(),
+                ) {
+                    schema.extend(extra.clone());
+                }
+            }
+        }
+    }
+    // Objects inside request bodies refuse unknown fields too.
+    let mut i = 0;
+    while i < closed.len() {
+        let inner = spec
+            .pointer(&format!("/components/schemas/{}", closed[i]))
+            .map(|schema| refs_in(schema))
+            .unwrap_or_default();
+        for name in inner {
+            if !closed.contains(&name) {
+                closed.push(name);
+            }
+        }
+        i += 1;
+    }
+    for name in closed {
+        if let Some(schema) = spec
+            .pointer_mut(&format!("/components/schemas/{name}"))
+            .and_then(|s| s.as_object_mut())
+        {
+            schema.insert("additionalProperties".into(), false.into());
+        }
+    }
+    serde_json::to_string_pretty(&spec).unwrap_or_else(|_| api.spec())
+}
+
+/// The methods each API path answers (`/clients/{id}` → `GET, PUT, DELETE`),
+/// for the `Allow` header of a 405.
+pub fn allowed_methods(spec: &str) -> Vec<(String, String)> {
+    let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+    spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, ops)| {
+            let methods: Vec<String> = ops
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(m, _)| m.to_uppercase())
+                .collect();
+            (path.clone(), methods.join(", "))
+        })
+        .collect()
+}
+
+/// The component schemas a schema refers to.
+fn refs_in(schema: &serde_json::Value) -> Vec<String> {
+    match schema {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| match (k.as_str(), v.as_str()) {
+                ("$ref", Some(r)) => r
+                    .rsplit('/')
+                    .next()
+                    .map(str::to_owned)
+                    .into_iter()
+                    .collect(),
+                _ => refs_in(v),
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items.iter().flat_map(refs_in).collect(),
+        _ => Vec::new(),
+    }
+}

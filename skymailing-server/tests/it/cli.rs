@@ -790,7 +790,9 @@ async fn the_curl_walkthrough_in_the_api_docs_runs_as_written() {
         return;
     }
     let doc = include_str!("../../../docs/api.md");
-    let section = &doc[doc.find("## A worked example with curl").expect("the section")..];
+    let section = &doc[doc
+        .find("## A worked example with curl")
+        .expect("the section")..];
     let at = section.find("```sh\n").expect("a sh block") + 6;
     let script = &section[at..at + section[at..].find("\n```").unwrap()];
     let dir = tempfile::tempdir().unwrap();
