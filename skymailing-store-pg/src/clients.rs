@@ -12,7 +12,7 @@ use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
 macro_rules! client_filter {
     () => {
         "($2::text IS NULL OR email LIKE $2 OR lower(full_name) LIKE $2 OR lower(comment) LIKE $2 \
-           OR tags LIKE $2) \
+           OR (strpos($2, '|') = 0 AND tags LIKE $2)) \
          AND ($3::text IS NULL OR strpos(tags, $3) > 0)"
     };
 }

@@ -12,7 +12,7 @@ use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
 macro_rules! client_filter {
     () => {
         "(?2 IS NULL OR email LIKE ?2 ESCAPE '\\' OR lower(full_name) LIKE ?2 ESCAPE '\\' \
-           OR lower(comment) LIKE ?2 ESCAPE '\\' OR tags LIKE ?2 ESCAPE '\\') \
+           OR lower(comment) LIKE ?2 ESCAPE '\\' OR (instr(?2, '|') = 0 AND tags LIKE ?2 ESCAPE '\\')) \
          AND (?3 IS NULL OR instr(tags, ?3) > 0)"
     };
 }

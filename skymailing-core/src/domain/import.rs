@@ -16,6 +16,10 @@ pub const MAX_IMPORT_ROWS: usize = 200_000;
 const MAX_LISTED_ISSUES: usize = 1000;
 /// Rows an import report shows as they would be read.
 const PREVIEW_ROWS: usize = 10;
+/// The longest line a file may have, in bytes (a row of the longest name,
+/// comment and tags fits many times over): bounds what one record costs to
+/// read, whatever its number of separators.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// One problem in one row of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +148,17 @@ pub fn parse_clients_csv(data: &[u8]) -> Result<ParsedImport, Error> {
         ))
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some((n, _)) = text
+        .split('\n')
+        .enumerate()
+        .find(|(_, line)| line.len() > MAX_LINE_BYTES)
+    {
+        return Err(unreadable(format!(
+            "line {} is longer than {} KB",
+            n + 1,
+            MAX_LINE_BYTES / 1024
+        )));
+    }
     let first = text.lines().next().unwrap_or("");
     let delimiter = if first.matches(';').count() > first.matches(',').count() {
         b';'
@@ -386,9 +401,10 @@ fn nonblank(s: &str) -> Option<&str> {
     Some(s).filter(|s| !s.trim().is_empty())
 }
 
-/// Whether a cell would start a formula in a spreadsheet.
+/// Whether a cell would start a formula in a spreadsheet (or starts with the
+/// `'` that defuses one, so that the import's unescaping gives it back).
 fn formula_like(s: &str) -> bool {
-    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+    s.starts_with(['=', '+', '-', '@', '\t', '\r', '\''])
 }
 
 /// An exported cell: one a spreadsheet would run as a formula gets a leading
@@ -557,6 +573,31 @@ mod tests {
             ),
             (0, 0, 1)
         );
+    }
+
+    #[test]
+    fn a_leading_quote_survives_the_round_trip() {
+        let mut c = client(1, "a@x.org", "'-) smile", &[]);
+        c.comment = "'=not a formula".into();
+        let out = write_clients_csv(std::slice::from_ref(&c));
+        let plan = plan_import(&parse_clients_csv(out.as_bytes()).unwrap(), vec![c]);
+        assert_eq!((plan.report.updated, plan.report.skipped), (0, 1), "{out}");
+    }
+
+    #[test]
+    fn a_line_of_millions_of_separators_is_refused_before_it_is_read() {
+        let mut data = String::from("email");
+        data.push_str(&",".repeat(MAX_LINE_BYTES));
+        data.push_str("\na@x.org\n");
+        match parse_clients_csv(data.as_bytes()) {
+            Err(Error::Invalid {
+                field: "file",
+                reason: Reason::CsvUnreadable { detail },
+            }) => {
+                assert!(detail.contains("line 1"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -89,7 +89,6 @@ impl MessagesApi {
         Ok(Json(message.into()))
     }
 
-    /// Delete your message (409 while a mailing uses it).
     /// The message rendered as a recipient will see it: for one of your
     /// clients (`client_id`), or for a sample recipient. The unsubscribe link
     /// in it is a dummy.
@@ -117,6 +116,7 @@ impl MessagesApi {
         }))
     }
 
+    /// Delete your message (409 while a mailing uses it).
     #[oai(path = "/:id", method = "delete")]
     async fn delete(
         &self,

@@ -197,7 +197,7 @@ pub fn document(api: &OpenApiService<Apis, ()>) -> String {
     while i < closed.len() {
         let inner = spec
             .pointer(&format!("/components/schemas/{}", closed[i]))
-            .map(|schema| refs_in(schema))
+            .map(refs_in)
             .unwrap_or_default();
         for name in inner {
             if !closed.contains(&name) {

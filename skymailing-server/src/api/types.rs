@@ -138,9 +138,9 @@ pub struct ImportOut {
     pub updated: u64,
     /// Rows not imported: with errors, or changing nothing.
     pub skipped: u64,
-    /// Bad rows (the first 1,000).
+    /// Problems, row by row (a row may have several; the first 1,000).
     pub errors: Vec<ImportErrorOut>,
-    /// Bad rows beyond those listed.
+    /// Problems beyond those listed.
     pub more_errors: u64,
     /// Whether nothing was written.
     pub dry_run: bool,
@@ -403,6 +403,7 @@ impl From<skymailing_core::Suppression> for SuppressionOut {
 
 /// An address to suppress by hand.
 #[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
 pub struct SuppressionIn {
     pub email: String,
 }

@@ -50,7 +50,7 @@ pub fn routes(service: &Service) -> impl Endpoint + use<> {
                         2 * pages::MAX_IMAGE
                     } else if req.uri().path() == "/clients/import" {
                         // The file, or its text sent back to confirm it.
-                        pages::MAX_IMPORT_FILE + 64 * 1024
+                        2 * pages::MAX_IMPORT_FILE + 64 * 1024
                     } else {
                         crate::api::MAX_BODY
                     };

@@ -186,6 +186,10 @@ async fn every_form_is_refused_without_its_csrf_token() {
         format!("/mailings/{mailing}/delete"),
         format!("/mailings/{mailing}/disable"),
         format!("/mailings/{mailing}/enable"),
+        format!("/mailings/{mailing}/test"),
+        "/clients/import".into(),
+        "/runs/1/cancel".into(),
+        "/runs/1/resume".into(),
         "/users/1/block".into(),
         "/users/1/unblock".into(),
         "/users/1/role".into(),
@@ -837,7 +841,11 @@ async fn import_preview_picker_preview_test_send_and_run_actions_on_pages() {
         !r.text.contains("Carl &lt;"),
         "the filter hides other clients"
     );
+    // "All matching" adds what was counted and shown (the filter applied),
+    // even when the filter's fields were cleared before saving.
     let mut save = base.to_vec();
+    save.retain(|(k, _)| *k != "pick_tag");
+    save.push(("applied_tag", "vip"));
     save.push(("all_matching", "1"));
     let r = ann.post("/mailings/new", &save).await;
     assert_eq!(r.status, 303, "{}", r.text);
@@ -858,6 +866,31 @@ async fn import_preview_picker_preview_test_send_and_run_actions_on_pages() {
     let p = ann.get(&format!("/messages/{msg}/preview")).await;
     assert_eq!(p.status, 200);
     assert!(p.text.contains("Jane Doe"));
+    for evil in [
+        "/%5Cevil.example",
+        "/%09/evil.example",
+        "//evil.example",
+        "https://evil.example",
+    ] {
+        let p = ann
+            .get(&format!("/messages/{msg}/preview?back={evil}"))
+            .await;
+        assert!(
+            p.text.contains("href=\"/messages\""),
+            "{evil}: the back link stays home"
+        );
+        assert!(
+            ![
+                "href=\"/\\",
+                "href=\"//",
+                "href=\"https://evil",
+                "href=\"/%"
+            ]
+            .iter()
+            .any(|h| p.text.contains(h)),
+            "{evil}"
+        );
+    }
     let p = ann
         .get(&format!("/messages/{msg}/preview?client={carl}"))
         .await;

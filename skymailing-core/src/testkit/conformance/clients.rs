@@ -352,6 +352,14 @@ pub async fn clients_sort_naturally_and_filter_by_search_and_tag(s: S) {
         .await
         .unwrap();
     assert_eq!(found.total, 2, "a search matches tags");
+    let across = s
+        .list_clients(ann.id, &q(1, 10, Some("n|v")))
+        .await
+        .unwrap();
+    assert_eq!(
+        across.total, 0,
+        "a search matches within one tag, not across two"
+    );
     let f = ClientFilter::new(Some("client"), Some("vip")).unwrap();
     let mut want = vec![c2.id, c10.id];
     want.sort();

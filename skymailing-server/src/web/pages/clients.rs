@@ -231,6 +231,27 @@ pub(crate) async fn import_form(service: Data<&Service>, viewer: Data<&Viewer>) 
 /// The largest file the import page reads.
 pub(crate) const MAX_IMPORT_FILE: usize = crate::api::MAX_IMPORT_BODY;
 
+/// The length the bytes have with every CRLF as LF.
+fn normalized_len(bytes: &[u8]) -> usize {
+    bytes.len() - bytes.windows(2).filter(|w| *w == b"\r\n").count()
+}
+
+/// The bytes with every CRLF as LF.
+fn normalize_newlines(bytes: Vec<u8>) -> Vec<u8> {
+    if !bytes.windows(2).any(|w| w == b"\r\n") {
+        return bytes;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut it = bytes.iter().peekable();
+    while let Some(&b) = it.next() {
+        if b == b'\r' && it.peek() == Some(&&b'\n') {
+            continue;
+        }
+        out.push(b);
+    }
+    out
+}
+
 /// Reads the upload (`file`) or the confirmed text (`csv`), and `confirm`.
 async fn read_import(mut form: Multipart) -> Result<(Vec<u8>, bool), skymailing_core::Error> {
     use tokio::io::AsyncReadExt;
@@ -242,11 +263,11 @@ async fn read_import(mut form: Multipart) -> Result<(Vec<u8>, bool), skymailing_
                 let mut bytes = Vec::new();
                 field
                     .into_async_read()
-                    .take(MAX_IMPORT_FILE as u64 + 1)
+                    .take(2 * MAX_IMPORT_FILE as u64 + 1)
                     .read_to_end(&mut bytes)
                     .await
                     .map_err(|_| bad())?;
-                if bytes.len() > MAX_IMPORT_FILE {
+                if normalized_len(&bytes) > MAX_IMPORT_FILE {
                     return Err(skymailing_core::Error::invalid(
                         "file",
                         Reason::TooLong {
@@ -255,7 +276,9 @@ async fn read_import(mut form: Multipart) -> Result<(Vec<u8>, bool), skymailing_
                     ));
                 }
                 if !bytes.is_empty() {
-                    data = bytes;
+                    // A browser sends a text area's line breaks as CRLF: the
+                    // upload and its confirmation are read alike.
+                    data = normalize_newlines(bytes);
                 }
             }
             "confirm" => confirm = true,

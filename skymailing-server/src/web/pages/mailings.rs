@@ -127,6 +127,12 @@ pub(crate) struct Values {
     pick_q: String,
     #[serde(default)]
     pick_tag: String,
+    /// The filter the listed clients and their count were drawn with: what
+    /// "add all matching" adds, whatever the filter fields say since.
+    #[serde(default)]
+    applied_q: String,
+    #[serde(default)]
+    applied_tag: String,
     /// "Add all clients matching" the picker's filter.
     #[serde(default)]
     all_matching: bool,
@@ -253,7 +259,7 @@ impl Values {
             .map_err(|_| Error::invalid("message_id", Reason::NoSuchMessage))?;
         let matching = self
             .all_matching
-            .then(|| ClientFilter::new(Some(&self.pick_q), Some(&self.pick_tag)))
+            .then(|| ClientFilter::new(Some(&self.applied_q), Some(&self.applied_tag)))
             .transpose()?;
         MailingDraft::for_audience(
             &self.name,
@@ -286,6 +292,8 @@ fn read_form(body: &str) -> Values {
             "tags" => v.tags = val,
             "pick_q" => v.pick_q = val,
             "pick_tag" => v.pick_tag = val,
+            "applied_q" => v.applied_q = val,
+            "applied_tag" => v.applied_tag = val,
             "all_matching" => v.all_matching = !val.is_empty(),
             "action" => v.action = val,
             _ => {}

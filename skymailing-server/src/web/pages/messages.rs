@@ -303,7 +303,8 @@ pub(crate) async fn preview(
     // Back to a page of this site only.
     let back_param = params
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"));
+        .map(|b| crate::web::view::local_path(&b))
+        .filter(|b| b != "/");
     Ok(render(&PreviewPage {
         c: viewer.chrome(),
         rendered,
