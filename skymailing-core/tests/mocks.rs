@@ -226,6 +226,7 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
                 disabled_by: None,
                 next_run_at: next,
                 sending: false,
+                owner_blocked: false,
                 paused: false,
                 created_at: now,
                 updated_at: now,
@@ -252,7 +253,7 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
         .create(Actor::user(UserId(5), Role::User), &d)
         .await
         .unwrap();
-    assert_eq!(view.status, MailingStatus::Running);
+    assert_eq!(view.status, MailingStatus::Scheduled);
     assert_eq!(wakeup.wakes(), 1, "the engine was woken");
 }
 

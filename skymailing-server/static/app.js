@@ -47,6 +47,25 @@
         if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
       });
     });
+    // The picker's Find redraws the form with the filter, saving nothing.
+    var find = document.getElementById("pick-filter");
+    if (find) {
+      var filter = function () {
+        var form = find.closest("form");
+        var action = document.createElement("input");
+        action.type = "hidden"; action.name = "action"; action.value = "filter";
+        form.appendChild(action);
+        form.submit();
+      };
+      find.hidden = false;
+      find.addEventListener("click", filter);
+      var q = document.getElementById("pick-q");
+      if (q) {
+        q.addEventListener("keydown", function (e) {
+          if (e.key === "Enter") { e.preventDefault(); filter(); }
+        });
+      }
+    }
     var chosen = document.getElementById("pick-chosen");
     if (chosen) { countChosen(chosen); }
   });

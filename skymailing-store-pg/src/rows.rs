@@ -29,6 +29,7 @@ macro_rules! mailing_columns {
          m.tags, m.start_at, m.end_at, m.periodicity, m.enabled, m.disabled_by, m.next_run_at, \
          EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL) AS sending, \
          EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.paused_at IS NOT NULL) AS paused, \
+         EXISTS(SELECT 1 FROM users u WHERE u.id = m.owner_id AND u.state = 'blocked') AS owner_blocked, \
          m.created_at, m.updated_at"
     };
 }

@@ -12,17 +12,17 @@ use crate::{PgStore, db_err};
 #[async_trait]
 impl StatsStore for PgStore {
     #[tracing::instrument(name = "store.stats", level = "debug", skip_all, fields(store = "pg"))]
-    async fn stats(&self, now: DateTime<Utc>) -> StoreResult<Stats> {
-        // "Running" as `Mailing::status` derives it: enabled and either sending,
-        // or with a next run while the start has come.
+    async fn stats(&self, _now: DateTime<Utc>) -> StoreResult<Stats> {
+        // "Running now" is `MailingStatus::Sending`: enabled, its owner not
+        // blocked, a run in progress and not paused.
         let (mailings, running, clients): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM mailings), \
-                    (SELECT count(*) FROM mailings m WHERE m.enabled AND ( \
-                        EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL) \
-                        OR (m.next_run_at IS NOT NULL AND m.start_at <= $1 AND m.end_at > $1))), \
+                    (SELECT count(*) FROM mailings m WHERE m.enabled \
+                        AND NOT EXISTS(SELECT 1 FROM users u WHERE u.id = m.owner_id AND u.state = 'blocked') \
+                        AND NOT EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.paused_at IS NOT NULL) \
+                        AND EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL)), \
                     (SELECT count(DISTINCT email) FROM clients)",
         )
-        .bind(now)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;

@@ -136,6 +136,7 @@ pub struct MailingRow<T, I> {
     pub next_run_at: Option<T>,
     pub sending: bool,
     pub paused: bool,
+    pub owner_blocked: bool,
     pub created_at: T,
     pub updated_at: T,
 }
@@ -156,6 +157,7 @@ impl<T: Into<DateTime<Utc>>, I: Into<Vec<i64>>> From<MailingRow<T, I>> for Maili
             disabled_by: r.disabled_by.0,
             next_run_at: r.next_run_at.map(Into::into),
             sending: r.sending,
+            owner_blocked: r.owner_blocked,
             paused: r.paused,
             created_at: r.created_at.into(),
             updated_at: r.updated_at.into(),

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use skymailing_core::ports::{Stats, StatsStore, StoreResult};
 
-use crate::rows::{count, ts};
+use crate::rows::count;
 use crate::{SqliteStore, db_err};
 
 /// Replaces a mailing's client set with `ids`, all of which must be `owner`'s.
@@ -17,17 +17,17 @@ impl StatsStore for SqliteStore {
         skip_all,
         fields(store = "sqlite")
     )]
-    async fn stats(&self, now: DateTime<Utc>) -> StoreResult<Stats> {
-        // "Running" as `Mailing::status` derives it: enabled and either sending,
-        // or with a next run while the start has come.
+    async fn stats(&self, _now: DateTime<Utc>) -> StoreResult<Stats> {
+        // "Running now" is `MailingStatus::Sending`: enabled, its owner not
+        // blocked, a run in progress and not paused.
         let (mailings, running, clients): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM mailings), \
-                    (SELECT count(*) FROM mailings m WHERE m.enabled AND ( \
-                        EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL) \
-                        OR (m.next_run_at IS NOT NULL AND m.start_at <= ?1 AND m.end_at > ?1))), \
+                    (SELECT count(*) FROM mailings m WHERE m.enabled \
+                        AND NOT EXISTS(SELECT 1 FROM users u WHERE u.id = m.owner_id AND u.state = 'blocked') \
+                        AND NOT EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.paused_at IS NOT NULL) \
+                        AND EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL)), \
                     (SELECT count(DISTINCT email) FROM clients)",
         )
-        .bind(ts(now))
         .fetch_one(&self.reader)
         .await
         .map_err(db_err)?;

@@ -85,34 +85,51 @@ impl DisabledBy {
     }
 }
 
-/// Where a mailing is in its life, derived from its fields and the clock.
+/// Where a mailing is in its life (DESIGN §5c), derived from its fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MailingStatus {
-    /// Its first run is in the future.
-    Created,
-    /// Inside its window with runs to come, or a run is still sending.
-    Running,
-    /// No run will come and none is sending.
-    Finished,
-    /// Switched off by its owner or a manager.
-    Disabled,
+    /// Enabled, a next run exists, none in progress.
+    Scheduled,
+    /// A run of it is in progress.
+    Sending,
     /// A run of it paused itself for its failures and bounces; its next
     /// slots wait until its owner resumes or cancels that run.
     Paused,
+    /// Switched off by its owner, a manager or the engine (`disabled_by`).
+    Disabled,
+    /// Its owner is blocked: it sends nothing.
+    OwnerBlocked,
+    /// No run will come and none is in progress.
+    Finished,
 }
 
 impl MailingStatus {
     /// The name used in the API.
     pub fn as_str(self) -> &'static str {
         match self {
-            MailingStatus::Created => "created",
-            MailingStatus::Running => "running",
-            MailingStatus::Finished => "finished",
-            MailingStatus::Disabled => "disabled",
+            MailingStatus::Scheduled => "scheduled",
+            MailingStatus::Sending => "sending",
             MailingStatus::Paused => "paused",
+            MailingStatus::Disabled => "disabled",
+            MailingStatus::OwnerBlocked => "owner_blocked",
+            MailingStatus::Finished => "finished",
         }
+    }
+
+    /// Whether a next run is shown: not for a disabled, blocked or finished
+    /// mailing (none will come while it stays so).
+    pub fn shows_next_run(self) -> bool {
+        !matches!(
+            self,
+            MailingStatus::Disabled | MailingStatus::OwnerBlocked | MailingStatus::Finished
+        )
+    }
+
+    /// Whether switching it off means anything: not once it is finished.
+    pub fn can_be_disabled(self) -> bool {
+        !matches!(self, MailingStatus::Finished | MailingStatus::Disabled)
     }
 }
 
@@ -148,6 +165,8 @@ pub struct Mailing {
     pub sending: bool,
     /// Whether a run of it is paused (computed by the store).
     pub paused: bool,
+    /// Whether its owner is blocked (computed by the store).
+    pub owner_blocked: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -155,16 +174,15 @@ pub struct Mailing {
 }
 
 impl Mailing {
-    /// The status at `now`.
-    pub fn status(&self, now: DateTime<Utc>) -> MailingStatus {
-        if !self.enabled {
-            return MailingStatus::Disabled;
-        }
+    /// The status (DESIGN §5c). `now` is kept for callers; a next run at or
+    /// after the end (not yet moved by the engine) counts as none.
+    pub fn status(&self, _now: DateTime<Utc>) -> MailingStatus {
         match self.next_run_at {
+            _ if !self.enabled => MailingStatus::Disabled,
+            _ if self.owner_blocked => MailingStatus::OwnerBlocked,
             _ if self.paused => MailingStatus::Paused,
-            _ if self.sending => MailingStatus::Running,
-            Some(_) if now < self.start_at => MailingStatus::Created,
-            Some(_) if now < self.end_at => MailingStatus::Running,
+            _ if self.sending => MailingStatus::Sending,
+            Some(next) if next < self.end_at => MailingStatus::Scheduled,
             _ => MailingStatus::Finished,
         }
     }

@@ -270,10 +270,21 @@ async fn mailing_status_follows_its_life() {
         let app = w.app.clone();
         async move { app.mailings.get(ann, m.id).await.unwrap().status }
     };
-    assert_eq!(status(&w).await, MailingStatus::Created);
+    assert_eq!(status(&w).await, MailingStatus::Scheduled);
     w.clock.set(t("2026-05-02T09:00:00Z"));
     w.engine.round().await.unwrap();
-    assert_eq!(status(&w).await, MailingStatus::Running);
+    assert_eq!(
+        status(&w).await,
+        MailingStatus::Scheduled,
+        "sent, the next one due"
+    );
+    // A blocked owner's mailing says so and shows no next run.
+    let root = w.user("root@example.com", Role::Admin, "UTC").await;
+    w.app.accounts.block(root, id_of(ann)).await.unwrap();
+    let blocked = w.app.mailings.get(root, m.id).await.unwrap().status;
+    assert_eq!(blocked, MailingStatus::OwnerBlocked);
+    assert!(!blocked.shows_next_run());
+    w.app.accounts.unblock(root, id_of(ann)).await.unwrap();
     w.clock.set(t("2026-05-03T09:00:00Z"));
     w.engine.round().await.unwrap();
     assert_eq!(
@@ -281,8 +292,10 @@ async fn mailing_status_follows_its_life() {
         MailingStatus::Finished,
         "last slot sent, none left"
     );
+    assert!(!MailingStatus::Finished.can_be_disabled());
     w.app.mailings.disable(ann, m.id).await.unwrap();
     assert_eq!(status(&w).await, MailingStatus::Disabled);
+    assert!(!MailingStatus::Disabled.shows_next_run());
 }
 
 #[tokio::test]

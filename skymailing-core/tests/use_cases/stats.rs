@@ -43,7 +43,8 @@ async fn the_home_page_shows_live_figures_and_three_random_posts() {
             home.stats.running_mailings,
             home.stats.unique_clients
         ),
-        (2, 1, 2)
+        (2, 0, 2),
+        "'sending now' counts runs in progress: the due mailing has none yet, the other waits"
     );
     assert_eq!(home.posts.len(), 3);
 }

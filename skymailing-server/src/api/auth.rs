@@ -7,7 +7,7 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::{BearerAuth, NoContent, Tag, UserOut};
+use super::{BearerAuth, NoContent, Tag, Text, UserOut};
 use crate::ratelimit::{Limited, client_ip};
 use crate::{ApiError, Service};
 
@@ -16,28 +16,28 @@ pub struct AuthApi;
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct RegisterIn {
-    email: String,
+    email: Text,
     /// At least 8 characters.
-    password: String,
-    name: String,
+    password: Text,
+    name: Text,
     /// IANA zone for your schedules; UTC if absent.
-    time_zone: Option<String>,
+    time_zone: Option<Text>,
     /// `en`, `ru`…: the language of your emails and pages; the browser's if absent.
-    language: Option<String>,
+    language: Option<Text>,
 }
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct TokenIn {
     /// The `token=` value of the emailed link.
-    token: String,
+    token: Text,
 }
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct LoginIn {
-    email: String,
-    password: String,
+    email: Text,
+    password: Text,
 }
 
 #[derive(Debug, Object)]
@@ -50,30 +50,30 @@ struct LoginOut {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ResetIn {
-    email: String,
+    email: Text,
 }
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ResetConfirmIn {
-    token: String,
-    password: String,
+    token: Text,
+    password: Text,
 }
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct ProfileIn {
-    name: String,
-    time_zone: String,
+    name: Text,
+    time_zone: Text,
     /// `en`, `ru`…; an empty string clears it; absent leaves it as it is.
-    language: Option<String>,
+    language: Option<Text>,
 }
 
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 struct PasswordIn {
-    current_password: String,
-    new_password: String,
+    current_password: Text,
+    new_password: Text,
 }
 
 #[derive(Debug, Object)]

@@ -8,7 +8,8 @@ use poem_openapi::{ApiResponse, OpenApi, impl_apirequest_for_payload};
 use skymailing_core::{ClientDraft, ClientId};
 
 use super::{
-    BearerAuth, ClientIn, ClientOut, Created, ImportOut, NoContent, PageOf, Tag, TagOut, list_query,
+    BearerAuth, ClientIn, ClientOut, Created, ImportOut, NoContent, PageOf, Tag, TagOut, Text,
+    list_query,
 };
 use crate::{ApiError, Service};
 
@@ -17,7 +18,7 @@ pub struct ClientsApi;
 fn draft(body: &ClientIn) -> Result<ClientDraft, ApiError> {
     Ok(
         ClientDraft::parse(&body.email, &body.full_name, &body.comment)?
-            .with_tags(body.tags.iter().map(String::as_str))?,
+            .with_tags(body.tags.iter().map(Text::as_str))?,
     )
 }
 

@@ -39,7 +39,7 @@ fn draft(body: &MailingIn) -> Result<MailingDraft, ApiError> {
         MessageId(body.message_id),
         Audience {
             client_ids: body.client_ids.iter().copied().map(ClientId).collect(),
-            tags: body.tags.clone(),
+            tags: body.tags.iter().map(|t| t.0.clone()).collect(),
             matching,
         },
         body.start_at,

@@ -10,6 +10,7 @@ mod mailings;
 mod messages;
 mod public;
 mod suppressions;
+mod text;
 mod types;
 mod users;
 
@@ -21,6 +22,7 @@ use skymailing_core::policy::Actor;
 
 use crate::{ApiError, Service};
 
+pub use text::Text;
 pub use types::*;
 
 /// The largest request body accepted (a message with its HTML part fits easily).

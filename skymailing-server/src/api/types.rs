@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::Object;
+
+use super::Text;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use skymailing_core::service::{MailingView, RunDetail};
 use skymailing_core::{BlogPost, Client, Delivery, Message, Run, User};
@@ -98,15 +100,15 @@ impl From<Client> for ClientOut {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct ClientIn {
-    pub email: String,
+    pub email: Text,
     #[oai(default)]
-    pub full_name: String,
+    pub full_name: Text,
     #[oai(default)]
-    pub comment: String,
+    pub comment: Text,
     /// Tags (free text, compared case-insensitively; at most 20 of up to 50
     /// characters, without `,` `;` `|`). On a replace, the new set.
     #[oai(default)]
-    pub tags: Vec<String>,
+    pub tags: Vec<Text>,
 }
 
 /// A tag and how many of your clients carry it.
@@ -201,10 +203,10 @@ impl From<Message> for MessageOut {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct MessageIn {
-    pub subject: String,
-    pub body_text: String,
+    pub subject: Text,
+    pub body_text: Text,
     #[oai(nullable)]
-    pub body_html: Option<String>,
+    pub body_html: Option<Text>,
 }
 
 /// Whom to render a preview for.
@@ -260,9 +262,14 @@ pub struct MailingOut {
     /// it tries again).
     #[oai(nullable)]
     pub disabled_by: Option<String>,
-    /// `created`, `running`, `finished` or `disabled`.
+    /// `scheduled`, `sending`, `paused`, `disabled` (see `disabled_reason`),
+    /// `owner_blocked` or `finished`.
     pub status: String,
-    /// The next scheduled run, if any.
+    /// Why it is disabled, while it is: `owner`, `manager` or `engine_error`
+    /// (the same as `disabled_by`).
+    #[oai(nullable)]
+    pub disabled_reason: Option<String>,
+    /// The next scheduled run; none for a disabled, blocked or finished mailing.
     #[oai(nullable)]
     pub next_run_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -285,7 +292,8 @@ impl From<MailingView> for MailingOut {
             enabled: m.enabled,
             disabled_by: m.disabled_by.map(|d| d.as_str().into()),
             status: v.status.as_str().into(),
-            next_run_at: m.next_run_at,
+            disabled_reason: m.disabled_by.map(|d| d.as_str().into()),
+            next_run_at: m.next_run_at.filter(|_| v.status.shows_next_run()),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -298,16 +306,16 @@ impl From<MailingView> for MailingOut {
 #[oai(deny_unknown_fields)]
 pub struct ClientFilterIn {
     #[oai(nullable)]
-    pub q: Option<String>,
+    pub q: Option<Text>,
     #[oai(nullable)]
-    pub tag: Option<String>,
+    pub tag: Option<Text>,
 }
 
 /// A mailing to create, or the new state of one.
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct MailingIn {
-    pub name: String,
+    pub name: Text,
     pub message_id: i64,
     /// Your clients to send to.
     #[oai(default)]
@@ -315,7 +323,7 @@ pub struct MailingIn {
     /// Tags: each run also reaches every client of yours carrying one of
     /// them at that time (clients added later included).
     #[oai(default)]
-    pub tags: Vec<String>,
+    pub tags: Vec<Text>,
     /// Adds every client of yours matching this filter now (resolved when
     /// the mailing is saved; later edits of clients do not change it).
     #[oai(nullable)]
@@ -323,7 +331,7 @@ pub struct MailingIn {
     pub start_at: DateTime<Utc>,
     pub end_at: DateTime<Utc>,
     /// `once`, `daily`, `weekly` or `monthly`.
-    pub periodicity: String,
+    pub periodicity: Text,
 }
 
 /// One run of a mailing, as in the public log.
@@ -405,7 +413,7 @@ impl From<skymailing_core::Suppression> for SuppressionOut {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct SuppressionIn {
-    pub email: String,
+    pub email: Text,
 }
 
 impl From<Run> for RunOut {
@@ -604,10 +612,10 @@ impl From<BlogPost> for PostOut {
 #[derive(Debug, Object)]
 #[oai(deny_unknown_fields)]
 pub struct PostIn {
-    pub title: String,
-    pub body: String,
+    pub title: Text,
+    pub body: Text,
     #[oai(nullable)]
-    pub image: Option<String>,
+    pub image: Option<Text>,
     #[oai(default)]
     pub published: bool,
 }

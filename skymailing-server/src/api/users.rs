@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use skymailing_core::{Role, UserId};
 
-use super::{BearerAuth, PageOf, Tag, UserOut, list_query};
+use super::{BearerAuth, PageOf, Tag, Text, UserOut, list_query};
 use crate::{ApiError, Service};
 
 pub struct UsersApi;
@@ -16,7 +16,7 @@ pub struct UsersApi;
 #[oai(deny_unknown_fields)]
 struct RoleIn {
     /// `user` or `manager`.
-    role: String,
+    role: Text,
 }
 
 #[OpenApi(prefix_path = "/users", tag = "Tag::Users")]

@@ -164,7 +164,7 @@ async fn a_mailing_due_in_two_seconds_sends_with_no_further_request(srv: TestSer
     let bob = srv.client(&token, "bob@client.test", "Bob").await;
     let msg = srv.message(&token, "Later news").await;
     let m = srv.mailing(&token, msg, &[bob], Duration::seconds(2)).await;
-    assert_eq!(m["status"], "created");
+    assert_eq!(m["status"], "scheduled");
     assert!(m["next_run_at"].is_string());
     assert!(
         srv.mails_to("bob@client.test").await.is_empty(),

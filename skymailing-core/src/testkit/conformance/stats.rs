@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Stats count mailings, running mailings and distinct client addresses.
+/// Mailings, mailings sending now (a run in progress), unique addresses.
 pub async fn stats_count_mailings_running_and_unique_clients(s: S) {
     assert_eq!(s.stats(t0()).await.unwrap(), Stats::default());
     let ann = user(&s, "ann@example.com", Role::User).await;
@@ -11,7 +11,10 @@ pub async fn stats_count_mailings_running_and_unique_clients(s: S) {
     client(&s, bob.id, "same@example.com").await;
     client(&s, bob.id, "other@example.com").await;
     let msg = message(&s, ann.id).await;
-    mailing(&s, ann.id, msg.id, &[a1.id]).await; // running: window open at t0
+    let due = mailing(&s, ann.id, msg.id, &[a1.id]).await;
+    // "Sending now" means a run in progress: a due mailing is not, yet.
+    assert_eq!(s.stats(t0()).await.unwrap().running_mailings, 0);
+    start_run(&s, &due).await;
     let future = MailingDraft::new(
         "f",
         msg.id,

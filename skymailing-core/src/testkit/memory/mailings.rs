@@ -41,6 +41,7 @@ impl MailingStore for MemoryStore {
             disabled_by: None,
             next_run_at,
             sending: false,
+            owner_blocked: false,
             paused: false,
             created_at: now,
             updated_at: now,

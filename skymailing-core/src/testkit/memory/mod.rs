@@ -166,6 +166,10 @@ impl State {
             .values()
             .any(|r| r.run.mailing_id == Some(m.id) && r.run.finished_at.is_none());
         m.paused = self.has_paused_run(m.id);
+        m.owner_blocked = self
+            .users
+            .get(&m.owner)
+            .is_some_and(|(u, _)| u.state == UserState::Blocked);
         m
     }
 

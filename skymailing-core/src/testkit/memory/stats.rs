@@ -14,7 +14,7 @@ impl StatsStore for MemoryStore {
             running_mailings: s
                 .mailings
                 .values()
-                .filter(|m| s.with_sending((*m).clone()).status(now) == MailingStatus::Running)
+                .filter(|m| s.with_sending((*m).clone()).status(now) == MailingStatus::Sending)
                 .count() as u64,
             unique_clients: emails.len() as u64,
         })

@@ -46,6 +46,7 @@ fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
         periodicity_label: viewer.t(&format!("periodicity.{}", m.periodicity.as_str())),
         next_run: m
             .next_run_at
+            .filter(|_| v.status.shows_next_run())
             .map_or_else(|| "—".to_owned(), |t| local(viewer, t)),
         window: format!(
             "{} — {}",
@@ -426,7 +427,9 @@ pub(crate) async fn show(
     let owner = viewer.user.as_ref().map(|u| u.id) == Some(view.mailing.owner);
     // A mailing a manager disabled comes back only by a manager's hand.
     let c = viewer.chrome();
-    let can_toggle = service.app.mailings.can_toggle(viewer.actor, &view.mailing);
+    // A finished mailing offers no Disable (nothing is left to stop).
+    let can_toggle = service.app.mailings.can_toggle(viewer.actor, &view.mailing)
+        && (!view.mailing.enabled || view.status.can_be_disabled());
     let message = service
         .app
         .messages
@@ -448,10 +451,17 @@ pub(crate) async fn show(
                 counts: p.counts,
             })
         }
-        None if view.status == skymailing_core::MailingStatus::Running => Some(Current {
-            percent: 0,
-            counts: viewer.t("mailings.starting"),
-        }),
+        None if view.status == skymailing_core::MailingStatus::Scheduled
+            && view
+                .mailing
+                .next_run_at
+                .is_some_and(|t| t <= service.app.now()) =>
+        {
+            Some(Current {
+                percent: 0,
+                counts: viewer.t("mailings.starting"),
+            })
+        }
         None => None,
     };
     Ok(render(&Show {
