@@ -36,7 +36,13 @@ port="${hostport##*:}"
 [ -z "$host" ] && host=127.0.0.1
 
 if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
-  cargo test --workspace --all-targets
+  # The crash test kills a worker mid-run and bounds what is sent twice by
+  # what the worker had in flight; beside seventy other tests on two cores
+  # its results writer lags behind and the bound measures the machine, so it
+  # runs on its own after the rest.
+  crash=a_worker_killed_mid_run_is_taken_over_within_a_lease_and_resends_only_what_was_in_flight
+  cargo test --workspace --all-targets -- --skip "$crash"
+  cargo test -p skymailing-server --test it -- --exact "scale_out::workers_on_pg::$crash"
   cargo test --workspace --doc
 else
   if [ "${CI:-}" = "true" ]; then
