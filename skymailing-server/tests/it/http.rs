@@ -745,3 +745,55 @@ async fn a_number_or_boolean_where_text_is_expected_is_refused() {
     assert_eq!(srv.get("/api/v1/messages", t).await.body["total"], 0);
     assert_eq!(srv.get("/api/v1/clients", t).await.body["total"], 0);
 }
+
+/// The document says what the server does (Schemathesis found it did not):
+/// nullable fields are nullable, 415 is documented on body-taking routes,
+/// request bodies refuse unknown fields, list bounds are stated, and a 405
+/// names the methods the path answers.
+#[tokio::test]
+async fn the_openapi_document_declares_nulls_415s_closed_bodies_and_allow() {
+    let srv = TestServer::sqlite().await;
+    let spec = srv.get("/api/openapi.json", None).await.body;
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(
+        schemas["MessageOut"]["properties"]["body_html"]["nullable"], true,
+        "{}",
+        schemas["MessageOut"]
+    );
+    assert_eq!(
+        schemas["ClientOut"]["properties"]["unsubscribed_at"]["nullable"],
+        true
+    );
+    assert_eq!(schemas["ClientIn"]["additionalProperties"], false);
+    assert_eq!(
+        schemas["ClientFilterIn"]["additionalProperties"], false,
+        "nested in MailingIn"
+    );
+    for (path, method) in [
+        ("/clients", "post"),
+        ("/clients/import", "post"),
+        ("/messages/{id}", "put"),
+    ] {
+        let responses = &spec["paths"][path][method]["responses"];
+        assert!(responses["415"].is_object(), "{method} {path}: {responses}");
+    }
+    let page = spec["paths"]["/clients"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "per_page")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            page["schema"]["minimum"].clone(),
+            page["schema"]["maximum"].clone()
+        ),
+        (json!(1), json!(200))
+    );
+    let r = srv
+        .call(Method::PATCH, "/api/v1/clients", None, Some(json!({})))
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.headers["allow"].to_str().unwrap(), "GET, POST", "{r:?}");
+}

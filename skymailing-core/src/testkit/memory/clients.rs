@@ -18,20 +18,7 @@ impl ClientStore for MemoryStore {
         {
             return Err(StoreError::Conflict(StoreConflict::ClientEmailTaken));
         }
-        let c = Client {
-            id: ClientId(s.id()),
-            owner,
-            email: d.email.clone(),
-            full_name: d.full_name.clone(),
-            comment: d.comment.clone(),
-            tags: d.tags.clone(),
-            unsubscribed_at: s.unsubscribed_at(owner, &d.email),
-            unsubscribe_token: token.to_owned(),
-            created_at: now,
-        };
-        s.links.insert(token.to_owned(), (owner, d.email.clone()));
-        s.clients.insert(c.id, c.clone());
-        Ok(c)
+        Ok(s.insert_client(owner, d, token, now))
     }
 
     async fn client(&self, owner: UserId, id: ClientId) -> StoreResult<Option<Client>> {
@@ -103,19 +90,7 @@ impl ClientStore for MemoryStore {
             }
         }
         for (d, token) in new {
-            let c = Client {
-                id: ClientId(s.id()),
-                owner,
-                email: d.email.clone(),
-                full_name: d.full_name.clone(),
-                comment: d.comment.clone(),
-                tags: d.tags.clone(),
-                unsubscribed_at: s.unsubscribed_at(owner, &d.email),
-                unsubscribe_token: token.clone(),
-                created_at: now,
-            };
-            s.links.insert(token.clone(), (owner, d.email.clone()));
-            s.clients.insert(c.id, c);
+            s.insert_client(owner, d, token, now);
         }
         Ok(())
     }
@@ -230,5 +205,33 @@ impl ClientStore for MemoryStore {
             }
         }
         Ok(s.link(token))
+    }
+}
+
+impl State {
+    /// Stores a new client with its unsubscribe link (an address the owner
+    /// has unsubscribed stays marked).
+    fn insert_client(
+        &mut self,
+        owner: UserId,
+        d: &ClientDraft,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Client {
+        let c = Client {
+            id: ClientId(self.id()),
+            owner,
+            email: d.email.clone(),
+            full_name: d.full_name.clone(),
+            comment: d.comment.clone(),
+            tags: d.tags.clone(),
+            unsubscribed_at: self.unsubscribed_at(owner, &d.email),
+            unsubscribe_token: token.to_owned(),
+            created_at: now,
+        };
+        self.links
+            .insert(token.to_owned(), (owner, d.email.clone()));
+        self.clients.insert(c.id, c.clone());
+        c
     }
 }
