@@ -267,16 +267,16 @@ impl fmt::Display for Reason {
             OutOfRange { min, max } => write!(f, "must be between {min} and {max}"),
             UnknownPeriodicity => f.write_str("must be one of once, daily, weekly, monthly"),
             UnknownRole => f.write_str("must be one of user, manager, admin"),
-            UnknownUserState => f.write_str("unknown user state"),
-            NoClients => f.write_str("choose at least one client or tag"),
+            UnknownUserState => f.write_str("is not a known account state"),
+            NoClients => f.write_str("must include at least one client or tag"),
             TooManyClients { max } => {
-                write!(f, "too many clients for one mailing ({max} at most)")
+                write!(f, "may name at most {max} clients")
             }
-            BadTag => f.write_str("a tag may not contain , ; | or control characters"),
+            BadTag => f.write_str("may not contain , ; | or control characters"),
             TooManyTags { max } => write!(f, "has too many tags ({max} at most)"),
             CsvUnreadable { detail } => write!(f, "is not a readable CSV file ({detail})"),
             CsvNoEmailColumn => {
-                f.write_str("the first line must name the columns, one of them email")
+                f.write_str("must name its columns on the first line, one of them email")
             }
             TooManyRows { max } => write!(f, "has too many rows ({max} at most)"),
             EndBeforeStart => f.write_str("must be after the start"),
@@ -285,7 +285,7 @@ impl fmt::Display for Reason {
             }
             UnknownPlaceholder { name } => write!(
                 f,
-                "unknown placeholder `{name}` (use name, email or unsubscribe_url)"
+                "uses an unknown placeholder `{name}` (use name, email or unsubscribe_url)"
             ),
             TemplateSyntax {
                 line,
@@ -293,7 +293,7 @@ impl fmt::Display for Reason {
                 detail,
             } => write!(
                 f,
-                "template error at line {line}, column {column}: {detail}"
+                "has a template error at line {line}, column {column}: {detail}"
             ),
             TemplateRender { detail } => write!(f, "cannot be rendered: {detail}"),
             RenderedTooLarge { max_kb } => {
@@ -303,12 +303,12 @@ impl fmt::Display for Reason {
                 )
             }
             EmailRegistered => f.write_str("is already registered"),
-            ClientEmailTaken => f.write_str("you already have a client with this address"),
+            ClientEmailTaken => f.write_str("is taken: you already have a client with this address"),
             MessageInUse => {
                 f.write_str("this message is used by a mailing; change or delete the mailing first")
             }
-            NoSuchMessage => f.write_str("no such message"),
-            NotYourClients => f.write_str("choose only your own clients"),
+            NoSuchMessage => f.write_str("is not one of the messages"),
+            NotYourClients => f.write_str("must be your own clients"),
             MessageUsedByOthers => {
                 f.write_str("other users' mailings send this message; write a new message instead")
             }
@@ -318,11 +318,11 @@ impl fmt::Display for Reason {
                 f.write_str("a manager disabled this mailing; only a manager can enable it again")
             }
             RoleNotAllowed => f.write_str("your role does not allow this"),
-            DateTimeRequired => f.write_str("enter a date and time"),
-            FormUnreadable => f.write_str("the form could not be read"),
-            UploadInterrupted => f.write_str("the upload was interrupted"),
-            ImageTooLarge { max_mb } => write!(f, "the image is larger than {max_mb} MB"),
-            ImageType => f.write_str("choose a PNG, JPEG, GIF or WebP image"),
+            DateTimeRequired => f.write_str("must be a date and time"),
+            FormUnreadable => f.write_str("could not be read"),
+            UploadInterrupted => f.write_str("was interrupted during the upload"),
+            ImageTooLarge { max_mb } => write!(f, "is larger than {max_mb} MB"),
+            ImageType => f.write_str("must be a PNG, JPEG, GIF or WebP image"),
             NotAUrl => f.write_str("is not an http:// or https:// URL"),
             SuppressionNotLiftable => {
                 f.write_str("the recipient unsubscribed or reported spam: only they can undo it")
@@ -354,6 +354,11 @@ pub enum Error {
         /// Why.
         reason: Reason,
     },
+    /// Several fields failed validation (two or more, in the order of the
+    /// form): every error at once, so a form can show them all. One bad
+    /// field is always an [`Error::Invalid`].
+    #[error("{}", .0.iter().map(|e| format!("invalid {}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<FieldError>),
     /// The request conflicts with the current state (a message in use).
     #[error("conflict: {0}")]
     Conflict(Reason),
@@ -395,21 +400,111 @@ impl Error {
         Error::Invalid { field, reason }
     }
 
-    /// The field named by an [`Error::Invalid`], if this is one.
+    /// The field named by an [`Error::Invalid`] (the first of
+    /// [`Error::InvalidFields`]), if this is one.
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Error::Invalid { field, .. } => Some(field),
+            Error::InvalidFields(errors) => errors.first().map(|e| e.field),
             _ => None,
         }
     }
 
-    /// The reason of an invalid input, a refusal or a conflict.
+    /// The reason of an invalid input (the first one), a refusal or a conflict.
     pub fn reason(&self) -> Option<&Reason> {
         match self {
             Error::Invalid { reason, .. } | Error::Forbidden(reason) | Error::Conflict(reason) => {
                 Some(reason)
             }
+            Error::InvalidFields(errors) => errors.first().map(|e| &e.reason),
             _ => None,
+        }
+    }
+
+    /// Every field error of an [`Error::Invalid`] or [`Error::InvalidFields`]
+    /// (empty for any other error).
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Error::Invalid { field, reason } => vec![FieldError {
+                field,
+                reason: reason.clone(),
+            }],
+            Error::InvalidFields(errors) => errors.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One field's validation error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, as named in forms and the JSON API.
+    pub field: &'static str,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Gathers the validation errors of several fields, so that input is checked
+/// whole and every error is reported at once.
+///
+/// ```
+/// use skymailing_core::{Checks, DisplayName, EmailAddress, Error};
+/// let mut c = Checks::default();
+/// let name = c.check(DisplayName::parse(""));
+/// let email = c.check(EmailAddress::parse("not an address"));
+/// assert!(name.is_none() && email.is_none());
+/// let Err(Error::InvalidFields(errors)) = c.finish() else { panic!() };
+/// assert_eq!(errors.iter().map(|e| e.field).collect::<Vec<_>>(), ["name", "email"]);
+/// ```
+#[derive(Debug, Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+    other: Option<Error>,
+}
+
+impl Checks {
+    /// The value, or `None` with its error kept.
+    pub fn check<T>(&mut self, result: Result<T, Error>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e @ (Error::Invalid { .. } | Error::InvalidFields(_))) => {
+                for fe in e.field_errors() {
+                    // One error per field: the first found.
+                    if !self.errors.iter().any(|x| x.field == fe.field) {
+                        self.errors.push(fe);
+                    }
+                }
+                None
+            }
+            Err(e) => {
+                self.other.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// Whether an error was kept for `field`.
+    pub fn failed(&self, field: &str) -> bool {
+        self.errors.iter().any(|e| e.field == field)
+    }
+
+    /// Keeps an error for `field` (unless it has one already).
+    pub fn fail(&mut self, field: &'static str, reason: Reason) {
+        self.check::<()>(Err(Error::invalid(field, reason)));
+    }
+
+    /// Ok if nothing failed; else the one error, or all of them.
+    pub fn finish(mut self) -> Result<(), Error> {
+        if let Some(e) = self.other {
+            return Err(e);
+        }
+        match self.errors.len() {
+            0 => Ok(()),
+            1 => {
+                let FieldError { field, reason } = self.errors.remove(0);
+                Err(Error::Invalid { field, reason })
+            }
+            _ => Err(Error::InvalidFields(self.errors)),
         }
     }
 }

@@ -68,8 +68,8 @@ pub mod testkit;
 
 pub use domain::{
     Audience, ClientFilter, ImportAction, ImportIssue, ImportPlan, ImportPreviewRow, ImportReport,
-    MAX_IMPORT_ROWS, MAX_TAG_LEN, MAX_TAGS, ParsedImport, RenderedMessage, natural_key,
-    parse_clients_csv, parse_tags, plan_import, split_tags, write_clients_csv,
+    MAX_IMPORT_ROWS, MAX_TAG_LEN, MAX_TAGS, MailingInput, ParsedImport, RenderedMessage,
+    natural_key, parse_clients_csv, parse_tags, plan_import, split_tags, write_clients_csv,
 };
 pub use domain::{
     BlogPost, Client, ClientDraft, ClientId, Delivery, DeliveryId, DeliveryRef, DeliveryState,
@@ -77,7 +77,7 @@ pub use domain::{
     FeedbackSource, Language, ListQuery, Mailing, MailingDraft, MailingId, MailingStatus, Message,
     MessageDraft, MessageId, PLACEHOLDERS, Page, Password, PausePolicy, PauseReason, Periodicity,
     PostDraft, PostId, ReportLine, Role, Run, RunActivity, RunId, RunReport, RunStatus, RunTotals,
-    Suppression, SuppressionReason, TimeZone, User, UserId, UserState,
+    Sender, Suppression, SuppressionReason, TimeZone, User, UserId, UserState,
 };
 
 // Inside the crate every domain name resolves at `crate::`, as before.
@@ -119,7 +119,7 @@ pub mod adapter {
         }
     }
 }
-pub use error::{Error, Reason, StoreConflict, StoreError};
+pub use error::{Checks, Error, FieldError, Reason, StoreConflict, StoreError};
 pub use service::{Config, SkyMailing, SkyMailingBuilder};
 
 // What an application needs to implement a port or use the API, without

@@ -53,6 +53,8 @@ pub trait UserStore: Send + Sync {
         name: &DisplayName,
         time_zone: TimeZone,
     ) -> StoreResult<Option<User>>;
+    /// Sets the user's sender name and Reply-To (unset parts: their own).
+    async fn set_sender(&self, id: UserId, sender: &Sender) -> StoreResult<Option<User>>;
     /// Sets (or clears) the user's language.
     async fn set_user_language(
         &self,
@@ -575,6 +577,11 @@ pub struct OutgoingEmail {
     pub to: EmailAddress,
     /// Recipient name (may be empty).
     pub to_name: String,
+    /// The name shown beside the service's From address; `None`: the
+    /// service's own name.
+    pub from_name: Option<String>,
+    /// The `Reply-To` address, if any.
+    pub reply_to: Option<EmailAddress>,
     /// One-line subject.
     pub subject: String,
     /// Plain-text body.

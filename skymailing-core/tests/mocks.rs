@@ -37,6 +37,7 @@ fn one_user(id: UserId, role: Role, zone: &str) -> MockUserStore {
             role,
             state: UserState::Active,
             language: None,
+            sender: Default::default(),
             created_at: t("2026-01-01T00:00:00Z"),
         }))
     });
@@ -165,6 +166,7 @@ async fn a_reset_for_a_known_address_is_sent() {
                 role: Role::User,
                 state: UserState::Active,
                 language: None,
+                sender: Default::default(),
                 created_at: t("2026-01-01T00:00:00Z"),
             },
             Some("hash".to_owned()),
@@ -222,6 +224,7 @@ async fn creating_a_mailing_seeds_the_next_run_in_the_owners_zone_and_wakes_the_
                 start_at: d.start_at,
                 end_at: d.end_at,
                 periodicity: d.periodicity,
+                sender: d.sender.clone(),
                 enabled: true,
                 disabled_by: None,
                 next_run_at: next,
@@ -282,6 +285,7 @@ async fn a_reset_answers_before_looking_the_account_up() {
                             role: Role::User,
                             state: UserState::Active,
                             language: None,
+                            sender: Default::default(),
                             created_at: t("2026-01-01T00:00:00Z"),
                         },
                         Some("hash".to_owned()),

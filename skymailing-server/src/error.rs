@@ -28,6 +28,22 @@ pub struct ErrorBody {
     #[oai(skip_serializing_if_is_none)]
     #[serde(default)]
     pub reason: Option<String>,
+    /// For `invalid` with more than one bad field: each of them (`field` and
+    /// `reason` above are the first's).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default)]
+    pub errors: Option<Vec<FieldErrorOut>>,
+}
+
+/// One field's validation error.
+#[derive(Debug, Clone, Object, serde::Deserialize)]
+pub struct FieldErrorOut {
+    /// The request field at fault.
+    pub field: String,
+    /// Why, as a stable code (`required`, `too_long`...).
+    pub reason: String,
+    /// The same in English.
+    pub message: String,
 }
 
 impl ErrorBody {
@@ -37,6 +53,7 @@ impl ErrorBody {
             message: message.into(),
             field: None,
             reason: None,
+            errors: None,
         })
     }
 
@@ -123,10 +140,33 @@ impl From<Error> for ApiError {
                 ApiError::Forbidden(ErrorBody::with_reason("forbidden", message, &reason))
             }
             Error::NotFound => ApiError::NotFound(ErrorBody::new("not_found", message)),
-            Error::Invalid { field, reason } => ApiError::Invalid(Json(ErrorBody {
-                field: Some(field.into()),
-                ..ErrorBody::with_reason("invalid", format!("{field}: {reason}"), &reason).0
-            })),
+            Error::Invalid { .. } | Error::InvalidFields(_) => {
+                let errors: Vec<FieldErrorOut> = err
+                    .field_errors()
+                    .into_iter()
+                    .map(|e| FieldErrorOut {
+                        field: e.field.into(),
+                        reason: e.reason.code().into(),
+                        message: format!("{}: {}", e.field, e.reason),
+                    })
+                    .collect();
+                let first = errors.first().cloned().unwrap_or_else(|| FieldErrorOut {
+                    field: String::new(),
+                    reason: String::new(),
+                    message: message.clone(),
+                });
+                ApiError::Invalid(Json(ErrorBody {
+                    code: "invalid".into(),
+                    message: errors
+                        .iter()
+                        .map(|e| e.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    field: Some(first.field),
+                    reason: Some(first.reason),
+                    errors: (errors.len() > 1).then_some(errors),
+                }))
+            }
             Error::Conflict(reason) => ApiError::Conflict(ErrorBody::with_reason(
                 "conflict",
                 reason.to_string(),
@@ -172,7 +212,7 @@ pub(crate) fn status_of(e: &Error) -> StatusCode {
         Error::Unauthenticated | Error::InvalidCredentials => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) | Error::AccountBlocked | Error::NotVerified => StatusCode::FORBIDDEN,
         Error::NotFound => StatusCode::NOT_FOUND,
-        Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Invalid { .. } | Error::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::InvalidToken => StatusCode::BAD_REQUEST,
         Error::Busy | Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

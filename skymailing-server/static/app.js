@@ -66,6 +66,12 @@
         });
       }
     }
+    // A new account's zone: the browser's, when the list has it.
+    var zone = document.querySelector("select[data-detect-zone]");
+    if (zone && window.Intl) {
+      var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      if (tz && zone.querySelector('option[value="' + tz.replace(/"/g, "") + '"]')) { zone.value = tz; }
+    }
     var chosen = document.getElementById("pick-chosen");
     if (chosen) { countChosen(chosen); }
   });

@@ -2,6 +2,8 @@
 //!
 //! - `multipart/alternative` (text, then HTML) when there is an HTML body;
 //! - UTF-8 subjects and names encoded by lettre (RFC 2047);
+//! - From is always the service's address, with the mailing's sender name
+//!   when it has one (so DKIM and SPF hold); `Reply-To` when one is set;
 //! - `Date`, the delivery's stable `Message-ID`, and for mailings
 //!   `List-Unsubscribe` with the recipient's link plus
 //!   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058);
@@ -113,8 +115,12 @@ pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, S
         .map_err(|e| permanent("recipient address", &e))?;
     let name = one_line(&email.to_name);
     let to = Mailbox::new((!name.is_empty()).then_some(name), address);
+    let from = match email.from_name.as_deref().map(one_line) {
+        Some(name) if !name.is_empty() => Mailbox::new(Some(name), from.email.clone()),
+        _ => from.clone(),
+    };
     let mut builder = Message::builder()
-        .from(from.clone())
+        .from(from)
         .to(to)
         .subject(one_line(&email.subject))
         .date(SystemTime::now())
@@ -128,6 +134,15 @@ pub fn build_message(email: &OutgoingEmail, from: &Mailbox) -> Result<Message, S
         builder = builder
             .header(ListUnsubscribe(url))
             .header(ListUnsubscribePost);
+    }
+    // An address core validated but lettre's stricter grammar refuses
+    // cannot stop the message: it goes without a Reply-To.
+    if let Some(reply_to) = email
+        .reply_to
+        .as_ref()
+        .and_then(|a| a.as_str().parse().ok())
+    {
+        builder = builder.reply_to(Mailbox::new(None, reply_to));
     }
     if let Some(id) = &email.feedback_id {
         builder = builder.header(FeedbackId(one_line(id)));
@@ -200,6 +215,8 @@ mod tests {
         OutgoingEmail {
             to: EmailAddress::parse("ann@example.com").unwrap(),
             to_name: "Анна Каренина".into(),
+            from_name: None,
+            reply_to: None,
             subject: "Привет, Анна".into(),
             text: "Текст".into(),
             html: Some("<p>Текст</p>".into()),
@@ -244,6 +261,33 @@ mod tests {
     }
 
     #[test]
+    fn the_sender_name_goes_beside_the_services_address_and_replies_to_the_reply_to() {
+        let from: Mailbox = "SkyMailing <news@mail.example>".parse().unwrap();
+        let raw = build_message(&email(), &from).unwrap().formatted();
+        let m = parse(&raw);
+        let f = m.from().unwrap().first().unwrap();
+        assert_eq!(
+            (f.name(), f.address()),
+            (Some("SkyMailing"), Some("news@mail.example"))
+        );
+        assert!(m.reply_to().is_none());
+        let mut e = email();
+        e.from_name = Some("Магазин Анны".into());
+        e.reply_to = Some(EmailAddress::parse("ann@shop.example").unwrap());
+        let raw = build_message(&e, &from).unwrap().formatted();
+        let m = parse(&raw);
+        let f = m.from().unwrap().first().unwrap();
+        assert_eq!(
+            (f.name(), f.address()),
+            (Some("Магазин Анны"), Some("news@mail.example"))
+        );
+        assert_eq!(
+            m.reply_to().unwrap().first().unwrap().address(),
+            Some("ann@shop.example")
+        );
+    }
+
+    #[test]
     fn ascii_text_with_a_long_link_goes_out_as_7bit() {
         let mut e = email();
         e.text = format!(
@@ -277,6 +321,7 @@ mod tests {
         e.to_name = "Ann\r\nX-Injected: 1".into();
         e.message_id = "<id@x>\r\nX-Evil: 2".into();
         e.unsubscribe_url = Some("https://x/u\r\nX-Evil: 3".into());
+        e.from_name = Some("Shop\r\nX-Evil: 4".into());
         e.html = None;
         let raw = build_message(&e, &"a@b.example".parse().unwrap())
             .unwrap()
@@ -290,6 +335,10 @@ mod tests {
             );
         }
         assert_eq!(m.subject(), Some("Hi  Bcc: victim@evil.example"));
+        assert_eq!(
+            m.from().unwrap().first().unwrap().name(),
+            Some("Shop  X-Evil: 4")
+        );
         assert!(
             !String::from_utf8_lossy(&raw).contains("multipart"),
             "text only without HTML"

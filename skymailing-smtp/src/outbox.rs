@@ -160,6 +160,8 @@ mod tests {
         OutgoingEmail {
             to: EmailAddress::parse(to).unwrap(),
             to_name: "Ann".into(),
+            from_name: None,
+            reply_to: None,
             subject: subject.into(),
             text: "Follow https://x.example/verify?token=abc".into(),
             html: None,

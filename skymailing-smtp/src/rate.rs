@@ -46,6 +46,8 @@ mod tests {
         let email = OutgoingEmail {
             to: EmailAddress::parse("a@example.com").unwrap(),
             to_name: String::new(),
+            from_name: None,
+            reply_to: None,
             subject: "s".into(),
             text: "t".into(),
             html: None,

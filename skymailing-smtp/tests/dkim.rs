@@ -47,6 +47,8 @@ fn email() -> OutgoingEmail {
     OutgoingEmail {
         to: EmailAddress::parse("ann@example.com").unwrap(),
         to_name: "Анна".into(),
+        from_name: None,
+        reply_to: None,
         subject:
             "Новости: a long subject line that lettre will fold when it encodes it for the header"
                 .into(),

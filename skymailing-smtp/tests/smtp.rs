@@ -28,6 +28,8 @@ fn email(to: &str) -> OutgoingEmail {
     OutgoingEmail {
         to: EmailAddress::parse(to).unwrap(),
         to_name: "Ёжик Туманов".into(),
+        from_name: None,
+        reply_to: None,
         subject: "Новости недели".into(),
         text: "Plain text".into(),
         html: Some("<p>HTML</p>".into()),

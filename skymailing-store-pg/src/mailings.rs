@@ -68,8 +68,9 @@ impl MailingStore for PgStore {
     ) -> StoreResult<Mailing> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO mailings (owner_id, name, message_id, start_at, end_at, periodicity, next_run_at, created_at, updated_at, tags) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
+            "INSERT INTO mailings (owner_id, name, message_id, start_at, end_at, periodicity, next_run_at, created_at, updated_at, tags, \
+                                   sender_name, reply_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id",
         )
         .bind(owner.0)
         .bind(&d.name)
@@ -80,6 +81,8 @@ impl MailingStore for PgStore {
         .bind(next_run_at)
         .bind(now)
         .bind(skymailing_store_sql::codec::encode_tags(&d.tags))
+        .bind(skymailing_store_sql::rows::sender_parts(&d.sender).0)
+        .bind(skymailing_store_sql::rows::sender_parts(&d.sender).1)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -157,7 +160,8 @@ impl MailingStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let owner: Option<(i64,)> = sqlx::query_as(
             "UPDATE mailings SET name = $2, message_id = $3, start_at = $4, end_at = $5, periodicity = $6, \
-             next_run_at = $7, updated_at = $8, tags = $9 WHERE id = $1 RETURNING owner_id",
+             next_run_at = $7, updated_at = $8, tags = $9, sender_name = $10, reply_to = $11 \
+             WHERE id = $1 RETURNING owner_id",
         )
         .bind(id.0)
         .bind(&d.name)
@@ -168,6 +172,8 @@ impl MailingStore for PgStore {
         .bind(next_run_at)
         .bind(now)
         .bind(skymailing_store_sql::codec::encode_tags(&d.tags))
+        .bind(skymailing_store_sql::rows::sender_parts(&d.sender).0)
+        .bind(skymailing_store_sql::rows::sender_parts(&d.sender).1)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;

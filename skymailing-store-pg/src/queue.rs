@@ -93,9 +93,11 @@ impl DeliveryQueue for PgStore {
         };
         let run: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO runs (mailing_id, owner_id, mailing_name, slot_at, skipped_slots, started_at, \
-                               subject, body_text, body_html, nonce) \
-             SELECT m.id, m.owner_id, m.name, $2, $3, $4, msg.subject, msg.body_text, msg.body_html, $5 \
-             FROM mailings m JOIN messages msg ON msg.id = m.message_id WHERE m.id = $1 \
+                               subject, body_text, body_html, nonce, sender_name, reply_to) \
+             SELECT m.id, m.owner_id, m.name, $2, $3, $4, msg.subject, msg.body_text, msg.body_html, $5, \
+                    COALESCE(m.sender_name, u.sender_name, u.name), COALESCE(m.reply_to, u.reply_to, u.email) \
+             FROM mailings m JOIN messages msg ON msg.id = m.message_id JOIN users u ON u.id = m.owner_id \
+             WHERE m.id = $1 \
              ON CONFLICT (mailing_id, slot_at) DO NOTHING RETURNING id",
         )
         .bind(plan.mailing_id.0)
@@ -383,29 +385,14 @@ impl DeliveryQueue for PgStore {
         fields(store = "pg")
     )]
     async fn run_content(&self, run: RunId) -> StoreResult<Option<RunContent>> {
-        #[allow(clippy::type_complexity)]
-        let row: Option<(Option<i64>, String, String, String, Option<String>, String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT r.mailing_id, r.mailing_name, r.subject, r.body_text, r.body_html, r.nonce, r.owner_id, u.language \
-             FROM runs r JOIN users u ON u.id = r.owner_id WHERE r.id = $1",
+        sqlx::query_as::<_, skymailing_store_sql::rows::RunContentRow>(
+            skymailing_store_sql::run_content_query!("$1"),
         )
         .bind(run.0)
         .fetch_optional(&self.pool)
         .await
-        .map_err(db_err)?;
-        Ok(row.map(
-            |(mailing_id, mailing_name, subject, body_text, body_html, nonce, owner, language)| {
-                RunContent {
-                    mailing_id: mailing_id.map(MailingId),
-                    mailing_name,
-                    subject,
-                    body_text,
-                    body_html,
-                    nonce,
-                    owner: UserId(owner),
-                    language: language.map(stored::language),
-                }
-            },
-        ))
+        .map(|r| r.map(RunContent::from))
+        .map_err(db_err)
     }
 
     #[tracing::instrument(

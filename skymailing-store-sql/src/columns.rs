@@ -5,7 +5,7 @@
 #[macro_export]
 macro_rules! user_columns {
     () => {
-        "id, email, name, time_zone, role, state, language, created_at"
+        "id, email, name, time_zone, role, state, language, sender_name, reply_to, created_at"
     };
 }
 

@@ -9,7 +9,7 @@
 //! that is not one the store wrote is an error, never a guess.
 
 use chrono::{DateTime, Utc};
-use skymailing_core::adapter::{ClaimedDelivery, FeedbackTarget};
+use skymailing_core::adapter::{ClaimedDelivery, FeedbackTarget, RunContent};
 use skymailing_core::ports::DueMailing;
 use skymailing_core::*;
 use sqlx::types::Json;
@@ -30,6 +30,8 @@ pub struct UserRow<T> {
     #[sqlx(try_from = "String")]
     pub state: Parsed<UserState>,
     pub language: Option<String>,
+    pub sender_name: Option<String>,
+    pub reply_to: Option<String>,
     pub created_at: T,
 }
 
@@ -43,7 +45,70 @@ impl<T: Into<DateTime<Utc>>> From<UserRow<T>> for User {
             role: r.role.0,
             state: r.state.0,
             language: r.language.map(skymailing_core::adapter::stored::language),
+            sender: sender(r.sender_name, r.reply_to),
             created_at: r.created_at.into(),
+        }
+    }
+}
+
+/// A stored sender (both parts were validated when written).
+pub fn sender(name: Option<String>, reply_to: Option<String>) -> Sender {
+    Sender {
+        name: name.map(skymailing_core::adapter::stored::display_name),
+        reply_to: reply_to.map(skymailing_core::adapter::stored::email),
+    }
+}
+
+/// A sender's parts as stored (`NULL`: unset).
+pub fn sender_parts(s: &Sender) -> (Option<&str>, Option<&str>) {
+    (
+        s.name.as_ref().map(DisplayName::as_str),
+        s.reply_to.as_ref().map(EmailAddress::as_str),
+    )
+}
+
+/// What a run sends (see the stores' `run_content`).
+#[derive(sqlx::FromRow)]
+#[allow(missing_docs)]
+pub struct RunContentRow {
+    pub mailing_id: Option<i64>,
+    pub mailing_name: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub nonce: String,
+    pub owner_id: i64,
+    pub language: Option<String>,
+    pub sender_name: Option<String>,
+    pub reply_to: Option<String>,
+}
+
+/// The query of a run's content, `{p}` standing for the backend's first
+/// placeholder (`$1`, `?1`).
+#[macro_export]
+macro_rules! run_content_query {
+    ($p:literal) => {
+        concat!(
+            "SELECT r.mailing_id, r.mailing_name, r.subject, r.body_text, r.body_html, r.nonce, \
+             r.owner_id, u.language, r.sender_name, r.reply_to \
+             FROM runs r JOIN users u ON u.id = r.owner_id WHERE r.id = ",
+            $p
+        )
+    };
+}
+
+impl From<RunContentRow> for RunContent {
+    fn from(r: RunContentRow) -> Self {
+        RunContent {
+            mailing_id: r.mailing_id.map(MailingId),
+            mailing_name: r.mailing_name,
+            subject: r.subject,
+            body_text: r.body_text,
+            body_html: r.body_html,
+            nonce: r.nonce,
+            owner: UserId(r.owner_id),
+            language: r.language.map(skymailing_core::adapter::stored::language),
+            sender: sender(r.sender_name, r.reply_to),
         }
     }
 }
@@ -130,6 +195,8 @@ pub struct MailingRow<T, I> {
     pub end_at: T,
     #[sqlx(try_from = "String")]
     pub periodicity: Parsed<Periodicity>,
+    pub sender_name: Option<String>,
+    pub reply_to: Option<String>,
     pub enabled: bool,
     #[sqlx(try_from = "Option<String>")]
     pub disabled_by: OptParsed<DisabledBy>,
@@ -153,6 +220,7 @@ impl<T: Into<DateTime<Utc>>, I: Into<Vec<i64>>> From<MailingRow<T, I>> for Maili
             start_at: r.start_at.into(),
             end_at: r.end_at.into(),
             periodicity: r.periodicity.0,
+            sender: sender(r.sender_name, r.reply_to),
             enabled: r.enabled,
             disabled_by: r.disabled_by.0,
             next_run_at: r.next_run_at.map(Into::into),

@@ -210,6 +210,27 @@ impl UserStore for SqliteStore {
     }
 
     #[tracing::instrument(
+        name = "store.set_sender",
+        level = "debug",
+        skip_all,
+        fields(store = "sqlite")
+    )]
+    async fn set_sender(&self, id: UserId, sender: &Sender) -> StoreResult<Option<User>> {
+        let (name, reply_to) = skymailing_store_sql::rows::sender_parts(sender);
+        sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET sender_name = ?2, reply_to = ?3 WHERE id = ?1 RETURNING ",
+            user_columns!()
+        ))
+        .bind(id.0)
+        .bind(name)
+        .bind(reply_to)
+        .fetch_optional(&self.writer)
+        .await
+        .map(|r| r.map(User::from))
+        .map_err(db_err)
+    }
+
+    #[tracing::instrument(
         name = "store.list_users",
         level = "debug",
         skip_all,
@@ -277,7 +298,7 @@ impl SessionStore for SqliteStore {
     )]
     async fn session_user(&self, hash: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
         sqlx::query_as::<_, UserRow>(
-            "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.language, u.created_at \
+            "SELECT u.id, u.email, u.name, u.time_zone, u.role, u.state, u.language, u.sender_name, u.reply_to, u.created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2",
         )
         .bind(hash)

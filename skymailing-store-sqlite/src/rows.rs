@@ -39,7 +39,7 @@ macro_rules! mailing_columns {
         "m.id, m.owner_id, m.name, m.message_id, \
          (SELECT json_group_array(client_id) FROM \
              (SELECT mc.client_id FROM mailing_clients mc WHERE mc.mailing_id = m.id ORDER BY mc.client_id)) AS client_ids, \
-         m.tags, m.start_at, m.end_at, m.periodicity, m.enabled, m.disabled_by, m.next_run_at, \
+         m.tags, m.start_at, m.end_at, m.periodicity, m.sender_name, m.reply_to, m.enabled, m.disabled_by, m.next_run_at, \
          EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.finished_at IS NULL) AS sending, \
          EXISTS(SELECT 1 FROM runs r WHERE r.mailing_id = m.id AND r.paused_at IS NOT NULL) AS paused, \
          EXISTS(SELECT 1 FROM users u WHERE u.id = m.owner_id AND u.state = 'blocked') AS owner_blocked, \

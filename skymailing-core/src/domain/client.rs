@@ -52,12 +52,38 @@ pub struct ClientDraft {
 impl ClientDraft {
     /// Validates raw input; the error names the first bad field.
     pub fn parse(email: &str, full_name: &str, comment: &str) -> Result<Self, Error> {
-        Ok(ClientDraft {
-            email: EmailAddress::parse(email)?,
-            full_name: single_line("full_name", full_name, 200)?,
-            comment: bounded_text("comment", comment.trim(), 2000, false)?,
-            tags: Vec::new(),
-        })
+        let mut c = crate::Checks::default();
+        let email = c.check(EmailAddress::parse(email));
+        let full_name = c.check(single_line("full_name", full_name, 200));
+        let comment = c.check(bounded_text("comment", comment.trim(), 2000, false));
+        c.finish()?;
+        match (email, full_name, comment) {
+            (Some(email), Some(full_name), Some(comment)) => Ok(ClientDraft {
+                email,
+                full_name,
+                comment,
+                tags: Vec::new(),
+            }),
+            _ => Err(Error::Internal("a checked field has no value".into())),
+        }
+    }
+
+    /// Validates every field of a client with its tags, reporting all the
+    /// errors at once.
+    pub fn parse_all<'a>(
+        email: &str,
+        full_name: &str,
+        comment: &str,
+        tags: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, Error> {
+        let mut c = crate::Checks::default();
+        let draft = c.check(Self::parse(email, full_name, comment));
+        let tags = c.check(parse_tags("tags", tags));
+        c.finish()?;
+        match (draft, tags) {
+            (Some(d), Some(tags)) => Ok(ClientDraft { tags, ..d }),
+            _ => Err(Error::Internal("a checked field has no value".into())),
+        }
     }
 
     /// The same draft with these tags (see [`parse_tags`]).

@@ -3,7 +3,9 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{ClientFilter, ClientId, MailingId, MessageId, UserId, parse_tags, single_line};
+use super::{
+    ClientFilter, ClientId, MailingId, MessageId, Sender, UserId, parse_tags, single_line,
+};
 use crate::{Error, Reason};
 
 /// How often a mailing repeats inside its window.
@@ -155,6 +157,8 @@ pub struct Mailing {
     pub end_at: DateTime<Utc>,
     /// Repetition.
     pub periodicity: Periodicity,
+    /// Its own sender name and Reply-To; unset parts are the owner's.
+    pub sender: Sender,
     /// False once disabled.
     pub enabled: bool,
     /// Who disabled it, while disabled.
@@ -174,6 +178,12 @@ pub struct Mailing {
 }
 
 impl Mailing {
+    /// Whether it was given an end (a once-only mailing may have none: its end
+    /// is then [`MailingDraft::NO_END`]).
+    pub fn has_end(&self) -> bool {
+        self.end_at < MailingDraft::NO_END
+    }
+
     /// The status (DESIGN §5c). `now` is kept for callers; a next run at or
     /// after the end (not yet moved by the engine) counts as none.
     pub fn status(&self, _now: DateTime<Utc>) -> MailingStatus {
@@ -198,6 +208,28 @@ pub struct Audience {
     pub tags: Vec<String>,
     /// "All clients matching", resolved when the mailing is saved.
     pub matching: Option<ClientFilter>,
+}
+
+/// A mailing as a form or request gives it, for [`MailingDraft::from_input`]:
+/// the parts the caller reads itself (a number, a local time) come as results.
+#[derive(Debug)]
+pub struct MailingInput<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// The message, or why it could not be read.
+    pub message_id: Result<MessageId, Error>,
+    /// The recipients, or why they could not be read.
+    pub audience: Result<Audience, Error>,
+    /// The first slot, or why it could not be read.
+    pub start_at: Result<DateTime<Utc>, Error>,
+    /// The end (`None`: none given), or why it could not be read.
+    pub end_at: Result<Option<DateTime<Utc>>, Error>,
+    /// `once`, `daily`, `weekly` or `monthly`.
+    pub periodicity: &'a str,
+    /// The sender name (empty: the owner's).
+    pub sender_name: &'a str,
+    /// The Reply-To (empty: the owner's).
+    pub reply_to: &'a str,
 }
 
 /// Validated fields of a mailing to create or update.
@@ -225,6 +257,9 @@ pub struct MailingDraft {
     pub end_at: DateTime<Utc>,
     /// Repetition.
     pub periodicity: Periodicity,
+    /// The sender name and Reply-To for this mailing; unset parts are the
+    /// owner's (see [`Sender::effective`]). Set with [`MailingDraft::with_sender`].
+    pub sender: Sender,
 }
 
 impl MailingDraft {
@@ -264,7 +299,8 @@ impl MailingDraft {
         end_at: DateTime<Utc>,
         periodicity: Periodicity,
     ) -> Result<Self, Error> {
-        let name = single_line("name", name, 200)?;
+        let mut c = crate::Checks::default();
+        let name = c.check(single_line("name", name, 200));
         let Audience {
             mut client_ids,
             tags,
@@ -272,29 +308,33 @@ impl MailingDraft {
         } = audience;
         client_ids.sort_unstable();
         client_ids.dedup();
-        let tags = parse_tags("tags", tags.iter().map(String::as_str))?;
-        if client_ids.is_empty() && tags.is_empty() && matching.is_none() {
-            return Err(Error::invalid("client_ids", Reason::NoClients));
+        let tags = c.check(parse_tags("tags", tags.iter().map(String::as_str)));
+        if client_ids.is_empty() && tags.as_ref().is_some_and(Vec::is_empty) && matching.is_none() {
+            c.fail("client_ids", Reason::NoClients);
         }
         if client_ids.len() > Self::MAX_CLIENTS {
-            return Err(Error::invalid(
+            c.fail(
                 "client_ids",
                 Reason::TooManyClients {
                     max: Self::MAX_CLIENTS,
                 },
-            ));
+            );
         }
         // Stores keep microseconds: drop finer digits here so that what is
         // stored is exactly what the schedule computes with.
         let (start_at, end_at) = (start_at.trunc_subsecs(6), end_at.trunc_subsecs(6));
         for (field, t) in [("start_at", start_at), ("end_at", end_at)] {
             if !crate::schedule::in_range(t) {
-                return Err(Error::invalid(field, Self::out_of_range()));
+                c.fail(field, Self::out_of_range());
             }
         }
         if end_at <= start_at {
-            return Err(Error::invalid("end_at", Reason::EndBeforeStart));
+            c.fail("end_at", Reason::EndBeforeStart);
         }
+        c.finish()?;
+        let (Some(name), Some(tags)) = (name, tags) else {
+            return Err(Error::Internal("a checked field has no value".into()));
+        };
         Ok(MailingDraft {
             name,
             message_id,
@@ -304,8 +344,79 @@ impl MailingDraft {
             start_at,
             end_at,
             periodicity,
+            sender: Sender::default(),
         })
     }
+
+    /// The same draft presenting itself as `sender` (parts left unset are the
+    /// owner's).
+    pub fn with_sender(self, sender: Sender) -> Self {
+        MailingDraft { sender, ..self }
+    }
+
+    /// The end a form or request gave, or none: a once-only mailing needs no
+    /// end (it gets [`MailingDraft::NO_END`], so that it still sends if the
+    /// service was down at its start); a repeating one does.
+    pub fn end_or_default(
+        end_at: Option<DateTime<Utc>>,
+        periodicity: Periodicity,
+    ) -> Result<DateTime<Utc>, Error> {
+        match (end_at, periodicity) {
+            (Some(end), _) => Ok(end),
+            (None, Periodicity::Once) => Ok(Self::NO_END),
+            (None, _) => Err(Error::invalid("end_at", Reason::Required)),
+        }
+    }
+
+    /// Validates a mailing as a form or a request gives it, each part
+    /// already read (or refused) by the caller: every field is checked and
+    /// every error reported at once. An end left out is
+    /// [`end_or_default`](Self::end_or_default)'s.
+    pub fn from_input(input: MailingInput<'_>) -> Result<Self, Error> {
+        let mut c = crate::Checks::default();
+        let message_id = c.check(input.message_id);
+        let audience = c.check(input.audience);
+        let start_at = c.check(input.start_at);
+        let end_at = c.check(input.end_at);
+        let periodicity = c.check(Periodicity::parse(input.periodicity));
+        let end_at = match (end_at, periodicity) {
+            (Some(end), Some(p)) => c.check(Self::end_or_default(end, p)),
+            (Some(end), None) => end,
+            (None, _) => None,
+        };
+        let sender = c.check(Sender::parse(input.sender_name, input.reply_to));
+        // What failed above is stood in for by values that raise no error of
+        // their own, so the draft's other fields are still checked.
+        let day = chrono::Duration::days(1);
+        let (start, end) = match (start_at, end_at) {
+            (Some(s), Some(e)) => (s, e),
+            (Some(s), None) => (s, s + day),
+            (None, Some(e)) => (e - day, e),
+            (None, None) => (
+                crate::schedule::EARLIEST + day,
+                crate::schedule::EARLIEST + day * 2,
+            ),
+        };
+        let draft = c.check(Self::for_audience(
+            input.name,
+            message_id.unwrap_or(MessageId(0)),
+            audience.unwrap_or(Audience {
+                client_ids: vec![ClientId(0)],
+                ..Audience::default()
+            }),
+            start,
+            end,
+            periodicity.unwrap_or(Periodicity::Once),
+        ));
+        c.finish()?;
+        match (draft, sender) {
+            (Some(d), Some(sender)) => Ok(d.with_sender(sender)),
+            _ => Err(Error::Internal("a checked field has no value".into())),
+        }
+    }
+
+    /// The end of a mailing given none: the last instant schedules accept.
+    pub const NO_END: DateTime<Utc> = crate::schedule::LATEST;
 
     /// The same fields, validated again.
     pub fn revalidated(&self) -> Result<Self, Error> {
@@ -321,6 +432,7 @@ impl MailingDraft {
             self.end_at,
             self.periodicity,
         )
+        .map(|d| d.with_sender(self.sender.clone()))
     }
 
     /// Why a time outside `schedule::EARLIEST ..= schedule::LATEST` is refused.

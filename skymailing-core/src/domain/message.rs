@@ -56,23 +56,37 @@ impl MessageDraft {
     /// assert!(err.to_string().contains("line 1"));
     /// ```
     pub fn parse(subject: &str, body_text: &str, body_html: Option<&str>) -> Result<Self, Error> {
-        let subject = single_line("subject", subject, 250)?;
-        Templates::check("subject", &subject)?;
-        let body_text = bounded_text("body_text", body_text, Self::MAX_BODY, true)?;
-        Templates::check("body_text", &body_text)?;
+        let mut c = crate::Checks::default();
+        let subject = c.check(single_line("subject", subject, 250).and_then(|s| {
+            Templates::check("subject", &s)?;
+            Ok(s)
+        }));
+        let body_text = c.check(
+            bounded_text("body_text", body_text, Self::MAX_BODY, true).and_then(|b| {
+                Templates::check("body_text", &b)?;
+                Ok(b)
+            }),
+        );
         let body_html = match body_html.filter(|h| !h.trim().is_empty()) {
-            Some(h) => {
-                let h = bounded_text("body_html", h, Self::MAX_BODY, true)?;
-                Templates::check("body_html", &h)?;
-                Some(h)
-            }
-            None => None,
+            Some(h) => c
+                .check(
+                    bounded_text("body_html", h, Self::MAX_BODY, true).and_then(|h| {
+                        Templates::check("body_html", &h)?;
+                        Ok(h)
+                    }),
+                )
+                .map(Some),
+            None => Some(None),
         };
-        Ok(MessageDraft {
-            subject,
-            body_text,
-            body_html,
-        })
+        c.finish()?;
+        match (subject, body_text, body_html) {
+            (Some(subject), Some(body_text), Some(body_html)) => Ok(MessageDraft {
+                subject,
+                body_text,
+                body_html,
+            }),
+            _ => Err(Error::Internal("a checked field has no value".into())),
+        }
     }
 
     /// The same fields, validated again.

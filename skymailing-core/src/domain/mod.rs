@@ -32,7 +32,9 @@ pub use import::{
     ImportAction, ImportIssue, ImportPlan, ImportPreviewRow, ImportReport, MAX_IMPORT_ROWS,
     ParsedImport, parse_clients_csv, plan_import, write_clients_csv,
 };
-pub use mailing::{Audience, DisabledBy, Mailing, MailingDraft, MailingStatus, Periodicity};
+pub use mailing::{
+    Audience, DisabledBy, Mailing, MailingDraft, MailingInput, MailingStatus, Periodicity,
+};
 pub use message::{Message, MessageDraft};
 pub use page::{ListQuery, Page};
 pub use report::{FailureCount, ReportLine, RunReport, redact_addresses};
@@ -41,7 +43,7 @@ pub use run::{
     RunActivity, RunContent, RunStatus, RunTotals,
 };
 pub use template::{CompiledMessage, PLACEHOLDERS, RenderedMessage, TemplateContext, Templates};
-pub use user::{NewUser, Role, TokenPurpose, User, UserState};
+pub use user::{NewUser, Role, Sender, TokenPurpose, User, UserState};
 pub use values::{
     DisplayName, EmailAddress, Language, Password, TimeZone, bounded_text, single_line,
 };

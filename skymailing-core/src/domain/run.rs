@@ -28,6 +28,10 @@ pub struct RunContent {
     /// The owner's language, for what the service adds to the message (the
     /// unsubscribe footer).
     pub language: Option<Language>,
+    /// The sender name and Reply-To frozen when the run started (the
+    /// [`Sender::effective`](crate::Sender::effective) ones); unset for runs
+    /// started before senders existed: the service's From name, no Reply-To.
+    pub sender: crate::Sender,
 }
 
 /// One recipient as frozen into a run.

@@ -334,6 +334,7 @@ mod tests {
             nonce: "n".into(),
             owner: crate::UserId(1),
             language: None,
+            sender: Default::default(),
         }
     }
 

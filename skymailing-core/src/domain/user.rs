@@ -89,6 +89,9 @@ pub struct User {
     pub state: UserState,
     /// The language the user chose for the pages; none: the browser's.
     pub language: Option<Language>,
+    /// How their mailings present themselves: the sender name and Reply-To
+    /// (unset: their own name and address; see [`Sender::effective`]).
+    pub sender: Sender,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -131,5 +134,61 @@ impl TokenPurpose {
             TokenPurpose::VerifyEmail => "verify_email",
             TokenPurpose::PasswordReset => "password_reset",
         }
+    }
+}
+
+/// How mailings present themselves to recipients: the name shown beside the
+/// service's From address and the address replies go to. Set on a user (for
+/// all their mailings) and on a mailing (overriding the user's); an unset part
+/// falls back (see [`Sender::effective`]). The From *address* is always the
+/// service's own, so that DKIM and SPF keep holding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Sender {
+    /// The name shown in From (`Ann Smith <no-reply@service>`).
+    pub name: Option<DisplayName>,
+    /// Where replies go (`Reply-To`).
+    pub reply_to: Option<EmailAddress>,
+}
+
+impl Sender {
+    /// Parses the `sender_name` and `reply_to` fields; an empty (or blank)
+    /// field leaves that part unset.
+    pub fn parse(name: &str, reply_to: &str) -> Result<Self, Error> {
+        let mut c = crate::Checks::default();
+        let name = c.check(
+            Some(name.trim())
+                .filter(|n| !n.is_empty())
+                .map(|n| DisplayName::parse_field("sender_name", n))
+                .transpose(),
+        );
+        let reply_to = c.check(
+            Some(reply_to.trim())
+                .filter(|a| !a.is_empty())
+                .map(|a| EmailAddress::parse_field("reply_to", a))
+                .transpose(),
+        );
+        c.finish()?;
+        Ok(Sender {
+            name: name.flatten(),
+            reply_to: reply_to.flatten(),
+        })
+    }
+
+    /// The sender a mailing's recipients see: each part of the mailing's own
+    /// sender, else its owner's setting, else the owner's name and address.
+    /// Stores freeze exactly this into a run when it starts (the conformance
+    /// suite checks it).
+    pub fn effective(mailing: &Sender, owner: &User) -> (DisplayName, EmailAddress) {
+        let name = mailing
+            .name
+            .clone()
+            .or_else(|| owner.sender.name.clone())
+            .unwrap_or_else(|| owner.name.clone());
+        let reply_to = mailing
+            .reply_to
+            .clone()
+            .or_else(|| owner.sender.reply_to.clone())
+            .unwrap_or_else(|| owner.email.clone());
+        (name, reply_to)
     }
 }

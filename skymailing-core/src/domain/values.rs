@@ -207,6 +207,13 @@ impl TimeZone {
     /// UTC.
     pub const UTC: TimeZone = TimeZone(chrono_tz::UTC);
 
+    /// Every zone's IANA name, sorted (for a picker).
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Parses the `time_zone` field.
     pub fn parse(input: &str) -> Result<Self, Error> {
         input

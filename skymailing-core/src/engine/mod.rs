@@ -1013,6 +1013,8 @@ impl Engine {
         let email = OutgoingEmail {
             to: d.email.clone(),
             to_name: d.name.clone(),
+            from_name: snapshot.sender.name.as_ref().map(ToString::to_string),
+            reply_to: snapshot.sender.reply_to.clone(),
             subject: rendered.subject,
             text: rendered.text,
             html: rendered.html,

@@ -14,8 +14,9 @@ use crate::links::Links;
 use crate::policy::{Action, Actor, Target, authorize};
 use crate::ports::{Clock, Mailer, OutgoingEmail, SessionStore, UserStore};
 use crate::{
-    DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Reason, Role,
-    StoreConflict, StoreError, TimeZone, TokenPurpose, User, UserId, UserState, security,
+    Checks, DisplayName, EmailAddress, Error, Language, ListQuery, NewUser, Page, Password, Reason,
+    Role, Sender, StoreConflict, StoreError, TimeZone, TokenPurpose, User, UserId, UserState,
+    security,
 };
 
 /// A signed-in session: the bearer token (shown once) and its user.
@@ -128,6 +129,8 @@ impl AccountService {
         let email = OutgoingEmail {
             to: to.clone(),
             to_name: name.to_owned(),
+            from_name: None,
+            reply_to: None,
             subject,
             text,
             html: None,
@@ -169,18 +172,30 @@ impl AccountService {
         time_zone: Option<&str>,
         language: Option<&str>,
     ) -> Result<(), Error> {
-        let language = language
-            .filter(|l| !l.trim().is_empty())
-            .map(Language::parse)
-            .transpose()?;
-        let email = EmailAddress::parse(email)?;
-        let password = Password::parse(password)?;
-        let name = DisplayName::parse(name)?;
-        let time_zone = time_zone
-            .filter(|t| !t.trim().is_empty())
-            .map(TimeZone::parse)
-            .transpose()?
-            .unwrap_or_default();
+        // Every field is checked, every error reported at once.
+        let mut c = Checks::default();
+        let language = c.check(
+            language
+                .filter(|l| !l.trim().is_empty())
+                .map(Language::parse)
+                .transpose(),
+        );
+        let name = c.check(DisplayName::parse(name));
+        let email = c.check(EmailAddress::parse(email));
+        let password = c.check(Password::parse(password));
+        let time_zone = c.check(
+            time_zone
+                .filter(|t| !t.trim().is_empty())
+                .map(TimeZone::parse)
+                .transpose(),
+        );
+        c.finish()?;
+        let (Some(language), Some(email), Some(password), Some(name), Some(time_zone)) =
+            (language, email, password, name, time_zone)
+        else {
+            return Err(Error::Internal("a checked field has no value".into()));
+        };
+        let time_zone = time_zone.unwrap_or_default();
         let hash = security::hash_password(&password).await?;
         let now = self.clock.now();
         let new = NewUser {
@@ -413,6 +428,53 @@ impl AccountService {
         user.ok_or(Error::Unauthenticated)
     }
 
+    /// Changes the signed-in user's profile: every field given is checked
+    /// first (all errors reported at once), then all are saved.
+    #[tracing::instrument(name = "accounts.edit_profile", level = "debug", skip_all, fields(actor = ?actor))]
+    pub async fn edit_profile(&self, actor: Actor, edit: &ProfileEdit) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let p = actor.principal()?;
+        let me = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
+        let mut c = Checks::default();
+        let name = c.check(DisplayName::parse(&edit.name));
+        let tz = c.check(TimeZone::parse(&edit.time_zone));
+        let language = match &edit.language {
+            None => Some(me.language.clone()),
+            Some(l) if l.trim().is_empty() => Some(None),
+            Some(l) => c.check(Language::parse(l)).map(Some),
+        };
+        let sender = match (&edit.sender_name, &edit.reply_to) {
+            (None, None) => Some(me.sender.clone()),
+            (name, reply_to) => {
+                let keep = |v: Option<String>| v.unwrap_or_default();
+                c.check(Sender::parse(
+                    &name
+                        .clone()
+                        .unwrap_or_else(|| keep(me.sender.name.as_ref().map(|n| n.to_string()))),
+                    &reply_to.clone().unwrap_or_else(|| {
+                        keep(me.sender.reply_to.as_ref().map(|a| a.to_string()))
+                    }),
+                ))
+            }
+        };
+        c.finish()?;
+        let (Some(name), Some(tz), Some(language), Some(sender)) = (name, tz, language, sender)
+        else {
+            return Err(Error::Internal("a checked field has no value".into()));
+        };
+        self.users
+            .update_profile(p.id, &name, tz)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if language != me.language {
+            self.users.set_user_language(p.id, language).await?;
+        }
+        self.users
+            .set_sender(p.id, &sender)
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+
     /// Changes the signed-in user's name and time zone.
     #[tracing::instrument(name = "accounts.update_profile", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn update_profile(
@@ -427,6 +489,24 @@ impl AccountService {
         let tz = TimeZone::parse(time_zone)?;
         self.users
             .update_profile(p.id, &name, tz)
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+
+    /// Sets the signed-in user's sender name and Reply-To for their mailings
+    /// (an empty field: their own name or address; see [`Sender::effective`]).
+    #[tracing::instrument(name = "accounts.set_sender", level = "debug", skip_all, fields(actor = ?actor))]
+    pub async fn set_sender(
+        &self,
+        actor: Actor,
+        sender_name: &str,
+        reply_to: &str,
+    ) -> Result<User, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let p = actor.principal()?;
+        let sender = Sender::parse(sender_name, reply_to)?;
+        self.users
+            .set_sender(p.id, &sender)
             .await?
             .ok_or(Error::Unauthenticated)
     }
@@ -607,4 +687,20 @@ impl AccountService {
         };
         Ok(self.users.create_user(&new).await?)
     }
+}
+
+/// A change of profile ([`AccountService::edit_profile`]): `None` leaves a
+/// field as it is; an empty language, sender name or Reply-To clears it.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileEdit {
+    /// Display name.
+    pub name: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    /// Language code.
+    pub language: Option<String>,
+    /// The name mailings show beside the service's From address.
+    pub sender_name: Option<String>,
+    /// Where replies to mailings go.
+    pub reply_to: Option<String>,
 }

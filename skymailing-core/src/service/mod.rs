@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-pub use accounts::{AccountService, NewAccount, Session};
+pub use accounts::{AccountService, NewAccount, ProfileEdit, Session};
 pub use blog::BlogService;
 pub use clients::{ClientService, UnsubscribeInfo};
 pub use feedback::{FeedbackOutcome, FeedbackService, SuppressionScope, SuppressionService};

@@ -14,7 +14,7 @@ use crate::ports::{
 };
 use crate::{
     ClientId, CompiledMessage, Error, Language, MailingId, Message, MessageId, RenderedMessage,
-    RunContent, TemplateContext, UserId, security,
+    RunContent, Sender, TemplateContext, UserId, security,
 };
 
 /// The recipient a preview without a client is rendered for.
@@ -69,6 +69,7 @@ fn render(
         nonce: String::new(),
         owner,
         language,
+        sender: Sender::default(),
     };
     CompiledMessage::compile(&content)?.render(to)
 }
@@ -138,6 +139,15 @@ impl PreviewService {
             Target::OwnedBy(mailing.owner),
         )?;
         let me = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
+        let owner = if mailing.owner == me.id {
+            me.clone()
+        } else {
+            self.users
+                .user(mailing.owner)
+                .await?
+                .ok_or(Error::NotFound)?
+        };
+        let (from_name, reply_to) = Sender::effective(&mailing.sender, &owner);
         let m = self
             .messages
             .message(mailing.message_id)
@@ -158,6 +168,8 @@ impl PreviewService {
         let email = OutgoingEmail {
             to: me.email.clone(),
             to_name: me.name.to_string(),
+            from_name: Some(from_name.to_string()),
+            reply_to: Some(reply_to),
             subject: format!("[Test] {}", rendered.subject),
             text: rendered.text,
             html: rendered.html,

@@ -67,6 +67,12 @@ struct ProfileIn {
     time_zone: Text,
     /// `en`, `ru`…; an empty string clears it; absent leaves it as it is.
     language: Option<Text>,
+    /// The name your mailings show beside the service's From address; an
+    /// empty string clears it (your name); absent leaves it as it is.
+    sender_name: Option<Text>,
+    /// Where replies to your mailings go; an empty string clears it (your
+    /// address); absent leaves it as it is.
+    reply_to: Option<Text>,
 }
 
 #[derive(Debug, Object)]
@@ -220,7 +226,8 @@ impl MeApi {
         Ok(Json(auth.0.user.into()))
     }
 
-    /// Change your name, time zone and language.
+    /// Change your name, time zone, language and sender identity; every
+    /// field is checked before anything is saved.
     #[oai(path = "/me", method = "put")]
     async fn update_me(
         &self,
@@ -228,17 +235,20 @@ impl MeApi {
         auth: BearerAuth,
         body: Json<ProfileIn>,
     ) -> Result<Json<UserOut>, ApiError> {
-        let accounts = &service.app.accounts;
-        // Check the language before changing anything: all or nothing.
-        if let Some(l) = body.language.as_deref().filter(|l| !l.trim().is_empty()) {
-            skymailing_core::Language::parse(l)?;
-        }
-        let mut user = accounts
-            .update_profile(auth.0.actor, &body.name, &body.time_zone)
+        let user = service
+            .app
+            .accounts
+            .edit_profile(
+                auth.0.actor,
+                &skymailing_core::service::ProfileEdit {
+                    name: body.name.0.clone(),
+                    time_zone: body.time_zone.0.clone(),
+                    language: body.language.as_ref().map(|l| l.0.clone()),
+                    sender_name: body.sender_name.as_ref().map(|n| n.0.clone()),
+                    reply_to: body.reply_to.as_ref().map(|a| a.0.clone()),
+                },
+            )
             .await?;
-        if let Some(l) = &body.language {
-            user = accounts.set_language(auth.0.actor, l).await?;
-        }
         Ok(Json(user.into()))
     }
 

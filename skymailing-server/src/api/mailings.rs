@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Enum, OpenApi};
 use skymailing_core::service::MailingScope;
 use skymailing_core::{
-    Audience, ClientFilter, ClientId, MailingDraft, MailingId, MessageId, Periodicity,
+    Audience, ClientFilter, ClientId, MailingDraft, MailingId, MailingInput, MessageId,
 };
 
 use super::{
@@ -29,23 +29,26 @@ enum Scope {
 }
 
 fn draft(body: &MailingIn) -> Result<MailingDraft, ApiError> {
-    let matching = body
+    let audience = body
         .clients_matching
         .as_ref()
         .map(|f| ClientFilter::new(f.q.as_deref(), f.tag.as_deref()))
-        .transpose()?;
-    Ok(MailingDraft::for_audience(
-        &body.name,
-        MessageId(body.message_id),
-        Audience {
+        .transpose()
+        .map(|matching| Audience {
             client_ids: body.client_ids.iter().copied().map(ClientId).collect(),
             tags: body.tags.iter().map(|t| t.0.clone()).collect(),
             matching,
-        },
-        body.start_at,
-        body.end_at,
-        Periodicity::parse(&body.periodicity)?,
-    )?)
+        });
+    Ok(MailingDraft::from_input(MailingInput {
+        name: &body.name,
+        message_id: Ok(MessageId(body.message_id)),
+        audience,
+        start_at: Ok(body.start_at),
+        end_at: Ok(body.end_at),
+        periodicity: &body.periodicity,
+        sender_name: body.sender_name.as_deref().unwrap_or_default(),
+        reply_to: body.reply_to.as_deref().unwrap_or_default(),
+    })?)
 }
 
 #[OpenApi(prefix_path = "/mailings", tag = "Tag::Mailings")]

@@ -49,6 +49,13 @@ pub struct UserOut {
     /// The language chosen for the pages (`en`, `ru`); none: the browser's.
     #[oai(nullable)]
     pub language: Option<String>,
+    /// The name your mailings show beside the service's From address; none:
+    /// your name.
+    #[oai(nullable)]
+    pub sender_name: Option<String>,
+    /// Where replies to your mailings go; none: your address.
+    #[oai(nullable)]
+    pub reply_to: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -62,6 +69,8 @@ impl From<User> for UserOut {
             state: u.state.as_str().into(),
             time_zone: u.time_zone.to_string(),
             language: u.language.map(|l| l.to_string()),
+            sender_name: u.sender.name.map(|n| n.to_string()),
+            reply_to: u.sender.reply_to.map(|a| a.to_string()),
             created_at: u.created_at,
         }
     }
@@ -253,9 +262,17 @@ pub struct MailingOut {
     /// Each run also reaches every client carrying one of these tags then.
     pub tags: Vec<String>,
     pub start_at: DateTime<Utc>,
-    pub end_at: DateTime<Utc>,
+    /// None: a once-only mailing given no end.
+    #[oai(nullable)]
+    pub end_at: Option<DateTime<Utc>>,
     /// `once`, `daily`, `weekly` or `monthly`.
     pub periodicity: String,
+    /// Its own sender name; none: its owner's.
+    #[oai(nullable)]
+    pub sender_name: Option<String>,
+    /// Its own Reply-To; none: its owner's.
+    #[oai(nullable)]
+    pub reply_to: Option<String>,
     pub enabled: bool,
     /// Why it is disabled: `owner`, `manager` (only a manager or admin
     /// re-enables it) or `engine_error` (the engine could not handle it; enabling
@@ -279,6 +296,7 @@ pub struct MailingOut {
 impl From<MailingView> for MailingOut {
     fn from(v: MailingView) -> Self {
         let m = v.mailing;
+        let has_end = m.has_end();
         MailingOut {
             id: m.id.0,
             owner_id: m.owner.0,
@@ -287,8 +305,10 @@ impl From<MailingView> for MailingOut {
             client_ids: m.client_ids.iter().map(|c| c.0).collect(),
             tags: m.tags,
             start_at: m.start_at,
-            end_at: m.end_at,
+            end_at: has_end.then_some(m.end_at),
             periodicity: m.periodicity.as_str().into(),
+            sender_name: m.sender.name.as_ref().map(ToString::to_string),
+            reply_to: m.sender.reply_to.as_ref().map(ToString::to_string),
             enabled: m.enabled,
             disabled_by: m.disabled_by.map(|d| d.as_str().into()),
             status: v.status.as_str().into(),
@@ -329,9 +349,19 @@ pub struct MailingIn {
     #[oai(nullable)]
     pub clients_matching: Option<ClientFilterIn>,
     pub start_at: DateTime<Utc>,
-    pub end_at: DateTime<Utc>,
+    /// No slot at or after it; may be left out (or null) for a `once` mailing.
+    #[oai(nullable)]
+    pub end_at: Option<DateTime<Utc>>,
     /// `once`, `daily`, `weekly` or `monthly`.
     pub periodicity: Text,
+    /// The name recipients see beside the service's From address; empty or
+    /// absent: yours (your profile's sender name, else your name).
+    #[oai(nullable)]
+    pub sender_name: Option<Text>,
+    /// Where replies go; empty or absent: yours (your profile's Reply-To,
+    /// else your address).
+    #[oai(nullable)]
+    pub reply_to: Option<Text>,
 }
 
 /// One run of a mailing, as in the public log.

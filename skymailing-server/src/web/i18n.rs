@@ -103,6 +103,35 @@ impl Lang {
         self.tp(&format!("reason.{}", reason.code()), &reason.params())
     }
 
+    /// A form field's label (its name, humanised, when it has none).
+    pub fn field(&self, field: &str) -> String {
+        let key = format!("field.{field}");
+        let text = self.t(&key);
+        if text.is_empty() || text.contains(&key) {
+            let mut name = field.replace('_', " ");
+            if let Some(first) = name.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            name
+        } else {
+            text
+        }
+    }
+
+    /// Why a field was refused, as a sentence naming it ("Name is required.").
+    pub fn field_error(&self, field: &str, reason: &Reason) -> String {
+        self.tp(
+            "form.field_error",
+            &[("field", self.field(field)), ("reason", self.reason(reason))],
+        )
+    }
+
+    /// Why core refused something, as a sentence of its own: capitalised,
+    /// with a full stop.
+    pub fn reason_sentence(&self, reason: &Reason) -> String {
+        sentence(&self.reason(reason))
+    }
+
     /// A run's report, sentence by sentence from its codes. Failure replies
     /// are the relays' own words and stay as they are.
     pub fn report(&self, report: &RunReport) -> String {
@@ -161,9 +190,57 @@ impl Lang {
     }
 }
 
+/// `text` as a sentence: its first letter capitalised, a full stop added
+/// unless it ends with one already.
+pub(crate) fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_errors_read_as_sentences_in_both_languages() {
+        let r = Reason::Required;
+        assert_eq!(Lang::En.field_error("full_name", &r), "Full name is required.");
+        assert_eq!(Lang::Ru.field_error("full_name", &r), "Полное имя: обязательное поле.");
+        assert_eq!(
+            Lang::En.field_error("client_ids", &Reason::NoClients),
+            "Recipients must include at least one client or tag."
+        );
+        // A field without a label still reads.
+        assert_eq!(Lang::En.field_error("some_field", &r), "Some field is required.");
+        assert_eq!(
+            Lang::En.reason_sentence(&Reason::MessageInUse),
+            "This message is used by a mailing; change or delete the mailing first."
+        );
+        assert_eq!(sentence("уже."), "Уже.");
+    }
+
+    /// Every field core validates has a label in both languages.
+    #[test]
+    fn every_field_core_names_has_a_label() {
+        for field in [
+            "name", "email", "password", "full_name", "comment", "tags", "subject",
+            "body_text", "body_html", "message_id", "client_ids", "start_at", "end_at",
+            "periodicity", "time_zone", "language", "sender_name", "reply_to", "title",
+            "body", "image", "file", "role", "current_password", "new_password",
+        ] {
+            for lang in [Lang::En, Lang::Ru] {
+                let key = format!("field.{field}");
+                assert!(!lang.t(&key).contains(&key), "{lang:?} lacks {key}");
+            }
+        }
+    }
 
     #[test]
     fn accept_language_picks_the_best_supported() {

@@ -154,31 +154,42 @@ pub(crate) struct ConfirmDelete {
     pub error: Option<String>,
 }
 
-/// A form's error state: one field's message, or a message for the whole form.
+/// A form's error state: every field's message (each shown by its field),
+/// and a message for the whole form.
 #[derive(Debug, Default)]
 pub(crate) struct FormState {
-    pub field: Option<String>,
-    pub message: String,
+    pub fields: Vec<(String, String)>,
     pub general: Option<String>,
 }
 
 impl FormState {
-    /// The message for `name`, if it is the field at fault.
+    /// The message for `name`, if that field is at fault.
     pub fn err(&self, name: &str) -> Option<&str> {
-        (self.field.as_deref() == Some(name)).then_some(self.message.as_str())
+        self.fields
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, m)| m.as_str())
     }
 
-    /// A form error for a validation or conflict error; any other error is
-    /// the page's (rendered as an error page).
+    /// Whether any field is at fault.
+    pub fn has_field_errors(&self) -> bool {
+        !self.fields.is_empty()
+    }
+
+    /// A form error for a validation or conflict error (every field's, as
+    /// sentences); any other error is the page's (rendered as an error page).
     pub fn from_error(lang: Lang, e: Error) -> Result<FormState, Error> {
         match e {
-            Error::Invalid { field, reason } => Ok(FormState {
-                field: Some(field.to_owned()),
-                message: lang.reason(&reason),
+            Error::Invalid { .. } | Error::InvalidFields(_) => Ok(FormState {
+                fields: e
+                    .field_errors()
+                    .into_iter()
+                    .map(|fe| (fe.field.to_owned(), lang.field_error(fe.field, &fe.reason)))
+                    .collect(),
                 general: None,
             }),
             Error::Conflict(reason) => Ok(FormState {
-                general: Some(lang.reason(&reason)),
+                general: Some(lang.reason_sentence(&reason)),
                 ..FormState::default()
             }),
             e => Err(e),

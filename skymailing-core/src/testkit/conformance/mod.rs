@@ -78,6 +78,7 @@ macro_rules! store_conformance_tests {
             messages_crud_and_in_use_conflict,
             message_users_are_the_owners_of_its_mailings,
             run_content_survives_message_edits,
+            a_run_freezes_the_effective_sender,
             mailing_refuses_foreign_clients_and_unknown_messages,
             mailing_update_replaces_the_client_set,
             mailings_list_by_owner_or_all,

@@ -165,6 +165,10 @@ pub async fn plan_freezes_recipients_and_skips_unsubscribed(s: S) {
             nonce: "abc".into(),
             owner: m.owner,
             language: None,
+            sender: Sender {
+                name: Some(ann.name.clone()),
+                reply_to: Some(ann.email.clone()),
+            },
         }
     );
     let claimed = s

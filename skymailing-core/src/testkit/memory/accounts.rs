@@ -17,6 +17,7 @@ impl UserStore for MemoryStore {
             role: u.role,
             state: u.state,
             language: None,
+            sender: Sender::default(),
             created_at: u.created_at,
         };
         s.users
@@ -88,6 +89,14 @@ impl UserStore for MemoryStore {
         Ok(s.users.get_mut(&id).map(|(u, _)| {
             u.name = name.clone();
             u.time_zone = tz;
+            u.clone()
+        }))
+    }
+
+    async fn set_sender(&self, id: UserId, sender: &Sender) -> StoreResult<Option<User>> {
+        let mut s = self.lock();
+        Ok(s.users.get_mut(&id).map(|(u, _)| {
+            u.sender = sender.clone();
             u.clone()
         }))
     }

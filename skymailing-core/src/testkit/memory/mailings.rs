@@ -37,6 +37,7 @@ impl MailingStore for MemoryStore {
             start_at: d.start_at,
             end_at: d.end_at,
             periodicity: d.periodicity,
+            sender: d.sender.clone(),
             enabled: true,
             disabled_by: None,
             next_run_at,
@@ -92,6 +93,7 @@ impl MailingStore for MemoryStore {
         m.start_at = d.start_at;
         m.end_at = d.end_at;
         m.periodicity = d.periodicity;
+        m.sender = d.sender.clone();
         m.next_run_at = next_run_at;
         m.updated_at = now;
         let m = m.clone();

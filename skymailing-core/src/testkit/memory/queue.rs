@@ -100,6 +100,17 @@ impl DeliveryQueue for MemoryStore {
             nonce: new.nonce.clone(),
             owner: m.owner,
             language: s.users.get(&m.owner).and_then(|(u, _)| u.language.clone()),
+            sender: s
+                .users
+                .get(&m.owner)
+                .map(|(u, _)| {
+                    let (name, reply_to) = Sender::effective(&m.sender, u);
+                    Sender {
+                        name: Some(name),
+                        reply_to: Some(reply_to),
+                    }
+                })
+                .unwrap_or_default(),
         };
         s.runs.insert(
             run.id,

@@ -41,6 +41,16 @@ struct SignUp {
     name: String,
     email: String,
     time_zone: String,
+    zones: &'static [&'static str],
+    /// Whether the browser's zone may replace the one shown (a fresh form).
+    detect: bool,
+}
+
+/// Every IANA zone, for the pickers (listed once per process).
+pub(crate) fn zones() -> &'static [&'static str] {
+    static ZONES: std::sync::LazyLock<Vec<&'static str>> =
+        std::sync::LazyLock::new(skymailing_core::TimeZone::names);
+    &ZONES
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -63,6 +73,8 @@ pub(crate) async fn signup_form(viewer: Data<&Viewer>) -> PageResult {
         name: String::new(),
         email: String::new(),
         time_zone: "UTC".into(),
+        zones: zones(),
+        detect: true,
     }))
 }
 
@@ -109,6 +121,8 @@ pub(crate) async fn signup(
             name: form.name,
             email: form.email,
             time_zone: form.time_zone,
+            zones: zones(),
+            detect: false,
         })),
     }
 }
@@ -378,43 +392,60 @@ struct Profile {
     pf: FormState,
     email: String,
     role: String,
-    name: String,
-    time_zone: String,
-    language: String,
+    v: ProfileForm,
+    zones: &'static [&'static str],
+    /// What an empty sender name and Reply-To stand for.
+    own_name: String,
+    own_email: String,
 }
 
 fn profile_page(
     viewer: &Viewer,
     f: FormState,
     pf: FormState,
-    name: Option<String>,
-    tz: Option<String>,
+    typed: Option<ProfileForm>,
 ) -> PageResult {
     let user = viewer.user.clone().ok_or(Error::Unauthenticated)?;
+    let v = typed.unwrap_or_else(|| ProfileForm {
+        name: user.name.to_string(),
+        time_zone: user.time_zone.to_string(),
+        language: user
+            .language
+            .as_ref()
+            .map(|l| l.to_string())
+            .unwrap_or_default(),
+        sender_name: user
+            .sender
+            .name
+            .as_ref()
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        reply_to: user
+            .sender
+            .reply_to
+            .as_ref()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+    });
     Ok(render(&Profile {
         c: viewer.chrome(),
         f,
         pf,
         email: user.email.to_string(),
         role: viewer.t(&format!("role.{}", user.role.as_str())),
-        name: name.unwrap_or_else(|| user.name.to_string()),
-        time_zone: tz.unwrap_or_else(|| user.time_zone.to_string()),
-        language: user.language.map(|l| l.to_string()).unwrap_or_default(),
+        v,
+        zones: zones(),
+        own_name: user.name.to_string(),
+        own_email: user.email.to_string(),
     }))
 }
 
 #[handler]
 pub(crate) async fn profile(viewer: Data<&Viewer>) -> PageResult {
-    profile_page(
-        &viewer,
-        FormState::default(),
-        FormState::default(),
-        None,
-        None,
-    )
+    profile_page(&viewer, FormState::default(), FormState::default(), None)
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct ProfileForm {
     #[serde(default)]
     name: String,
@@ -422,6 +453,10 @@ pub(crate) struct ProfileForm {
     time_zone: String,
     #[serde(default)]
     language: String,
+    #[serde(default)]
+    sender_name: String,
+    #[serde(default)]
+    reply_to: String,
 }
 
 #[handler]
@@ -430,30 +465,20 @@ pub(crate) async fn update_profile(
     viewer: Data<&Viewer>,
     Form(form): Form<ProfileForm>,
 ) -> PageResult {
-    let accounts = &service.app.accounts;
-    // Every field is checked before anything is saved.
-    let language = Some(form.language.trim())
-        .filter(|l| !l.is_empty())
-        .map(skymailing_core::Language::parse)
-        .transpose();
-    let saved = match language {
-        Err(e) => Err(e),
-        Ok(_) => match accounts
-            .update_profile(viewer.actor, &form.name, &form.time_zone)
-            .await
-        {
-            Ok(_) => accounts.set_language(viewer.actor, &form.language).await,
-            Err(e) => Err(e),
-        },
+    let edit = skymailing_core::service::ProfileEdit {
+        name: form.name.clone(),
+        time_zone: form.time_zone.clone(),
+        language: Some(form.language.clone()),
+        sender_name: Some(form.sender_name.clone()),
+        reply_to: Some(form.reply_to.clone()),
     };
-    match saved {
+    match service.app.accounts.edit_profile(viewer.actor, &edit).await {
         Ok(_) => Ok(see_other("/profile")),
         Err(e) => profile_page(
             &viewer,
             FormState::from_error(viewer.lang, e)?,
             FormState::default(),
-            Some(form.name),
-            Some(form.time_zone),
+            Some(form),
         ),
     }
 }
@@ -504,7 +529,6 @@ pub(crate) async fn change_password(
             &viewer,
             FormState::default(),
             FormState::from_error(viewer.lang, e)?,
-            None,
             None,
         ),
     }
