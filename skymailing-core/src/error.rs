@@ -303,7 +303,9 @@ impl fmt::Display for Reason {
                 )
             }
             EmailRegistered => f.write_str("is already registered"),
-            ClientEmailTaken => f.write_str("is taken: you already have a client with this address"),
+            ClientEmailTaken => {
+                f.write_str("is taken: you already have a client with this address")
+            }
             MessageInUse => {
                 f.write_str("this message is used by a mailing; change or delete the mailing first")
             }
@@ -491,6 +493,18 @@ impl Checks {
     /// Keeps an error for `field` (unless it has one already).
     pub fn fail(&mut self, field: &'static str, reason: Reason) {
         self.check::<()>(Err(Error::invalid(field, reason)));
+    }
+
+    /// [`finish`](Self::finish), the errors in the order of `fields` (a
+    /// form's order; fields not named go last).
+    pub fn finish_in_order(mut self, fields: &[&str]) -> Result<(), Error> {
+        self.errors.sort_by_key(|e| {
+            fields
+                .iter()
+                .position(|f| *f == e.field)
+                .unwrap_or(fields.len())
+        });
+        self.finish()
     }
 
     /// Ok if nothing failed; else the one error, or all of them.

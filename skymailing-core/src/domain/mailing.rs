@@ -408,7 +408,17 @@ impl MailingDraft {
             end,
             periodicity.unwrap_or(Periodicity::Once),
         ));
-        c.finish()?;
+        c.finish_in_order(&[
+            "name",
+            "message_id",
+            "tags",
+            "client_ids",
+            "start_at",
+            "end_at",
+            "periodicity",
+            "sender_name",
+            "reply_to",
+        ])?;
         match (draft, sender) {
             (Some(d), Some(sender)) => Ok(d.with_sender(sender)),
             _ => Err(Error::Internal("a checked field has no value".into())),

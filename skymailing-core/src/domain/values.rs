@@ -209,7 +209,8 @@ impl TimeZone {
 
     /// Every zone's IANA name, sorted (for a picker).
     pub fn names() -> Vec<&'static str> {
-        let mut names: Vec<&'static str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
+        let mut names: Vec<&'static str> =
+            chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
         names.sort_unstable();
         names
     }
@@ -230,6 +231,21 @@ impl TimeZone {
     /// `t` on this zone's clocks (with the offset in force then).
     pub fn local(&self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
         t.with_timezone(&self.0).fixed_offset()
+    }
+
+    /// The label of this zone's clocks at `t`: its abbreviation where it has
+    /// a lettered one (`MSK`, `CET`, `EDT`, `UTC`), else the offset (`UTC+04`,
+    /// `UTC+05:30`).
+    pub fn label(&self, t: DateTime<Utc>) -> String {
+        use chrono_tz::OffsetName;
+        let local = t.with_timezone(&self.0);
+        match local.offset().abbreviation() {
+            Some(a) if a.chars().all(|c| c.is_ascii_alphabetic()) => a.to_owned(),
+            _ => {
+                let offset = local.fixed_offset().format("%:z").to_string();
+                format!("UTC{}", offset.strip_suffix(":00").unwrap_or(&offset))
+            }
+        }
     }
 }
 
@@ -315,5 +331,25 @@ impl Password {
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn zone_labels_are_abbreviations_or_offsets() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let label = |z: &str, at: &str| TimeZone::parse(z).unwrap().label(t(at));
+        assert_eq!(label("Europe/Moscow", "2026-12-01T12:00:00Z"), "MSK");
+        assert_eq!(label("Europe/Berlin", "2026-12-01T12:00:00Z"), "CET");
+        assert_eq!(label("Europe/Berlin", "2026-07-01T12:00:00Z"), "CEST");
+        assert_eq!(label("UTC", "2026-07-01T12:00:00Z"), "UTC");
+        assert_eq!(label("Asia/Dubai", "2026-07-01T12:00:00Z"), "UTC+04");
+        assert_eq!(label("Asia/Kolkata", "2026-07-01T12:00:00Z"), "IST");
+        assert_eq!(label("Asia/Kathmandu", "2026-07-01T12:00:00Z"), "UTC+05:45");
+        assert!(TimeZone::names().contains(&"Europe/Moscow"));
     }
 }

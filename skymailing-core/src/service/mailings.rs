@@ -46,6 +46,19 @@ pub struct MailingView {
     pub mailing: Mailing,
     /// Derived status.
     pub status: MailingStatus,
+    /// Who owns it, when a manager or admin looks at others' mailings
+    /// (`list` with [`MailingScope::All`], `get` of another's mailing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<MailingOwner>,
+}
+
+/// The owner of a mailing, as staff lists show them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailingOwner {
+    /// Their name.
+    pub name: String,
+    /// Their address.
+    pub email: String,
 }
 
 /// Mailing use cases.
@@ -137,7 +150,29 @@ impl MailingService {
 
     fn view(&self, mailing: Mailing) -> MailingView {
         let status = mailing.status(self.clock.now());
-        MailingView { mailing, status }
+        MailingView {
+            mailing,
+            status,
+            owner: None,
+        }
+    }
+
+    /// Fills in the owners of `views` (each owner read once).
+    async fn with_owners(&self, views: &mut [MailingView]) -> Result<(), Error> {
+        let mut owners: std::collections::HashMap<UserId, Option<MailingOwner>> =
+            Default::default();
+        for v in views.iter_mut() {
+            let id = v.mailing.owner;
+            if !owners.contains_key(&id) {
+                let owner = self.users.user(id).await?.map(|u| MailingOwner {
+                    name: u.name.to_string(),
+                    email: u.email.to_string(),
+                });
+                owners.insert(id, owner);
+            }
+            v.owner = owners.get(&id).cloned().flatten();
+        }
+        Ok(())
     }
 
     /// Lists the actor's own mailings, or everyone's for managers and admins.
@@ -156,11 +191,15 @@ impl MailingService {
                 None
             }
         };
-        Ok(self
+        let mut page = self
             .mailings
             .list_mailings(owner, query)
             .await?
-            .map(|m| self.view(m)))
+            .map(|m| self.view(m));
+        if owner.is_none() {
+            self.with_owners(&mut page.items).await?;
+        }
+        Ok(page)
     }
 
     async fn load(&self, actor: Actor, id: MailingId, action: Action) -> Result<Mailing, Error> {
@@ -176,7 +215,11 @@ impl MailingService {
     #[tracing::instrument(name = "mailings.get", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn get(&self, actor: Actor, id: MailingId) -> Result<MailingView, Error> {
         let actor = self.gate.admit(actor).await?;
-        Ok(self.view(self.load(actor, id, Action::ViewMailing).await?))
+        let mut view = self.view(self.load(actor, id, Action::ViewMailing).await?);
+        if actor.principal()?.id != view.mailing.owner {
+            self.with_owners(std::slice::from_mut(&mut view)).await?;
+        }
+        Ok(view)
     }
 
     async fn time_zone(&self, user: UserId) -> Result<TimeZone, Error> {
@@ -317,6 +360,19 @@ impl MailingService {
         let filter = RunFilter {
             mailing: Some(id),
             owner: None,
+        };
+        Ok(self.runs.list_runs(filter, query).await?)
+    }
+
+    /// The runs of the actor's own mailings, newest first (a dashboard's
+    /// recent runs).
+    #[tracing::instrument(name = "mailings.own_runs", level = "debug", skip_all, fields(actor = ?actor))]
+    pub async fn own_runs(&self, actor: Actor, query: &ListQuery) -> Result<Page<Run>, Error> {
+        let actor = self.gate.admit(actor).await?;
+        let p = authorize(actor, Action::ManageMailings, Target::None)?;
+        let filter = RunFilter {
+            mailing: None,
+            owner: Some(p.id),
         };
         Ok(self.runs.list_runs(filter, query).await?)
     }

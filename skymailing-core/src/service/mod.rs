@@ -23,7 +23,7 @@ pub use blog::BlogService;
 pub use clients::{ClientService, UnsubscribeInfo};
 pub use feedback::{FeedbackOutcome, FeedbackService, SuppressionScope, SuppressionService};
 pub use log::{LogService, RunDetail};
-pub use mailings::{MailingScope, MailingService, MailingView};
+pub use mailings::{MailingOwner, MailingScope, MailingService, MailingView};
 pub use messages::MessageService;
 pub use previews::{
     PreviewService, SAMPLE_EMAIL, SAMPLE_NAME, TEST_SEND_WINDOW_MINUTES, TEST_SENDS_PER_WINDOW,

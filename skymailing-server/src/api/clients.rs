@@ -16,10 +16,12 @@ use crate::{ApiError, Service};
 pub struct ClientsApi;
 
 fn draft(body: &ClientIn) -> Result<ClientDraft, ApiError> {
-    Ok(
-        ClientDraft::parse(&body.email, &body.full_name, &body.comment)?
-            .with_tags(body.tags.iter().map(Text::as_str))?,
-    )
+    Ok(ClientDraft::parse_all(
+        &body.email,
+        &body.full_name,
+        &body.comment,
+        body.tags.iter().map(Text::as_str),
+    )?)
 }
 
 /// A CSV file: `text/csv`, with or without parameters (`; charset=utf-8`).

@@ -122,7 +122,10 @@ impl Lang {
     pub fn field_error(&self, field: &str, reason: &Reason) -> String {
         self.tp(
             "form.field_error",
-            &[("field", self.field(field)), ("reason", self.reason(reason))],
+            &[
+                ("field", self.field(field)),
+                ("reason", self.reason(reason)),
+            ],
         )
     }
 
@@ -211,14 +214,23 @@ mod tests {
     #[test]
     fn field_errors_read_as_sentences_in_both_languages() {
         let r = Reason::Required;
-        assert_eq!(Lang::En.field_error("full_name", &r), "Full name is required.");
-        assert_eq!(Lang::Ru.field_error("full_name", &r), "Полное имя: обязательное поле.");
+        assert_eq!(
+            Lang::En.field_error("full_name", &r),
+            "Full name is required."
+        );
+        assert_eq!(
+            Lang::Ru.field_error("full_name", &r),
+            "Полное имя: обязательное поле."
+        );
         assert_eq!(
             Lang::En.field_error("client_ids", &Reason::NoClients),
             "Recipients must include at least one client or tag."
         );
         // A field without a label still reads.
-        assert_eq!(Lang::En.field_error("some_field", &r), "Some field is required.");
+        assert_eq!(
+            Lang::En.field_error("some_field", &r),
+            "Some field is required."
+        );
         assert_eq!(
             Lang::En.reason_sentence(&Reason::MessageInUse),
             "This message is used by a mailing; change or delete the mailing first."
@@ -230,10 +242,31 @@ mod tests {
     #[test]
     fn every_field_core_names_has_a_label() {
         for field in [
-            "name", "email", "password", "full_name", "comment", "tags", "subject",
-            "body_text", "body_html", "message_id", "client_ids", "start_at", "end_at",
-            "periodicity", "time_zone", "language", "sender_name", "reply_to", "title",
-            "body", "image", "file", "role", "current_password", "new_password",
+            "name",
+            "email",
+            "password",
+            "full_name",
+            "comment",
+            "tags",
+            "subject",
+            "body_text",
+            "body_html",
+            "message_id",
+            "client_ids",
+            "start_at",
+            "end_at",
+            "periodicity",
+            "time_zone",
+            "language",
+            "sender_name",
+            "reply_to",
+            "title",
+            "body",
+            "image",
+            "file",
+            "role",
+            "current_password",
+            "new_password",
         ] {
             for lang in [Lang::En, Lang::Ru] {
                 let key = format!("field.{field}");
@@ -318,7 +351,7 @@ mod tests {
             serde_json::from_str(include_str!("../../locales/en.json")).unwrap();
         let ru: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(include_str!("../../locales/ru.json")).unwrap();
-        let same_everywhere = ["app.name", "lang.en", "lang.ru"];
+        let same_everywhere = ["app.name", "lang.en", "lang.ru", "form.field_error"];
         for (key, text) in &en {
             let ru_text = ru
                 .get(key)

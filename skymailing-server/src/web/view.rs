@@ -9,7 +9,7 @@ use poem::http::StatusCode;
 use poem::web::{Html, Redirect};
 use poem::{IntoResponse, Response};
 use skymailing_core::policy::{Action, Actor, Decision, Target, decide};
-use skymailing_core::{BlogPost, Error, ListQuery, Page, Run, RunStatus, User};
+use skymailing_core::{BlogPost, Error, ListQuery, Page, Run, RunStatus, TimeZone, User};
 
 use super::i18n::Lang;
 use crate::Service;
@@ -66,6 +66,28 @@ impl Chrome {
     pub fn has_own_data(&self) -> bool {
         self.may(Action::ManageClients, Target::None)
     }
+
+    /// `t` in the visitor's zone, with the zone's label (UTC when signed out).
+    pub fn at(&self, t: &DateTime<Utc>) -> String {
+        at_in(
+            self.user.as_ref().map_or(TimeZone::UTC, |u| u.time_zone),
+            *t,
+        )
+    }
+
+    /// Whether `path` is this page's section (the nav marks it).
+    pub fn here(&self, section: &str) -> bool {
+        let path = self.path.split('?').next().unwrap_or_default();
+        path == section
+            || (section != "/"
+                && path.starts_with(section)
+                && path[section.len()..].starts_with('/'))
+    }
+}
+
+/// `t` on `tz`'s clocks, with the zone's label: `2026-12-01 15:00 MSK`.
+pub(crate) fn at_in(tz: TimeZone, t: DateTime<Utc>) -> String {
+    format!("{} {}", tz.local(t).format("%Y-%m-%d %H:%M"), tz.label(t))
 }
 
 /// The visitor of a page.
@@ -370,7 +392,7 @@ pub(crate) fn tz_of(viewer: &Viewer) -> skymailing_core::TimeZone {
 }
 
 pub(crate) fn local(viewer: &Viewer, t: DateTime<Utc>) -> String {
-    tz_of(viewer).local(t).format("%Y-%m-%d %H:%M").to_string()
+    at_in(tz_of(viewer), t)
 }
 
 pub(crate) struct RunRow {

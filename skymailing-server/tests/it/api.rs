@@ -14,6 +14,8 @@ on_both_stores!(
     every_endpoint_answers_404_for_another_users_data,
     password_reset_by_emailed_link_ends_every_session,
     an_unsubscribe_belongs_to_the_recipient,
+    mailings_carry_their_senders_and_a_once_only_one_needs_no_end,
+    every_bad_field_is_reported_at_once,
 );
 
 async fn journey_from_sign_up_to_delivered_mail(srv: TestServer) {
@@ -706,4 +708,200 @@ async fn an_unsubscribe_belongs_to_the_recipient(srv: TestServer) {
     assert_eq!(post(victims_undo).await.status, 200);
     let c = srv.get(&format!("/api/v1/clients/{again}"), t).await;
     assert_eq!(c.body["unsubscribed_at"], json!(null), "{c:?}");
+}
+
+/// From (its name; the address stays the service's) and Reply-To of the
+/// newest mail to `to` with `subject`.
+async fn from_and_reply_to(srv: &TestServer, to: &str, subject: &str) -> (String, String, String) {
+    let mail = srv.mail_to(to, subject).await;
+    let raw = std::fs::read(srv.outbox.dir().join(&mail.file)).unwrap();
+    let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let from = m.from().unwrap().first().unwrap();
+    (
+        from.name().unwrap_or_default().to_owned(),
+        from.address().unwrap_or_default().to_owned(),
+        m.reply_to()
+            .and_then(|r| r.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+async fn mailings_carry_their_senders_and_a_once_only_one_needs_no_end(srv: TestServer) {
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let t = Some(token.as_str());
+    let bob = srv.client(&token, "bob@client.test", "Bob").await;
+    let carl = srv.client(&token, "carl@client.test", "Carl").await;
+    let dee = srv.client(&token, "dee@client.test", "Dee").await;
+    let msg = srv.message(&token, "Sender news").await;
+    let service_address = "no-reply@sky.test";
+
+    // Nothing set: the owner's name beside the service's address, replies to her.
+    srv.mailing(&token, msg, &[bob], Duration::zero()).await;
+    let (name, address, reply_to) = from_and_reply_to(&srv, "bob@client.test", "Sender news").await;
+    assert_eq!(
+        (name.as_str(), reply_to.as_str()),
+        ("Ann", "ann@example.com")
+    );
+    assert_eq!(
+        address, service_address,
+        "the From address stays the service's"
+    );
+
+    // Her profile's sender applies to her mailings; a bad one is refused whole.
+    let me = srv.get("/api/v1/me", t).await.body;
+    assert_eq!(me["sender_name"], serde_json::Value::Null);
+    let bad = srv
+        .put(
+            "/api/v1/me",
+            t,
+            json!({"name": "Ann", "time_zone": "UTC", "sender_name": "Ann\nBcc: x", "reply_to": "nope"}),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{bad:?}");
+    let fields: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["sender_name", "reply_to"]);
+    assert_eq!(
+        srv.get("/api/v1/me", t).await.body["sender_name"],
+        serde_json::Value::Null
+    );
+    let me = srv
+        .put(
+            "/api/v1/me",
+            t,
+            json!({"name": "Ann", "time_zone": "UTC", "sender_name": "Ann's Shop", "reply_to": "shop@example.com"}),
+        )
+        .await;
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(
+        (
+            me.body["sender_name"].as_str(),
+            me.body["reply_to"].as_str()
+        ),
+        (Some("Ann's Shop"), Some("shop@example.com"))
+    );
+    // Left out: kept.
+    let me = srv
+        .put("/api/v1/me", t, json!({"name": "Ann", "time_zone": "UTC"}))
+        .await;
+    assert_eq!(me.body["sender_name"], "Ann's Shop");
+
+    // A once-only mailing without an end; its own Reply-To over the profile's.
+    let start = chrono::Utc::now();
+    let r = srv
+        .post(
+            "/api/v1/mailings",
+            t,
+            json!({"name": "No end", "message_id": msg, "client_ids": [carl],
+                   "start_at": start.to_rfc3339(), "periodicity": "once",
+                   "reply_to": "news@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["end_at"], serde_json::Value::Null);
+    assert_eq!(r.body["sender_name"], serde_json::Value::Null);
+    assert_eq!(r.body["reply_to"], "news@example.com");
+    let (name, _, reply_to) = from_and_reply_to(&srv, "carl@client.test", "Sender news").await;
+    assert_eq!(
+        (name.as_str(), reply_to.as_str()),
+        ("Ann's Shop", "news@example.com")
+    );
+    // A repeating one still needs its end.
+    let r = srv
+        .post(
+            "/api/v1/mailings",
+            t,
+            json!({"name": "Daily", "message_id": msg, "client_ids": [dee],
+                   "start_at": start.to_rfc3339(), "periodicity": "daily"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            r.status,
+            r.body["field"].as_str(),
+            r.body["reason"].as_str()
+        ),
+        (422, Some("end_at"), Some("required")),
+        "{r:?}"
+    );
+}
+
+async fn every_bad_field_is_reported_at_once(srv: TestServer) {
+    let (token, _) = srv.signed_up("ann@example.com", "Ann").await;
+    let t = Some(token.as_str());
+    let msg = srv.message(&token, "News").await;
+    let start = chrono::Utc::now();
+    let r = srv
+        .post(
+            "/api/v1/mailings",
+            t,
+            json!({"name": "", "message_id": msg, "client_ids": [],
+                   "start_at": start.to_rfc3339(),
+                   "end_at": (start - Duration::days(1)).to_rfc3339(),
+                   "periodicity": "hourly", "reply_to": "not an address"}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    let errors: Vec<(&str, &str)> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("name", "required"),
+            ("client_ids", "no_clients"),
+            ("end_at", "end_before_start"),
+            ("periodicity", "unknown_periodicity"),
+            ("reply_to", "spaces_in_address"),
+        ]
+    );
+    // The first is also the answer's own field; the message lists them all.
+    assert_eq!(r.body["field"], "name");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("client_ids: must include")
+    );
+    assert_eq!(
+        srv.get("/api/v1/mailings", t).await.body["total"],
+        0,
+        "nothing saved"
+    );
+    // A client: every field too.
+    let r = srv
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "broken", "full_name": "Two\nlines", "tags": ["a|b"]}),
+        )
+        .await;
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "full_name", "tags"], "{r:?}");
+    // One bad field: one error, no list.
+    let r = srv
+        .post(
+            "/api/v1/clients",
+            t,
+            json!({"email": "broken", "full_name": "Bob"}),
+        )
+        .await;
+    assert_eq!(
+        (r.body["field"].as_str(), r.body.get("errors")),
+        (Some("email"), None)
+    );
 }

@@ -522,12 +522,27 @@ async fn russian_pages_have_no_english_left() {
         "/log".into(),
         format!("/log/{run}"),
         "/profile".into(),
+        "/dashboard".into(),
     ] {
         let r = ann.get(&path).await;
         assert_eq!(r.status, 200, "{path}");
         assert!(r.text.contains("lang=\"ru\""), "{path}");
         check(&path, &r.text);
     }
+    // Form errors are Russian sentences naming their fields, all at once.
+    let r = ann
+        .post(
+            "/clients/new",
+            &[("email", "not an address"), ("full_name", "Two\nlines")],
+        )
+        .await;
+    check("/clients/new (errors)", &r.text);
+    let text = visible_text(&r.text);
+    assert!(
+        text.contains("Адрес: это не адрес электронной почты."),
+        "{text}"
+    );
+    assert!(text.contains("Полное имя: "), "{text}");
     // Run reports are written from codes: Russian here, on the log and the run.
     for path in [
         "/log".to_owned(),
@@ -607,7 +622,7 @@ async fn blog_images_are_checked_stored_and_served() {
         .await;
     assert_eq!(r.status, 200);
     assert!(
-        r.text.contains("choose a PNG, JPEG, GIF or WebP image"),
+        r.text.contains("must be a PNG, JPEG, GIF or WebP image"),
         "{}",
         r.text
     );

@@ -231,7 +231,13 @@ pub(crate) async fn signin(
     {
         Ok(session) => {
             jar.add(session_cookie(&service, &session.token));
-            return Ok(see_other(&local_path(&form.next)));
+            // Where they were sent from, or their dashboard.
+            let next = if form.next.trim().is_empty() || form.next == "/" {
+                "/dashboard".to_owned()
+            } else {
+                local_path(&form.next)
+            };
+            return Ok(see_other(&next));
         }
         Err(Error::InvalidCredentials) => "signin.wrong",
         Err(Error::AccountBlocked) => "signin.blocked",
@@ -573,6 +579,7 @@ pub(crate) struct UserRow {
     pub name: String,
     pub role_label: String,
     pub state_label: String,
+    pub state: &'static str,
     pub blocked: bool,
     pub is_manager: bool,
     pub can_block: bool,
@@ -609,6 +616,7 @@ pub(crate) async fn users(
             name: u.name.to_string(),
             role_label: viewer.t(&format!("role.{}", u.role.as_str())),
             state_label: viewer.t(&format!("state.{}", u.state.as_str())),
+            state: u.state.as_str(),
             blocked: u.state == UserState::Blocked,
             is_manager: u.role == Role::Manager,
             can_block: c.may(Action::BlockUser, target),

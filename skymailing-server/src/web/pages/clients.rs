@@ -69,8 +69,12 @@ pub(crate) struct ClientForm {
 
 impl ClientForm {
     fn draft(&self) -> Result<ClientDraft, skymailing_core::Error> {
-        ClientDraft::parse(&self.email, &self.full_name, &self.comment)?
-            .with_tags(split_tags(&self.tags))
+        ClientDraft::parse_all(
+            &self.email,
+            &self.full_name,
+            &self.comment,
+            split_tags(&self.tags),
+        )
     }
 }
 

@@ -9,8 +9,8 @@ use poem::handler;
 use poem::web::{Data, Path, Query};
 use skymailing_core::service::{MailingScope, MailingView};
 use skymailing_core::{
-    Audience, ClientFilter, ClientId, Error, ListQuery, MailingDraft, MailingId, MessageId,
-    Periodicity, Reason, split_tags,
+    Audience, ClientFilter, ClientId, Error, ListQuery, MailingDraft, MailingId, MailingInput,
+    MessageId, Reason, split_tags,
 };
 
 use crate::Service;
@@ -35,9 +35,11 @@ pub(crate) struct MailingRow {
     pub recipients: usize,
     /// Tags whose clients each run reaches.
     pub tags: Vec<String>,
+    /// Its owner, for staff looking at others' mailings.
+    pub owner: Option<String>,
 }
 
-fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
+pub(crate) fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
     let m = v.mailing;
     MailingRow {
         id: m.id.0,
@@ -51,7 +53,11 @@ fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
         window: format!(
             "{} — {}",
             local(viewer, m.start_at),
-            local(viewer, m.end_at)
+            if m.has_end() {
+                local(viewer, m.end_at)
+            } else {
+                viewer.t("mailings.no_end")
+            }
         ),
         enabled: m.enabled,
         disabled_note: m
@@ -60,6 +66,7 @@ fn row(viewer: &Viewer, v: MailingView) -> MailingRow {
         recipients: m.client_ids.len(),
         tags: m.tags,
         name: m.name,
+        owner: v.owner.map(|o| format!("{} <{}>", o.name, o.email)),
     }
 }
 
@@ -71,6 +78,8 @@ struct List {
     q: String,
     scope: String,
     pager: String,
+    /// Whether the list shows owners (everyone's mailings).
+    owners: bool,
 }
 
 #[handler]
@@ -93,6 +102,7 @@ pub(crate) async fn list(
     let pager = pager(viewer.lang, &page, &params);
     Ok(render(&List {
         c: viewer.chrome(),
+        owners: scope == MailingScope::All,
         items: page.items.into_iter().map(|v| row(&viewer, v)).collect(),
         q: params.q(),
         scope: if scope == MailingScope::All {
@@ -140,6 +150,11 @@ pub(crate) struct Values {
     /// `filter`: the picker's button; show the form again, save nothing.
     #[serde(default)]
     action: String,
+    /// The mailing's own sender name and Reply-To (empty: the owner's).
+    #[serde(default)]
+    sender_name: String,
+    #[serde(default)]
+    reply_to: String,
 }
 
 #[derive(Template)]
@@ -159,6 +174,8 @@ struct FormPage {
     unlisted_clients: Vec<i64>,
     periodicities: Vec<(String, String)>,
     tz: String,
+    /// The sender an empty sender name and Reply-To stand for: the owner's.
+    own_sender: (String, String),
 }
 
 async fn form_page(
@@ -227,6 +244,15 @@ async fn form_page(
             .map(|p| (p.to_owned(), viewer.t(&format!("periodicity.{p}"))))
             .collect(),
         tz: tz_of(viewer).to_string(),
+        own_sender: viewer
+            .user
+            .as_ref()
+            .map(|u| {
+                let (name, reply_to) =
+                    skymailing_core::Sender::effective(&skymailing_core::Sender::default(), u);
+                (name.to_string(), reply_to.to_string())
+            })
+            .unwrap_or_default(),
     }))
 }
 
@@ -254,26 +280,33 @@ fn parse_time(viewer: &Viewer, field: &'static str, s: &str) -> Result<DateTime<
 
 impl Values {
     fn draft(&self, viewer: &Viewer) -> Result<MailingDraft, Error> {
-        let message = self
-            .message_id
-            .parse::<i64>()
-            .map_err(|_| Error::invalid("message_id", Reason::NoSuchMessage))?;
-        let matching = self
+        let audience = self
             .all_matching
             .then(|| ClientFilter::new(Some(&self.applied_q), Some(&self.applied_tag)))
-            .transpose()?;
-        MailingDraft::for_audience(
-            &self.name,
-            MessageId(message),
-            Audience {
+            .transpose()
+            .map(|matching| Audience {
                 client_ids: self.client_ids.iter().copied().map(ClientId).collect(),
                 tags: split_tags(&self.tags).map(str::to_owned).collect(),
                 matching,
-            },
-            parse_time(viewer, "start_at", &self.start_at)?,
-            parse_time(viewer, "end_at", &self.end_at)?,
-            Periodicity::parse(&self.periodicity)?,
-        )
+            });
+        MailingDraft::from_input(MailingInput {
+            name: &self.name,
+            message_id: self
+                .message_id
+                .parse::<i64>()
+                .map(MessageId)
+                .map_err(|_| Error::invalid("message_id", Reason::NoSuchMessage)),
+            audience,
+            start_at: parse_time(viewer, "start_at", &self.start_at),
+            // An empty end is none (a once-only mailing needs none).
+            end_at: Some(self.end_at.trim())
+                .filter(|e| !e.is_empty())
+                .map(|e| parse_time(viewer, "end_at", e))
+                .transpose(),
+            periodicity: &self.periodicity,
+            sender_name: &self.sender_name,
+            reply_to: &self.reply_to,
+        })
     }
 }
 
@@ -297,6 +330,8 @@ fn read_form(body: &str) -> Values {
             "applied_tag" => v.applied_tag = val,
             "all_matching" => v.all_matching = !val.is_empty(),
             "action" => v.action = val,
+            "sender_name" => v.sender_name = val,
+            "reply_to" => v.reply_to = val,
             _ => {}
         }
     }
@@ -309,7 +344,8 @@ pub(crate) async fn new_form(service: Data<&Service>, viewer: Data<&Viewer>) -> 
     let now = service.app.now();
     let v = Values {
         start_at: input_time(&viewer, now),
-        end_at: input_time(&viewer, now + chrono::Duration::days(30)),
+        // A once-only mailing needs no end.
+        end_at: String::new(),
         periodicity: "once".into(),
         ..Values::default()
     };
@@ -352,13 +388,29 @@ pub(crate) async fn edit_form(
         .await?
         .mailing;
     let v = Values {
-        name: m.name,
+        name: m.name.clone(),
         message_id: m.message_id.0.to_string(),
         client_ids: m.client_ids.iter().map(|c| c.0).collect(),
         start_at: input_time(&viewer, m.start_at),
-        end_at: input_time(&viewer, m.end_at),
+        end_at: if m.has_end() {
+            input_time(&viewer, m.end_at)
+        } else {
+            String::new()
+        },
         periodicity: m.periodicity.as_str().into(),
         tags: m.tags.join(", "),
+        sender_name: m
+            .sender
+            .name
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        reply_to: m
+            .sender
+            .reply_to
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         ..Values::default()
     };
     form_page(&service, &viewer, "mailings.edit", FormState::default(), v).await
@@ -619,9 +671,25 @@ pub(crate) async fn duplicate(
         message_id: m.message_id.0.to_string(),
         client_ids: m.client_ids.iter().map(|c| c.0).collect(),
         start_at: input_time(&viewer, now),
-        end_at: input_time(&viewer, now + (m.end_at - m.start_at)),
+        end_at: if m.has_end() {
+            input_time(&viewer, now + (m.end_at - m.start_at))
+        } else {
+            String::new()
+        },
         periodicity: m.periodicity.as_str().into(),
         tags: m.tags.join(", "),
+        sender_name: m
+            .sender
+            .name
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        reply_to: m
+            .sender
+            .reply_to
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
         ..Values::default()
     };
     form_page(&service, &viewer, "mailings.new", FormState::default(), v).await

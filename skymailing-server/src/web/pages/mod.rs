@@ -7,6 +7,7 @@
 mod accounts;
 mod blog;
 mod clients;
+mod dashboard;
 mod log;
 mod mailings;
 mod messages;
@@ -26,6 +27,7 @@ use poem::{IntoResponse, Route, get};
 pub(crate) fn routes() -> Route {
     Route::new()
         .at("/", get(stats::home))
+        .at("/dashboard", get(dashboard::dashboard))
         .at("/blog", get(blog::list))
         .at("/blog/:id", get(blog::show))
         .at("/lang", poem::post(accounts::set_lang))
