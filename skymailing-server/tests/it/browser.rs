@@ -144,6 +144,35 @@ impl Browser {
         panic!("still signed in");
     }
 
+    /// Accepts the confirmation a destructive action asks for (10 s).
+    async fn accept_confirm(&self) {
+        for _ in 0..100 {
+            if self.c.accept_alert().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no confirmation was asked for");
+    }
+
+    /// The page does not scroll sideways: nothing is wider than the window.
+    async fn fits(&self, what: &str) {
+        let wide = self
+            .c
+            .execute(
+                "var d = document.documentElement; \
+                 return d.scrollWidth > d.clientWidth ? d.scrollWidth + ' > ' + d.clientWidth : ''",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            wide,
+            json!(""),
+            "{what} scrolls sideways at this width: {wide}"
+        );
+    }
+
     /// Waits (10 s) until the element's text is `expected`.
     async fn wait_for_text(&self, css: &str, expected: &str) {
         let mut last = String::new();
@@ -158,6 +187,301 @@ impl Browser {
         }
         panic!("{css} shows {last:?}, not {expected:?}");
     }
+}
+
+/// The whole server on a real port, over SQLite, mail into an outbox.
+async fn serve() -> (tempfile::TempDir, String, Arc<Outbox>, Service) {
+    let dir = tempfile::tempdir().unwrap();
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
+    let base = format!("http://{addr}");
+    let from = "SkyMailing <no-reply@sky.test>";
+    let outbox = Arc::new(
+        Outbox::open(dir.path().join("outbox"), parse_from(from).unwrap())
+            .await
+            .unwrap(),
+    );
+    let store = SqliteStore::open(dir.path().join("sky.db")).await.unwrap();
+    let service = Service::from_parts(
+        Arc::new(store),
+        outbox.clone(),
+        Some(outbox.clone()),
+        Arc::new(SystemClock),
+        Settings {
+            base_url: base.clone(),
+            rate_limits: RateLimits::uniform(1000),
+            uploads_dir: dir.path().join("uploads"),
+            ..Settings::default()
+        },
+    );
+    service.spawn_engine();
+    let app = routes(service.clone());
+    tokio::spawn(async move { poem::Server::new_with_acceptor(acceptor).run(app).await });
+    (dir, base, outbox, service)
+}
+
+/// An active account made through the use cases (the sign-up pages are
+/// walked by the test above).
+async fn account(service: &Service, outbox: &Outbox, email: &str, password: &str, name: &str) {
+    service
+        .app
+        .accounts
+        .register(email, password, name, None)
+        .await
+        .unwrap();
+    let mut mail = None;
+    for _ in 0..100 {
+        mail = outbox
+            .list(10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.to == [email]);
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = mail.expect("the verification mail").text;
+    let token = text
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    service.app.accounts.verify_email(&token).await.unwrap();
+}
+
+/// A user's whole day with a real list, at desktop width and on a phone:
+/// import 1,000 clients from a CSV with bad lines shown, tag one more by
+/// hand, a mailing by tag, its preview and a test send, then the sending
+/// itself with the bar moving, and the report read in Russian. Every page on
+/// the way fits the window; screenshots go to `target/screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_is_imported_tagged_previewed_tested_and_mailed_by_tag() {
+    let (dir, base, outbox, service) = serve().await;
+    let Some(b) = start_browser(base.clone()).await else {
+        return;
+    };
+    for (width, label) in [(1280u32, "desktop"), (390, "phone")] {
+        b.c.set_window_size(width, 900).await.unwrap();
+        let email = format!("{label}@example.com");
+        account(&service, &outbox, &email, "correct horse", "Dana").await;
+        b.sign_in(&email, "correct horse").await;
+        // Signing in lands on the dashboard, with the first steps.
+        b.wait_path("/dashboard").await;
+        assert!(b.c.find(Locator::Css("#quick-actions")).await.is_ok());
+        b.fits("/dashboard").await;
+        b.shot(&format!("{label}-dashboard")).await;
+
+        // A CSV of 1,000 clients, a tenth tagged vip, three bad lines.
+        let mut csv = String::from("email;full_name;tags\n");
+        for i in 1..=1000 {
+            let tag = if i % 10 == 0 { "vip" } else { "" };
+            csv.push_str(&format!("c{i}.{label}@list.test;Client {i};{tag}\n"));
+            if i == 500 {
+                csv.push_str("not-an-address;Broken;\n;No address;\nbad.tag@list.test;Bad;a|b\n");
+            }
+        }
+        let file = dir.path().join(format!("{label}.csv"));
+        std::fs::write(&file, &csv).unwrap();
+        b.go("/clients/import").await;
+        b.c.find(Locator::Css("#f-file"))
+            .await
+            .unwrap()
+            .send_keys(file.to_str().unwrap())
+            .await
+            .unwrap();
+        b.click("#import-check").await;
+        b.wait_text("1000").await;
+        assert_eq!(b.text("#import-created").await, "1000");
+        let errors =
+            b.c.find_all(Locator::Css("#import-errors tbody tr"))
+                .await
+                .unwrap();
+        assert_eq!(errors.len(), 3, "every bad line is shown");
+        b.fits("/clients/import (preview)").await;
+        b.shot(&format!("{label}-import-preview")).await;
+        b.click("#import-confirm").await;
+        b.c.wait()
+            .for_element(Locator::Css("#import-back"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.wait_path("/clients").await;
+        assert_eq!(b.text("#clients-total").await, "1000");
+        // Natural order: Client 1, 2, … not 1, 10, 100.
+        let first: Vec<String> = {
+            let mut v = Vec::new();
+            for e in
+                b.c.find_all(Locator::Css("td.client-name"))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .take(3)
+            {
+                v.push(e.text().await.unwrap());
+            }
+            v
+        };
+        assert_eq!(first, ["Client 1", "Client 2", "Client 3"]);
+        b.fits("/clients").await;
+        b.shot(&format!("{label}-clients")).await;
+        // Tag one more by hand.
+        b.click("a[href$='/edit']").await;
+        b.fill("#f-tags", "vip, first").await;
+        b.click("form.stack button[type=submit]").await;
+        b.wait_path("/clients").await;
+        b.go("/clients?tag=vip").await;
+        b.wait_for_text("#clients-total", "101").await;
+
+        // A message, and a mailing by tag that starts tomorrow.
+        b.go("/messages/new").await;
+        b.fill(
+            "#f-subject",
+            &format!("Autumn for {{{{ name }}}} ({label})"),
+        )
+        .await;
+        b.fill("#f-body_text", "Dear {{ name }}, autumn is here.")
+            .await;
+        b.click("form.stack button[type=submit]").await;
+        b.wait_path("/messages").await;
+        b.fits("/messages").await;
+        b.go("/mailings/new").await;
+        b.fits("/mailings/new").await;
+        b.fill("#f-name", &format!("VIP autumn {label}")).await;
+        b.fill("#f-tags", "vip").await;
+        let subject = format!("Autumn for {{{{ name }}}} ({label})");
+        b.c.execute(
+            "var s = document.getElementById('f-message_id'); \
+             for (var o of s.options) { if (o.text === arguments[0]) { s.value = o.value; } } \
+             document.getElementById('f-start_at').value = arguments[1];",
+            vec![
+                json!(subject),
+                json!(
+                    (chrono::Utc::now() + chrono::Duration::days(1))
+                        .format("%Y-%m-%dT%H:%M")
+                        .to_string()
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+        b.shot(&format!("{label}-mailing-form")).await;
+        b.click("form.stack button[type=submit]").await;
+        let mut mailing_path = String::new();
+        for _ in 0..100 {
+            mailing_path = b.path().await;
+            let id = mailing_path.strip_prefix("/mailings/").unwrap_or_default();
+            if !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            mailing_path
+                .trim_start_matches("/mailings/")
+                .parse::<i64>()
+                .is_ok(),
+            "{}",
+            b.body().await
+        );
+        b.wait_for_text("#status", "scheduled").await;
+        b.fits(&mailing_path).await;
+
+        // Preview: the message as a recipient sees it.
+        b.click("#preview-link").await;
+        b.wait_text("Autumn for Jane Doe").await;
+        b.fits("/messages/…/preview").await;
+        b.shot(&format!("{label}-preview")).await;
+        // A test send to myself: no run.
+        b.go(&mailing_path).await;
+        b.click("#test-send").await;
+        b.wait_text(&email).await;
+        let test_subject = format!("[Test] Autumn for Dana ({label})");
+        let mut tested = false;
+        for _ in 0..100 {
+            if outbox
+                .list(10_000)
+                .await
+                .unwrap()
+                .iter()
+                .any(|m| m.subject == test_subject && m.to == [email.clone()])
+            {
+                tested = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(tested, "the test message reached me");
+
+        // Send now: the start moves to the present and the bar fills.
+        b.go(&format!("{mailing_path}/edit")).await;
+        let now = chrono::Utc::now() - chrono::Duration::minutes(1);
+        b.c.execute(
+            "document.getElementById('f-start_at').value = arguments[0];",
+            vec![json!(now.format("%Y-%m-%dT%H:%M").to_string())],
+        )
+        .await
+        .unwrap();
+        b.click("form.stack button[type=submit]").await;
+        b.wait_path(&mailing_path).await;
+        let mut seen = Vec::new();
+        for _ in 0..300 {
+            let percent = b
+                .c
+                .execute(
+                    "var bar = document.getElementById('run-progress'); return bar ? String(bar.value) : ''",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if seen.last() != Some(&percent) {
+                seen.push(percent.clone());
+            }
+            if percent == "100" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen.last().map(String::as_str), Some("100"), "{seen:?}");
+        b.wait_text("101 sent, 0 failed of 101").await;
+        b.fits(&mailing_path).await;
+        b.shot(&format!("{label}-sent")).await;
+
+        // The report, in Russian.
+        b.click("footer button[value=ru]").await;
+        b.wait_text("Отправлено 101 из 101").await;
+        b.click("a[href^='/log/']").await;
+        b.wait_text("Отправлено 101 из 101").await;
+        b.fits("/log/… (ru)").await;
+        b.shot(&format!("{label}-report-ru")).await;
+        for path in [
+            "/log",
+            "/dashboard",
+            "/clients",
+            "/clients/suppressions",
+            "/profile",
+            "/mailings",
+        ] {
+            b.go(path).await;
+            b.wait_text("SkyMailing").await;
+            b.fits(path).await;
+        }
+        b.click("footer button[value=en]").await;
+        b.wait_text("Dashboard").await;
+        b.sign_out().await;
+    }
+    b.c.close().await.unwrap();
 }
 
 fn free_port() -> u16 {
@@ -233,37 +557,7 @@ async fn start_browser(base: String) -> Option<Browser> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
-    // The whole server on a real port, over SQLite, mail into an outbox.
-    let dir = tempfile::tempdir().unwrap();
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .unwrap();
-    let addr = *acceptor.local_addr()[0].as_socket_addr().unwrap();
-    let base = format!("http://{addr}");
-    let from = "SkyMailing <no-reply@sky.test>";
-    let outbox = Arc::new(
-        Outbox::open(dir.path().join("outbox"), parse_from(from).unwrap())
-            .await
-            .unwrap(),
-    );
-    let store = SqliteStore::open(dir.path().join("sky.db")).await.unwrap();
-    let service = Service::from_parts(
-        Arc::new(store),
-        outbox.clone(),
-        Some(outbox.clone()),
-        Arc::new(SystemClock),
-        Settings {
-            base_url: base.clone(),
-            rate_limits: RateLimits::uniform(1000),
-            uploads_dir: dir.path().join("uploads"),
-            ..Settings::default()
-        },
-    );
-    service.spawn_engine();
-    let app = routes(service.clone());
-    tokio::spawn(async move { poem::Server::new_with_acceptor(acceptor).run(app).await });
-
+    let (_dir, base, outbox, service) = serve().await;
     let Some(b) = start_browser(base.clone()).await else {
         return;
     };
@@ -512,11 +806,13 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     b.go("/users").await;
     b.click("tr[data-email='ann@example.com'] button.block-toggle")
         .await;
+    b.accept_confirm().await;
     b.wait_for_text("tr[data-email='ann@example.com'] td.state", "blocked")
         .await;
     b.shot("users").await;
     b.go(&mailing_path).await;
     b.click("#toggle").await;
+    b.accept_confirm().await;
     b.wait_for_text("#status", "disabled").await;
     b.go("/mailings").await;
     assert!(
@@ -565,22 +861,45 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     }
     b.sign_out().await;
 
-    // The pages fit a phone.
+    // The pages fit a phone: every route, signed out, as an admin (the
+    // widest nav) and as a user with data.
     b.c.set_window_size(390, 844).await.unwrap();
     b.go("/").await;
+    b.click("footer button[value=en]").await;
+    b.wait_text("Mailings that send themselves").await;
     b.shot("home-phone").await;
-    let overflow =
-        b.c.execute(
-            "return document.documentElement.scrollWidth > window.innerWidth",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        overflow,
-        serde_json::Value::Bool(false),
-        "the home page scrolls sideways on a phone"
-    );
-
+    for path in [
+        "/",
+        "/blog",
+        "/signin",
+        "/signup",
+        "/password-reset",
+        "/outbox",
+    ] {
+        b.go(path).await;
+        b.wait_text("SkyMailing").await;
+        b.fits(path).await;
+    }
+    b.sign_in("root@sky.test", "admin password").await;
+    for path in [
+        "/dashboard",
+        "/mailings",
+        "/mailings?scope=all",
+        &mailing_path,
+        "/log",
+        "/users",
+        "/admin/blog",
+        "/admin/blog/new",
+        "/profile",
+        "/messages",
+        "/outbox",
+    ] {
+        b.go(path).await;
+        b.wait_text("SkyMailing").await;
+        b.fits(path).await;
+    }
+    b.go("/users").await;
+    b.wait_text("SkyMailing").await;
+    b.shot("users-phone").await;
     b.c.close().await.unwrap();
 }
