@@ -539,10 +539,14 @@ async fn russian_pages_have_no_english_left() {
     check("/clients/new (errors)", &r.text);
     let text = visible_text(&r.text);
     assert!(
-        text.contains("Адрес: это не адрес электронной почты."),
+        text.contains("Адрес: не должен содержать пробелов и управляющих символов."),
         "{text}"
     );
-    assert!(text.contains("Полное имя: "), "{text}");
+    assert!(
+        text.contains("Полное имя: должно быть одной строкой без управляющих символов."),
+        "{text}"
+    );
+    assert!(text.contains("Исправьте отмеченные ниже поля."), "{text}");
     // Run reports are written from codes: Russian here, on the log and the run.
     for path in [
         "/log".to_owned(),
