@@ -32,7 +32,8 @@ pub struct ErrorBody {
     /// `reason` above are the first's).
     #[oai(skip_serializing_if_is_none)]
     #[serde(default)]
-    pub errors: Option<Vec<FieldErrorOut>>,
+    // (Boxed: every `Result<_, ApiError>` carries the size of this body.)
+    pub errors: Option<Box<Vec<FieldErrorOut>>>,
 }
 
 /// One field's validation error.
@@ -164,7 +165,7 @@ impl From<Error> for ApiError {
                         .join("; "),
                     field: Some(first.field),
                     reason: Some(first.reason),
-                    errors: (errors.len() > 1).then_some(errors),
+                    errors: (errors.len() > 1).then(|| Box::new(errors)),
                 }))
             }
             Error::Conflict(reason) => ApiError::Conflict(ErrorBody::with_reason(

@@ -163,12 +163,11 @@ impl MailingService {
             Default::default();
         for v in views.iter_mut() {
             let id = v.mailing.owner;
-            if !owners.contains_key(&id) {
-                let owner = self.users.user(id).await?.map(|u| MailingOwner {
+            if let std::collections::hash_map::Entry::Vacant(e) = owners.entry(id) {
+                e.insert(self.users.user(id).await?.map(|u| MailingOwner {
                     name: u.name.to_string(),
                     email: u.email.to_string(),
-                });
-                owners.insert(id, owner);
+                }));
             }
             v.owner = owners.get(&id).cloned().flatten();
         }
