@@ -105,16 +105,27 @@ impl ClientStore for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let (total,): (i64,) = sqlx::query_as(concat!(
-            "SELECT count(*) FROM clients WHERE owner_id = ?1 AND ",
-            client_filter!()
-        ))
-        .bind(owner.0)
-        .bind(&pattern)
-        .bind(&tag)
-        .fetch_one(&self.reader)
-        .await
-        .map_err(db_err)?;
+        // Unfiltered, the total is the owner's kept count (a trigger keeps
+        // it); filtered, the matching rows are counted.
+        let total: i64 = if pattern.is_none() && tag.is_none() {
+            sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = ?1")
+                .bind(owner.0)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?
+                .unwrap_or(0)
+        } else {
+            sqlx::query_scalar(concat!(
+                "SELECT count(*) FROM clients WHERE owner_id = ?1 AND ",
+                client_filter!()
+            ))
+            .bind(owner.0)
+            .bind(&pattern)
+            .bind(&tag)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?
+        };
         Ok(Page::new(
             rows.into_iter().map(Client::from).collect(),
             count(total),

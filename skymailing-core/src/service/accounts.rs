@@ -78,9 +78,10 @@ impl AccountService {
         config: Arc<Config>,
         links: Arc<dyn Links>,
         wakeup: Wakeup,
+        gate: Gate,
     ) -> Self {
         AccountService {
-            gate: Gate::new(users.clone()),
+            gate,
             users,
             sessions,
             mailer,
@@ -334,7 +335,11 @@ impl AccountService {
             .session_user(&security::token_hash(token), self.clock.now())
             .await?;
         match user {
-            Some(u) if u.state == UserState::Active => Ok((Actor::user(u.id, u.role), Some(u))),
+            Some(u) if u.state == UserState::Active => {
+                // The request's next use cases admit it without reading it again.
+                self.gate.remember(&u);
+                Ok((Actor::user(u.id, u.role), Some(u)))
+            }
             _ => Ok((Actor::Anonymous, None)),
         }
     }

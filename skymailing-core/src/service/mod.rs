@@ -8,6 +8,7 @@ mod blog;
 mod clients;
 mod feedback;
 mod gate;
+pub use gate::ACCOUNT_REUSE;
 mod log;
 mod mailings;
 mod messages;
@@ -56,6 +57,14 @@ pub struct Config {
     /// When a run pauses itself for its failures and bounces (the engine
     /// takes its own copy in `EngineConfig::pause`).
     pub pause: crate::PausePolicy,
+    /// How long the home page's figures and posts are reused before they are
+    /// read again (they may lag this much; zero reads them every time).
+    pub home_cache_ttl: std::time::Duration,
+    /// How long an account read to admit an actor serves the next use cases
+    /// (the other calls of the same request); changes made through these
+    /// use cases apply at once, other processes' within this (default
+    /// [`ACCOUNT_REUSE`]; zero: read every time).
+    pub account_reuse: std::time::Duration,
 }
 
 impl Default for Config {
@@ -66,6 +75,8 @@ impl Default for Config {
             verify_ttl: Duration::days(2),
             reset_ttl: Duration::hours(1),
             pause: crate::PausePolicy::default(),
+            home_cache_ttl: std::time::Duration::from_secs(1),
+            account_reuse: gate::ACCOUNT_REUSE,
         }
     }
 }
@@ -197,7 +208,8 @@ impl SkyMailingBuilder {
         self.links = Some(links);
         self
     }
-    /// Session and link lifetimes, and the name in account mail.
+    /// Session and link lifetimes, the name in account mail, and how long
+    /// the home page and the accounts read to admit actors are reused.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -277,7 +289,14 @@ impl SkyMailingBuilder {
         let clock = self.clock;
         let config = Arc::new(self.config);
         let wakeup = Wakeup::new();
-        let gate = Gate::new(users.clone());
+        // One cache of accounts for every use case, and a user store that
+        // forgets an account whenever a use case changes it.
+        let accounts = Arc::new(gate::AccountCache::new(config.account_reuse));
+        let users: Arc<dyn UserStore> = Arc::new(gate::ForgetfulUsers {
+            inner: users,
+            cache: accounts.clone(),
+        });
+        let gate = Gate::new(users.clone(), accounts);
         Ok(SkyMailing {
             accounts: AccountService::new(
                 users.clone(),
@@ -287,6 +306,7 @@ impl SkyMailingBuilder {
                 config.clone(),
                 links.clone(),
                 wakeup.clone(),
+                gate.clone(),
             ),
             clients: ClientService::new(clients.clone(), clock.clone(), gate.clone()),
             messages: MessageService::new(messages.clone(), clock.clone(), gate.clone()),
@@ -330,7 +350,7 @@ impl SkyMailingBuilder {
                 config.pause,
             ),
             blog: BlogService::new(posts.clone(), clock.clone(), gate),
-            stats: StatsService::new(stats, posts, clock.clone()),
+            stats: StatsService::new(stats, posts, clock.clone()).with_cache(config.home_cache_ttl),
             wakeup,
             queue,
             clock,

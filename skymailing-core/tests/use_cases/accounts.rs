@@ -844,3 +844,40 @@ async fn accounts_without_a_password_cannot_sign_in_with_one() {
         .await
         .unwrap();
 }
+
+/// An account read to admit an actor serves the next use cases for a
+/// moment; a change made through the use cases applies at once, one made
+/// behind them (another process on the same database) within
+/// `ACCOUNT_REUSE`; a session lookup always reads the store.
+#[tokio::test]
+async fn accounts_read_for_one_call_serve_the_next_only_briefly() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let admin = w.user("root@example.com", Role::Admin, "UTC").await;
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    let Actor::User(p) = ann else { unreachable!() };
+    let query = ListQuery::new(1, 10, None).unwrap();
+    w.app.clients.list(ann, &query).await.unwrap();
+    // Through the use cases: at once.
+    w.app.accounts.block(admin, p.id).await.unwrap();
+    assert!(matches!(
+        w.app.clients.list(ann, &query).await,
+        Err(Error::AccountBlocked)
+    ));
+    w.app.accounts.unblock(admin, p.id).await.unwrap();
+    w.app.clients.list(ann, &query).await.unwrap();
+    // Behind them (the store written directly, as another process would):
+    // within ACCOUNT_REUSE.
+    skymailing_core::ports::UserStore::set_user_state(
+        &*w.store,
+        p.id,
+        UserState::Blocked,
+        w.app.now(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(ACCOUNT_REUSE + std::time::Duration::from_millis(50)).await;
+    assert!(matches!(
+        w.app.clients.list(ann, &query).await,
+        Err(Error::AccountBlocked)
+    ));
+}

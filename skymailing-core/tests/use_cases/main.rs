@@ -16,7 +16,7 @@ mod stats;
 use chrono::Duration;
 use common::*;
 use skymailing_core::policy::Actor;
-use skymailing_core::service::{MailingScope, NewAccount};
+use skymailing_core::service::{ACCOUNT_REUSE, MailingScope, NewAccount};
 use skymailing_core::*;
 
 fn id_of(a: Actor) -> UserId {

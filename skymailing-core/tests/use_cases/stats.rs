@@ -48,3 +48,39 @@ async fn the_home_page_shows_live_figures_and_three_random_posts() {
     );
     assert_eq!(home.posts.len(), 3);
 }
+
+/// The figures are read once per `home_cache_ttl` (they may lag that much);
+/// with no cache every call reads them.
+#[tokio::test]
+async fn the_home_figures_are_reused_for_their_lifetime() {
+    let w = world_at("2026-05-01T09:00:00Z");
+    let ann = w.user("ann@example.com", Role::User, "UTC").await;
+    w.clients(ann, &["a@example.com"]).await;
+    assert_eq!(w.app.stats.home().await.unwrap().unique_clients, 1);
+    w.clients(ann, &["b@example.com"]).await;
+    assert_eq!(
+        w.app.stats.home().await.unwrap().unique_clients,
+        1,
+        "reused within a second"
+    );
+    assert_eq!(
+        w.app.stats.home_page().await.unwrap().stats.unique_clients,
+        1
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(w.app.stats.home().await.unwrap().unique_clients, 2);
+
+    // Without the cache: live.
+    let app = SkyMailing::builder(w.store.clone())
+        .clock(w.clock.clone())
+        .config({
+            let mut c = Config::default();
+            c.home_cache_ttl = std::time::Duration::ZERO;
+            c
+        })
+        .build()
+        .unwrap();
+    assert_eq!(app.stats.home().await.unwrap().unique_clients, 2);
+    w.clients(ann, &["c@example.com"]).await;
+    assert_eq!(app.stats.home().await.unwrap().unique_clients, 3);
+}

@@ -148,6 +148,132 @@ mod on_pg {
         assert_eq!(attempt(&addrs[0]).await, 429);
     }
 
+    /// Sign-out, a password change and a block made through one process
+    /// apply on the very next request to another: a request's session is
+    /// always read from the database (only the account it names is reused by
+    /// the same request's later use cases).
+    #[sqlx::test(migrations = false)]
+    async fn sign_out_password_change_and_block_apply_at_once_in_every_process(pool: PgPool) {
+        let db = database_url(&pool);
+        let smtp = TestSmtpServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            format!("127.0.0.1:{}", free_port()),
+            format!("127.0.0.1:{}", free_port()),
+        );
+        let _procs: Vec<Child> = [&a, &b]
+            .iter()
+            .map(|addr| {
+                skymailing(
+                    &["serve", "--no-worker", &format!("--bind={addr}")],
+                    &db,
+                    &smtp.url(),
+                    "web@sky.test",
+                    dir.path(),
+                )
+            })
+            .collect();
+        for addr in [&a, &b] {
+            wait_for("the web process", async || {
+                tokio::net::TcpStream::connect(addr).await.ok()
+            })
+            .await;
+        }
+        // Accounts made through the use cases over the same database.
+        let store = skymailing_store_pg::PgStore::from_pool(pool.clone())
+            .await
+            .unwrap();
+        let app = skymailing_core::SkyMailing::builder(std::sync::Arc::new(store))
+            .build()
+            .unwrap();
+        app.accounts
+            .ensure_admin("root@sky.test", "admin password", "Root")
+            .await
+            .unwrap();
+        let login = async |addr: &str, email: &str, password: &str| {
+            let (status, body) = http(
+                addr,
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                &format!(r#"{{"email":"{email}","password":"{password}"}}"#),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            body["token"].as_str().unwrap().to_owned()
+        };
+        let root = login(&b, "root@sky.test", "admin password").await;
+        let root_actor = app
+            .accounts
+            .login("root@sky.test", "admin password")
+            .await
+            .unwrap()
+            .actor();
+        let ann = app
+            .accounts
+            .create_user(
+                root_actor,
+                &skymailing_core::service::NewAccount {
+                    email: "ann@example.com",
+                    name: "Ann",
+                    password: Some("correct horse"),
+                    role: skymailing_core::Role::User,
+                    time_zone: "UTC",
+                },
+            )
+            .await
+            .unwrap();
+        let clients = async |addr: &str, token: &str| {
+            http(addr, "GET", "/api/v1/clients", Some(token), "")
+                .await
+                .0
+        };
+        let (s1, s2, s3) = (
+            login(&a, "ann@example.com", "correct horse").await,
+            login(&a, "ann@example.com", "correct horse").await,
+            login(&a, "ann@example.com", "correct horse").await,
+        );
+        for t in [&s1, &s2, &s3] {
+            assert_eq!(clients(&a, t).await, 200, "each session works on A");
+        }
+        // Sign-out through B: A refuses that session on the next request.
+        assert_eq!(
+            http(&b, "POST", "/api/v1/auth/logout", Some(&s3), "")
+                .await
+                .0,
+            204
+        );
+        assert_eq!(clients(&a, &s3).await, 401, "signed out on B, refused on A");
+        assert_eq!(clients(&a, &s2).await, 200, "the others stay");
+        // A password change through B ends her other sessions on A at once.
+        let changed = http(
+            &b,
+            "POST",
+            "/api/v1/me/password",
+            Some(&s1),
+            r#"{"current_password":"correct horse","new_password":"battery staple"}"#,
+        )
+        .await;
+        assert_eq!(changed.0, 204, "{}", changed.1);
+        assert_eq!(clients(&a, &s2).await, 401, "the password changed on B");
+        assert_eq!(
+            clients(&a, &s1).await,
+            200,
+            "the session that changed it stays"
+        );
+        // A block through B: her last session is refused by A at once.
+        let blocked = http(
+            &b,
+            "POST",
+            &format!("/api/v1/users/{}/block", ann.id),
+            Some(&root),
+            "",
+        )
+        .await;
+        assert_eq!(blocked.0, 200, "{}", blocked.1);
+        assert_eq!(clients(&a, &s1).await, 401, "blocked on B, refused on A");
+    }
+
     #[sqlx::test(migrations = false)]
     async fn a_web_process_and_a_separate_worker_share_one_database(pool: PgPool) {
         let db = database_url(&pool);

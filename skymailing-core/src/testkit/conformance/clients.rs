@@ -475,3 +475,53 @@ pub async fn imports_create_and_change_clients_at_once(s: S) {
     );
     assert_eq!(s.all_clients(ann.id).await.unwrap().len(), 3);
 }
+
+/// A list's total is right after creates, an import and deletes, for each
+/// owner apart (stores may keep the count rather than count every time).
+pub async fn list_totals_follow_creates_imports_and_deletes(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let total = |owner: UserId| {
+        let s = s.clone();
+        async move {
+            let all = s
+                .list_clients(owner, &ListQuery::new(1, 10, None).unwrap())
+                .await
+                .unwrap()
+                .total;
+            // The same through a filter that matches everyone (counted).
+            let counted = s
+                .list_clients(owner, &ListQuery::new(1, 10, Some("@")).unwrap())
+                .await
+                .unwrap()
+                .total;
+            assert_eq!(all, counted, "kept and counted totals differ");
+            all
+        }
+    };
+    assert_eq!(total(ann.id).await, 0);
+    let a = client(&s, ann.id, "a@example.com").await;
+    client(&s, ann.id, "b@example.com").await;
+    client(&s, bob.id, "c@example.com").await;
+    assert_eq!((total(ann.id).await, total(bob.id).await), (2, 1));
+    let rows: Vec<_> = (0..25)
+        .map(|i| {
+            (
+                ClientDraft::parse(&format!("i{i}@example.com"), "I", "").unwrap(),
+                crate::security::new_token(),
+            )
+        })
+        .collect();
+    s.import_clients(ann.id, &rows, &[], t0()).await.unwrap();
+    assert_eq!((total(ann.id).await, total(bob.id).await), (27, 1));
+    assert!(s.delete_client(ann.id, a.id).await.unwrap());
+    assert!(!s.delete_client(ann.id, a.id).await.unwrap());
+    // A refused duplicate counts nothing.
+    let dup = ClientDraft::parse("b@example.com", "B", "").unwrap();
+    assert!(
+        s.create_client(ann.id, &dup, "dup-token", t0())
+            .await
+            .is_err()
+    );
+    assert_eq!((total(ann.id).await, total(bob.id).await), (26, 1));
+}

@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             another_owners_client_is_not_found_even_on_an_email_clash,
             clients_sort_naturally_and_filter_by_search_and_tag,
             imports_create_and_change_clients_at_once,
+            list_totals_follow_creates_imports_and_deletes,
             a_run_reaches_the_clients_tagged_at_its_start,
             messages_crud_and_in_use_conflict,
             message_users_are_the_owners_of_its_mailings,
