@@ -194,7 +194,8 @@ impl ClientStore for PgStore {
     )]
     async fn client_tags(&self, owner: UserId) -> StoreResult<Vec<(String, u64)>> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT tags, count(*) FROM clients WHERE owner_id = $1 AND tags <> '' GROUP BY tags",
+            // Kept by triggers (migration 0015): a row per set of tags.
+            "SELECT tags, clients FROM client_tag_sets WHERE owner_id = $1 AND clients > 0",
         )
         .bind(owner.0)
         .fetch_all(&self.pool)

@@ -525,3 +525,74 @@ pub async fn list_totals_follow_creates_imports_and_deletes(s: S) {
     );
     assert_eq!((total(ann.id).await, total(bob.id).await), (26, 1));
 }
+
+/// The tag list's counts are right after creates, edits, an import and
+/// deletes (stores may keep them rather than count every client).
+pub async fn tag_counts_follow_every_change(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let recount = |owner: UserId| {
+        let s = s.clone();
+        async move {
+            let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+            for c in s.all_clients(owner).await.unwrap() {
+                for t in c.tags {
+                    *counts.entry(t).or_default() += 1;
+                }
+            }
+            let kept = s.client_tags(owner).await.unwrap();
+            assert_eq!(
+                kept,
+                counts.into_iter().collect::<Vec<_>>(),
+                "kept tag counts"
+            );
+            kept
+        }
+    };
+    let tagged = |email: &str, tags: &[&str]| {
+        ClientDraft::parse(email, "N", "")
+            .unwrap()
+            .with_tags(tags.iter().copied())
+            .unwrap()
+    };
+    let a = s
+        .create_client(
+            ann.id,
+            &tagged("a@example.com", &["vip", "berlin"]),
+            "ta",
+            t0(),
+        )
+        .await
+        .unwrap();
+    let b = s
+        .create_client(ann.id, &tagged("b@example.com", &["vip"]), "tb", t0())
+        .await
+        .unwrap();
+    s.create_client(bob.id, &tagged("c@example.com", &["vip"]), "tc", t0())
+        .await
+        .unwrap();
+    s.create_client(ann.id, &tagged("d@example.com", &[]), "td", t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        recount(ann.id).await,
+        vec![("berlin".to_owned(), 1), ("vip".to_owned(), 2)]
+    );
+    // An edit moves a client from one set to another.
+    s.update_client(ann.id, a.id, &tagged("a@example.com", &["paris"]), "ta2")
+        .await
+        .unwrap();
+    recount(ann.id).await;
+    // An import adds and changes.
+    let rows = vec![(tagged("e@example.com", &["vip", "paris"]), "te".to_owned())];
+    s.import_clients(ann.id, &rows, &[(b.id, tagged("b@example.com", &[]))], t0())
+        .await
+        .unwrap();
+    recount(ann.id).await;
+    assert!(s.delete_client(ann.id, a.id).await.unwrap());
+    assert_eq!(
+        recount(ann.id).await,
+        vec![("paris".to_owned(), 1), ("vip".to_owned(), 1)]
+    );
+    assert_eq!(recount(bob.id).await, vec![("vip".to_owned(), 1)]);
+}

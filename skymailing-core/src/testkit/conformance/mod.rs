@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
             clients_sort_naturally_and_filter_by_search_and_tag,
             imports_create_and_change_clients_at_once,
             list_totals_follow_creates_imports_and_deletes,
+            tag_counts_follow_every_change,
             a_run_reaches_the_clients_tagged_at_its_start,
             messages_crud_and_in_use_conflict,
             message_users_are_the_owners_of_its_mailings,
