@@ -15,7 +15,14 @@ use skymailing_store_pg::PgStore;
 use skymailing_store_sqlite::SqliteStore;
 use sqlx::Connection;
 
-const RECIPIENTS: i64 = 100_000;
+/// Recipients of the run (`RECIPIENTS`, default 100,000; the test suite's
+/// short run uses a few thousand).
+static RECIPIENTS: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    std::env::var("RECIPIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+});
 const BATCH: u32 = 500;
 
 fn t0() -> DateTime<Utc> {
@@ -86,7 +93,7 @@ async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
         .unwrap()
         .unwrap();
     let materialise = started.elapsed();
-    assert_eq!(run.recipients, RECIPIENTS as u64);
+    assert_eq!(run.recipients, *RECIPIENTS as u64);
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -121,7 +128,7 @@ async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
         done += t.await.unwrap();
     }
     let elapsed = started.elapsed();
-    assert_eq!(done, RECIPIENTS as u64, "every delivery completed once");
+    assert_eq!(done, *RECIPIENTS as u64, "every delivery completed once");
     Figures {
         materialise,
         claimed_per_sec: done as f64 / elapsed.as_secs_f64(),
@@ -147,7 +154,7 @@ async fn pg(admin_url: &str, claimers: usize) -> Figures {
         .await
         .unwrap();
     let message = MessageDraft::parse("Hello {{ name }}", "Hello", None).unwrap();
-    let m = skymailing_bench::pg_mailing(&store, RECIPIENTS, &message, t0()).await;
+    let m = skymailing_bench::pg_mailing(&store, *RECIPIENTS, &message, t0()).await;
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
     let f = run(Arc::new(store.clone()), &m, claimers).await;
     store.pool().close().await;
@@ -171,7 +178,7 @@ async fn sqlite() -> Figures {
     )
     .bind(owner.0)
     .bind(t0().timestamp_micros())
-    .bind(RECIPIENTS)
+    .bind(*RECIPIENTS)
     .execute(store.writer())
     .await
     .unwrap();
@@ -194,7 +201,8 @@ async fn main() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let line = |name: &str, f: &Figures| {
         println!(
-            "{name}: materialise {RECIPIENTS} recipients {:.0} ms; claim+complete {:.0} deliveries/s ({} claimer{}, batches of {BATCH})",
+            "{name}: materialise {} recipients {:.0} ms; claim+complete {:.0} deliveries/s ({} claimer{}, batches of {BATCH})",
+            *RECIPIENTS,
             f.materialise.as_secs_f64() * 1000.0,
             f.claimed_per_sec,
             f.claimers,
