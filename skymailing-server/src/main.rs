@@ -11,6 +11,12 @@ use skymailing_server::{Service, Settings, StartError, StoreUrl, routes};
 use tokio::sync::watch;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: a profile of the list routes under
+/// load spent about a sixth of the server's time in malloc and free
+/// (`scripts/bench-http.sh`; figures in docs/operations.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long in-flight HTTP requests get to finish after a shutdown signal.
 const HTTP_GRACE: Duration = Duration::from_secs(20);
 
