@@ -1,5 +1,6 @@
 //! The home page: live statistics and three random published posts.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,20 +32,53 @@ pub struct StatsService {
 #[derive(Default)]
 struct HomeCache {
     ttl: std::time::Duration,
-    stats: Mutex<Option<(Instant, Stats)>>,
-    posts: Mutex<Option<(Instant, Vec<BlogPost>)>>,
+    stats: Cached<Stats>,
+    posts: Cached<Vec<BlogPost>>,
 }
 
-/// The value kept in `slot` if younger than `ttl`.
-fn fresh<T: Clone>(slot: &Mutex<Option<(Instant, T)>>, ttl: std::time::Duration) -> Option<T> {
-    let slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-    slot.as_ref()
-        .filter(|(at, _)| at.elapsed() < ttl)
-        .map(|(_, v)| v.clone())
+/// One value read from the store and reused for a while. When it is older
+/// than its lifetime, one caller reads it again while the others keep getting
+/// the value they had (so that a busy home page does not send every visitor
+/// to the database at once each second); a value ten lifetimes old is never
+/// served (a store that keeps failing shows as failing).
+#[derive(Default)]
+struct Cached<T> {
+    value: Mutex<Option<(Instant, T)>>,
+    refreshing: AtomicBool,
 }
 
-fn keep<T>(slot: &Mutex<Option<(Instant, T)>>, value: T) {
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), value));
+/// Clears the refreshing mark however the refresh ends (an error, or the
+/// caller's future dropped).
+struct Refreshing<'a>(&'a AtomicBool);
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl<T: Clone> Cached<T> {
+    async fn get<F: std::future::Future<Output = Result<T, Error>>>(
+        &self,
+        ttl: std::time::Duration,
+        load: impl FnOnce() -> F,
+    ) -> Result<T, Error> {
+        let current = self.value.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some((at, v)) = current {
+            let age = at.elapsed();
+            if age < ttl {
+                return Ok(v);
+            }
+            if age < ttl * 10 && self.refreshing.swap(true, Ordering::AcqRel) {
+                // Another caller is reading it again: this one is served as before.
+                return Ok(v);
+            }
+        }
+        let _mark = Refreshing(&self.refreshing);
+        let v = load().await?;
+        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v.clone()));
+        Ok(v)
+    }
 }
 
 impl StatsService {
@@ -91,26 +125,25 @@ impl StatsService {
     /// The figures: mailings, running mailings, unique clients.
     #[tracing::instrument(name = "stats.home", level = "debug", skip_all)]
     pub async fn home(&self) -> Result<Stats, Error> {
-        if let Some(s) = fresh(&self.cache.stats, self.cache.ttl) {
-            return Ok(s);
-        }
-        let s = self.stats.stats(self.clock.now()).await?;
-        keep(&self.cache.stats, s.clone());
-        Ok(s)
+        self.cache
+            .stats
+            .get(self.cache.ttl, || async {
+                Ok(self.stats.stats(self.clock.now()).await?)
+            })
+            .await
     }
 
     /// The figures and three random published posts.
     #[tracing::instrument(name = "stats.home_page", level = "debug", skip_all)]
     pub async fn home_page(&self) -> Result<HomePage, Error> {
         let stats = self.home().await?;
-        let posts = match fresh(&self.cache.posts, self.cache.ttl) {
-            Some(p) => p,
-            None => {
-                let p = self.posts.random_posts(3).await?;
-                keep(&self.cache.posts, p.clone());
-                p
-            }
-        };
+        let posts = self
+            .cache
+            .posts
+            .get(self.cache.ttl, || async {
+                Ok(self.posts.random_posts(3).await?)
+            })
+            .await?;
         Ok(HomePage { stats, posts })
     }
 }
