@@ -70,8 +70,9 @@ pub struct AccountService {
 
 impl AccountService {
     /// Wires the use cases; `mailer` sends the account emails.
+    /// The use cases over `gate`'s user store (the one that forgets a
+    /// changed account) and the other parts.
     pub(crate) fn new(
-        users: Arc<dyn UserStore>,
         sessions: Arc<dyn SessionStore>,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
@@ -81,8 +82,8 @@ impl AccountService {
         gate: Gate,
     ) -> Self {
         AccountService {
+            users: gate.users(),
             gate,
-            users,
             sessions,
             mailer,
             clock,

@@ -160,6 +160,11 @@ impl Gate {
         Gate { users, cache }
     }
 
+    /// The user store the gate reads (and forgets changed accounts through).
+    pub(crate) fn users(&self) -> Arc<dyn UserStore> {
+        self.users.clone()
+    }
+
     /// Keeps an account the caller just read from the store (a session
     /// lookup), for the use cases of the same request.
     pub(crate) fn remember(&self, user: &User) {

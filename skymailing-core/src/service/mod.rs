@@ -299,7 +299,6 @@ impl SkyMailingBuilder {
         let gate = Gate::new(users.clone(), accounts);
         Ok(SkyMailing {
             accounts: AccountService::new(
-                users.clone(),
                 sessions,
                 mailer.clone(),
                 clock.clone(),

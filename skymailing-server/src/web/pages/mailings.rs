@@ -310,6 +310,17 @@ impl Values {
     }
 }
 
+/// A mailing's own sender as the form's two fields (empty: unset).
+fn sender_fields(s: &skymailing_core::Sender) -> (String, String) {
+    (
+        s.name.as_ref().map(ToString::to_string).unwrap_or_default(),
+        s.reply_to
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    )
+}
+
 /// Reads the form: `client_ids` repeats, which serde's form decoding does not
 /// collect, so the pairs are read by hand.
 fn read_form(body: &str) -> Values {
@@ -399,18 +410,8 @@ pub(crate) async fn edit_form(
         },
         periodicity: m.periodicity.as_str().into(),
         tags: m.tags.join(", "),
-        sender_name: m
-            .sender
-            .name
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        reply_to: m
-            .sender
-            .reply_to
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        sender_name: sender_fields(&m.sender).0,
+        reply_to: sender_fields(&m.sender).1,
         ..Values::default()
     };
     form_page(&service, &viewer, "mailings.edit", FormState::default(), v).await
@@ -678,18 +679,8 @@ pub(crate) async fn duplicate(
         },
         periodicity: m.periodicity.as_str().into(),
         tags: m.tags.join(", "),
-        sender_name: m
-            .sender
-            .name
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        reply_to: m
-            .sender
-            .reply_to
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        sender_name: sender_fields(&m.sender).0,
+        reply_to: sender_fields(&m.sender).1,
         ..Values::default()
     };
     form_page(&service, &viewer, "mailings.new", FormState::default(), v).await
