@@ -81,6 +81,9 @@ pub enum Reason {
         /// The parser's words.
         detail: String,
     },
+    /// A sender name that could pass for an address (`@`, `<`, `>`) or hides
+    /// text (invisible formatting characters such as right-to-left marks).
+    SenderNameLooksLikeAddress,
     /// Not an IANA time zone.
     UnknownTimeZone,
     /// Not a language code.
@@ -261,6 +264,9 @@ impl fmt::Display for Reason {
             ControlCharacters => f.write_str("must not contain control characters"),
             SpacesInAddress => f.write_str("must not contain spaces or control characters"),
             InvalidEmail { detail } => write!(f, "is not a valid email address ({detail})"),
+            SenderNameLooksLikeAddress => f.write_str(
+                "may not contain @, < or > or invisible formatting characters (it stands beside the service's address)",
+            ),
             UnknownTimeZone => f.write_str("is not a known IANA time zone (such as Europe/Moscow)"),
             UnknownLanguage => f.write_str("is not a language code (such as en or ru)"),
             PageTooSmall => f.write_str("must be 1 or more"),

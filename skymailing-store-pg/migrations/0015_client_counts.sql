@@ -32,46 +32,58 @@ CREATE TRIGGER clients_counted_on_delete AFTER DELETE ON clients
 
 -- And how many of an owner's clients carry each set of tags (the stored
 -- '|a|b|' string; '' is not kept), for the tag chips and their counts: the
--- tag list reads these few rows instead of every client.
+-- tag list reads these few rows instead of every client. Keyed by a hash of
+-- the string (twenty tags of fifty wide characters exceed what a btree
+-- entry may hold). Each statement's changes are applied in one pass, in the
+-- order of the key, so that two statements moving clients between the same
+-- sets lock them in the same order (no deadlock).
 CREATE TABLE client_tag_sets (
     owner_id BIGINT NOT NULL REFERENCES users ON DELETE CASCADE,
-    tags     TEXT COLLATE "C" NOT NULL,
-    clients  BIGINT NOT NULL,
-    PRIMARY KEY (owner_id, tags)
+    tags     TEXT NOT NULL,
+    clients  BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX client_tag_sets_key ON client_tag_sets (owner_id, (md5(tags)));
 INSERT INTO client_tag_sets (owner_id, tags, clients)
     SELECT owner_id, tags, count(*) FROM clients WHERE tags <> '' GROUP BY owner_id, tags;
 
-CREATE FUNCTION client_tag_sets_add(rows_owner BIGINT, rows_tags TEXT, n BIGINT) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO client_tag_sets AS s (owner_id, tags, clients) VALUES (rows_owner, rows_tags, n)
-    ON CONFLICT (owner_id, tags) DO UPDATE SET clients = s.clients + EXCLUDED.clients;
-$$;
+CREATE FUNCTION client_tag_sets_apply(changes JSONB) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- changes: [{"owner_id": 1, "tags": "|a|", "n": -2}, ...]
+    INSERT INTO client_tag_sets AS s (owner_id, tags, clients)
+        SELECT c.owner_id, c.tags, sum(c.n)
+        FROM jsonb_to_recordset(changes) AS c(owner_id BIGINT, tags TEXT, n BIGINT)
+        GROUP BY c.owner_id, c.tags
+        HAVING sum(c.n) <> 0
+        ORDER BY c.owner_id, md5(c.tags)
+    ON CONFLICT (owner_id, (md5(tags))) DO UPDATE SET clients = s.clients + EXCLUDED.clients;
+    DELETE FROM client_tag_sets s
+    USING (SELECT DISTINCT c.owner_id FROM jsonb_to_recordset(changes) AS c(owner_id BIGINT)) o
+    WHERE s.owner_id = o.owner_id AND s.clients <= 0;
+END $$;
 
 CREATE FUNCTION client_tag_sets_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM client_tag_sets_add(owner_id, tags, count(*))
-    FROM added WHERE tags <> '' GROUP BY owner_id, tags;
+    PERFORM client_tag_sets_apply(COALESCE(jsonb_agg(jsonb_build_object('owner_id', owner_id, 'tags', tags, 'n', 1)), '[]'))
+    FROM added WHERE tags <> '';
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION client_tag_sets_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM client_tag_sets_add(owner_id, tags, -count(*))
-    FROM removed WHERE tags <> '' GROUP BY owner_id, tags;
-    DELETE FROM client_tag_sets WHERE clients <= 0;
+    PERFORM client_tag_sets_apply(COALESCE(jsonb_agg(jsonb_build_object('owner_id', owner_id, 'tags', tags, 'n', -1)), '[]'))
+    FROM removed WHERE tags <> '';
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION client_tag_sets_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM client_tag_sets_add(r.owner_id, r.tags, -count(*))
-    FROM removed r JOIN added a ON a.id = r.id
-    WHERE r.tags <> a.tags AND r.tags <> '' GROUP BY r.owner_id, r.tags;
-    PERFORM client_tag_sets_add(a.owner_id, a.tags, count(*))
-    FROM removed r JOIN added a ON a.id = r.id
-    WHERE r.tags <> a.tags AND a.tags <> '' GROUP BY a.owner_id, a.tags;
-    DELETE FROM client_tag_sets WHERE clients <= 0;
+    PERFORM client_tag_sets_apply(COALESCE(jsonb_agg(c), '[]')) FROM (
+        SELECT jsonb_build_object('owner_id', r.owner_id, 'tags', r.tags, 'n', -1) AS c
+        FROM removed r JOIN added a ON a.id = r.id WHERE r.tags <> a.tags AND r.tags <> ''
+        UNION ALL
+        SELECT jsonb_build_object('owner_id', a.owner_id, 'tags', a.tags, 'n', 1)
+        FROM removed r JOIN added a ON a.id = r.id WHERE r.tags <> a.tags AND a.tags <> ''
+    ) changes;
     RETURN NULL;
 END $$;
 

@@ -292,11 +292,11 @@ impl ClientStore for PgStore {
         // A large import changes the table's shape faster than autovacuum
         // notices: refresh the planner's statistics now, or the next
         // searches may be planned for the table as it was.
-        if new.len() >= 1_000 {
-            sqlx::query("ANALYZE clients")
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
+        // (The import is committed: a failure here is only logged.)
+        if new.len() >= 1_000
+            && let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await
+        {
+            tracing::warn!(error = %e, "refreshing the statistics after an import failed");
         }
         Ok(())
     }

@@ -387,15 +387,18 @@ impl MailingDraft {
         let sender = c.check(Sender::parse(input.sender_name, input.reply_to));
         // What failed above is stood in for by values that raise no error of
         // their own, so the draft's other fields are still checked.
+        // (Checked arithmetic: a time at chrono's very limits is refused as
+        // out of range below, never a panic here.)
         let day = chrono::Duration::days(1);
+        let fallback = (
+            crate::schedule::EARLIEST + day,
+            crate::schedule::EARLIEST + day * 2,
+        );
         let (start, end) = match (start_at, end_at) {
             (Some(s), Some(e)) => (s, e),
-            (Some(s), None) => (s, s + day),
-            (None, Some(e)) => (e - day, e),
-            (None, None) => (
-                crate::schedule::EARLIEST + day,
-                crate::schedule::EARLIEST + day * 2,
-            ),
+            (Some(s), None) => s.checked_add_signed(day).map_or(fallback, |e| (s, e)),
+            (None, Some(e)) => e.checked_sub_signed(day).map_or(fallback, |s| (s, e)),
+            (None, None) => fallback,
         };
         let draft = c.check(Self::for_audience(
             input.name,

@@ -158,7 +158,22 @@ impl Sender {
         let name = c.check(
             Some(name.trim())
                 .filter(|n| !n.is_empty())
-                .map(|n| DisplayName::parse_field("sender_name", n))
+                .map(|n| {
+                    let name = DisplayName::parse_field("sender_name", n)?;
+                    // Beside the service's DKIM-signed address, a name like
+                    // "PayPal <security@paypal.com>" or one with a
+                    // right-to-left override would pass for another sender.
+                    if name.as_str().chars().any(|ch| {
+                        matches!(ch, '@' | '<' | '>' | '\u{FF20}' | '\u{FE6B}')
+                            || is_format_character(ch)
+                    }) {
+                        return Err(Error::invalid(
+                            "sender_name",
+                            Reason::SenderNameLooksLikeAddress,
+                        ));
+                    }
+                    Ok(name)
+                })
                 .transpose(),
         );
         let reply_to = c.check(
@@ -190,5 +205,45 @@ impl Sender {
             .or_else(|| owner.sender.reply_to.clone())
             .unwrap_or_else(|| owner.email.clone());
         (name, reply_to)
+    }
+}
+
+/// Unicode's invisible formatting characters (category Cf, the ones that
+/// matter here): bidirectional controls, zero-width characters, the BOM.
+fn is_format_character(ch: char) -> bool {
+    matches!(ch,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}')
+}
+
+#[cfg(test)]
+mod sender_tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_name_cannot_pass_for_an_address_or_hide_text() {
+        for bad in [
+            "PayPal <security@paypal.com>",
+            "service@paypal.com",
+            "Shop \u{202E}moc.lapyap",
+            "A\u{200B}nn",
+        ] {
+            let e = Sender::parse(bad, "").unwrap_err();
+            assert_eq!(
+                (e.field(), e.reason()),
+                (
+                    Some("sender_name"),
+                    Some(&Reason::SenderNameLooksLikeAddress)
+                ),
+                "{bad:?}"
+            );
+        }
+        let ok = Sender::parse("Ann's Shop — Берлин", "").unwrap();
+        assert_eq!(ok.name.unwrap().as_str(), "Ann's Shop — Берлин");
     }
 }

@@ -331,6 +331,7 @@ impl AccountService {
     /// expired or its account is no longer active.
     #[tracing::instrument(name = "accounts.authenticate", level = "debug", skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<(Actor, Option<User>), Error> {
+        let mark = self.gate.mark();
         let user = self
             .sessions
             .session_user(&security::token_hash(token), self.clock.now())
@@ -338,7 +339,7 @@ impl AccountService {
         match user {
             Some(u) if u.state == UserState::Active => {
                 // The request's next use cases admit it without reading it again.
-                self.gate.remember(&u);
+                self.gate.remember(&u, mark);
                 Ok((Actor::user(u.id, u.role), Some(u)))
             }
             _ => Ok((Actor::Anonymous, None)),

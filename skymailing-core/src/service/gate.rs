@@ -30,6 +30,9 @@ pub const ACCOUNT_REUSE: Duration = Duration::from_millis(250);
 pub(crate) struct AccountCache {
     reuse: Duration,
     accounts: Mutex<HashMap<UserId, (Instant, User)>>,
+    /// Counts the changes made through this process: an account read before
+    /// a change and kept after it would outlive the change.
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl AccountCache {
@@ -37,6 +40,7 @@ impl AccountCache {
         AccountCache {
             reuse,
             accounts: Mutex::default(),
+            changes: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -51,12 +55,22 @@ impl AccountCache {
             .map(|(_, u)| u.clone())
     }
 
-    /// Keeps an account just read from the store.
-    pub(crate) fn remember(&self, user: &User) {
+    /// Where the count of changes stands: take it before reading an
+    /// account, and give it to [`AccountCache::remember`].
+    pub(crate) fn mark(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Keeps an account read from the store after `mark`, unless an account
+    /// changed since (then it may be the old one).
+    pub(crate) fn remember(&self, user: &User, mark: u64) {
         if self.reuse.is_zero() {
             return;
         }
         let mut accounts = self.lock();
+        if self.mark() != mark {
+            return;
+        }
         if accounts.len() >= 10_000 {
             // Old entries are useless anyway: start again rather than grow.
             let reuse = self.reuse;
@@ -66,7 +80,10 @@ impl AccountCache {
     }
 
     fn forget(&self, id: UserId) {
-        self.lock().remove(&id);
+        let mut accounts = self.lock();
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        accounts.remove(&id);
     }
 }
 
@@ -165,10 +182,16 @@ impl Gate {
         self.users.clone()
     }
 
-    /// Keeps an account the caller just read from the store (a session
-    /// lookup), for the use cases of the same request.
-    pub(crate) fn remember(&self, user: &User) {
-        self.cache.remember(user);
+    /// Where the count of account changes stands (take it before a read
+    /// whose result goes to [`Gate::remember`]).
+    pub(crate) fn mark(&self) -> u64 {
+        self.cache.mark()
+    }
+
+    /// Keeps an account the caller read from the store after `mark` (a
+    /// session lookup), for the use cases of the same request.
+    pub(crate) fn remember(&self, user: &User, mark: u64) {
+        self.cache.remember(user, mark);
     }
     /// The actor as its account is now: anonymous stays anonymous; a user
     /// acts with the role stored now; a blocked account is
@@ -188,9 +211,10 @@ impl Gate {
         let user = match self.cache.get(p.id) {
             Some(u) => Some(u),
             None => {
+                let mark = self.cache.mark();
                 let u = self.users.user(p.id).await?;
                 if let Some(u) = &u {
-                    self.cache.remember(u);
+                    self.cache.remember(u, mark);
                 }
                 u
             }

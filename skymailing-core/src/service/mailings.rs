@@ -115,6 +115,7 @@ impl MailingService {
             draft.end_at,
             draft.periodicity,
         )
+        .map(|d| d.with_sender(draft.sender.clone()))
         .and_then(|d| {
             if d.client_ids.is_empty() && d.tags.is_empty() {
                 Err(Error::invalid("client_ids", Reason::NoClients))

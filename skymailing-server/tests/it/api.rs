@@ -812,6 +812,34 @@ async fn mailings_carry_their_senders_and_a_once_only_one_needs_no_end(srv: Test
         (name.as_str(), reply_to.as_str()),
         ("Ann's Shop", "news@example.com")
     );
+    // "All matching" keeps the mailing's own sender too.
+    let r = srv
+        .post(
+            "/api/v1/mailings",
+            t,
+            json!({"name": "All", "message_id": msg, "clients_matching": {"q": "dee"},
+                   "start_at": (start + Duration::days(1)).to_rfc3339(), "periodicity": "once",
+                   "sender_name": "Club"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(
+        (r.body["sender_name"].as_str(), r.body["client_ids"].clone()),
+        (Some("Club"), json!([dee]))
+    );
+    // A name that passes for an address is refused.
+    let r = srv
+        .put(
+            "/api/v1/me",
+            t,
+            json!({"name": "Ann", "time_zone": "UTC", "sender_name": "PayPal <security@paypal.com>"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["reason"].as_str()),
+        (422, Some("sender_name_looks_like_address")),
+        "{r:?}"
+    );
     // A repeating one still needs its end.
     let r = srv
         .post(
@@ -877,6 +905,19 @@ async fn every_bad_field_is_reported_at_once(srv: TestServer) {
         0,
         "nothing saved"
     );
+    // Times at chrono's very limits are refused, not a dropped connection.
+    for (start, end) in [
+        ("+262142-12-31T00:00:00Z", None),
+        ("2026-01-01T00:00:00Z", Some("-262143-01-01T00:00:00Z")),
+    ] {
+        let mut body = json!({"name": "Edge", "message_id": msg, "client_ids": [],
+                              "tags": ["x"], "start_at": start, "periodicity": "daily"});
+        if let Some(end) = end {
+            body["end_at"] = json!(end);
+        }
+        let r = srv.post("/api/v1/mailings", t, body).await;
+        assert_eq!(r.status, 422, "{start} {end:?}: {r:?}");
+    }
     // A client: every field too.
     let r = srv
         .post(

@@ -595,4 +595,17 @@ pub async fn tag_counts_follow_every_change(s: S) {
         vec![("paris".to_owned(), 1), ("vip".to_owned(), 1)]
     );
     assert_eq!(recount(bob.id).await, vec![("vip".to_owned(), 1)]);
+    // The longest tags there are: twenty of fifty wide characters.
+    let wide: Vec<String> = (0..20)
+        .map(|i| format!("{}{i:02}", "界".repeat(48)))
+        .collect();
+    let big = ClientDraft::parse("wide@example.com", "W", "")
+        .unwrap()
+        .with_tags(wide.iter().map(String::as_str))
+        .unwrap();
+    let w = s.create_client(bob.id, &big, "tw", t0()).await.unwrap();
+    assert_eq!(w.tags.len(), 20);
+    recount(bob.id).await;
+    assert!(s.delete_client(bob.id, w.id).await.unwrap());
+    assert_eq!(recount(bob.id).await, vec![("vip".to_owned(), 1)]);
 }
