@@ -439,9 +439,10 @@ impl AccountService {
     /// first (all errors reported at once), then all are saved.
     #[tracing::instrument(name = "accounts.edit_profile", level = "debug", skip_all, fields(actor = ?actor))]
     pub async fn edit_profile(&self, actor: Actor, edit: &ProfileEdit) -> Result<User, Error> {
-        let actor = self.gate.admit(actor).await?;
+        // The gate's read of the account is the one the edit starts from.
+        let (actor, me) = self.gate.admit_user(actor).await?;
         let p = actor.principal()?;
-        let me = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
+        let me = me.ok_or(Error::Unauthenticated)?;
         let mut c = Checks::default();
         let name = c.check(DisplayName::parse(&edit.name));
         let tz = c.check(TimeZone::parse(&edit.time_zone));
@@ -496,24 +497,6 @@ impl AccountService {
         let tz = TimeZone::parse(time_zone)?;
         self.users
             .update_profile(p.id, &name, tz)
-            .await?
-            .ok_or(Error::Unauthenticated)
-    }
-
-    /// Sets the signed-in user's sender name and Reply-To for their mailings
-    /// (an empty field: their own name or address; see [`Sender::effective`]).
-    #[tracing::instrument(name = "accounts.set_sender", level = "debug", skip_all, fields(actor = ?actor))]
-    pub async fn set_sender(
-        &self,
-        actor: Actor,
-        sender_name: &str,
-        reply_to: &str,
-    ) -> Result<User, Error> {
-        let actor = self.gate.admit(actor).await?;
-        let p = actor.principal()?;
-        let sender = Sender::parse(sender_name, reply_to)?;
-        self.users
-            .set_sender(p.id, &sender)
             .await?
             .ok_or(Error::Unauthenticated)
     }

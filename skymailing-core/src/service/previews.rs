@@ -99,7 +99,7 @@ impl PreviewService {
         id: MessageId,
         client: Option<ClientId>,
     ) -> Result<RenderedMessage, Error> {
-        let actor = self.gate.admit(actor).await?;
+        let (actor, me) = self.gate.admit_user(actor).await?;
         let p = authorize(actor, Action::UseMessages, Target::None)?;
         let m = self.messages.message(id).await?.ok_or(Error::NotFound)?;
         let (name, email) = match client {
@@ -109,7 +109,7 @@ impl PreviewService {
             }
             None => (SAMPLE_NAME.to_owned(), SAMPLE_EMAIL.to_owned()),
         };
-        let language = self.users.user(p.id).await?.and_then(|u| u.language);
+        let language = me.and_then(|u| u.language);
         let unsubscribe_url = self.links.unsubscribe("preview");
         render(
             &m,
@@ -129,8 +129,8 @@ impl PreviewService {
     /// minutes (`TooManyRequests` beyond). Returns the address it went to.
     #[tracing::instrument(name = "previews.test_send", level = "debug", skip_all, fields(actor = ?actor, id = %id))]
     pub async fn test_send(&self, actor: Actor, id: MailingId) -> Result<String, Error> {
-        let actor = self.gate.admit(actor).await?;
-        let p = actor.principal()?;
+        let (actor, me) = self.gate.admit_user(actor).await?;
+        let me = me.ok_or(Error::Unauthenticated)?;
         let mailing = self.mailings.mailing(id).await?.ok_or(Error::NotFound)?;
         authorize(actor, Action::ViewMailing, Target::OwnedBy(mailing.owner))?;
         authorize(
@@ -138,7 +138,6 @@ impl PreviewService {
             Action::ManageMailings,
             Target::OwnedBy(mailing.owner),
         )?;
-        let me = self.users.user(p.id).await?.ok_or(Error::Unauthenticated)?;
         let owner = if mailing.owner == me.id {
             me.clone()
         } else {
@@ -153,7 +152,7 @@ impl PreviewService {
             .message(mailing.message_id)
             .await?
             .ok_or(Error::NotFound)?;
-        self.take_test_slot(p.id)?;
+        self.take_test_slot(me.id)?;
         let unsubscribe_url = self.links.unsubscribe("preview");
         let rendered = render(
             &m,

@@ -144,6 +144,47 @@ impl Browser {
         panic!("still signed in");
     }
 
+    /// Waits (10 s) until a saved mailing's page is shown; its path.
+    async fn wait_mailing_page(&self) -> String {
+        let mut path = String::new();
+        for _ in 0..100 {
+            path = self.path().await;
+            let id = path.strip_prefix("/mailings/").unwrap_or_default();
+            if !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()) {
+                return path;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("not on a mailing's page: {path}: {}", self.body().await);
+    }
+
+    /// Waits (15 s) until the page's progress bar reaches 100 without a
+    /// reload; the values it showed on the way.
+    async fn wait_bar_full(&self) -> Vec<String> {
+        let mut seen: Vec<String> = Vec::new();
+        for _ in 0..300 {
+            // (Empty while the page is still loading.)
+            let percent = self
+                .c
+                .execute(
+                    "var bar = document.getElementById('run-progress'); return bar ? String(bar.value) : ''",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if seen.last() != Some(&percent) {
+                seen.push(percent.clone());
+            }
+            if percent == "100" {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the bar never filled: {seen:?}");
+    }
+
     /// Accepts the confirmation a destructive action asks for (10 s).
     async fn accept_confirm(&self) {
         for _ in 0..100 {
@@ -376,23 +417,7 @@ async fn a_list_is_imported_tagged_previewed_tested_and_mailed_by_tag() {
         .unwrap();
         b.shot(&format!("{label}-mailing-form")).await;
         b.click("form.stack button[type=submit]").await;
-        let mut mailing_path = String::new();
-        for _ in 0..100 {
-            mailing_path = b.path().await;
-            let id = mailing_path.strip_prefix("/mailings/").unwrap_or_default();
-            if !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(
-            mailing_path
-                .trim_start_matches("/mailings/")
-                .parse::<i64>()
-                .is_ok(),
-            "{}",
-            b.body().await
-        );
+        let mailing_path = b.wait_mailing_page().await;
         b.wait_for_text("#status", "scheduled").await;
         b.fits(&mailing_path).await;
 
@@ -433,26 +458,7 @@ async fn a_list_is_imported_tagged_previewed_tested_and_mailed_by_tag() {
         .unwrap();
         b.click("form.stack button[type=submit]").await;
         b.wait_path(&mailing_path).await;
-        let mut seen = Vec::new();
-        for _ in 0..300 {
-            let percent = b
-                .c
-                .execute(
-                    "var bar = document.getElementById('run-progress'); return bar ? String(bar.value) : ''",
-                    vec![],
-                )
-                .await
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            if seen.last() != Some(&percent) {
-                seen.push(percent.clone());
-            }
-            if percent == "100" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let seen = b.wait_bar_full().await;
         assert_eq!(seen.last().map(String::as_str), Some("100"), "{seen:?}");
         b.wait_text("101 sent, 0 failed of 101").await;
         b.fits(&mailing_path).await;
@@ -687,41 +693,10 @@ async fn a_new_user_signs_up_sends_a_mailing_and_a_manager_stops_it() {
     }
     b.shot("mailing-form").await;
     b.click("form.stack button[type=submit]").await;
-    let mut mailing_path = String::new();
-    for _ in 0..100 {
-        mailing_path = b.path().await;
-        let id = mailing_path.strip_prefix("/mailings/").unwrap_or_default();
-        if !id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        mailing_path
-            .trim_start_matches("/mailings/")
-            .parse::<i64>()
-            .is_ok(),
-        "not on the mailing's page: {mailing_path}"
-    );
+    let mailing_path = b.wait_mailing_page().await;
 
     // The bar fills without a reload.
-    let mut percent = String::new();
-    for _ in 0..200 {
-        // (Empty while the page is still loading.)
-        percent =
-            b.c.execute(
-                "var bar = document.getElementById('run-progress'); return bar ? String(bar.value) : ''",
-                vec![],
-            )
-            .await
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        if percent == "100" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let percent = b.wait_bar_full().await.pop().unwrap_or_default();
     assert_eq!(percent, "100");
     b.wait_text("2 sent, 0 failed of 2").await;
     b.shot("mailing").await;

@@ -950,3 +950,66 @@ async fn import_preview_picker_preview_test_send_and_run_actions_on_pages() {
         409
     );
 }
+
+/// What the everyday-use issue found, page by page: times in the Messages
+/// list and the Outbox carry their zone; sign-up offers a zone list (the
+/// browser's preselected by script); staff lists name each mailing's owner;
+/// the nav marks where you are; an empty list says what to do next.
+#[tokio::test]
+async fn pages_label_times_list_zones_name_owners_and_mark_the_nav() {
+    let srv = TestServer::sqlite().await;
+    two_users(&srv).await;
+    let mut ann = Visitor::new(&srv);
+    ann.sign_in("ann@example.com", "correct horse").await;
+    let r = ann
+        .post(
+            "/profile",
+            &[
+                ("name", "Ann"),
+                ("time_zone", "Europe/Moscow"),
+                ("language", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.text);
+    let messages = visible_text(&ann.get("/messages").await.text);
+    assert!(messages.contains(" MSK"), "{messages}");
+    let clients = ann.get("/clients").await.text;
+    assert!(
+        clients.contains(r#"<a href="/clients" aria-current="page">"#),
+        "{clients}"
+    );
+    assert!(!clients.contains(r#"<a href="/messages" aria-current"#));
+
+    let (admin, _) = srv.admin().await;
+    let mut root = Visitor::new(&srv);
+    root.sign_in("root@sky.test", "admin password").await;
+    let outbox = visible_text(&root.get("/outbox").await.text);
+    assert!(outbox.contains(" UTC"), "{outbox}");
+
+    let signup = Visitor::new(&srv).get("/signup").await.text;
+    assert!(
+        signup.contains(r#"<select id="f-time_zone" name="time_zone" data-detect-zone"#),
+        "{signup}"
+    );
+    assert!(signup.contains(r#"<option value="Europe/Moscow">"#));
+
+    srv.manager(&admin).await;
+    let mut mona = Visitor::new(&srv);
+    mona.sign_in("mona@sky.test", "correct horse").await;
+    let all = mona.get("/mailings?scope=all").await.text;
+    // (askama writes < and > as numeric entities.)
+    assert!(
+        all.contains(r#"<td class="owner">Ann &#60;ann@example.com&#62;</td>"#),
+        "{all}"
+    );
+
+    let mut bob = Visitor::new(&srv);
+    bob.sign_in("bob@example.com", "correct horse").await;
+    let empty = bob.get("/mailings").await.text;
+    assert!(
+        visible_text(&empty).contains("No mailings yet")
+            && empty.contains(r#"href="/mailings/new""#),
+        "{empty}"
+    );
+}
