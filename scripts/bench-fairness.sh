@@ -12,6 +12,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-cargo build --release --quiet -p skymailing-server --bin skymailing
-cargo build --release --quiet -p skymailing-bench --bin bench-fairness
-exec target/release/bench-fairness
+# SHORT=1 (what the test suite runs so that this script cannot rot): a debug
+# build, a big mailing of 2,000, rates counted over 2 s; its figures mean nothing.
+if [ "${SHORT:-}" = 1 ]; then
+  export BIG="${BIG:-2000}" WINDOW_SECS="${WINDOW_SECS:-2}"
+  profile=debug; build=()
+else
+  profile=release; build=(--release)
+fi
+cargo build "${build[@]}" --quiet -p skymailing-server --bin skymailing
+cargo build "${build[@]}" --quiet -p skymailing-bench --bin bench-fairness
+exec "target/$profile/bench-fairness"

@@ -34,63 +34,25 @@ else
   DURATION="${DURATION:-10}"; CLIENTS="${CLIENTS:-10000}"; profile=release; build=(--release)
 fi
 STORES="${STORES:-sqlite pg}"
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk..." >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-fi
 # BIN: an already built binary to measure instead (an earlier build, to compare).
 if [ -z "${BIN:-}" ]; then cargo build "${build[@]}" --quiet -p skymailing-server; fi
 bin="${BIN:-target/$profile/skymailing}"
 pg_admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-pg_url="${pg_admin%/*}/skymailing_bench_http"
+
+DB_NAME=skymailing_bench_http
+. scripts/bench-common.sh
 
 lines=()
 bench_store() { # sqlite|pg
-  local store="$1" dir port base db server
-  dir="$(mktemp -d)"
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  base="http://127.0.0.1:$port"
-  if [ "$store" = pg ]; then
-    psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS skymailing_bench_http" -c "CREATE DATABASE skymailing_bench_http" >/dev/null
-    db="$pg_url"
-  else
-    db="sqlite://$dir/bench.db"
-  fi
-  SKYMAILING_ADMIN_PASSWORD="admin password" "$bin" create-admin \
-    --email admin@example.com --database-url "$db" >/dev/null
-  RUST_LOG=warn SKYMAILING_AUTH_RATE_LIMIT=100000 "$bin" \
-    --bind "127.0.0.1:$port" --database-url "$db" --mail-url "outbox:$dir/outbox" \
-    2>"$dir/server.log" &
-  server=$!
-  trap "kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf '$dir'" EXIT
-  for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
-
-  local api="$base/api/v1" json='content-type: application/json' token bearer admin i
-  curl -sf -X POST "$api/auth/register" -H "$json" \
-    -d '{"email":"bench@example.com","password":"bench password","name":"Bench"}' >/dev/null
-  for _ in $(seq 50); do
-    token=$(grep -hos 'verify?token=[0-9a-f]*' "$dir"/outbox/*.eml | tail -1 | cut -d= -f2) || true
-    [ -n "$token" ] && break
-    sleep 0.1
-  done
-  curl -sf -X POST "$api/auth/verify" -H "$json" -d "{\"token\":\"$token\"}" >/dev/null
-  bearer=$(curl -sf -X POST "$api/auth/login" -H "$json" \
-    -d '{"email":"bench@example.com","password":"bench password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-  admin=$(curl -sf -X POST "$api/auth/login" -H "$json" \
-    -d '{"email":"admin@example.com","password":"admin password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  local store="$1"
+  bench_start "$store"
+  bench_account
+  local json='content-type: application/json' i
   for i in 1 2 3; do
     curl -sf -X POST "$api/blog/posts" -H "$json" -H "authorization: Bearer $admin" \
       -d "{\"title\":\"Post $i\",\"body\":\"The text of post $i.\",\"image\":null,\"published\":true}" >/dev/null
   done
-  python3 -c "
-import sys
-print('email,full_name,tags')
-for i in range(1, $CLIENTS + 1):
-    print(f'c{i}@client.test,Client {i},' + ('vip' if i % 10 == 0 else ''))
-" >"$dir/clients.csv"
-  curl -sf -X POST "$api/clients/import" -H 'content-type: text/csv' -H "authorization: Bearer $bearer" \
-    --data-binary "@$dir/clients.csv" >/dev/null
+  bench_import "$CLIENTS"
   # A mailing to a few clients that runs now, for the run page.
   local msg mailing run
   msg=$(curl -sf -X POST "$api/messages" -H "$json" -H "authorization: Bearer $bearer" \
@@ -105,34 +67,18 @@ for i in range(1, $CLIENTS + 1):
     sleep 0.1
   done
 
-  local -A rps p99
-  run() { # name, url, extra wrk args...
-    local name="$1" url="$2" out non2xx
-    shift 2
-    out=$(wrk -t2 -c32 -d"${DURATION}s" --latency "$@" "$url")
-    non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    # Successful answers per second: all requests less the failed ones, over the run.
-    rps[$name]=$(awk -v bad="${non2xx:-0}" '/requests in/ {t=$4; sub(/s,?$/, "", t); printf "%d", ($1 - bad) / t}' <<<"$out")
-    # wrk prints 812.00us, 8.05ms or 1.02s: all in milliseconds.
-    p99[$name]=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; printf "%.2f", v}' <<<"$out")
-    echo "$store $name: ${rps[$name]} req/s, p99 ${p99[$name]} ms${non2xx:+, $non2xx failed answers not counted}" >&2
-  }
   local cookie="cookie: sky_session=$bearer"
-  run healthz "$base/healthz"
-  run css "$base/static/app.css"
-  run home "$base/"
-  run stats "$api/stats"
-  run clients "$api/clients?per_page=50" -H "authorization: Bearer $bearer"
-  run clients_page "$base/clients" -H "$cookie"
-  run mailings_page "$base/mailings" -H "$cookie"
-  run run_page "$base/log/$run" -H "$cookie"
-  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
-  trap - EXIT
-  rm -rf "$dir"
-  [ "$store" = pg ] && psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS skymailing_bench_http" >/dev/null
+  bench_load "$store" healthz "$base/healthz"
+  bench_load "$store" css "$base/static/app.css"
+  bench_load "$store" home "$base/"
+  bench_load "$store" stats "$api/stats"
+  bench_load "$store" clients "$api/clients?per_page=50" -H "authorization: Bearer $bearer"
+  bench_load "$store" clients_page "$base/clients" -H "$cookie"
+  bench_load "$store" mailings_page "$base/mailings" -H "$cookie"
+  bench_load "$store" run_page "$base/log/$run" -H "$cookie"
+  bench_stop "$store"
   local worst
   worst=$(printf '%s\n' "${p99[home]}" "${p99[stats]}" "${p99[clients]}" "${p99[clients_page]}" "${p99[mailings_page]}" "${p99[run_page]}" | sort -g | tail -1)
-  ratio() { awk -v a="$1" -v b="${rps[healthz]}" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
   lines+=("http: store=$store healthz=${rps[healthz]}/s home=${rps[home]}/s clients=${rps[clients]}/s clients_page=${rps[clients_page]}/s home_ratio=$(ratio "${rps[home]}") clients_ratio=$(ratio "${rps[clients]}") clients_page_ratio=$(ratio "${rps[clients_page]}") p99_ms=$worst")
   echo "$store also: css=${rps[css]}/s stats=${rps[stats]}/s mailings_page=${rps[mailings_page]}/s run_page=${rps[run_page]}/s ratios css=$(ratio "${rps[css]}") stats=$(ratio "${rps[stats]}") mailings_page=$(ratio "${rps[mailings_page]}") run_page=$(ratio "${rps[run_page]}")" >&2
 }

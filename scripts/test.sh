@@ -60,6 +60,9 @@ if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
   # runs fails the suite. The full runs are manual (docs/operations.md).
   echo "--- benchmarks, short mode ---" >&2
   SHORT=1 bash scripts/bench-http.sh
+  SHORT=1 bash scripts/bench-scale.sh
+  SHORT=1 bash scripts/bench-delivery.sh
+  SHORT=1 bash scripts/bench-fairness.sh
   RECIPIENTS=2000 cargo run --quiet -p skymailing-bench --bin bench-store
   cargo run --quiet -p skymailing-bench --bin bench-import -- 2000
 else

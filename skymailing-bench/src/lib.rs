@@ -118,3 +118,71 @@ pub async fn wait_for<T>(timeout: std::time::Duration, mut f: impl AsyncFnMut() 
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// CPU time a process has used so far (user + system, its own and that of
+/// the children it has waited for), from `/proc/<pid>/stat`; zero where that
+/// cannot be read.
+pub fn cpu_time(pid: u32) -> std::time::Duration {
+    stat_times(pid, 0..4)
+}
+
+/// CPU time of the children this process has waited for (user + system).
+pub fn children_cpu_time() -> std::time::Duration {
+    stat_times(std::process::id(), 2..4)
+}
+
+/// The sum of the times `fields` (0 utime, 1 stime, 2 cutime, 3 cstime) of
+/// `/proc/<pid>/stat`.
+fn stat_times(pid: u32, fields: std::ops::Range<usize>) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in brackets:
+    // state is the 3rd field of the line, utime the 14th … cstime the 17th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return std::time::Duration::ZERO;
+    };
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11 + fields.start)
+        .take(fields.len())
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    std::time::Duration::from_secs_f64(ticks as f64 / clock_ticks())
+}
+
+/// CPU time of every process named `postgres` on this machine (the server
+/// and its backends; backends that ended are in the postmaster's children's
+/// time). The difference of two readings is what the server spent between
+/// them, whoever it served.
+pub fn postgres_cpu_time() -> std::time::Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return std::time::Duration::ZERO;
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "postgres")
+        })
+        .map(cpu_time)
+        .sum()
+}
+
+/// The kernel's clock ticks per second for `/proc` times (`getconf
+/// CLK_TCK`; 100 where that is not to be had).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// Milliseconds of CPU per 1,000 of `n` things done in `cpu`.
+pub fn ms_per_1000(cpu: std::time::Duration, n: i64) -> f64 {
+    cpu.as_secs_f64() * 1000.0 * 1000.0 / n.max(1) as f64
+}

@@ -101,12 +101,16 @@ impl ClientStore for PgStore {
         let (limit, offset) = limits(q);
         // Unfiltered (the common case), a statement of its own: its plan is
         // the index on (owner_id, sort_key, id) whatever the statistics say,
-        // where the filtered one's generic plan may sort every client.
+        // where the filtered one's generic plan may sort every client. The
+        // page's ids are found in that index alone and only its rows are
+        // read: a deep page skips index entries, not whole rows.
         let rows = if pattern.is_none() && tag.is_none() {
             sqlx::query_as::<_, ClientRow>(concat!(
                 "SELECT ",
                 client_columns!(),
-                " FROM clients WHERE owner_id = $1 ORDER BY sort_key, id LIMIT $2 OFFSET $3"
+                " FROM clients WHERE id IN (SELECT id FROM clients WHERE owner_id = $1 \
+                   ORDER BY sort_key, id LIMIT $2 OFFSET $3) \
+                 ORDER BY sort_key, id"
             ))
             .bind(owner.0)
             .bind(limit)
@@ -293,7 +297,7 @@ impl ClientStore for PgStore {
         // notices: refresh the planner's statistics now, or the next
         // searches may be planned for the table as it was.
         // (The import is committed: a failure here is only logged.)
-        if new.len() >= 1_000
+        if new.len() as u64 >= crate::ANALYZE_AFTER
             && let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await
         {
             tracing::warn!(error = %e, "refreshing the statistics after an import failed");
@@ -351,12 +355,22 @@ impl ClientStore for PgStore {
         fields(store = "pg")
     )]
     async fn delete_client(&self, owner: UserId, id: ClientId) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // The owner's row first: a run being materialised holds it shared, so
+        // the delete waits for its deliveries and then forgets the client in
+        // them too (migration 0016's trigger: deliveries keep no foreign key).
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(owner.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         let r = sqlx::query("DELETE FROM clients WHERE id = $1 AND owner_id = $2")
             .bind(id.0)
             .bind(owner.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(r.rows_affected() == 1)
     }
 

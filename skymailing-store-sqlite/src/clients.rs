@@ -92,12 +92,16 @@ impl ClientStore for SqliteStore {
         let (limit, offset) = limits(q);
         // Unfiltered (the common case), a statement of its own: its plan is
         // the index on (owner_id, sort_key, id) whatever the statistics say,
-        // where the filtered one's generic plan may sort every client.
+        // where the filtered one's generic plan may sort every client. The
+        // page's ids are found in that index alone and only its rows are
+        // read: a deep page skips index entries, not whole rows.
         let rows = if pattern.is_none() && tag.is_none() {
             sqlx::query_as::<_, ClientRow>(concat!(
                 "SELECT ",
                 client_columns!(),
-                " FROM clients WHERE owner_id = ?1 ORDER BY sort_key, id LIMIT ?2 OFFSET ?3"
+                " FROM clients WHERE id IN (SELECT id FROM clients WHERE owner_id = ?1 \
+                   ORDER BY sort_key, id LIMIT ?2 OFFSET ?3) \
+                 ORDER BY sort_key, id"
             ))
             .bind(owner.0)
             .bind(limit)

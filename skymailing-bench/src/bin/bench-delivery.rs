@@ -6,7 +6,10 @@
 //! the ceiling of this machine. Then 20 one-recipient mailings measure the time
 //! from a mailing's scheduled start to its message's arrival. Run it with
 //! `scripts/bench-delivery.sh`; the last line is
-//! `delivery: ours=N msg/s smtp_source=N msg/s ratio=R peak_rss_mb=N start_latency_p99_ms=N`.
+//! `delivery: ours=N msg/s smtp_source=N msg/s ratio=R peak_rss_mb=N start_latency_p99_ms=N
+//! worker_cpu_ms_per_1000=N pg_cpu_ms_per_1000=N smtp_source_cpu_ms_per_1000=N`
+//! (one line): the CPU milliseconds per 1,000 messages of our worker, of the
+//! PostgreSQL server and of smtp-source.
 //!
 //! Start latency is measured at a recording SMTP server inside this program
 //! (smtp-sink does not timestamp messages to the millisecond).
@@ -107,6 +110,10 @@ async fn main() {
     let worker_proc = worker(&db, &format!("smtp://127.0.0.1:{port}"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start: DateTime<Utc> = (Utc::now() + chrono::Duration::seconds(1)).trunc_subsecs(6);
+    let (worker_cpu0, pg_cpu0) = (
+        skymailing_bench::cpu_time(worker_proc.0.id()),
+        skymailing_bench::postgres_cpu_time(),
+    );
     let d = MailingDraft::new(
         "Throughput",
         bulk.message_id,
@@ -130,9 +137,19 @@ async fn main() {
     assert_eq!(sent, recipients, "every delivery sent and recorded");
     let ours = recipients as f64 / (finished - start).to_std().unwrap().as_secs_f64();
     let rss = peak_rss_mb(worker_proc.0.id());
+    // CPU per 1,000 messages: the worker's own, and the PostgreSQL server's
+    // (all its processes, this program's polling included) over the run.
+    let worker_cpu = skymailing_bench::ms_per_1000(
+        skymailing_bench::cpu_time(worker_proc.0.id()) - worker_cpu0,
+        recipients,
+    );
+    let pg_cpu = skymailing_bench::ms_per_1000(
+        skymailing_bench::postgres_cpu_time().saturating_sub(pg_cpu0),
+        recipients,
+    );
     drop(worker_proc);
     println!(
-        "ours: {recipients} messages in {:.2} s from the scheduled start to the run's end: {ours:.0} msg/s; worker peak RSS {rss:.1} MB",
+        "ours: {recipients} messages in {:.2} s from the scheduled start to the run's end: {ours:.0} msg/s; worker peak RSS {rss:.1} MB; CPU per 1,000 messages: worker {worker_cpu:.0} ms, PostgreSQL {pg_cpu:.0} ms",
         (finished - start).num_milliseconds() as f64 / 1000.0
     );
 
@@ -201,6 +218,7 @@ async fn main() {
     );
 
     // smtp-source into the same sink.
+    let children_cpu0 = skymailing_bench::children_cpu_time();
     let started = Instant::now();
     let status = Command::new("smtp-source")
         .args([
@@ -223,18 +241,28 @@ async fn main() {
         .expect("smtp-source (Debian package postfix) is installed");
     assert!(status.success());
     let source = recipients as f64 / started.elapsed().as_secs_f64();
+    let source_cpu = skymailing_bench::ms_per_1000(
+        skymailing_bench::children_cpu_time().saturating_sub(children_cpu0),
+        recipients,
+    );
     println!(
-        "smtp-source -d -s 16: {recipients} messages of 4 KB in {:.2} s: {source:.0} msg/s",
+        "smtp-source -d -s 16: {recipients} messages of 4 KB in {:.2} s: {source:.0} msg/s; CPU per 1,000 messages {source_cpu:.0} ms",
         started.elapsed().as_secs_f64()
     );
     drop(sink);
 
-    // Start latency: 20 one-recipient mailings scheduled 1.5 s ahead each.
+    // Start latency: LATENCY_PROBES (default 20) one-recipient mailings
+    // scheduled 1.5 s ahead each.
+    let probes: usize = std::env::var("LATENCY_PROBES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+        .max(1);
     let recorder = TestSmtpServer::start();
     let latency_worker = worker(&db, &recorder.url());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::new();
-    for i in 0..20 {
+    for i in 0..probes {
         let start = (Utc::now() + chrono::Duration::milliseconds(1500)).trunc_subsecs(6);
         let msg = store
             .create_message(
@@ -286,7 +314,7 @@ async fn main() {
         .await
         .unwrap();
     println!(
-        "delivery: ours={ours:.0} msg/s smtp_source={source:.0} msg/s ratio={:.2} peak_rss_mb={rss:.0} start_latency_p99_ms={p99:.0}",
+        "delivery: ours={ours:.0} msg/s smtp_source={source:.0} msg/s ratio={:.2} peak_rss_mb={rss:.0} start_latency_p99_ms={p99:.0} worker_cpu_ms_per_1000={worker_cpu:.0} pg_cpu_ms_per_1000={pg_cpu:.0} smtp_source_cpu_ms_per_1000={source_cpu:.0}",
         ours / source
     );
 }

@@ -73,6 +73,12 @@ async fn owner(store: &dyn Store) -> UserId {
     .id
 }
 
+/// With `MATERIALISE_ONLY=1` (what `scripts/bench-scale.sh` runs), only the
+/// run is materialised on PostgreSQL: no claiming, no SQLite. `KEEP_DB=1`
+/// then leaves the database `skymailing_bench` in place, to study by hand.
+static MATERIALISE_ONLY: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var("MATERIALISE_ONLY").is_ok_and(|v| v == "1"));
+
 async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
     let started = Instant::now();
     let run = store
@@ -94,6 +100,13 @@ async fn run(store: Arc<dyn Store>, m: &Mailing, claimers: usize) -> Figures {
         .unwrap();
     let materialise = started.elapsed();
     assert_eq!(run.recipients, *RECIPIENTS as u64);
+    if *MATERIALISE_ONLY {
+        return Figures {
+            materialise,
+            claimed_per_sec: 0.0,
+            claimers,
+        };
+    }
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -158,6 +171,10 @@ async fn pg(admin_url: &str, claimers: usize) -> Figures {
     sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
     let f = run(Arc::new(store.clone()), &m, claimers).await;
     store.pool().close().await;
+    if std::env::var("KEEP_DB").is_ok_and(|v| v == "1") {
+        // To look at its plans by hand (psql …/skymailing_bench).
+        return f;
+    }
     sqlx::query("DROP DATABASE IF EXISTS skymailing_bench WITH (FORCE)")
         .execute(&mut admin)
         .await
@@ -209,6 +226,15 @@ async fn main() {
             if f.claimers == 1 { "" } else { "s" }
         )
     };
+    if *MATERIALISE_ONLY {
+        let f = pg(&url, 1).await;
+        println!(
+            "materialise: recipients={} pg_materialise_ms={:.0}",
+            *RECIPIENTS,
+            f.materialise.as_secs_f64() * 1000.0
+        );
+        return;
+    }
     let sqlite = sqlite().await;
     line("sqlite", &sqlite);
     let pg1 = pg(&url, 1).await;
