@@ -10,7 +10,7 @@
 #   list_last    GET /api/v1/clients?per_page=50&page=LAST    the last page
 #   page_last    GET /clients?page=LAST                       the HTML list's last page
 #   tag_last     GET /api/v1/clients?tag=vip&page=LAST        the last page of a tag (a tenth of the clients)
-#   search       GET /api/v1/clients?search=Client%204242     a search (a dozen matches)
+#   search       GET /api/v1/clients?q=Client%204242          a search (a dozen matches)
 #   search_page  GET /clients?q=c4242%40                      the HTML list searched by address
 # Then (PostgreSQL) the time to materialise a CLIENTS-recipient run, from the
 # store benchmark's first step (`bench-store` with MATERIALISE_ONLY=1).
@@ -56,7 +56,7 @@ bench_store() { # sqlite|pg
   bench_load "$store" list_last "$api/clients?per_page=50&page=$last" -H "$auth"
   bench_load "$store" page_last "$base/clients?page=$page_last" -H "$cookie"
   bench_load "$store" tag_last "$api/clients?per_page=50&tag=vip&page=$tag_last" -H "$auth"
-  bench_load "$store" search "$api/clients?per_page=50&search=Client%204242" -H "$auth"
+  bench_load "$store" search "$api/clients?per_page=50&q=Client%204242" -H "$auth"
   bench_load "$store" search_page "$base/clients?q=c4242%40" -H "$cookie"
   # Each list answer really is a full page of clients (not an error or an empty page).
   curl -sf "$api/clients?per_page=50&page=$last" -H "$auth" | python3 -c "
