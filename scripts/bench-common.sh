@@ -2,8 +2,9 @@
 # shipped server on a fresh store, make a signed-in account with clients, and
 # load a route with wrk.
 #
-# Needs: bin (the binary), pg_admin (a superuser PostgreSQL URL), DB_NAME (the
-# PostgreSQL database to create and drop). Sets: base, api, db, server, dir,
+# Needs: bin (the binary), DB_NAME (the PostgreSQL database to create and
+# drop, next to DATABASE_URL's, a superuser URL, else
+# postgres://postgres@127.0.0.1:5432/postgres). Sets: base, api, db, server, dir,
 # bearer (the user's token), admin (the administrator's token), and for each
 # route loaded rps[name] (2xx answers per second) and p99[name] (ms).
 
@@ -14,6 +15,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 declare -A rps p99
+pg_admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 # bench_start sqlite|pg: a fresh store and the server on a free port, engine on,
 # mail to an outbox folder.

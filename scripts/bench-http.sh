@@ -37,7 +37,6 @@ STORES="${STORES:-sqlite pg}"
 # BIN: an already built binary to measure instead (an earlier build, to compare).
 if [ -z "${BIN:-}" ]; then cargo build "${build[@]}" --quiet -p skymailing-server; fi
 bin="${BIN:-target/$profile/skymailing}"
-pg_admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 DB_NAME=skymailing_bench_http
 . scripts/bench-common.sh

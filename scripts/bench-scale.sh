@@ -31,11 +31,10 @@ else
   DURATION="${DURATION:-5}"; CLIENTS="${CLIENTS:-100000}"; profile=release; build=(--release)
 fi
 WRK_CONNECTIONS="${WRK_CONNECTIONS:-8}"
-if [ -z "${BIN:-}" ]; then
-  cargo build "${build[@]}" --quiet -p skymailing-server -p skymailing-bench --bin skymailing --bin bench-store
-fi
+# BIN: an already built server to measure instead (bench-store is always built).
+if [ -z "${BIN:-}" ]; then cargo build "${build[@]}" --quiet -p skymailing-server --bin skymailing; fi
+cargo build "${build[@]}" --quiet -p skymailing-bench --bin bench-store
 bin="${BIN:-target/$profile/skymailing}"
-pg_admin="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 DB_NAME=skymailing_bench_scale
 . scripts/bench-common.sh
 

@@ -64,17 +64,23 @@ impl<T: Clone> Cached<T> {
         load: impl FnOnce() -> F,
     ) -> Result<T, Error> {
         let current = self.value.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut refresher = false;
         if let Some((at, v)) = current {
             let age = at.elapsed();
             if age < ttl {
                 return Ok(v);
             }
-            if age < ttl * 10 && self.refreshing.swap(true, Ordering::AcqRel) {
-                // Another caller is reading it again: this one is served as before.
-                return Ok(v);
+            if age < ttl * 10 {
+                if self.refreshing.swap(true, Ordering::AcqRel) {
+                    // Another caller is reading it again: this one is served as before.
+                    return Ok(v);
+                }
+                refresher = true;
             }
         }
-        let _mark = Refreshing(&self.refreshing);
+        // Only the caller that set the mark clears it (one reading a value
+        // too old to serve, or the first, leaves another's mark alone).
+        let _mark = refresher.then(|| Refreshing(&self.refreshing));
         let v = load().await?;
         *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v.clone()));
         Ok(v)
