@@ -19,7 +19,7 @@ pub(crate) type DeliveryRow = rows::DeliveryRow<Time>;
 pub(crate) type PostRow = rows::PostRow<Time>;
 
 pub(crate) use skymailing_store_sql::codec::count;
-pub(crate) use skymailing_store_sql::{like, limits, run_columns, user_columns};
+pub(crate) use skymailing_store_sql::{Window, like, limits, run_columns, user_columns, window};
 
 /// Columns of a mailing `m` with its client set and whether a run is sending.
 macro_rules! mailing_columns {

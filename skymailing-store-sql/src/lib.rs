@@ -14,7 +14,7 @@ pub mod rows;
 
 pub use error::DbError;
 pub use outcome::OutcomeRow;
-pub use query::{like, limits};
+pub use query::{Window, like, limits, window};
 
 /// How a finished run's `(sent, bounced, complained)` counts move when one
 /// of its deliveries goes from `from` to `to` (a late bounce or complaint).

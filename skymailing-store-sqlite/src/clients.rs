@@ -17,7 +17,59 @@ macro_rules! client_filter {
     };
 }
 
-use crate::rows::{ClientRow, count, like, limits, ts};
+use crate::rows::{ClientRow, Window, count, like, limits, ts, window};
+
+/// The clients whose searched text (migration 0017's `clients_search`) holds
+/// the trigram phrase `$phrase` (a placeholder), found in that index first.
+macro_rules! searched {
+    ($phrase:literal) => {
+        concat!(
+            "(SELECT rowid AS hit FROM clients_search WHERE clients_search MATCH ",
+            $phrase,
+            ") CROSS JOIN clients ON clients.id = hit"
+        )
+    };
+}
+
+/// The clients carrying the tag `?4` (`|tag|`), through the index on
+/// `(owner_id, tags, sort_key, id)`: the owner's tag sets that hold it.
+macro_rules! tagged {
+    () => {
+        " AND tags IN (SELECT tags FROM client_tag_sets WHERE owner_id = ?1 AND instr(tags, ?4) > 0)"
+    };
+}
+
+/// A page of an owner's clients: the ids from an index (`?2` rows after `?3`,
+/// in the list's order or, `$dir` DESC, the opposite), then their rows.
+macro_rules! page_of_ids {
+    ($filter:expr, $dir:literal) => {
+        concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE id IN (SELECT id FROM clients WHERE owner_id = ?1",
+            $filter,
+            " ORDER BY sort_key",
+            $dir,
+            ", id",
+            $dir,
+            " LIMIT ?2 OFFSET ?3) ORDER BY sort_key, id"
+        )
+    };
+}
+
+/// The page query of a window: owner, limit and offset bound.
+fn page_query(
+    statement: &'static str,
+    owner: UserId,
+    w: Window,
+) -> sqlx::query::QueryAs<'static, sqlx::Sqlite, ClientRow, sqlx::sqlite::SqliteArguments> {
+    let (Window::Forward { limit, offset } | Window::Backward { limit, offset }) = w;
+    sqlx::query_as::<_, ClientRow>(statement)
+        .bind(owner.0)
+        .bind(limit)
+        .bind(offset)
+}
+
 use crate::{SqliteStore, db_err};
 
 #[async_trait]
@@ -87,68 +139,126 @@ impl ClientStore for SqliteStore {
         fields(store = "sqlite")
     )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
-        let pattern = like(&q.search);
         let tag = q.tag.as_ref().map(|t| format!("|{t}|"));
-        let (limit, offset) = limits(q);
-        // Unfiltered (the common case), a statement of its own: its plan is
-        // the index on (owner_id, sort_key, id) whatever the statistics say,
-        // where the filtered one's generic plan may sort every client. The
-        // page's ids are found in that index alone and only its rows are
-        // read: a deep page skips index entries, not whole rows.
-        let rows = if pattern.is_none() && tag.is_none() {
-            sqlx::query_as::<_, ClientRow>(concat!(
-                "SELECT ",
-                client_columns!(),
-                " FROM clients WHERE id IN (SELECT id FROM clients WHERE owner_id = ?1 \
-                   ORDER BY sort_key, id LIMIT ?2 OFFSET ?3) \
-                 ORDER BY sort_key, id"
-            ))
-            .bind(owner.0)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.reader)
-            .await
-        } else {
-            sqlx::query_as::<_, ClientRow>(concat!(
-                "SELECT ",
-                client_columns!(),
-                " FROM clients WHERE owner_id = ?1 AND ",
-                client_filter!(),
-                " ORDER BY sort_key, id LIMIT ?4 OFFSET ?5"
-            ))
-            .bind(owner.0)
-            .bind(&pattern)
-            .bind(&tag)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.reader)
-            .await
-        }
-        .map_err(db_err)?;
-        // Unfiltered, the total is the owner's kept count (a trigger keeps
-        // it); filtered, the matching rows are counted.
-        let total: i64 = if pattern.is_none() && tag.is_none() {
-            sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = ?1")
+        let rows = match (like(&q.search), &tag) {
+            // Unfiltered (the common case) or by a tag alone: the total is
+            // kept by triggers (the owner's count, or the counts of the tag
+            // sets that carry the tag), and the page's ids are read from an
+            // index alone, from whichever end of the list is nearer, then
+            // only the page's rows.
+            (None, None) => {
+                let total: i64 =
+                    sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = ?1")
+                        .bind(owner.0)
+                        .fetch_optional(&self.reader)
+                        .await
+                        .map_err(db_err)?
+                        .unwrap_or(0);
+                let statement = match window(q, total) {
+                    Window::Forward { .. } => page_of_ids!("", ""),
+                    Window::Backward { .. } => page_of_ids!("", " DESC"),
+                };
+                let rows = page_query(statement, owner, window(q, total))
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db_err)?;
+                (rows, total)
+            }
+            (None, Some(tag)) => {
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT coalesce(sum(clients), 0) FROM client_tag_sets \
+                     WHERE owner_id = ?1 AND instr(tags, ?2) > 0",
+                )
                 .bind(owner.0)
-                .fetch_optional(&self.reader)
+                .bind(tag)
+                .fetch_one(&self.reader)
                 .await
-                .map_err(db_err)?
-                .unwrap_or(0)
-        } else {
-            sqlx::query_scalar(concat!(
-                "SELECT count(*) FROM clients WHERE owner_id = ?1 AND ",
-                client_filter!()
-            ))
-            .bind(owner.0)
-            .bind(&pattern)
-            .bind(&tag)
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_err)?
+                .map_err(db_err)?;
+                let statement = match window(q, total) {
+                    Window::Forward { .. } => page_of_ids!(tagged!(), ""),
+                    Window::Backward { .. } => page_of_ids!(tagged!(), " DESC"),
+                };
+                let rows = page_query(statement, owner, window(q, total))
+                    .bind(tag)
+                    .fetch_all(&self.reader)
+                    .await
+                    .map_err(db_err)?;
+                (rows, total)
+            }
+            // A search of three characters or more: the trigram index
+            // (migration 0017) finds the clients whose searched text holds
+            // it, first (CROSS JOIN keeps that order); the filter then
+            // checks each field as before. Shorter ones read every client.
+            (Some(pattern), _) => {
+                let (limit, offset) = limits(q);
+                let phrase = q
+                    .search
+                    .as_deref()
+                    .filter(|s| s.chars().count() >= 3)
+                    .map(|s| format!("\"{}\"", s.replace('"', "\"\"")));
+                let (rows, total) = if let Some(phrase) = &phrase {
+                    let rows = sqlx::query_as::<_, ClientRow>(concat!(
+                        "SELECT ",
+                        client_columns!(),
+                        " FROM ",
+                        searched!("?6"),
+                        " WHERE owner_id = ?1 AND ",
+                        client_filter!(),
+                        " ORDER BY sort_key, id LIMIT ?4 OFFSET ?5"
+                    ))
+                    .bind(owner.0)
+                    .bind(&pattern)
+                    .bind(&tag)
+                    .bind(limit)
+                    .bind(offset)
+                    .bind(phrase)
+                    .fetch_all(&self.reader)
+                    .await;
+                    let total = sqlx::query_scalar::<_, i64>(concat!(
+                        "SELECT count(*) FROM ",
+                        searched!("?4"),
+                        " WHERE owner_id = ?1 AND ",
+                        client_filter!()
+                    ))
+                    .bind(owner.0)
+                    .bind(&pattern)
+                    .bind(&tag)
+                    .bind(phrase)
+                    .fetch_one(&self.reader)
+                    .await;
+                    (rows, total)
+                } else {
+                    let rows = sqlx::query_as::<_, ClientRow>(concat!(
+                        "SELECT ",
+                        client_columns!(),
+                        " FROM clients WHERE owner_id = ?1 AND ",
+                        client_filter!(),
+                        " ORDER BY sort_key, id LIMIT ?4 OFFSET ?5"
+                    ))
+                    .bind(owner.0)
+                    .bind(&pattern)
+                    .bind(&tag)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.reader)
+                    .await;
+                    let total = sqlx::query_scalar::<_, i64>(concat!(
+                        "SELECT count(*) FROM clients WHERE owner_id = ?1 AND ",
+                        client_filter!()
+                    ))
+                    .bind(owner.0)
+                    .bind(&pattern)
+                    .bind(&tag)
+                    .fetch_one(&self.reader)
+                    .await;
+                    (rows, total)
+                };
+                (rows.map_err(db_err)?, total.map_err(db_err)?)
+            }
         };
         Ok(Page::new(
-            rows.into_iter().map(Client::from).collect(),
-            count(total),
+            rows.0.into_iter().map(Client::from).collect(),
+            count(rows.1),
             q,
         ))
     }

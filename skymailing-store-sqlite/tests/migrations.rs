@@ -280,3 +280,45 @@ async fn rebuilding_users_keeps_them_and_what_refers_to_them() {
         .unwrap();
     assert_eq!(id, 4, "ids are not reused, not even a deleted user's");
 }
+
+/// Migration 17 indexes the clients already stored for search: a search of
+/// three characters or more (through the trigram index) finds them by name,
+/// comment, address and tag, and a tag's pages list them.
+#[tokio::test]
+async fn clients_stored_before_the_search_index_are_found() {
+    use skymailing_core::ListQuery;
+    let (_dir, path, pool) = database_at(15).await;
+    sqlx::raw_sql(
+        "INSERT INTO users (email, name, time_zone, role, state, password_hash, created_at) \
+           VALUES ('ann@example.com', 'Ann', 'UTC', 'user', 'active', 'x', 0); \
+         INSERT INTO clients (owner_id, email, full_name, comment, unsubscribe_token, created_at, tags, sort_key) \
+           VALUES (1, 'dora@example.com', 'Dora Quux', 'Met in Berlin', 'tok-1', 0, '|vip|', 'dora quux'), \
+                  (1, 'carl@example.com', 'Carl', '', 'tok-2', 0, '', 'carl');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let store = SqliteStore::open(&path)
+        .await
+        .expect("the rest of the migrations apply");
+    for search in ["QUUX", "in berlin", "dora@ex", "vip", "carl"] {
+        let page = store
+            .list_clients(UserId(1), &ListQuery::new(1, 50, Some(search)).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1, "{search}");
+    }
+    let vip = ListQuery::new(1, 50, None)
+        .unwrap()
+        .with_tag(Some("vip"))
+        .unwrap();
+    let page = store.list_clients(UserId(1), &vip).await.unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|c| c.full_name.as_str())
+            .collect::<Vec<_>>(),
+        ["Dora Quux"]
+    );
+}

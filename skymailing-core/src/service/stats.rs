@@ -37,18 +37,20 @@ struct HomeCache {
 }
 
 /// One value read from the store and reused for a while. When it is older
-/// than its lifetime, one caller reads it again while the others keep getting
-/// the value they had (so that a busy home page does not send every visitor
-/// to the database at once each second); a value ten lifetimes old is never
-/// served (a store that keeps failing shows as failing).
+/// than its lifetime, the first caller to notice starts reading it again in
+/// the background and every caller keeps getting the value there was (so
+/// that no visitor waits for the figures, and a busy home page does not send
+/// everyone to the database at once each second); a value ten lifetimes old
+/// (or none yet) is read while the caller waits, so a store that keeps
+/// failing shows as failing.
 #[derive(Default)]
 struct Cached<T> {
     value: Mutex<Option<(Instant, T)>>,
     refreshing: AtomicBool,
 }
 
-/// Clears the refreshing mark however the refresh ends (an error, or the
-/// caller's future dropped).
+/// Clears the refreshing mark however the refresh ends (an error, or its
+/// task dropped with the runtime).
 struct Refreshing<'a>(&'a AtomicBool);
 
 impl Drop for Refreshing<'_> {
@@ -58,31 +60,58 @@ impl Drop for Refreshing<'_> {
 }
 
 impl<T: Clone> Cached<T> {
-    async fn get<F: std::future::Future<Output = Result<T, Error>>>(
-        &self,
-        ttl: std::time::Duration,
+    fn set(&self, v: T) {
+        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v));
+    }
+}
+
+impl HomeCache {
+    /// The value `field` of this cache, read by `load` when it must be.
+    async fn get<T, F>(
+        self: &Arc<Self>,
+        field: fn(&HomeCache) -> &Cached<T>,
         load: impl FnOnce() -> F,
-    ) -> Result<T, Error> {
-        let current = self.value.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut refresher = false;
+    ) -> Result<T, Error>
+    where
+        T: Clone + Send + 'static,
+        F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let cached = field(self);
+        let current = cached
+            .value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if let Some((at, v)) = current {
             let age = at.elapsed();
-            if age < ttl {
+            if age < self.ttl {
                 return Ok(v);
             }
-            if age < ttl * 10 {
-                if self.refreshing.swap(true, Ordering::AcqRel) {
-                    // Another caller is reading it again: this one is served as before.
-                    return Ok(v);
+            // Only the caller that set the mark starts a read (and its task
+            // alone clears the mark). Outside a Tokio runtime (an embedder's
+            // own executor) the value is read as below.
+            if age < self.ttl * 10
+                && let Ok(runtime) = tokio::runtime::Handle::try_current()
+            {
+                if !cached.refreshing.swap(true, Ordering::AcqRel) {
+                    let cache = Arc::clone(self);
+                    let read = load();
+                    runtime.spawn(async move {
+                        let cached = field(&cache);
+                        let _mark = Refreshing(&cached.refreshing);
+                        match read.await {
+                            Ok(v) => cached.set(v),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "refreshing the home page's figures failed");
+                            }
+                        }
+                    });
                 }
-                refresher = true;
+                return Ok(v);
             }
         }
-        // Only the caller that set the mark clears it (one reading a value
-        // too old to serve, or the first, leaves another's mark alone).
-        let _mark = refresher.then(|| Refreshing(&self.refreshing));
         let v = load().await?;
-        *self.value.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v.clone()));
+        cached.set(v.clone());
         Ok(v)
     }
 }
@@ -131,11 +160,12 @@ impl StatsService {
     /// The figures: mailings, running mailings, unique clients.
     #[tracing::instrument(name = "stats.home", level = "debug", skip_all)]
     pub async fn home(&self) -> Result<Stats, Error> {
+        let (store, clock) = (Arc::clone(&self.stats), Arc::clone(&self.clock));
         self.cache
-            .stats
-            .get(self.cache.ttl, || async {
-                Ok(self.stats.stats(self.clock.now()).await?)
-            })
+            .get(
+                |c| &c.stats,
+                || async move { Ok(store.stats(clock.now()).await?) },
+            )
             .await
     }
 
@@ -143,12 +173,13 @@ impl StatsService {
     #[tracing::instrument(name = "stats.home_page", level = "debug", skip_all)]
     pub async fn home_page(&self) -> Result<HomePage, Error> {
         let stats = self.home().await?;
+        let store = Arc::clone(&self.posts);
         let posts = self
             .cache
-            .posts
-            .get(self.cache.ttl, || async {
-                Ok(self.posts.random_posts(3).await?)
-            })
+            .get(
+                |c| &c.posts,
+                || async move { Ok(store.random_posts(3).await?) },
+            )
             .await?;
         Ok(HomePage { stats, posts })
     }

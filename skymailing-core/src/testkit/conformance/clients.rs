@@ -609,3 +609,178 @@ pub async fn tag_counts_follow_every_change(s: S) {
     assert!(s.delete_client(bob.id, w.id).await.unwrap());
     assert_eq!(recount(bob.id).await, vec![("vip".to_owned(), 1)]);
 }
+
+/// Every page of a list, of its tag and of a search holds exactly the rows
+/// the whole list has there (pages past the middle are read from the end);
+/// a search finds names, comments, addresses and tags whatever their case,
+/// short or long, quotes and wildcards taken literally, and follows edits,
+/// imports and deletes.
+pub async fn every_page_and_search_follows_the_whole_list(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let bob = user(&s, "bob@example.com", Role::User).await;
+    let mut new = Vec::new();
+    for i in 1..=23 {
+        let tags: &[&str] = if i % 3 == 0 {
+            &["vip"]
+        } else if i % 3 == 1 {
+            &["vip", "berlin"]
+        } else {
+            &[]
+        };
+        let comment = if i == 7 {
+            "Says \"Hi\" 50% of_the time"
+        } else {
+            ""
+        };
+        let d = ClientDraft::parse(
+            &format!("c{i}@example.com"),
+            &format!("Client {i}"),
+            comment,
+        )
+        .unwrap()
+        .with_tags(tags.iter().copied())
+        .unwrap();
+        new.push((d, crate::security::new_token()));
+    }
+    s.import_clients(ann.id, &new, &[], t0()).await.unwrap();
+    tagged(&s, bob.id, "c1@example.com", "Client 1", &["vip"]).await;
+    let everyone = s.all_clients(ann.id).await.unwrap();
+    let ids = |p: &Page<Client>| p.items.iter().map(|c| c.id).collect::<Vec<_>>();
+    let want = |f: &dyn Fn(&Client) -> bool| {
+        everyone
+            .iter()
+            .filter(|c| f(c))
+            .map(|c| c.id)
+            .collect::<Vec<_>>()
+    };
+    for (tag, expected) in [
+        (None, want(&|_| true)),
+        (Some("vip"), want(&|c| c.tags.iter().any(|t| t == "vip"))),
+        (
+            Some("berlin"),
+            want(&|c| c.tags.iter().any(|t| t == "berlin")),
+        ),
+    ] {
+        for per_page in [1, 4, 5, 23, 50] {
+            let mut seen = Vec::new();
+            for page in 1..=(expected.len() as u32).div_ceil(per_page) + 1 {
+                let query = q(page, per_page, None).with_tag(tag).unwrap();
+                let p = s.list_clients(ann.id, &query).await.unwrap();
+                assert_eq!(p.total, expected.len() as u64, "{tag:?} total");
+                seen.extend(ids(&p));
+            }
+            assert_eq!(seen, expected, "{tag:?}, {per_page} a page");
+        }
+    }
+    let found = |search: &'static str| {
+        let s = &s;
+        async move {
+            let p = s
+                .list_clients(ann.id, &q(1, 50, Some(search)))
+                .await
+                .unwrap();
+            assert_eq!(p.total, p.items.len() as u64, "{search}");
+            p.items.into_iter().map(|c| c.full_name).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found("CLIENT 2").await,
+        vec![
+            "Client 2",
+            "Client 20",
+            "Client 21",
+            "Client 22",
+            "Client 23"
+        ]
+    );
+    assert_eq!(found("c13@").await, vec!["Client 13"]);
+    assert_eq!(found("t 7").await, vec!["Client 7"]);
+    assert_eq!(found("ber").await.len(), 8, "tags are searched");
+    assert_eq!(
+        found("\"hi\"").await,
+        vec!["Client 7"],
+        "quotes are literal"
+    );
+    assert_eq!(found("50%").await, vec!["Client 7"]);
+    assert_eq!(found("of_the").await, vec!["Client 7"]);
+    assert_eq!(found("0%").await, vec!["Client 7"], "short searches too");
+    assert_eq!(found("f_t").await, vec!["Client 7"]);
+    assert_eq!(
+        found("5o%").await,
+        Vec::<String>::new(),
+        "wildcards are literal"
+    );
+    assert_eq!(found("xyz").await, Vec::<String>::new());
+    assert_eq!(
+        found("|vip|").await,
+        Vec::<String>::new(),
+        "the stored separators are not searched"
+    );
+    // Searches within a tag; a search's pages.
+    let vip = q(1, 50, Some("client 1")).with_tag(Some("berlin")).unwrap();
+    let p = s.list_clients(ann.id, &vip).await.unwrap();
+    assert_eq!(
+        p.items
+            .iter()
+            .map(|c| c.full_name.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "Client 1",
+            "Client 10",
+            "Client 13",
+            "Client 16",
+            "Client 19"
+        ]
+    );
+    let second = s
+        .list_clients(ann.id, &q(2, 3, Some("client 1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            second.total,
+            second
+                .items
+                .iter()
+                .map(|c| c.full_name.as_str())
+                .collect::<Vec<_>>()
+        ),
+        (11, vec!["Client 12", "Client 13", "Client 14"])
+    );
+    // Edits, deletes and imports are searched at once.
+    let c5 = everyone.iter().find(|c| c.full_name == "Client 5").unwrap();
+    let d = ClientDraft::parse("renamed@example.com", "Zoë Quux", "").unwrap();
+    s.update_client(ann.id, c5.id, &d, "t-renamed")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found("client 5").await, Vec::<String>::new());
+    assert_eq!(found("quux").await, vec!["Zoë Quux"]);
+    assert_eq!(found("renamed@").await, vec!["Zoë Quux"]);
+    assert!(s.delete_client(ann.id, c5.id).await.unwrap());
+    assert_eq!(found("quux").await, Vec::<String>::new());
+    let c8 = everyone.iter().find(|c| c.full_name == "Client 8").unwrap();
+    let changed = ClientDraft::parse("c8@example.com", "Client 8", "Quux too")
+        .unwrap()
+        .with_tags(["newtag"])
+        .unwrap();
+    s.import_clients(ann.id, &[], &[(c8.id, changed)], t0())
+        .await
+        .unwrap();
+    assert_eq!(found("quux").await, vec!["Client 8"]);
+    assert_eq!(found("newt").await, vec!["Client 8"]);
+    let newtag = s
+        .list_clients(ann.id, &all().with_tag(Some("newtag")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((newtag.total, ids(&newtag)), (1, vec![c8.id]));
+    // Another owner's clients are never found.
+    assert_eq!(
+        s.list_clients(bob.id, &q(1, 50, Some("client")))
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(found("client").await.len(), 22);
+}
