@@ -26,3 +26,39 @@ BEGIN
     END IF;
 END
 $$;
+
+-- A deep page: each owner's list changes (clients added, removed or renamed)
+-- are counted, once per statement, and the store reuses the positions it
+-- found in the list (every thousandth row) while the count stays
+-- (skymailing-store-sql's `anchors`), in every process alike.
+ALTER TABLE client_counts ADD COLUMN changes BIGINT NOT NULL DEFAULT 0;
+
+CREATE OR REPLACE FUNCTION client_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO client_counts AS c (owner_id, clients)
+        SELECT owner_id, count(*) FROM added GROUP BY owner_id
+    ON CONFLICT (owner_id) DO UPDATE SET clients = c.clients + EXCLUDED.clients, changes = c.changes + 1;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION client_counts_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE client_counts c SET clients = c.clients - r.n, changes = c.changes + 1
+    FROM (SELECT owner_id, count(*) AS n FROM removed GROUP BY owner_id) r
+    WHERE c.owner_id = r.owner_id;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION client_counts_reordered() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE client_counts c SET changes = c.changes + 1
+    WHERE c.owner_id IN (SELECT n.owner_id FROM renamed n JOIN before_rename o ON o.id = n.id
+                         WHERE o.sort_key <> n.sort_key);
+    RETURN NULL;
+END $$;
+
+-- (Every update statement: a trigger with transition tables may not name
+-- columns.)
+CREATE TRIGGER clients_reordered AFTER UPDATE ON clients
+    REFERENCING OLD TABLE AS before_rename NEW TABLE AS renamed
+    FOR EACH STATEMENT EXECUTE FUNCTION client_counts_reordered();

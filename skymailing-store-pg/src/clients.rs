@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use skymailing_core::adapter::*;
 use skymailing_core::ports::{ClientStore, StoreResult};
 use skymailing_core::*;
+use skymailing_store_sql::anchors;
 use skymailing_store_sql::client_columns;
 use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
 
@@ -82,6 +83,32 @@ fn columns<'a>(
 use crate::rows::{ClientRow, Window, count, like, limits, window};
 use crate::{PgStore, db_err};
 
+impl PgStore {
+    /// Cuts the owner's list into anchors (one statement: the count of
+    /// changes it returns is the one the cuts were taken at) and keeps them.
+    async fn anchor(&self, owner: UserId) -> StoreResult<anchors::Cuts> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT c.changes, s.sort_key, s.id FROM client_counts c CROSS JOIN LATERAL ( \
+                 SELECT sort_key, id, n FROM ( \
+                     SELECT sort_key, id, row_number() OVER (ORDER BY sort_key, id) - 1 AS n \
+                     FROM clients WHERE owner_id = c.owner_id) r \
+                 WHERE n % $2 = 0) s \
+             WHERE c.owner_id = $1 ORDER BY s.n",
+        )
+        .bind(owner.0)
+        .bind(anchors::STRIDE)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let changes = rows.first().map_or(0, |r| r.0);
+        let cuts: anchors::Cuts =
+            std::sync::Arc::new(rows.into_iter().map(|(_, key, id)| (key, id)).collect());
+        self.anchors
+            .put(owner.0, changes, std::sync::Arc::clone(&cuts));
+        Ok(cuts)
+    }
+}
+
 #[async_trait]
 impl ClientStore for PgStore {
     #[tracing::instrument(
@@ -154,21 +181,49 @@ impl ClientStore for PgStore {
             // are planned for their values (not persistent): a generic plan
             // does not know how few rows match and may sort every client.
             (None, None) => {
-                let total: i64 =
-                    sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = $1")
-                        .bind(owner.0)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_err)?
-                        .unwrap_or(0);
-                let statement = match window(q, total) {
-                    Window::Forward { .. } => page_of_ids!("", ""),
-                    Window::Backward { .. } => page_of_ids!("", " DESC"),
+                let (total, changes): (i64, i64) = sqlx::query_as(
+                    "SELECT clients, changes FROM client_counts WHERE owner_id = $1",
+                )
+                .bind(owner.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .unwrap_or((0, 0));
+                // A deep page starts at the anchor before it (see
+                // `anchors`): it skips fewer than a thousand index entries.
+                let (limit, offset) = limits(q);
+                let start = if offset >= anchors::STRIDE && offset < total {
+                    let cuts = match self.anchors.get(owner.0, changes) {
+                        Some(cuts) => cuts,
+                        None => self.anchor(owner).await?,
+                    };
+                    anchors::start(&cuts, offset)
+                } else {
+                    None
                 };
-                let rows = page_query(statement, owner, window(q, total))
+                let rows = if let Some(start) = start {
+                    page_query(
+                        page_of_ids!(" AND (sort_key, id) >= ($4, $5)", ""),
+                        owner,
+                        Window::Forward {
+                            limit,
+                            offset: start.skip,
+                        },
+                    )
+                    .bind(start.from.0)
+                    .bind(start.from.1)
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(db_err)?;
+                } else {
+                    let statement = match window(q, total) {
+                        Window::Forward { .. } => page_of_ids!("", ""),
+                        Window::Backward { .. } => page_of_ids!("", " DESC"),
+                    };
+                    page_query(statement, owner, window(q, total))
+                        .fetch_all(&self.pool)
+                        .await
+                }
+                .map_err(db_err)?;
                 (rows, total)
             }
             (None, Some(tag)) => {

@@ -53,6 +53,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Remembered positions in long client lists (see `anchors`).
+    anchors: std::sync::Arc<skymailing_store_sql::anchors::Anchors>,
 }
 
 impl PgStore {
@@ -100,7 +102,10 @@ impl PgStore {
 
     /// Wraps a pool and applies the migrations.
     pub async fn from_pool(pool: PgPool) -> Result<Self, DbError> {
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            anchors: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod anchors;
 pub mod codec;
 mod columns;
 mod error;

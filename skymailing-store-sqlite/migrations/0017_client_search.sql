@@ -26,3 +26,21 @@ CREATE TRIGGER clients_searched_on_update AFTER UPDATE OF email, full_name, comm
     INSERT INTO clients_search (rowid, body)
     VALUES (NEW.id, NEW.email || char(10) || NEW.full_name || char(10) || NEW.comment || char(10) || NEW.tags);
 END;
+
+-- A deep page: each owner's list changes (clients added, removed or renamed)
+-- are counted, and the store reuses the positions it found in the list
+-- (every thousandth row) while the count stays (skymailing-store-sql's
+-- `anchors`), in every process alike.
+ALTER TABLE client_counts ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER clients_counted_on_insert;
+DROP TRIGGER clients_counted_on_delete;
+CREATE TRIGGER clients_counted_on_insert AFTER INSERT ON clients BEGIN
+    INSERT INTO client_counts (owner_id, clients) VALUES (NEW.owner_id, 1)
+    ON CONFLICT (owner_id) DO UPDATE SET clients = clients + 1, changes = changes + 1;
+END;
+CREATE TRIGGER clients_counted_on_delete AFTER DELETE ON clients BEGIN
+    UPDATE client_counts SET clients = clients - 1, changes = changes + 1 WHERE owner_id = OLD.owner_id;
+END;
+CREATE TRIGGER clients_reordered AFTER UPDATE OF sort_key ON clients WHEN OLD.sort_key <> NEW.sort_key BEGIN
+    UPDATE client_counts SET changes = changes + 1 WHERE owner_id = NEW.owner_id;
+END;

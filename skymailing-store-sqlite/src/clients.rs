@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use skymailing_core::adapter::*;
 use skymailing_core::ports::{ClientStore, StoreResult};
 use skymailing_core::*;
+use skymailing_store_sql::anchors;
 use skymailing_store_sql::client_columns;
 use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
 
@@ -33,6 +34,9 @@ macro_rules! searched {
 
 /// The clients carrying the tag `?4` (`|tag|`), through the index on
 /// `(owner_id, tags, sort_key, id)`: the owner's tag sets that hold it.
+/// (Named with `INDEXED BY` where it is used: without it SQLite may walk
+/// the whole list in order and read each row's tags, 100,000 rows for a
+/// tag's last page, where the tag's own index entries are sorted.)
 macro_rules! tagged {
     () => {
         " AND tags IN (SELECT tags FROM client_tag_sets WHERE owner_id = ?1 AND instr(tags, ?4) > 0)"
@@ -43,10 +47,15 @@ macro_rules! tagged {
 /// in the list's order or, `$dir` DESC, the opposite), then their rows.
 macro_rules! page_of_ids {
     ($filter:expr, $dir:literal) => {
+        page_of_ids!("", $filter, $dir)
+    };
+    ($index:literal, $filter:expr, $dir:literal) => {
         concat!(
             "SELECT ",
             client_columns!(),
-            " FROM clients WHERE id IN (SELECT id FROM clients WHERE owner_id = ?1",
+            " FROM clients WHERE id IN (SELECT id FROM clients",
+            $index,
+            " WHERE owner_id = ?1",
             $filter,
             " ORDER BY sort_key",
             $dir,
@@ -71,6 +80,32 @@ fn page_query(
 }
 
 use crate::{SqliteStore, db_err};
+
+impl SqliteStore {
+    /// Cuts the owner's list into anchors (one statement: the count of
+    /// changes it returns is the one the cuts were taken at) and keeps them.
+    async fn anchor(&self, owner: UserId) -> StoreResult<anchors::Cuts> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT c.changes, s.sort_key, s.id FROM client_counts c JOIN ( \
+                 SELECT owner_id, sort_key, id, n FROM ( \
+                     SELECT owner_id, sort_key, id, row_number() OVER (ORDER BY sort_key, id) - 1 AS n \
+                     FROM clients WHERE owner_id = ?1) \
+                 WHERE n % ?2 = 0) s ON s.owner_id = c.owner_id \
+             WHERE c.owner_id = ?1 ORDER BY s.n",
+        )
+        .bind(owner.0)
+        .bind(anchors::STRIDE)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let changes = rows.first().map_or(0, |r| r.0);
+        let cuts: anchors::Cuts =
+            std::sync::Arc::new(rows.into_iter().map(|(_, key, id)| (key, id)).collect());
+        self.anchors
+            .put(owner.0, changes, std::sync::Arc::clone(&cuts));
+        Ok(cuts)
+    }
+}
 
 #[async_trait]
 impl ClientStore for SqliteStore {
@@ -147,21 +182,49 @@ impl ClientStore for SqliteStore {
             // index alone, from whichever end of the list is nearer, then
             // only the page's rows.
             (None, None) => {
-                let total: i64 =
-                    sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = ?1")
-                        .bind(owner.0)
-                        .fetch_optional(&self.reader)
-                        .await
-                        .map_err(db_err)?
-                        .unwrap_or(0);
-                let statement = match window(q, total) {
-                    Window::Forward { .. } => page_of_ids!("", ""),
-                    Window::Backward { .. } => page_of_ids!("", " DESC"),
+                let (total, changes): (i64, i64) = sqlx::query_as(
+                    "SELECT clients, changes FROM client_counts WHERE owner_id = ?1",
+                )
+                .bind(owner.0)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?
+                .unwrap_or((0, 0));
+                // A deep page starts at the anchor before it (see
+                // `anchors`): it skips fewer than a thousand index entries.
+                let (limit, offset) = limits(q);
+                let start = if offset >= anchors::STRIDE && offset < total {
+                    let cuts = match self.anchors.get(owner.0, changes) {
+                        Some(cuts) => cuts,
+                        None => self.anchor(owner).await?,
+                    };
+                    anchors::start(&cuts, offset)
+                } else {
+                    None
                 };
-                let rows = page_query(statement, owner, window(q, total))
+                let rows = if let Some(start) = start {
+                    page_query(
+                        page_of_ids!(" AND (sort_key, id) >= (?4, ?5)", ""),
+                        owner,
+                        Window::Forward {
+                            limit,
+                            offset: start.skip,
+                        },
+                    )
+                    .bind(start.from.0)
+                    .bind(start.from.1)
                     .fetch_all(&self.reader)
                     .await
-                    .map_err(db_err)?;
+                } else {
+                    let statement = match window(q, total) {
+                        Window::Forward { .. } => page_of_ids!("", ""),
+                        Window::Backward { .. } => page_of_ids!("", " DESC"),
+                    };
+                    page_query(statement, owner, window(q, total))
+                        .fetch_all(&self.reader)
+                        .await
+                }
+                .map_err(db_err)?;
                 (rows, total)
             }
             (None, Some(tag)) => {
@@ -175,8 +238,12 @@ impl ClientStore for SqliteStore {
                 .await
                 .map_err(db_err)?;
                 let statement = match window(q, total) {
-                    Window::Forward { .. } => page_of_ids!(tagged!(), ""),
-                    Window::Backward { .. } => page_of_ids!(tagged!(), " DESC"),
+                    Window::Forward { .. } => {
+                        page_of_ids!(" INDEXED BY clients_owner_tags_sort", tagged!(), "")
+                    }
+                    Window::Backward { .. } => {
+                        page_of_ids!(" INDEXED BY clients_owner_tags_sort", tagged!(), " DESC")
+                    }
                 };
                 let rows = page_query(statement, owner, window(q, total))
                     .bind(tag)

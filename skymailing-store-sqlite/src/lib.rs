@@ -48,6 +48,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Remembered positions in long client lists (see `anchors`).
+    anchors: std::sync::Arc<skymailing_store_sql::anchors::Anchors>,
 }
 
 impl SqliteStore {
@@ -87,7 +89,11 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        let store = SqliteStore { reader, writer };
+        let store = SqliteStore {
+            reader,
+            writer,
+            anchors: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }

@@ -784,3 +784,88 @@ pub async fn every_page_and_search_follows_the_whole_list(s: S) {
     );
     assert_eq!(found("client").await.len(), 22);
 }
+
+/// Deep pages of a long list (past a thousand rows, where the stores start
+/// from remembered positions) hold exactly the whole list's rows there, and
+/// keep doing so after clients are added, renamed, deleted and imported.
+pub async fn deep_pages_follow_every_change(s: S) {
+    let ann = user(&s, "ann@example.com", Role::User).await;
+    let new: Vec<_> = (1..=2_345)
+        .map(|i| {
+            let d = ClientDraft::parse(&format!("c{i}@example.com"), &format!("Client {i}"), "")
+                .unwrap();
+            (d, crate::security::new_token())
+        })
+        .collect();
+    s.import_clients(ann.id, &new, &[], t0()).await.unwrap();
+    let check = |what: &'static str| {
+        let s = &s;
+        async move {
+            let everyone: Vec<ClientId> = s
+                .all_clients(ann.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect();
+            for per_page in [200u32, 7] {
+                for page in [1, 5, 6, 7, 8, 11, 12, 143, 144, 150, 200, 335, 336] {
+                    let p = s
+                        .list_clients(ann.id, &q(page, per_page, None))
+                        .await
+                        .unwrap();
+                    let from = ((page - 1) * per_page) as usize;
+                    let want: Vec<ClientId> = everyone
+                        .iter()
+                        .skip(from)
+                        .take(per_page as usize)
+                        .copied()
+                        .collect();
+                    assert_eq!(p.total, everyone.len() as u64, "{what}");
+                    assert_eq!(
+                        p.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+                        want,
+                        "{what}: page {page} of {per_page}"
+                    );
+                }
+            }
+            everyone
+        }
+    };
+    let everyone = check("imported").await;
+    // Renamed from the end of the list to its start, and back.
+    let last = *everyone.last().unwrap();
+    let d = ClientDraft::parse("c2345@example.com", "Aaron", "").unwrap();
+    s.update_client(ann.id, last, &d, "t-aaron")
+        .await
+        .unwrap()
+        .unwrap();
+    check("renamed to the start").await;
+    let d = ClientDraft::parse("c2345@example.com", "Zed", "").unwrap();
+    s.update_client(ann.id, last, &d, "t-zed")
+        .await
+        .unwrap()
+        .unwrap();
+    check("renamed to the end").await;
+    assert!(s.delete_client(ann.id, everyone[10]).await.unwrap());
+    check("a client before the deep pages deleted").await;
+    let d = ClientDraft::parse("new@example.com", "Client 0", "").unwrap();
+    s.create_client(ann.id, &d, "t-new", t0()).await.unwrap();
+    check("a client added at the start").await;
+    let renamed = ClientDraft::parse("c1500@example.com", "Aardvark", "").unwrap();
+    let more = vec![(
+        ClientDraft::parse("more@example.com", "Client 1", "").unwrap(),
+        crate::security::new_token(),
+    )];
+    let c1500 = s
+        .all_clients(ann.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.full_name == "Client 1500")
+        .unwrap();
+    s.import_clients(ann.id, &more, &[(c1500.id, renamed)], t0())
+        .await
+        .unwrap();
+    check("an import that adds and renames").await;
+}

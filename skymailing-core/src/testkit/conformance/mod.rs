@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             another_owners_client_is_not_found_even_on_an_email_clash,
             clients_sort_naturally_and_filter_by_search_and_tag,
             every_page_and_search_follows_the_whole_list,
+            deep_pages_follow_every_change,
             imports_create_and_change_clients_at_once,
             list_totals_follow_creates_imports_and_deletes,
             tag_counts_follow_every_change,
