@@ -80,7 +80,8 @@ for i in range(1, $1 + 1):
 }
 
 # bench_load store name url [wrk args...]: wrk (WRK_THREADS, WRK_CONNECTIONS,
-# DURATION seconds) on url, after one request timed alone; rps[name], p99[name].
+# DURATION seconds) on url, after one request timed alone and (but with
+# SHORT=1) a second of warm-up; rps[name], p99[name].
 bench_load() {
   local store="$1" name="$2" url="$3" out non2xx first
   shift 3
@@ -88,7 +89,12 @@ bench_load() {
   # the next ones reuse (the home figures, a long list's positions), and wrk
   # corrects for coordinated omission, so one slow request among thousands of
   # fast ones would be counted as hundreds of slow ones in the p99.
+  # Then a second of load unmeasured: the server's database pool opens its
+  # connections on demand, and each new PostgreSQL connection plans its
+  # statements afresh (measured: list p99 77 ms in the first five seconds of
+  # load after start, 8-10 ms in each of the next five).
   first=$(curl -s -o /dev/null -w '%{time_total}' "$@" "$url" | awk '{printf "%.1f", $1 * 1000}')
+  if [ "${SHORT:-}" != 1 ]; then wrk -t"${WRK_THREADS:-2}" -c"${WRK_CONNECTIONS:-32}" -d1s "$@" "$url" >/dev/null; fi
   out=$(wrk -t"${WRK_THREADS:-2}" -c"${WRK_CONNECTIONS:-32}" -d"${DURATION}s" --latency "$@" "$url")
   non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   # Successful answers per second: all requests less the failed ones, over the run.
