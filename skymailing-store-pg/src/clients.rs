@@ -172,7 +172,7 @@ impl ClientStore for PgStore {
     )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
         let tag = q.tag.as_ref().map(|t| format!("|{t}|"));
-        let rows = match (like(&q.search), &tag) {
+        let (rows, total) = match (like(&q.search), &tag) {
             // Unfiltered (the common case) or by a tag alone: the total is
             // kept by triggers (the owner's count, or the counts of the tag
             // sets that carry the tag), and the page's ids are read from an
@@ -288,8 +288,8 @@ impl ClientStore for PgStore {
             }
         };
         Ok(Page::new(
-            rows.0.into_iter().map(Client::from).collect(),
-            count(rows.1),
+            rows.into_iter().map(Client::from).collect(),
+            count(total),
             q,
         ))
     }
@@ -433,10 +433,12 @@ impl ClientStore for PgStore {
             if let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await {
                 tracing::warn!(error = %e, "refreshing the statistics after an import failed");
             }
-            // And the new rows marked visible to all, in the background:
-            // until a vacuum does, a list's page is read from its index
-            // *and* each skipped row (a deep page of 100,000: ~100 ms, not
-            // ~10); the trigram index's pending entries are merged too.
+            // And a VACUUM in the background (autovacuum would come within
+            // a minute or so): it marks the new rows visible to all, so
+            // that index-only scans (a page's ids, a tag's pages, the
+            // anchors) read no table rows (skipping 100,000 entries: 22.5 ms
+            // instead of 27), and merges the trigram index's pending
+            // entries, which each search reads one by one until then.
             let pool = self.pool.clone();
             tokio::spawn(async move {
                 if let Err(e) = sqlx::query("VACUUM clients").execute(&pool).await {

@@ -175,7 +175,7 @@ impl ClientStore for SqliteStore {
     )]
     async fn list_clients(&self, owner: UserId, q: &ListQuery) -> StoreResult<Page<Client>> {
         let tag = q.tag.as_ref().map(|t| format!("|{t}|"));
-        let rows = match (like(&q.search), &tag) {
+        let (rows, total) = match (like(&q.search), &tag) {
             // Unfiltered (the common case) or by a tag alone: the total is
             // kept by triggers (the owner's count, or the counts of the tag
             // sets that carry the tag), and the page's ids are read from an
@@ -324,8 +324,8 @@ impl ClientStore for SqliteStore {
             }
         };
         Ok(Page::new(
-            rows.0.into_iter().map(Client::from).collect(),
-            count(rows.1),
+            rows.into_iter().map(Client::from).collect(),
+            count(total),
             q,
         ))
     }
