@@ -84,10 +84,10 @@ use crate::rows::{ClientRow, Window, count, like, limits, window};
 use crate::{PgStore, db_err};
 
 impl PgStore {
-    /// Cuts the owner's list into anchors (one statement: the count of
-    /// changes it returns is the one the cuts were taken at) and keeps them.
-    async fn anchor(&self, owner: UserId) -> StoreResult<anchors::Cuts> {
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+    /// The owner's list cut into anchors: `(changes, sort_key, id)` of every
+    /// `anchors::STRIDE`-th row, in one statement (see `Anchors::start_of`).
+    async fn anchor(&self, owner: UserId) -> StoreResult<Vec<(i64, String, i64)>> {
+        sqlx::query_as(
             "SELECT c.changes, s.sort_key, s.id FROM client_counts c CROSS JOIN LATERAL ( \
                  SELECT sort_key, id, n FROM ( \
                      SELECT sort_key, id, row_number() OVER (ORDER BY sort_key, id) - 1 AS n \
@@ -99,13 +99,7 @@ impl PgStore {
         .bind(anchors::STRIDE)
         .fetch_all(&self.pool)
         .await
-        .map_err(db_err)?;
-        let changes = rows.first().map_or(0, |r| r.0);
-        let cuts: anchors::Cuts =
-            std::sync::Arc::new(rows.into_iter().map(|(_, key, id)| (key, id)).collect());
-        self.anchors
-            .put(owner.0, changes, std::sync::Arc::clone(&cuts));
-        Ok(cuts)
+        .map_err(db_err)
     }
 }
 
@@ -192,15 +186,10 @@ impl ClientStore for PgStore {
                 // A deep page starts at the anchor before it (see
                 // `anchors`): it skips fewer than a thousand index entries.
                 let (limit, offset) = limits(q);
-                let start = if offset >= anchors::STRIDE && offset < total {
-                    let cuts = match self.anchors.get(owner.0, changes) {
-                        Some(cuts) => cuts,
-                        None => self.anchor(owner).await?,
-                    };
-                    anchors::start(&cuts, offset)
-                } else {
-                    None
-                };
+                let start = self
+                    .anchors
+                    .start_of(owner.0, changes, total, offset, || self.anchor(owner))
+                    .await?;
                 let rows = if let Some(start) = start {
                     page_query(
                         page_of_ids!(" AND (sort_key, id) >= ($4, $5)", ""),

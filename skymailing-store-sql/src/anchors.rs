@@ -75,6 +75,41 @@ impl Anchors {
     }
 }
 
+impl Anchors {
+    /// Where a page at `offset` of `owner`'s list (`total` rows, `changes`
+    /// as read with the total) starts, if it is deep enough to start from an
+    /// anchor: from the kept anchors, else from those `take` reads —
+    /// `(changes, sort_key, id)` of every `STRIDE`-th row, read in one
+    /// statement so that the count of changes is the one they were taken
+    /// at — which are then kept.
+    pub async fn start_of<F, E>(
+        &self,
+        owner: i64,
+        changes: i64,
+        total: i64,
+        offset: i64,
+        take: impl FnOnce() -> F,
+    ) -> Result<Option<Start>, E>
+    where
+        F: std::future::Future<Output = Result<Vec<(i64, String, i64)>, E>>,
+    {
+        if offset < STRIDE || offset >= total {
+            return Ok(None);
+        }
+        let cuts = match self.get(owner, changes) {
+            Some(cuts) => cuts,
+            None => {
+                let rows = take().await?;
+                let taken_at = rows.first().map_or(changes, |r| r.0);
+                let cuts: Cuts = Arc::new(rows.into_iter().map(|(_, key, id)| (key, id)).collect());
+                self.put(owner, taken_at, Arc::clone(&cuts));
+                cuts
+            }
+        };
+        Ok(start(&cuts, offset))
+    }
+}
+
 fn next_tick(owners: &HashMap<i64, Entry>) -> u64 {
     owners.values().map(|e| e.used).max().unwrap_or(0) + 1
 }
