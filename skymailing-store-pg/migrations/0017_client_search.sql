@@ -19,8 +19,14 @@ BEGIN
             RAISE WARNING 'pg_trgm could not be created (%): client searches read every client', SQLERRM;
             RETURN;
         END;
-        EXECUTE 'CREATE INDEX clients_search ON clients USING gin '
-                '((email || '' '' || lower(full_name) || '' '' || lower(comment) || '' '' || tags) gin_trgm_ops)';
+        BEGIN
+            EXECUTE 'CREATE INDEX clients_search ON clients USING gin '
+                    '((email || '' '' || lower(full_name) || '' '' || lower(comment) || '' '' || tags) gin_trgm_ops)';
+        EXCEPTION WHEN OTHERS THEN
+            -- pg_trgm installed in a schema off the search path, its library
+            -- missing, …: searches work without the index.
+            RAISE WARNING 'the trigram index of clients could not be created (%): client searches read every client', SQLERRM;
+        END;
     ELSE
         RAISE WARNING 'pg_trgm is not installed: client searches read every client';
     END IF;

@@ -8,6 +8,7 @@ use skymailing_core::*;
 use skymailing_store_sql::anchors;
 use skymailing_store_sql::client_columns;
 use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
+use skymailing_store_sql::query::INDEXED_SEARCH_FROM;
 
 /// The search (`$2`, a LIKE pattern) and tag (`$3`, `|tag|`) of a client list.
 macro_rules! client_filter {
@@ -83,7 +84,34 @@ fn columns<'a>(
 use crate::rows::{ClientRow, Window, count, like, limits, window};
 use crate::{PgStore, db_err};
 
+/// Takes the owner's kept counts row first. Every statement that adds,
+/// removes or renames clients updates it (their triggers), after the rows it
+/// changed: a writer of several statements (an import in chunks) holding it
+/// while waiting for a client's row, and a writer holding that row while
+/// waiting for the counts, would deadlock. Taken first, the counts order
+/// them.
+async fn lock_counts(tx: &mut sqlx::PgConnection, owner: UserId) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM client_counts WHERE owner_id = $1 FOR UPDATE")
+        .bind(owner.0)
+        .execute(tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 impl PgStore {
+    /// The owner's number of clients (kept by triggers).
+    async fn list_size(&self, owner: UserId) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = $1")
+                .bind(owner.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .unwrap_or(0),
+        )
+    }
+
     /// The owner's list cut into anchors: `(changes, sort_key, id)` of every
     /// `anchors::STRIDE`-th row, in one statement (see `Anchors::start_of`).
     async fn anchor(&self, owner: UserId) -> StoreResult<Vec<(i64, String, i64)>> {
@@ -242,37 +270,61 @@ impl ClientStore for PgStore {
             // pattern; the filter then checks each field as before.
             (Some(pattern), _) => {
                 let (limit, offset) = limits(q);
-                let rows = sqlx::query_as::<_, ClientRow>(concat!(
-                    "SELECT ",
-                    client_columns!(),
-                    " FROM clients WHERE owner_id = $1 AND ",
-                    search_text!(),
-                    " LIKE $2 AND ",
-                    client_filter!(),
-                    " ORDER BY sort_key, id LIMIT $4 OFFSET $5"
-                ))
-                .bind(owner.0)
-                .bind(&pattern)
-                .bind(&tag)
-                .bind(limit)
-                .bind(offset)
-                .persistent(false)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
-                let total: i64 = sqlx::query_scalar(concat!(
-                    "SELECT count(*) FROM clients WHERE owner_id = $1 AND ",
-                    search_text!(),
-                    " LIKE $2 AND ",
-                    client_filter!()
-                ))
-                .bind(owner.0)
-                .bind(&pattern)
-                .bind(&tag)
-                .persistent(false)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_err)?;
+                // The index holds every owner's clients: a small list is
+                // read as it is (a few thousand rows at most), so that what
+                // a search costs depends on the owner's own list alone.
+                let indexed = self.list_size(owner).await? >= INDEXED_SEARCH_FROM;
+                let (page, counted) = if indexed {
+                    (
+                        concat!(
+                            "SELECT ",
+                            client_columns!(),
+                            " FROM clients WHERE owner_id = $1 AND ",
+                            search_text!(),
+                            " LIKE $2 AND ",
+                            client_filter!(),
+                            " ORDER BY sort_key, id LIMIT $4 OFFSET $5"
+                        ),
+                        concat!(
+                            "SELECT count(*) FROM clients WHERE owner_id = $1 AND ",
+                            search_text!(),
+                            " LIKE $2 AND ",
+                            client_filter!()
+                        ),
+                    )
+                } else {
+                    (
+                        concat!(
+                            "SELECT ",
+                            client_columns!(),
+                            " FROM clients WHERE owner_id = $1 AND ",
+                            client_filter!(),
+                            " ORDER BY sort_key, id LIMIT $4 OFFSET $5"
+                        ),
+                        concat!(
+                            "SELECT count(*) FROM clients WHERE owner_id = $1 AND ",
+                            client_filter!()
+                        ),
+                    )
+                };
+                let rows = sqlx::query_as::<_, ClientRow>(page)
+                    .bind(owner.0)
+                    .bind(&pattern)
+                    .bind(&tag)
+                    .bind(limit)
+                    .bind(offset)
+                    .persistent(false)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_err)?;
+                let total: i64 = sqlx::query_scalar(counted)
+                    .bind(owner.0)
+                    .bind(&pattern)
+                    .bind(&tag)
+                    .persistent(false)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_err)?;
                 (rows, total)
             }
         };
@@ -361,6 +413,7 @@ impl ClientStore for PgStore {
         // A few statements per thousands of rows (arrays, not a round trip each).
         const CHUNK: usize = 5000;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        lock_counts(&mut tx, owner).await?;
         for part in changed.chunks(CHUNK) {
             let ids: Vec<i64> = part.iter().map(|(id, _)| id.0).collect();
             let (names, comments, tags, keys) = columns(part.iter().map(|(_, d)| d));
@@ -418,22 +471,10 @@ impl ClientStore for PgStore {
         // notices: refresh the planner's statistics now, or the next
         // searches may be planned for the table as it was.
         // (The import is committed: a failure here is only logged.)
-        if new.len() as u64 >= crate::ANALYZE_AFTER {
-            if let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await {
-                tracing::warn!(error = %e, "refreshing the statistics after an import failed");
-            }
-            // And a VACUUM in the background (autovacuum would come within
-            // a minute or so): it marks the new rows visible to all, so
-            // that index-only scans (a page's ids, a tag's pages, the
-            // anchors) read no table rows (skipping 100,000 entries: 22.5 ms
-            // instead of 27), and merges the trigram index's pending
-            // entries, which each search reads one by one until then.
-            let pool = self.pool.clone();
-            tokio::spawn(async move {
-                if let Err(e) = sqlx::query("VACUUM clients").execute(&pool).await {
-                    tracing::warn!(error = %e, "vacuuming the clients after an import failed");
-                }
-            });
+        if new.len() as u64 >= crate::ANALYZE_AFTER
+            && let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await
+        {
+            tracing::warn!(error = %e, "refreshing the statistics after an import failed");
         }
         Ok(())
     }
@@ -452,6 +493,7 @@ impl ClientStore for PgStore {
         new_token: &str,
     ) -> StoreResult<Option<Client>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        lock_counts(&mut tx, owner).await?;
         // A new address gets a link of its own and that address's mark; links
         // already sent keep the address they were sent to.
         let client = sqlx::query_as::<_, ClientRow>(concat!(
@@ -497,6 +539,7 @@ impl ClientStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        lock_counts(&mut tx, owner).await?;
         let r = sqlx::query("DELETE FROM clients WHERE id = $1 AND owner_id = $2")
             .bind(id.0)
             .bind(owner.0)

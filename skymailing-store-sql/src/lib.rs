@@ -10,7 +10,7 @@ pub mod codec;
 mod columns;
 mod error;
 mod outcome;
-mod query;
+pub mod query;
 pub mod rows;
 
 pub use error::DbError;

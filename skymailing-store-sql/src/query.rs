@@ -14,6 +14,12 @@ pub fn like(search: &Option<String>) -> Option<String> {
     })
 }
 
+/// Searches use the stores' trigram indexes from this many clients in the
+/// owner's list; below, the owner's clients are read as they are (the
+/// indexes hold every owner's clients, and a small list should not pay for
+/// — nor its search time tell of — matches in other owners' lists).
+pub const INDEXED_SEARCH_FROM: i64 = 2_000;
+
 /// LIMIT and OFFSET of a list query.
 pub fn limits(q: &ListQuery) -> (i64, i64) {
     (

@@ -8,6 +8,7 @@ use skymailing_core::*;
 use skymailing_store_sql::anchors;
 use skymailing_store_sql::client_columns;
 use skymailing_store_sql::codec::{count_tags, encode_tags, stored_sort_key};
+use skymailing_store_sql::query::INDEXED_SEARCH_FROM;
 
 /// The search (`?2`, a LIKE pattern) and tag (`?3`, `|tag|`) of a client list.
 macro_rules! client_filter {
@@ -82,6 +83,18 @@ fn page_query(
 use crate::{SqliteStore, db_err};
 
 impl SqliteStore {
+    /// The owner's number of clients (kept by triggers).
+    async fn list_size(&self, owner: UserId) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT clients FROM client_counts WHERE owner_id = ?1")
+                .bind(owner.0)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(db_err)?
+                .unwrap_or(0),
+        )
+    }
+
     /// The owner's list cut into anchors: `(changes, sort_key, id)` of every
     /// `anchors::STRIDE`-th row, in one statement (see `Anchors::start_of`).
     async fn anchor(&self, owner: UserId) -> StoreResult<Vec<(i64, String, i64)>> {
@@ -241,16 +254,21 @@ impl ClientStore for SqliteStore {
                     .map_err(db_err)?;
                 (rows, total)
             }
-            // A search of three characters or more: the trigram index
-            // (migration 0017) finds the clients whose searched text holds
-            // it, first (CROSS JOIN keeps that order); the filter then
-            // checks each field as before. Shorter ones read every client.
+            // A search of three characters or more in a long list: the
+            // trigram index (migration 0017) finds the clients whose
+            // searched text holds it, first (CROSS JOIN keeps that order);
+            // the filter then checks each field as before. Other searches
+            // read every client of the owner.
             (Some(pattern), _) => {
                 let (limit, offset) = limits(q);
+                // The index holds every owner's clients: a small list is
+                // read as it is (a few thousand rows at most), so that what
+                // a search costs depends on the owner's own list alone.
+                let indexed = self.list_size(owner).await? >= INDEXED_SEARCH_FROM;
                 let phrase = q
                     .search
                     .as_deref()
-                    .filter(|s| s.chars().count() >= 3)
+                    .filter(|s| indexed && s.chars().count() >= 3)
                     .map(|s| format!("\"{}\"", s.replace('"', "\"\"")));
                 let (rows, total) = if let Some(phrase) = &phrase {
                     let rows = sqlx::query_as::<_, ClientRow>(concat!(

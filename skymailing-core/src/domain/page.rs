@@ -39,6 +39,11 @@ impl ListQuery {
         if search.is_some_and(|s| s.chars().count() > 200) {
             return Err(Error::invalid("search", Reason::TooLong { max: 200 }));
         }
+        // No store can search for them (a NUL ends FTS5's query text, and
+        // PostgreSQL refuses it in any text), and no one types them.
+        if search.is_some_and(|s| s.chars().any(char::is_control)) {
+            return Err(Error::invalid("search", Reason::ControlCharacters));
+        }
         Ok(ListQuery {
             page,
             per_page,
@@ -105,5 +110,29 @@ impl<T> Page<T> {
             page: self.page,
             per_page: self.per_page,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_is_trimmed_lowercased_and_checked() {
+        let q = ListQuery::new(1, 50, Some("  Ann Lee ")).unwrap();
+        assert_eq!(q.search.as_deref(), Some("ann lee"));
+        assert_eq!(ListQuery::new(1, 50, Some("   ")).unwrap().search, None);
+        for bad in ["abc\0", "a\u{7}b", "two\nlines"] {
+            let e = ListQuery::new(1, 50, Some(bad)).unwrap_err();
+            assert_eq!(
+                (e.field(), e.reason()),
+                (Some("search"), Some(&Reason::ControlCharacters)),
+                "{bad:?}"
+            );
+        }
+        let long = "x".repeat(201);
+        assert!(ListQuery::new(1, 50, Some(&long)).is_err());
+        assert!(ListQuery::new(0, 50, None).is_err());
+        assert!(ListQuery::new(1, 201, None).is_err());
     }
 }

@@ -49,13 +49,18 @@ struct Cached<T> {
     refreshing: AtomicBool,
 }
 
-/// Clears the refreshing mark however the refresh ends (an error, or its
-/// task dropped with the runtime).
-struct Refreshing<'a>(&'a AtomicBool);
+/// Clears a value's refreshing mark however its refresh ends (an error, or
+/// the task dropped, even before it first ran, with its runtime).
+struct Refreshing<T: 'static> {
+    cache: Arc<HomeCache>,
+    field: fn(&HomeCache) -> &Cached<T>,
+}
 
-impl Drop for Refreshing<'_> {
+impl<T: 'static> Drop for Refreshing<T> {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        (self.field)(&self.cache)
+            .refreshing
+            .store(false, Ordering::Release);
     }
 }
 
@@ -94,12 +99,15 @@ impl HomeCache {
                 && let Ok(runtime) = tokio::runtime::Handle::try_current()
             {
                 if !cached.refreshing.swap(true, Ordering::AcqRel) {
-                    let cache = Arc::clone(self);
+                    let mark = Refreshing {
+                        cache: Arc::clone(self),
+                        field,
+                    };
                     let read = load();
                     runtime.spawn(async move {
-                        let cached = field(&cache);
-                        let _mark = Refreshing(&cached.refreshing);
-                        match read.await {
+                        let result = read.await;
+                        let cached = (mark.field)(&mark.cache);
+                        match result {
                             Ok(v) => cached.set(v),
                             Err(e) => {
                                 tracing::warn!(error = %e, "refreshing the home page's figures failed");

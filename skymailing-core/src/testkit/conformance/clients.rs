@@ -787,7 +787,9 @@ pub async fn every_page_and_search_follows_the_whole_list(s: S) {
 
 /// Deep pages of a long list (past a thousand rows, where the stores start
 /// from remembered positions) hold exactly the whole list's rows there, and
-/// keep doing so after clients are added, renamed, deleted and imported.
+/// keep doing so after clients are added, renamed, deleted and imported;
+/// searches of a list this long (through the stores' search indexes) find
+/// what the fields hold, and follow renames.
 pub async fn deep_pages_follow_every_change(s: S) {
     let ann = user(&s, "ann@example.com", Role::User).await;
     let new: Vec<_> = (1..=2_345)
@@ -835,12 +837,38 @@ pub async fn deep_pages_follow_every_change(s: S) {
     let everyone = check("imported").await;
     // Renamed from the end of the list to its start, and back.
     let last = *everyone.last().unwrap();
-    let d = ClientDraft::parse("c2345@example.com", "Aaron", "").unwrap();
+    // Searches in a list this long go through the stores' trigram indexes.
+    let found = |search: &'static str| {
+        let s = &s;
+        async move {
+            let p = s
+                .list_clients(ann.id, &q(1, 50, Some(search)))
+                .await
+                .unwrap();
+            assert_eq!(p.total, p.items.len() as u64, "{search}");
+            p.items.into_iter().map(|c| c.full_name).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("CLIENT 1234").await, vec!["Client 1234"]);
+    assert_eq!(found("c2001@").await, vec!["Client 2001"]);
+    assert_eq!(found("t 99").await.len(), 11, "Client 99, 990-999");
+    assert_eq!(found("nobody").await, Vec::<String>::new());
+    let d =
+        ClientDraft::parse("c2345@example.com", "Aaron", "Says \"Hi\" 50% of_the time").unwrap();
     s.update_client(ann.id, last, &d, "t-aaron")
         .await
         .unwrap()
         .unwrap();
     check("renamed to the start").await;
+    assert_eq!(found("aaron").await, vec!["Aaron"]);
+    assert_eq!(found("client 2345").await, Vec::<String>::new());
+    assert_eq!(
+        found("\"hi\" 50%").await,
+        vec!["Aaron"],
+        "quotes and wildcards are literal"
+    );
+    assert_eq!(found("of_the").await, vec!["Aaron"]);
+    assert_eq!(found("5o%").await, Vec::<String>::new());
     let d = ClientDraft::parse("c2345@example.com", "Zed", "").unwrap();
     s.update_client(ann.id, last, &d, "t-zed")
         .await
