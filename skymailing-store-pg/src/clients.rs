@@ -471,10 +471,23 @@ impl ClientStore for PgStore {
         // notices: refresh the planner's statistics now, or the next
         // searches may be planned for the table as it was.
         // (The import is committed: a failure here is only logged.)
-        if new.len() as u64 >= crate::ANALYZE_AFTER
-            && let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await
-        {
-            tracing::warn!(error = %e, "refreshing the statistics after an import failed");
+        if new.len() as u64 >= crate::ANALYZE_AFTER {
+            if let Err(e) = sqlx::query("ANALYZE clients").execute(&self.pool).await {
+                tracing::warn!(error = %e, "refreshing the statistics after an import failed");
+            }
+            // The trigram index takes new rows into a pending list that
+            // every search reads whole until a vacuum merges it (100,000
+            // imported: searches 3.5 times slower until autovacuum came):
+            // merged now, where the index exists.
+            if let Err(e) = sqlx::query(
+                "SELECT gin_clean_pending_list(i) FROM (SELECT to_regclass('clients_search') AS i) s \
+                 WHERE i IS NOT NULL",
+            )
+            .execute(&self.pool)
+            .await
+            {
+                tracing::warn!(error = %e, "merging the search index's new entries after an import failed");
+            }
         }
         Ok(())
     }
