@@ -610,6 +610,16 @@ pub async fn tag_counts_follow_every_change(s: S) {
     assert_eq!(recount(bob.id).await, vec![("vip".to_owned(), 1)]);
 }
 
+/// The names a search's first page lists (all of its matches: fewer than 50).
+async fn found(s: &S, owner: UserId, search: &str) -> Vec<String> {
+    let p = s
+        .list_clients(owner, &q(1, 50, Some(search)))
+        .await
+        .unwrap();
+    assert_eq!(p.total, p.items.len() as u64, "{search}");
+    p.items.into_iter().map(|c| c.full_name).collect()
+}
+
 /// Every page of a list, of its tag and of a search holds exactly the rows
 /// the whole list has there (pages past the middle are read from the end);
 /// a search finds names, comments, addresses and tags whatever their case,
@@ -672,17 +682,7 @@ pub async fn every_page_and_search_follows_the_whole_list(s: S) {
             assert_eq!(seen, expected, "{tag:?}, {per_page} a page");
         }
     }
-    let found = |search: &'static str| {
-        let s = &s;
-        async move {
-            let p = s
-                .list_clients(ann.id, &q(1, 50, Some(search)))
-                .await
-                .unwrap();
-            assert_eq!(p.total, p.items.len() as u64, "{search}");
-            p.items.into_iter().map(|c| c.full_name).collect::<Vec<_>>()
-        }
-    };
+    let found = |search: &'static str| found(&s, ann.id, search);
     assert_eq!(
         found("CLIENT 2").await,
         vec![
@@ -838,17 +838,7 @@ pub async fn deep_pages_follow_every_change(s: S) {
     // Renamed from the end of the list to its start, and back.
     let last = *everyone.last().unwrap();
     // Searches in a list this long go through the stores' trigram indexes.
-    let found = |search: &'static str| {
-        let s = &s;
-        async move {
-            let p = s
-                .list_clients(ann.id, &q(1, 50, Some(search)))
-                .await
-                .unwrap();
-            assert_eq!(p.total, p.items.len() as u64, "{search}");
-            p.items.into_iter().map(|c| c.full_name).collect::<Vec<_>>()
-        }
-    };
+    let found = |search: &'static str| found(&s, ann.id, search);
     assert_eq!(found("CLIENT 1234").await, vec!["Client 1234"]);
     assert_eq!(found("c2001@").await, vec!["Client 2001"]);
     assert_eq!(found("t 99").await.len(), 11, "Client 99, 990-999");
